@@ -1,0 +1,1 @@
+"""PhantomLab bci subpackage (see DESIGN.md)."""

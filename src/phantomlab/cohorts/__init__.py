@@ -1,0 +1,1 @@
+"""PhantomLab cohorts subpackage (see DESIGN.md)."""

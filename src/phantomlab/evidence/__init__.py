@@ -1,0 +1,1 @@
+"""PhantomLab evidence subpackage (see DESIGN.md)."""

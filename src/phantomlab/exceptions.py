@@ -1,0 +1,97 @@
+"""Exception types shared by every subpackage.
+
+All user-facing errors derive from :class:`PhantomLabError`. Errors about user
+input carry a list of :class:`Problem` records (field, value, limit, source,
+message) so that a command-line front end can print one line per problem and a
+program can read them as JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in user input.
+
+    Parameters
+    ----------
+    field : str
+        Dotted path of the offending field, e.g. ``"tdcs.current"``.
+    value : Any
+        The value received (as written by the user where possible).
+    limit : str
+        The allowed values or range, in words, e.g. ``"<= 4 mA"``.
+    source : str
+        Where the limit comes from (a citation for safety limits), or ``""``.
+    message : str
+        A one-line human-readable statement of the problem.
+    severity : str
+        ``"error"`` or ``"warning"``.
+    """
+
+    field: str
+    value: Any
+    limit: str
+    source: str
+    message: str
+    severity: str = "error"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable dict of the problem."""
+        d = asdict(self)
+        v = d["value"]
+        if not isinstance(v, str | int | float | bool | type(None)):
+            d["value"] = str(v)
+        return d
+
+    def line(self) -> str:
+        """Return the problem as one line: ``field = value: message [limit; source]``."""
+        parts = [f"{self.field} = {self.value!s}: {self.message}"]
+        extra = "; ".join(
+            p
+            for p in (
+                f"allowed: {self.limit}" if self.limit else "",
+                f"source: {self.source}" if self.source else "",
+            )
+            if p
+        )
+        if extra:
+            parts.append(f"({extra})")
+        return " ".join(parts)
+
+
+class PhantomLabError(Exception):
+    """Base class of every error PhantomLab raises on purpose."""
+
+
+class InputError(PhantomLabError, ValueError):
+    """User input is invalid; holds every :class:`Problem` found at once.
+
+    Parameters
+    ----------
+    problems : list of Problem or Problem
+        The problems found. At least one.
+    """
+
+    def __init__(self, problems: list[Problem] | Problem) -> None:
+        if isinstance(problems, Problem):
+            problems = [problems]
+        if not problems:
+            problems = [Problem("?", None, "", "", "invalid input")]
+        self.problems: list[Problem] = list(problems)
+        super().__init__("\n".join(p.line() for p in self.problems))
+
+
+class UnitError(InputError):
+    """A quantity is missing its unit, has the wrong dimension or cannot be parsed."""
+
+
+class ProtocolError(InputError):
+    """A stimulation protocol is malformed or violates a safety rule."""
+
+
+class ConvergenceError(PhantomLabError, RuntimeError):
+    """An iterative numerical routine did not converge."""

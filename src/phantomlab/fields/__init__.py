@@ -1,0 +1,1 @@
+"""PhantomLab fields subpackage (see DESIGN.md)."""

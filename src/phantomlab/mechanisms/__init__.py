@@ -1,0 +1,1 @@
+"""PhantomLab mechanisms subpackage (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""PhantomLab optimize subpackage (see DESIGN.md)."""

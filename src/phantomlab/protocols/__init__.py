@@ -1,0 +1,1 @@
+"""PhantomLab protocols subpackage (see DESIGN.md)."""

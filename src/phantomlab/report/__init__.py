@@ -1,0 +1,1 @@
+"""PhantomLab report subpackage (see DESIGN.md)."""

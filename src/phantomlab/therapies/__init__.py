@@ -1,0 +1,1 @@
+"""PhantomLab therapies subpackage (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""PhantomLab trials subpackage (see DESIGN.md)."""
