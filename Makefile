@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+PYDIRS := $(wildcard src tests benchmarks examples)
 
 .PHONY: demo test lint types pytest slow bench clean
 
@@ -16,8 +17,8 @@ demo: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/phantomlab demo --out demo-output
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks examples
-	$(BIN)/ruff format --check src tests benchmarks examples
+	$(BIN)/ruff check $(PYDIRS)
+	$(BIN)/ruff format --check $(PYDIRS)
 
 types: $(STAMP)
 	$(BIN)/mypy src
