@@ -14,7 +14,15 @@ from pathlib import Path
 import typer
 
 #: (title, "module:function") of each demo step, in order.
-STEPS: list[tuple[str, str]] = []
+STEPS: list[tuple[str, str]] = [
+    ("trial statistics", "phantomlab.report.demo_trials:run"),
+    ("field physics", "phantomlab.report.demo_fields:run"),
+    ("evidence", "phantomlab.report.demo_evidence:run"),
+    ("protocols", "phantomlab.report.demo_protocols:run"),
+    ("virtual patient", "phantomlab.report.demo_patient:run"),
+    ("therapies", "phantomlab.report.demo_therapies:run"),
+    ("optimization", "phantomlab.report.demo_optimize:run"),
+]
 
 
 def demo(

@@ -36,7 +36,16 @@ def _register() -> None:
 
 
 #: (command name, module in phantomlab.cli) for each domain; add a line per domain.
-_DOMAINS: list[tuple[str, str]] = []
+_DOMAINS: list[tuple[str, str]] = [
+    ("trial", "trial"),
+    ("meta", "meta"),
+    ("evidence", "evidence"),
+    ("field", "fields"),
+    ("protocol", "protocol"),
+    ("therapy", "therapy"),
+    ("optimize", "optimize"),
+    ("patient", "patient"),
+]
 
 
 @app.callback(invoke_without_command=True)

@@ -1,1 +1,85 @@
-"""PhantomLab optimize subpackage (see DESIGN.md)."""
+"""Individualized protocol optimization from noisy pain reports, explored safely.
+
+* :class:`BayesOptimizer` - ask/tell Gaussian-process optimizer (scikit-learn,
+  Matérn 5/2 + white noise; UCB or EI) with a SafeOpt-style side-effect
+  constraint and the ``protocols`` safety check on every suggestion.
+* :class:`ParameterSpace`, :func:`default_space` - a modality's searched
+  parameters (continuous, log-scaled, categorical such as contacts).
+* :class:`OptimizationSession` - persistent per-patient sessions (SQLite or any
+  SQLAlchemy database), append-only and safe against crashes and concurrent writers.
+* :class:`PatientResponse` - the pluggable objective for benchmarks;
+  :class:`VirtualSCSPopulation` is a documented **stand-in** until the
+  ``therapies`` layer provides virtual patients.
+* :func:`run_policies`, :class:`GridSearch`, :class:`RandomSearch` - session-by-
+  session simulation and baselines.
+
+See ``docs/optimize.md``.
+"""
+
+from phantomlab.optimize.optimizer import BayesOptimizer, SafetyCheck, Suggestion
+from phantomlab.optimize.response import (
+    NRS_REPORT_SD,
+    SCS_STANDIN_PARAMETERS,
+    ModelParameter,
+    PatientResponse,
+    Responses,
+    VirtualSCSPopulation,
+)
+from phantomlab.optimize.safety import ProtocolSafety
+from phantomlab.optimize.session import (
+    RESPONDER_FRACTION,
+    OptimizationSession,
+    SessionConfig,
+    SessionStatus,
+)
+from phantomlab.optimize.simulate import (
+    BestObserved,
+    BestProtocols,
+    GridSearch,
+    PolicyAdapter,
+    RandomSearch,
+    SimulationResult,
+    best_protocols,
+    run_policies,
+)
+from phantomlab.optimize.space import (
+    Categorical,
+    ParameterSpace,
+    Real,
+    default_space,
+    known_modalities,
+)
+from phantomlab.optimize.storage import ENV_VAR, SessionStore, default_url
+
+__all__ = [
+    "ENV_VAR",
+    "NRS_REPORT_SD",
+    "RESPONDER_FRACTION",
+    "SCS_STANDIN_PARAMETERS",
+    "BayesOptimizer",
+    "BestObserved",
+    "BestProtocols",
+    "Categorical",
+    "GridSearch",
+    "ModelParameter",
+    "OptimizationSession",
+    "ParameterSpace",
+    "PatientResponse",
+    "PolicyAdapter",
+    "ProtocolSafety",
+    "RandomSearch",
+    "Real",
+    "Responses",
+    "SafetyCheck",
+    "SessionConfig",
+    "SessionStatus",
+    "SessionStore",
+    "SimulationResult",
+    "Suggestion",
+    "VirtualSCSPopulation",
+    "best_protocols",
+    "default_space",
+    "default_url",
+    "known_modalities",
+    "run_policies",
+]

@@ -1,1 +1,99 @@
-"""PhantomLab protocols subpackage (see DESIGN.md)."""
+"""The standard protocol language: every modality, units, dose and safety.
+
+A protocol is a frozen pydantic model selected by its ``modality`` key (``scs``,
+``drg``, ``pns``, ``dbs``, ``mcs``, ``rtms``, ``tdcs``, ``ti``, ``mirror``, ``bci``,
+``pme``, ``combination``, ``sham``). Quantities are written with units and stored
+in SI. See ``docs/protocols.md``.
+
+Examples
+--------
+>>> from phantomlab.protocols import load_protocol
+>>> p = load_protocol({"modality": "tdcs", "current": "2 mA", "duration": "20 min"})
+>>> p.dose().charge_per_session_C
+2.4
+"""
+
+from phantomlab.protocols._base import ProtocolBase, Schedule
+from phantomlab.protocols.behavioural import BCI, PME, Mirror
+from phantomlab.protocols.dose import DOSE_KEYS, DoseMetrics, compute_dose, shannon_k
+from phantomlab.protocols.electrical import DBS, DRG, MCS, PNS, SCS, PulsedElectrical
+from phantomlab.protocols.io import (
+    dump_protocol,
+    load_protocol,
+    protocol_schema,
+    protocol_to_dict,
+)
+from phantomlab.protocols.library import (
+    ReferenceEntry,
+    get_reference,
+    list_reference,
+    reference_entry,
+    reference_for_study,
+    reference_name,
+)
+from phantomlab.protocols.models import (
+    MODALITIES,
+    Combination,
+    Protocol,
+    Sham,
+    model_for,
+)
+from phantomlab.protocols.noninvasive import RTMS, TDCS, TI, TIPair
+from phantomlab.protocols.reporting import ReportItem, reporting_checklist
+from phantomlab.protocols.safety import (
+    ParameterBound,
+    SafetyReport,
+    SafetyRule,
+    check_protocol,
+    parameter_bounds,
+    protocol_quantities,
+    safety_rules,
+    safety_table,
+)
+
+__all__ = [
+    "BCI",
+    "DBS",
+    "DOSE_KEYS",
+    "DRG",
+    "MCS",
+    "MODALITIES",
+    "PME",
+    "PNS",
+    "ParameterBound",
+    "RTMS",
+    "SCS",
+    "TDCS",
+    "TI",
+    "Combination",
+    "DoseMetrics",
+    "Mirror",
+    "Protocol",
+    "ProtocolBase",
+    "PulsedElectrical",
+    "ReferenceEntry",
+    "ReportItem",
+    "SafetyReport",
+    "SafetyRule",
+    "Schedule",
+    "Sham",
+    "TIPair",
+    "check_protocol",
+    "compute_dose",
+    "dump_protocol",
+    "get_reference",
+    "list_reference",
+    "load_protocol",
+    "model_for",
+    "parameter_bounds",
+    "protocol_quantities",
+    "protocol_schema",
+    "protocol_to_dict",
+    "reference_entry",
+    "reference_for_study",
+    "reference_name",
+    "reporting_checklist",
+    "safety_rules",
+    "safety_table",
+    "shannon_k",
+]

@@ -1,1 +1,81 @@
-"""PhantomLab trials subpackage (see DESIGN.md)."""
+"""Trial statistics: designs, randomization, analysis, power and a scalable runner.
+
+The same analysis code serves real trial data and simulated trials. Submodules:
+
+* :mod:`~phantomlab.trials.design` -- validated, YAML-loadable trial designs;
+* :mod:`~phantomlab.trials.randomize` -- permuted blocks, minimization, sealed lists;
+* :mod:`~phantomlab.trials.analysis` -- change, ANCOVA, mixed models, responders, NNT, CONSORT;
+* :mod:`~phantomlab.trials.simulate` -- a vectorized parametric trial simulator;
+* :mod:`~phantomlab.trials.power` -- analytic and simulated power;
+* :mod:`~phantomlab.trials.runner` -- chunked, seeded, resumable runs on Dask.
+"""
+
+from phantomlab.trials.analysis import (
+    NNT,
+    analyze,
+    ancova,
+    change_from_baseline,
+    consort_counts,
+    crossover_analysis,
+    factorial_analysis,
+    mixed_model,
+    nnt,
+    prepare,
+    responder_analysis,
+    to_wide,
+)
+from phantomlab.trials.design import TrialDesign, design_schema, load_design
+from phantomlab.trials.power import (
+    PowerResult,
+    analytic_power,
+    batched_ancova,
+    parse_n_range,
+    power_curve,
+    simulated_power,
+)
+from phantomlab.trials.randomize import (
+    AllocationList,
+    minimize,
+    permuted_blocks,
+    randomize,
+    simple_randomization,
+    verify_allocation_list,
+)
+from phantomlab.trials.result import TrialResult
+from phantomlab.trials.runner import RunResult, TrialSimulationTask, run_replicates
+from phantomlab.trials.simulate import ParametricTrialModel
+
+__all__ = [
+    "NNT",
+    "AllocationList",
+    "ParametricTrialModel",
+    "PowerResult",
+    "RunResult",
+    "TrialDesign",
+    "TrialResult",
+    "TrialSimulationTask",
+    "analytic_power",
+    "analyze",
+    "ancova",
+    "batched_ancova",
+    "change_from_baseline",
+    "consort_counts",
+    "crossover_analysis",
+    "design_schema",
+    "factorial_analysis",
+    "load_design",
+    "minimize",
+    "mixed_model",
+    "nnt",
+    "parse_n_range",
+    "permuted_blocks",
+    "power_curve",
+    "prepare",
+    "randomize",
+    "responder_analysis",
+    "run_replicates",
+    "simple_randomization",
+    "simulated_power",
+    "to_wide",
+    "verify_allocation_list",
+]

@@ -1,0 +1,204 @@
+"""Benchmark: safe GP-UCB protocol optimization vs grid, random search and Optuna's GP sampler.
+
+Population: STAND-IN virtual SCS patients (``VirtualSCSPopulation``: documented
+response surfaces with mostly *assumed* parameters, see docs/optimize.md) until
+the therapies layer provides virtual patients. Every method gets the same
+patient-specific information: a search space anchored on the patient's
+measured perception threshold and a safe starting protocol just above it.
+
+Per method and patient, one protocol is tested per session and the noisy
+integer reports (pain NRS, discomfort 0-10) are told to the method.
+
+* sessions to target: first session after which the method's recommended
+  protocol stays within 0.5 NRS of the patient's best allowed protocol (true
+  expected relief; allowed = passes the protocols safety check and expected
+  discomfort <= 3) until the end of the run; patients never there count as
+  budget + 1 (censored);
+* violations: tested protocols failing the protocols safety check, and tested
+  protocols whose expected discomfort exceeds the tolerated 3/10;
+* latency: ``ask()`` with 100 observations.
+
+Optuna's GPSampler needs torch (``pip install torch==2.13.0`` takes the CPU
+build shipped on the project machines); without it Optuna is reported as
+unavailable. Environment: BENCH_OPT_PATIENTS (default 20), BENCH_OPT_BUDGET (60).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import time
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from phantomlab.optimize import (
+    BayesOptimizer,
+    BestObserved,
+    Categorical,
+    GridSearch,
+    ParameterSpace,
+    PolicyAdapter,
+    ProtocolSafety,
+    RandomSearch,
+    VirtualSCSPopulation,
+    best_protocols,
+    run_policies,
+)
+
+LIMIT = 3.0
+TOL = 0.5
+N_PATIENTS = int(os.environ.get("BENCH_OPT_PATIENTS", "20"))
+BUDGET = int(os.environ.get("BENCH_OPT_BUDGET", "60"))
+GRID_LEVELS = {"amplitude": 5, "pulse_width": 3, "frequency": 3}
+
+
+class OptunaGP:
+    """Optuna GPSampler as a per-patient policy (ask/tell interface of Optuna)."""
+
+    def __init__(self, space: ParameterSpace, safety: ProtocolSafety, seed: int) -> None:
+        import optuna
+        from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+        self.space, self.safety = space, safety
+        self.dists: dict[str, Any] = {}
+        for p in space.parameters:
+            if isinstance(p, Categorical):
+                self.dists[p.name] = CategoricalDistribution(list(p.choices))
+            else:
+                self.dists[p.name] = FloatDistribution(p.low, p.high, log=p.log)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sampler = optuna.samplers.GPSampler(
+                seed=seed,
+                constraints_func=lambda t: [t.user_attrs["side_effect"] - LIMIT],
+            )
+        self.study = optuna.create_study(direction="maximize", sampler=sampler)
+        seed_pt = dict(space.safe_seed)
+        self.study.enqueue_trial(seed_pt)  # same safe start as the other methods
+        self._trial: Any = None
+        self._best = BestObserved(LIMIT)
+
+    def ask(self) -> dict[str, Any]:
+        """Next protocol: Optuna's proposal, redrawn until it passes the safety check."""
+        import optuna
+
+        for _ in range(100):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                trial = self.study.ask(self.dists)
+            pt = {k: trial.params[k] for k in self.space.names}
+            if not self.safety.violations(self.space, pt):
+                self._trial = trial
+                return pt
+            self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        raise RuntimeError("Optuna proposed no protocol passing the safety check")
+
+    def tell(self, point: Mapping[str, Any], value: float, side_effect: float) -> None:
+        """Report relief (objective) and discomfort (constraint) to Optuna."""
+        self._trial.set_user_attr("side_effect", float(side_effect))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.study.tell(self._trial, float(value))
+        self._best.tell(point, value, side_effect)
+
+    def recommend(self) -> dict[str, Any] | None:
+        """Best mean report among tolerated tested protocols (as for the baselines)."""
+        return self._best.recommend()
+
+
+def optuna_available() -> str:
+    try:
+        import optuna  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError as exc:
+        return f"unavailable ({exc.name} not installed)"
+    return ""
+
+
+def latency(space: ParameterSpace, pop: VirtualSCSPopulation, safety: ProtocolSafety) -> float:
+    opt = BayesOptimizer(space, side_effect_limit=LIMIT, safety=safety, rng=0)
+    cols = space.sample_columns(99, 1)
+    pts = [dict(space.safe_seed), *space.columns_to_points(cols)]
+    cols = space.points_to_columns(pts)
+    o = pop.observe(
+        {k: np.asarray(v)[None, :].repeat(pop.n_patients, 0) for k, v in cols.items()}, 2
+    )
+    for j, p in enumerate(pts):
+        opt.tell(p, float(o.nrs_change[0, j]), float(o.side_effect[0, j]))
+    assert opt.n_observations == 100
+    opt.ask()  # warm-up: protocol-rule tables load once per process
+    times = []
+    for _ in range(5):
+        opt._obj = None  # refit the surrogate each time, as a new session would
+        opt._side = None
+        t0 = time.perf_counter()
+        opt.ask()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times))
+
+
+def main() -> None:
+    t_start = time.perf_counter()
+    print(f"population: {N_PATIENTS} {VirtualSCSPopulation.label}")
+    pop = VirtualSCSPopulation(N_PATIENTS, rng=2026)
+    spaces = pop.clinical_spaces()
+    safety = ProtocolSafety()
+    best = best_protocols(pop, LIMIT, safety)
+    print(
+        f"best allowed relief per patient: median {np.median(best.relief):.2f} NRS "
+        f"(range {best.relief.min():.2f}-{best.relief.max():.2f})"
+    )
+    policies: dict[str, Any] = {
+        "safe-gp-ucb (this)": lambda i, g: PolicyAdapter(
+            BayesOptimizer(spaces[i], side_effect_limit=LIMIT, safety=safety, rng=g)
+        ),
+        "grid": lambda i, g: GridSearch(spaces[i], GRID_LEVELS, safety, LIMIT),
+        "random": lambda i, g: RandomSearch(spaces[i], safety, g, LIMIT),
+    }
+    grid_n = len(GridSearch(spaces[0], GRID_LEVELS, safety).points)
+    budgets = {"safe-gp-ucb (this)": BUDGET, "grid": grid_n, "random": BUDGET}
+    note = optuna_available()
+    if not note:
+        policies["optuna-gp"] = lambda i, g: OptunaGP(spaces[i], safety, int(g.integers(2**31 - 1)))
+        budgets["optuna-gp"] = BUDGET
+    else:
+        print(f"optuna-gp: {note}")
+    t0 = time.perf_counter()
+    res = run_policies(pop, policies, budgets, LIMIT, safety, best, rng=7)
+    t_run = time.perf_counter() - t0
+    df = res.to_frame(TOL)
+    print(df.to_string(index=False))
+    med = dict(zip(df["method"], df["median_sessions_to_target"], strict=True))
+    this = med["safe-gp-ucb (this)"]
+    for m, b in budgets.items():
+        if med[m] > b:
+            print(
+                f"note: {m} median censored (more than half of the patients never reached "
+                f"within {b} sessions); its median is a lower bound"
+            )
+    lat = latency(spaces[0], pop, safety)
+    print(f"suggest latency with 100 observations: {lat:.3f} s (target < 0.5 s)")
+    viol = int(
+        df.loc[
+            df["method"] == "safe-gp-ucb (this)", ["side_effect_violations", "protocol_violations"]
+        ]
+        .sum(axis=1)
+        .iloc[0]
+    )
+    print(
+        f"simulation {t_run:.0f} s, total {time.perf_counter() - t_start:.0f} s; "
+        "in silico, stand-in patients (assumed response surfaces)"
+    )
+    print(
+        f"RESULT sessions={this:g} ratio={med['grid'] / this:.2f}x violations={viol} baseline=grid"
+    )
+
+
+if __name__ == "__main__":
+    main()

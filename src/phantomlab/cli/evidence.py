@@ -1,0 +1,215 @@
+"""``phantomlab evidence``: the living evidence base of PLP studies and its synthesis.
+
+Thin layer over :mod:`phantomlab.evidence.records` and
+:mod:`phantomlab.evidence.synthesis`; the only thing done here is resolving each
+arm's protocol link against the reference protocol library, when it exists.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from phantomlab.cli._common import emit_json
+
+app = typer.Typer(
+    help="Living evidence base of PLP studies (list, show) and the PLP synthesis (pool).",
+    no_args_is_help=True,
+)
+
+_MARKS = {
+    "secondary_source": "S",
+    "no_sd": "N",
+    "crossover": "X",
+    "post_amputation_pain": "P",
+    "timepoint_not_shown": "T",
+    "conflicting": "C",
+    "unconfirmed": "U",
+}
+
+
+#: Where the reference protocol library may live, first match wins.
+_LIBRARY_MODULES = (
+    "phantomlab.protocols.reference",
+    "phantomlab.protocols.library",
+    "phantomlab.protocols",
+)
+
+
+def _protocol_library() -> tuple[set[str] | None, str]:
+    """Return the names in the reference protocol library, or None and why not."""
+    fn = None
+    for modname in _LIBRARY_MODULES:
+        try:
+            fn = getattr(import_module(modname), "list_reference", None)
+        except ImportError:
+            continue
+        if fn is not None:
+            break
+    if fn is None:
+        return None, "reference protocol library not available"
+    try:
+        items = fn()
+    except Exception as exc:  # a broken library must not break the evidence commands
+        return None, f"reference protocol library failed: {type(exc).__name__}: {exc}"
+    names: set[str] = set()
+    for it in items.keys() if isinstance(items, dict) else items:
+        names.add(it if isinstance(it, str) else str(getattr(it, "name", it)))
+    return names, ""
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in name.lower()).strip("_")
+
+
+def _in_library(name: str, library: set[str]) -> bool:
+    """Whether the library holds ``name`` (exactly, or in its lower-case slug spelling)."""
+    return name in library or _slug(name) in {_slug(n) for n in library}
+
+
+def _link(name: str | None, library: set[str] | None) -> dict[str, Any]:
+    """Describe one protocol link: its name and whether the library holds it."""
+    if name is None:
+        return {"protocol": None, "in_library": None}
+    return {
+        "protocol": name,
+        "in_library": None if library is None else _in_library(name, library),
+    }
+
+
+def _record_json(rec: Any, library: set[str] | None) -> dict[str, Any]:
+    d = rec.model_dump(mode="json")
+    d["line"] = rec.line
+    d["arm_role"] = rec.arm_role
+    d["caveats"] = [{"code": c.code, "text": c.text} for c in rec.caveats()]
+    d.update(_link(rec.protocol_name, library))
+    return d
+
+
+@app.command("list")
+def list_cmd(
+    modality: str = typer.Option(None, "--modality", "-m", help="Only this modality (e.g. rTMS)."),
+    stat: str = typer.Option(None, "--stat", help="Only rows of this statistic (e.g. responders)."),
+    source: str = typer.Option(None, "--source", help="Only primary or secondary sources."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """List the rows of the evidence base (one per arm, outcome and time point)."""
+    from phantomlab.evidence.records import load_studies
+
+    table = load_studies().filter(modality=modality, stat=stat, source_level=source)
+    if as_json:
+        library, _ = _protocol_library()
+        emit_json([_record_json(r, library) for r in table])
+        return
+    typer.echo(f"PLP evidence base: {len(table)} rows, {len(table.study_ids())} studies")
+    typer.echo(
+        f"{'line':>4}  {'study':<19} {'modality':<12} {'arm':<14} {'n':>4}  "
+        f"{'outcome @ time':<44} {'value':<22} src cav"
+    )
+    for r in table:
+        marks = "".join(dict.fromkeys(_MARKS[c.code] for c in r.caveats() if c.code in _MARKS))
+        what = f"{r.outcome} @ {r.timepoint}"
+        what = what if len(what) <= 44 else what[:43] + "~"
+        typer.echo(
+            f"{r.line!s:>4}  {r.study_id:<19} {r.modality[:12]:<12} {r.arm[:14]:<14} "
+            f"{'' if r.n is None else r.n:>4}  {what:<44} {r.describe_value()[:22]:<22} "
+            f"{'sec' if r.source_level == 'secondary' else 'pri'} {marks}"
+        )
+    typer.echo(
+        "cav: S secondary source, N no SD, X crossover, P post-amputation (residual + phantom) "
+        "pain, T time point not shown, C conflicting report, U detail not confirmed.\n"
+        "Details of a study: phantomlab evidence show STUDY_ID"
+    )
+
+
+@app.command("show")
+def show_cmd(
+    study_id: str = typer.Argument(..., help="Study identifier, e.g. malavera2016."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Show one study: citation, every row, caveats and the protocols its arms link to."""
+    from phantomlab.evidence.records import load_studies
+
+    study = load_studies().study(study_id)
+    library, why = _protocol_library()
+    if as_json:
+        emit_json(
+            {
+                "study_id": study.study_id,
+                "citation": study.citation(),
+                "modalities": study.modalities,
+                "rows": [_record_json(r, library) for r in study.records],
+                "caveats": [{"code": c.code, "text": c.text} for c in study.caveats()],
+                "protocols": [_link(n, library) for n in study.protocol_names],
+                "protocol_library": why or "available",
+            }
+        )
+        return
+    typer.echo(study.summary())
+    if study.protocol_names:
+        typer.echo("  protocol links:")
+        for name in study.protocol_names:
+            if library is None:
+                state = f"not checked ({why})"
+            else:
+                state = (
+                    "in the reference library"
+                    if _in_library(name, library)
+                    else "not in the library"
+                )
+            typer.echo(f"    {name}: {state}")
+
+
+@app.command("pool")
+def pool_cmd(
+    by: str = typer.Option("modality", "--by", help="Group by: modality, source_level or none."),
+    outcome: str = typer.Option(
+        "all",
+        "--outcome",
+        help="Analyses, comma-separated: pain, responders, single-arm, pct-change, or all.",
+    ),
+    pain_measure: str = typer.Option("SMD", "--pain-measure", help="SMD or MD for 'pain'."),
+    responder_measure: str = typer.Option(
+        "RR", "--responder-measure", help="RR, OR or RD for 'responders'."
+    ),
+    method: str = typer.Option("REML", "--method", help="tau^2 estimator (REML, DL, PM, ...)."),
+    test: str = typer.Option("z", "--test", help="z or knha."),
+    level: float = typer.Option(95.0, "--level", help="Confidence level in percent."),
+    exclude: str = typer.Option("", "--exclude", help="Study ids to leave out, comma-separated."),
+    plot: Path = typer.Option(
+        Path("evidence_forest.png"), "--plot", help="Forest plot file (PNG, PDF, SVG)."
+    ),
+    no_plot: bool = typer.Option(False, "--no-plot", help="Do not write the forest plot."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Pool comparable arms by modality, write a forest plot, print every caveat."""
+    from phantomlab.evidence.synthesis import OUTCOMES, synthesize
+
+    names = [s.strip() for s in outcome.split(",") if s.strip()]
+    if names == ["all"]:
+        names = list(OUTCOMES)
+    res = synthesize(
+        by=by,
+        outcomes=names,
+        measures={"pain": pain_measure, "responders": responder_measure},
+        method=method,
+        test=test,
+        level=level,
+        exclude=[s for s in exclude.split(",") if s.strip()],
+    )
+    written = None
+    if not no_plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        res.forest(path=plot)
+        written = str(plot)
+    if as_json:
+        emit_json({**res.to_dict(), "plot": written})
+        return
+    typer.echo(res.summary())
+    if written:
+        typer.echo(f"\nForest plot written to {written}")

@@ -1,0 +1,343 @@
+"""``phantomlab meta``: effect sizes and meta-analysis from a CSV table.
+
+A thin layer over :mod:`phantomlab.evidence.escalc` and
+:mod:`phantomlab.evidence.rma`: read the table, pick the columns, call the
+public API, print metafor-style text or (``--json``) one JSON object.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import typer
+
+from phantomlab.cli._common import emit_json, read_table
+from phantomlab.exceptions import InputError, Problem
+
+app = typer.Typer(
+    help="Effect sizes (escalc) and meta-analysis (rma, confint, regtest, ranktest, trimfill, "
+    "leave1out, subgroups), matching R's metafor.",
+    no_args_is_help=True,
+)
+
+_DATA = typer.Argument(..., help="CSV (or TSV) table, one row per study.")
+_YI = typer.Option("yi", "--yi", help="Column of effect sizes.")
+_VI = typer.Option("vi", "--vi", help="Column of sampling variances.")
+_SEI = typer.Option(None, "--sei", help="Column of standard errors (instead of --vi).")
+_METHOD = typer.Option(
+    "REML",
+    "--method",
+    help="tau^2 estimator: EE (FE), DL, HE, HS, HSk, SJ, ML, REML, EB, PM, PMM, DLIT, SJIT.",
+)
+_TEST = typer.Option("z", "--test", help="Inference: z, t, knha (Knapp-Hartung), adhoc.")
+_LEVEL = typer.Option(95.0, "--level", help="Confidence level in percent.")
+_SLAB = typer.Option(None, "--slab", help="Column of study labels.")
+_JSON = typer.Option(False, "--json", help="Print one JSON object instead of text.")
+
+
+@contextmanager
+def _warnings_to_stderr() -> Iterator[None]:
+    """Print library warnings as one ``warning:`` line each on stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        if issubclass(w.category, UserWarning):
+            typer.echo(f"warning: {w.message}", err=True)
+
+
+def _column(df: pd.DataFrame, name: str, option: str) -> pd.Series:
+    if name not in df.columns:
+        raise InputError(
+            Problem(
+                option,
+                name,
+                f"a column of the table ({', '.join(map(str, df.columns))})",
+                "",
+                "column not found",
+            )
+        )
+    return df[name]
+
+
+def _load(
+    data: Path, yi: str, vi: str, sei: str | None, slab: str | None
+) -> tuple[pd.DataFrame, Any, Any, list[str] | None]:
+    df = read_table(data)
+    y = _column(df, yi, "--yi")
+    if sei is not None:
+        s = pd.to_numeric(_column(df, sei, "--sei"), errors="coerce")
+        v = s**2
+    else:
+        v = _column(df, vi, "--vi")
+    labels = None if slab is None else [str(x) for x in _column(df, slab, "--slab")]
+    return df, y, v, labels
+
+
+def _fit(
+    data: Path,
+    yi: str,
+    vi: str,
+    sei: str | None,
+    method: str,
+    test: str,
+    level: float,
+    slab: str | None,
+    mods: str | None = None,
+) -> Any:
+    from phantomlab.evidence.rma import rma
+
+    df, y, v, labels = _load(data, yi, vi, sei, slab)
+    moddf = None
+    if mods:
+        cols = [c.strip() for c in mods.split(",") if c.strip()]
+        moddf = pd.DataFrame({c: _column(df, c, "--mods") for c in cols})
+    return rma(y, v, method=method, test=test, level=level, mods=moddf, slab=labels)
+
+
+def _out(obj: Any, as_json: bool) -> None:
+    if as_json:
+        emit_json(obj.to_dict())
+    else:
+        typer.echo(obj.summary())
+
+
+@app.command("escalc")
+def escalc_cmd(
+    data: Path = _DATA,
+    measure: str = typer.Option(
+        ...,
+        "--measure",
+        help="RR, OR, RD, AS, MD, SMD, SMDH, ROM, MC, SMCC, SMCR, PR, PLN, PLO, PAS, PFT, "
+        "ZCOR, COR, IR, IRLN, IRR, IRD, MN, MNLN.",
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="Write the table with yi, vi to this CSV."
+    ),
+    ai: str | None = typer.Option(None, "--ai", help="Column: events, group 1."),
+    bi: str | None = typer.Option(None, "--bi", help="Column: non-events, group 1."),
+    ci: str | None = typer.Option(None, "--ci", help="Column: events, group 2."),
+    di: str | None = typer.Option(None, "--di", help="Column: non-events, group 2."),
+    n1i: str | None = typer.Option(None, "--n1i", help="Column: size of group 1."),
+    n2i: str | None = typer.Option(None, "--n2i", help="Column: size of group 2."),
+    m1i: str | None = typer.Option(None, "--m1i", help="Column: mean of group 1 (or post)."),
+    m2i: str | None = typer.Option(None, "--m2i", help="Column: mean of group 2 (or pre)."),
+    sd1i: str | None = typer.Option(None, "--sd1i", help="Column: SD of group 1."),
+    sd2i: str | None = typer.Option(None, "--sd2i", help="Column: SD of group 2."),
+    xi: str | None = typer.Option(None, "--xi", help="Column: events (single group)."),
+    mi: str | None = typer.Option(None, "--mi", help="Column: non-events (PR...) or mean (MN)."),
+    ni: str | None = typer.Option(None, "--ni", help="Column: sample size."),
+    ri: str | None = typer.Option(None, "--ri", help="Column: correlation."),
+    ti: str | None = typer.Option(None, "--ti", help="Column: person-time."),
+    sdi: str | None = typer.Option(None, "--sdi", help="Column: SD (MN, MNLN)."),
+    x1i: str | None = typer.Option(None, "--x1i", help="Column: events, group 1 (IRR, IRD)."),
+    x2i: str | None = typer.Option(None, "--x2i", help="Column: events, group 2 (IRR, IRD)."),
+    t1i: str | None = typer.Option(None, "--t1i", help="Column: person-time, group 1."),
+    t2i: str | None = typer.Option(None, "--t2i", help="Column: person-time, group 2."),
+    add: float | None = typer.Option(
+        None, "--add", help="Added to zero cells (metafor: 1/2; 0 for AS, PAS, PFT)."
+    ),
+    to: str = typer.Option("only0", "--to", help="Where to add: only0, all, if0all, none."),
+    drop00: bool = typer.Option(
+        False, "--drop00", help="Drop studies with no events in both groups."
+    ),
+    vtype: str = typer.Option("LS", "--vtype", help="Variance type: LS, or UB (SMD, SMCC, SMCR)."),
+    as_json: bool = _JSON,
+) -> None:
+    """Compute effect sizes yi and sampling variances vi (metafor escalc)."""
+    from phantomlab.evidence.escalc import escalc
+
+    df = read_table(data)
+    cols = dict(
+        ai=ai,
+        bi=bi,
+        ci=ci,
+        di=di,
+        n1i=n1i,
+        n2i=n2i,
+        m1i=m1i,
+        m2i=m2i,
+        sd1i=sd1i,
+        sd2i=sd2i,
+        xi=xi,
+        mi=mi,
+        ni=ni,
+        ri=ri,
+        ti=ti,
+        sdi=sdi,
+        x1i=x1i,
+        x2i=x2i,
+        t1i=t1i,
+        t2i=t2i,
+    )
+    given: dict[str, Any] = {k: v for k, v in cols.items() if v is not None}
+    res = escalc(measure, df, add=add, to=to, drop00=drop00, vtype=vtype, **given)
+    if out is not None:
+        res.to_csv(out, index=False)
+    if as_json:
+        emit_json(
+            {
+                "measure": res.attrs.get("measure", measure),
+                "yi": res["yi"].to_numpy(),
+                "vi": res["vi"].to_numpy(),
+            }
+        )
+    elif out is None:
+        typer.echo(res.to_string(index=False))
+    else:
+        n_ok = int(np.isfinite(res["yi"]).sum())
+        typer.echo(f"wrote {out} ({len(res)} rows, {n_ok} with yi, measure {measure.upper()})")
+
+
+@app.command("rma")
+def rma_cmd(
+    data: Path = _DATA,
+    yi: str = _YI,
+    vi: str = _VI,
+    sei: str | None = _SEI,
+    method: str = _METHOD,
+    test: str = _TEST,
+    mods: str | None = typer.Option(None, "--mods", help="Comma-separated moderator columns."),
+    level: float = _LEVEL,
+    slab: str | None = _SLAB,
+    forest: Path | None = typer.Option(None, "--forest", help="Write a forest plot (PNG/PDF/SVG)."),
+    funnel: Path | None = typer.Option(None, "--funnel", help="Write a funnel plot."),
+    as_json: bool = _JSON,
+) -> None:
+    """Fit a random-/mixed-effects model (metafor rma)."""
+    with _warnings_to_stderr():
+        res = _fit(data, yi, vi, sei, method, test, level, slab, mods)
+        if forest is not None:
+            res.forest(path=forest)
+        if funnel is not None:
+            res.funnel(path=funnel)
+    _out(res, as_json)
+
+
+def _simple(name: str, doc: str, call: Callable[[Any], Any]) -> None:
+    def command(
+        data: Path = _DATA,
+        yi: str = _YI,
+        vi: str = _VI,
+        sei: str | None = _SEI,
+        method: str = _METHOD,
+        test: str = _TEST,
+        level: float = _LEVEL,
+        slab: str | None = _SLAB,
+        mods: str | None = typer.Option(None, "--mods", help="Comma-separated moderators."),
+        as_json: bool = _JSON,
+    ) -> None:
+        with _warnings_to_stderr():
+            res = _fit(data, yi, vi, sei, method, test, level, slab, mods)
+            extra = call(res)
+        _out(extra, as_json)
+
+    command.__doc__ = doc
+    app.command(name)(command)
+
+
+_simple(
+    "confint",
+    "Q-profile confidence intervals for tau^2, tau, I^2, H^2 (metafor confint).",
+    lambda r: r.confint(),
+)
+_simple("leave1out", "Leave-one-out estimates (metafor leave1out).", lambda r: r.leave1out())
+_simple(
+    "influence",
+    "Case-deletion influence diagnostics (metafor influence).",
+    lambda r: r.influence(),
+)
+_simple(
+    "ranktest", "Begg & Mazumdar rank correlation test (metafor ranktest).", lambda r: r.ranktest()
+)
+
+
+@app.command("regtest")
+def regtest_cmd(
+    data: Path = _DATA,
+    yi: str = _YI,
+    vi: str = _VI,
+    sei: str | None = _SEI,
+    method: str = _METHOD,
+    test: str = _TEST,
+    level: float = _LEVEL,
+    predictor: str = typer.Option("sei", "--predictor", help="sei or vi."),
+    model: str = typer.Option(
+        "rma", "--model", help="rma (meta-regression) or lm (classical Egger)."
+    ),
+    as_json: bool = _JSON,
+) -> None:
+    """Egger-type regression test for funnel-plot asymmetry (metafor regtest)."""
+    with _warnings_to_stderr():
+        res = _fit(data, yi, vi, sei, method, test, level, None)
+        out = res.regtest(predictor=predictor, model=model)
+    _out(out, as_json)
+
+
+@app.command("trimfill")
+def trimfill_cmd(
+    data: Path = _DATA,
+    yi: str = _YI,
+    vi: str = _VI,
+    sei: str | None = _SEI,
+    method: str = _METHOD,
+    test: str = _TEST,
+    level: float = _LEVEL,
+    slab: str | None = _SLAB,
+    side: str | None = typer.Option(
+        None, "--side", help="left or right (default: chosen as metafor)."
+    ),
+    estimator: str = typer.Option("L0", "--estimator", help="L0, R0 or Q0."),
+    funnel: Path | None = typer.Option(
+        None, "--funnel", help="Write a funnel plot with filled studies."
+    ),
+    as_json: bool = _JSON,
+) -> None:
+    """Duval & Tweedie trim-and-fill (metafor trimfill)."""
+    with _warnings_to_stderr():
+        res = _fit(data, yi, vi, sei, method, test, level, slab)
+        out = res.trimfill(side=side, estimator=estimator)
+        if funnel is not None:
+            out.funnel(path=funnel)
+    _out(out, as_json)
+
+
+@app.command("subgroups")
+def subgroups_cmd(
+    data: Path = _DATA,
+    by: str = typer.Option(..., "--by", help="Column with the subgroup of each study."),
+    yi: str = _YI,
+    vi: str = _VI,
+    sei: str | None = _SEI,
+    method: str = _METHOD,
+    test: str = _TEST,
+    level: float = _LEVEL,
+    slab: str | None = _SLAB,
+    tau2: str = typer.Option("separate", "--tau2", help="separate (per subgroup) or common."),
+    forest: Path | None = typer.Option(None, "--forest", help="Write a grouped forest plot."),
+    as_json: bool = _JSON,
+) -> None:
+    """Subgroup analysis with the test of subgroup differences."""
+    from phantomlab.evidence.rma import rma_subgroups
+
+    with _warnings_to_stderr():
+        df, y, v, labels = _load(data, yi, vi, sei, slab)
+        res = rma_subgroups(
+            y,
+            v,
+            list(_column(df, by, "--by")),
+            method=method,
+            test=test,
+            level=level,
+            slab=labels,
+            tau2=tau2,
+        )
+        if forest is not None:
+            res.forest(path=forest)
+    _out(res, as_json)

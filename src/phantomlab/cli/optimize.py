@@ -1,0 +1,213 @@
+"""``phantomlab optimize``: persistent per-patient protocol optimization sessions.
+
+Thin wrapper over :class:`phantomlab.optimize.OptimizationSession`. The
+database is ``--db`` (SQLAlchemy URL or SQLite path), else the
+``PHANTOMLAB_OPTIMIZE_DB`` environment variable, else
+``~/.phantomlab/optimize.sqlite``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from phantomlab.cli._common import emit_json, fail
+from phantomlab.exceptions import Problem
+
+app = typer.Typer(
+    help="Individualized protocol optimization from pain reports (safe Bayesian optimization).",
+    no_args_is_help=True,
+)
+
+_DB = typer.Option(
+    None,
+    "--db",
+    help="Database: SQLAlchemy URL or SQLite path "
+    "(default: $PHANTOMLAB_OPTIMIZE_DB or ~/.phantomlab/optimize.sqlite).",
+)
+
+
+def _pairs(items: list[str], option: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        if "=" not in item:
+            fail(Problem(option, item, "NAME=VALUE, e.g. amplitude='1.9 mA'", "", "bad option"))
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _fmt(params: dict[str, Any], space: Any) -> str:
+    return ", ".join(
+        f"{k}={v}" for k, v in space.protocol_fields(params).items() if k in params
+    ) + ("".join(f", {k}={params[k]}" for k in space.not_in_protocol if k in params))
+
+
+@app.command("new")
+def new(
+    patient: str = typer.Argument(..., help="Patient identifier."),
+    modality: str = typer.Option(
+        ..., "--modality", "-m", help="Protocol modality (scs, drg, tdcs)."
+    ),
+    baseline_nrs: float | None = typer.Option(
+        None, "--baseline-nrs", help="Pain NRS 0-10 without stimulation."
+    ),
+    side_effect_limit: float = typer.Option(
+        3.0, "--side-effect-limit", help="Tolerated side-effect rating 0-10 (safe exploration)."
+    ),
+    acquisition: str = typer.Option("ucb", help="Acquisition: ucb or ei."),
+    kappa: float = typer.Option(3.0, help="UCB exploration weight (3-4 in published work)."),
+    objective: str = typer.Option("nrs_change", help="nrs_change or responder."),
+    seed_point: list[str] = typer.Option(
+        [], "--seed", help="Safe starting value, NAME=VALUE (repeatable), e.g. amplitude='1.9 mA'."
+    ),
+    bound: list[str] = typer.Option(
+        [],
+        "--bound",
+        help="Narrow a bound, NAME=LOW:HIGH, e.g. amplitude='1 mA:5 mA' (repeatable).",
+    ),
+    rng: int = typer.Option(0, "--rng", help="Random seed of the optimizer."),
+    db: str | None = _DB,
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Create PATIENT's optimization session for a modality."""
+    from phantomlab.optimize import OptimizationSession
+
+    bounds: dict[str, tuple[str, str]] = {}
+    for k, v in _pairs(bound, "--bound").items():
+        if ":" not in v:
+            fail(Problem("--bound", v, "LOW:HIGH", "", "bad bound"))
+        lo, hi = v.split(":", 1)
+        bounds[k] = (lo.strip(), hi.strip())
+    s = OptimizationSession.new(
+        patient,
+        modality,
+        db=db,
+        baseline_nrs=baseline_nrs,
+        side_effect_limit=side_effect_limit,
+        acquisition=acquisition,
+        kappa=kappa,
+        objective=objective,
+        safe_seed=_pairs(seed_point, "--seed"),
+        bounds=bounds,
+        seed=rng,
+    )
+    if json_out:
+        emit_json(
+            {
+                "patient": s.patient,
+                "modality": s.config.modality,
+                "db": s.store.url,
+                "config": s.config.to_dict(),
+                "space": s.space.describe(),
+            }
+        )
+        return
+    typer.echo(f"created session for patient {s.patient} ({s.config.modality}) in {s.store.url}")
+    typer.echo(f"safe seed: {_fmt(dict(s.space.safe_seed), s.space)}")
+
+
+@app.command("suggest")
+def suggest(
+    patient: str = typer.Argument(..., help="Patient identifier."),
+    db: str | None = _DB,
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Propose the protocol for PATIENT's next session (repeats a pending one)."""
+    from phantomlab.optimize import OptimizationSession
+
+    s = OptimizationSession.open(patient, db)
+    rec, created = s.suggest()
+    if json_out:
+        emit_json(
+            {
+                "patient": s.patient,
+                "seq": rec.seq,
+                "new": created,
+                "created_at": rec.created_at,
+                "params": rec.params,
+                "info": rec.info,
+            }
+        )
+        return
+    state = "new" if created else "still pending (not yet recorded)"
+    typer.echo(f"suggestion #{rec.seq} for patient {s.patient} [{state}]")
+    for k, v in rec.info.get("protocol", {}).items():
+        typer.echo(f"  {k}: {v}")
+    for k in s.space.not_in_protocol:
+        typer.echo(f"  {k}: {rec.params.get(k)}")
+    typer.echo(f"  reason: {rec.info.get('reason', '')}")
+    typer.echo("then: phantomlab optimize record PATIENT --nrs N --side-effect S")
+
+
+@app.command("record")
+def record(
+    patient: str = typer.Argument(..., help="Patient identifier."),
+    nrs: float = typer.Option(..., "--nrs", help="Pain NRS 0-10 with the suggested protocol."),
+    side_effect: float | None = typer.Option(
+        None, "--side-effect", help="Side-effect rating 0-10."
+    ),
+    note: str = typer.Option("", "--note", help="Free text kept with the report."),
+    db: str | None = _DB,
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Record PATIENT's report for the pending suggestion."""
+    from phantomlab.optimize import OptimizationSession
+
+    s = OptimizationSession.open(patient, db)
+    rec = s.record(nrs, side_effect, note)
+    obs = rec.observation
+    if json_out:
+        emit_json(
+            {
+                "patient": s.patient,
+                "seq": rec.seq,
+                "params": rec.params,
+                "nrs": obs.nrs if obs else None,
+                "side_effect": obs.side_effect if obs else None,
+                "recorded_at": obs.created_at if obs else None,
+            }
+        )
+        return
+    typer.echo(
+        f"recorded suggestion #{rec.seq} for patient {s.patient}: NRS {nrs:g}"
+        + ("" if side_effect is None else f", side effect {side_effect:g}")
+    )
+
+
+@app.command("status")
+def status(
+    patient: str = typer.Argument(..., help="Patient identifier."),
+    db: str | None = _DB,
+    png: Path | None = typer.Option(None, "--png", help="Write the history plot here."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show PATIENT's history, pending suggestion and current recommendation."""
+    from phantomlab.optimize import OptimizationSession
+
+    st = OptimizationSession.open(patient, db).status()
+    if png is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        st.plot(png)
+    if json_out:
+        emit_json(
+            {
+                "patient": st.patient,
+                "modality": st.modality,
+                "config": st.config.to_dict(),
+                "history": st.to_frame().to_dict(orient="records"),
+                "pending": None if st.pending is None else st.pending.params,
+                "recommendation": None
+                if st.recommendation is None
+                else st.recommendation.to_dict(),
+                "plot": None if png is None else str(png),
+            }
+        )
+        return
+    typer.echo(st.summary())
+    if png is not None:
+        typer.echo(f"history plot written to {png}")

@@ -1,0 +1,169 @@
+"""``phantomlab protocol``: check, list, show, describe and report stimulation protocols."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from phantomlab.cli._common import emit_json
+from phantomlab.exceptions import Problem, ProtocolError
+from phantomlab.protocols import (
+    MODALITIES,
+    check_protocol,
+    dump_protocol,
+    get_reference,
+    list_reference,
+    load_protocol,
+    protocol_schema,
+    reference_entry,
+    reporting_checklist,
+)
+
+app = typer.Typer(
+    help="Stimulation protocols: validate, dose, safety, reference library, reporting.",
+    no_args_is_help=True,
+)
+
+
+def _overrides(items: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    bad = []
+    for item in items:
+        rule, sep, reason = item.partition("=")
+        if not sep or not rule.strip() or not reason.strip():
+            bad.append(Problem("--override", item, "RULE_ID=REASON", "", "malformed override"))
+        else:
+            out[rule.strip()] = reason.strip()
+    if bad:
+        raise ProtocolError(bad)
+    return out
+
+
+@app.command("check")
+def check(
+    file: Path = typer.Argument(..., help="Protocol file (YAML or JSON)."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON report."),
+    override: list[str] = typer.Option(
+        [], "--override", help="Accept an unsafe value: RULE_ID=REASON (logged). Repeatable."
+    ),
+    partial: bool = typer.Option(
+        False, "--partial", help="Missing parameters are warnings, not errors."
+    ),
+) -> None:
+    """Validate FILE, compute its dose and check the safety rules (exit 0 valid, 2 invalid)."""
+    try:
+        protocol = load_protocol(file)
+        report = check_protocol(
+            protocol, overrides=_overrides(override), require_complete=not partial
+        )
+    except ProtocolError as exc:
+        if not as_json:
+            raise
+        emit_json(
+            {
+                "valid": False,
+                "errors": [p.to_dict() for p in exc.problems],
+                "warnings": [],
+                "dose": {},
+            }
+        )
+        raise typer.Exit(code=2) from None
+    if as_json:
+        emit_json(report.to_dict())
+        if not report.valid:
+            raise typer.Exit(code=2)
+        return
+    for w in report.warnings:
+        typer.echo(f"warning: {w.line()}")
+    typer.echo("dose:")
+    for line in report.dose.summary().splitlines():
+        typer.echo(f"  {line}")
+    if not report.valid:
+        raise ProtocolError(report.errors)
+    typer.echo("valid")
+
+
+@app.command("list")
+def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List the reference protocols of published PLP studies."""
+    rows = []
+    for name in list_reference():
+        p = get_reference(name)
+        e = reference_entry(name)
+        rows.append(
+            {
+                "name": name,
+                "modality": p.modality_key(),
+                "study_id": e.study_id,
+                "arm": e.arm,
+                "citation": p.citation or "",
+            }
+        )
+    if as_json:
+        emit_json(rows)
+        return
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        typer.echo(f"{r['name']:<{width}}  {r['modality']:<11}  {r['citation'][:70]}")
+
+
+@app.command("show")
+def show(
+    name: str = typer.Argument(..., help="Reference protocol name (see `protocol list`)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show a reference protocol, its dose and its safety check."""
+    p = get_reference(name)
+    report = check_protocol(p, require_complete=False)
+    e = reference_entry(name)
+    if as_json:
+        emit_json(
+            {
+                "name": e.name,
+                "study_id": e.study_id,
+                "arm": e.arm,
+                "read": e.read,
+                "protocol": json.loads(dump_protocol(p, "json")),
+                "check": report.to_dict(),
+            }
+        )
+        return
+    typer.echo(f"# {e.name} (study {e.study_id}, arm {e.arm}; read: {e.read})")
+    typer.echo(dump_protocol(p).rstrip())
+    typer.echo("---")
+    typer.echo(report.summary())
+
+
+@app.command("schema")
+def schema(
+    modality: str = typer.Argument(..., help="Modality key: " + ", ".join(MODALITIES)),
+) -> None:
+    """Print the JSON Schema of a modality (every field, documented)."""
+    emit_json(protocol_schema(modality))
+
+
+@app.command("report")
+def report(
+    file: Path = typer.Argument(..., help="Protocol file (YAML or JSON)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List the parameters a publication must report, flagging those missing from FILE."""
+    protocol = load_protocol(file)
+    items = reporting_checklist(protocol)
+    if as_json:
+        emit_json(
+            [
+                {"field": i.field, "value": i.value, "required": i.required, "missing": i.missing}
+                for i in items
+            ]
+        )
+        return
+    width = max(len(i.field) for i in items)
+    for i in items:
+        kind = "required" if i.required else "report"
+        shown = "MISSING" if i.missing else str(i.value)
+        typer.echo(f"{i.field:<{width}}  {kind:<8}  {shown}")
+    n_missing = sum(i.missing for i in items)
+    typer.echo(f"{n_missing} of {len(items)} parameters missing")

@@ -1,0 +1,197 @@
+"""``phantomlab therapy``: dose-response curves, reference courses and parameters of therapies."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from phantomlab.cli._common import emit_json, err_console, fail
+from phantomlab.exceptions import Problem
+
+app = typer.Typer(
+    help="Therapies acting on the virtual patient (in silico): curves, courses, parameters.",
+    no_args_is_help=True,
+)
+
+_HYP = ("reorganization", "persistence")
+
+
+def _modality(modality: str) -> str:
+    from phantomlab.therapies import THERAPIES
+
+    key = modality.strip().lower()
+    if key not in THERAPIES:
+        fail(Problem("MODALITY", modality, "one of: " + ", ".join(THERAPIES), "", "unknown"))
+    return key
+
+
+def _hypothesis(h: str) -> str:
+    if h not in _HYP:
+        fail(Problem("--hypothesis", h, " or ".join(_HYP), "", "unknown hypothesis"))
+    return h
+
+
+def _protocol(source: str | None):  # type: ignore[no-untyped-def]
+    from phantomlab.protocols import get_reference, load_protocol
+
+    if source is None:
+        return None
+    path = Path(source)
+    return load_protocol(path) if path.exists() else get_reference(source)
+
+
+@app.command("list")
+def list_therapies(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List the therapies: modality, reference protocol, default curve parameter."""
+    from phantomlab.therapies import THERAPIES
+
+    rows = []
+    for key, cls in THERAPIES.items():
+        th = cls()
+        ref = (
+            cls.reference or th.reference_protocol().name if key not in ("sham",) else cls.reference
+        )
+        rows.append(
+            {
+                "modality": key,
+                "reference": ref,
+                "curve_param": cls.curve_param,
+                "unit": cls.curve_unit[0],
+                "dose_params": list(cls.dose_keys),
+                "n_params": len(cls.PARAMS),
+            }
+        )
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        typer.echo(
+            f"{r['modality']:<12} ref={r['reference']!s:<42} curve={r['curve_param']} "
+            f"[{r['unit']}]  params={r['n_params']}"
+        )
+
+
+@app.command("params")
+def params(
+    modality: str = typer.Argument(..., help="Modality key, e.g. scs."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show the free parameters of a therapy: value, prior range, provenance."""
+    from phantomlab.therapies import THERAPIES, model_card
+
+    key = _modality(modality)
+    recs = THERAPIES[key].PARAMS
+    if as_json:
+        emit_json(
+            [
+                {
+                    "name": k,
+                    "value": r.value,
+                    "unit": r.unit,
+                    "prior": list(r.prior),
+                    "kind": r.kind,
+                    "source": r.source,
+                    "note": r.note,
+                }  # fmt: skip
+                for k, r in recs.items()
+            ]
+        )
+        return
+    typer.echo(model_card(key) if recs else f"{key}: no free parameters of its own")
+
+
+@app.command("curve")
+def curve(
+    modality: str = typer.Argument(..., help="Protocol modality key (scs, drg, rtms, tdcs ...)."),
+    param: str | None = typer.Option(
+        None, "--param", help="Dose parameter (default per modality)."
+    ),
+    values: str | None = typer.Option(
+        None, "--values", help="Comma-separated values in the parameter's display unit."
+    ),
+    protocol: str | None = typer.Option(
+        None, "--protocol", help="Protocol file or reference name (default: the reference)."
+    ),
+    patients: int = typer.Option(100, "--patients", help="Virtual patients (1-5000)."),
+    hypothesis: str = typer.Option("reorganization", "--hypothesis", help="Cortical hypothesis."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the therapy draws."),
+    as_json: bool = typer.Option(False, "--json", help="Print the curve as JSON."),
+    png: Path | None = typer.Option(None, "--png", help="Write a PNG figure to this path."),
+) -> None:
+    """Dose-response curve of MODALITY over amplitude / frequency / sessions (in silico)."""
+    from phantomlab.therapies import dose_response, get_therapy
+    from phantomlab.therapies.curves import _units
+
+    key = _modality(modality)
+    _hypothesis(hypothesis)
+    if not 1 <= patients <= 5000:
+        fail(Problem("--patients", patients, "1 to 5000", "", "out of range"))
+    th = get_therapy(key)
+    name = param or th.curve_param
+    if name not in th.dose_keys:
+        fail(
+            Problem(
+                "--param",
+                name,
+                "one of: " + ", ".join(th.dose_keys),
+                "",
+                f"not a dose parameter of {key}",
+            )
+        )
+    grid = None
+    if values is not None:
+        unit, factor = th.curve_unit if name == th.curve_param else _units(name)
+        try:
+            grid = [float(v) / factor for v in values.split(",") if v.strip()]
+        except ValueError:
+            fail(
+                Problem(
+                    "--values", values, f"numbers in {unit}, comma-separated", "", "not numbers"
+                )
+            )
+    with err_console.status(f"simulating {key} dose-response ..."):
+        res = dose_response(
+            key, name, grid, protocol=_protocol(protocol), n_patients=patients,
+            hypothesis=hypothesis, rng=seed,
+        )  # fmt: skip
+    if png is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        ax = res.plot()
+        ax.figure.tight_layout()
+        ax.figure.savefig(png, dpi=110)
+        plt.close(ax.figure)
+    if as_json:
+        emit_json(res.to_dict() | ({"png": str(png)} if png else {}))
+    else:
+        typer.echo(res.summary())
+        if png is not None:
+            typer.echo(f"figure: {png}")
+
+
+@app.command("course")
+def course(
+    protocol: str = typer.Argument(..., help="Protocol file or reference name."),
+    days: int = typer.Option(60, "--days", help="Days simulated from the first day (1-3650)."),
+    patients: int = typer.Option(200, "--patients", help="Virtual patients (1-5000)."),
+    hypothesis: str = typer.Option("reorganization", "--hypothesis", help="Cortical hypothesis."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the therapy draws."),
+    as_json: bool = typer.Option(False, "--json", help="Print the daily table as JSON."),
+) -> None:
+    """Simulate one course of PROTOCOL on a virtual cohort and summarise it (in silico)."""
+    from phantomlab.therapies import simulate_course
+
+    _hypothesis(hypothesis)
+    if not 1 <= patients <= 5000:
+        fail(Problem("--patients", patients, "1 to 5000", "", "out of range"))
+    p = _protocol(protocol)
+    with err_console.status("simulating course ..."):
+        res = simulate_course(p, n_patients=patients, days=days, hypothesis=hypothesis, rng=seed)
+    if as_json:
+        emit_json({"summary": res.summary(), "daily": res.to_frame().to_dict(orient="records")})
+    else:
+        typer.echo(res.summary())

@@ -1,0 +1,127 @@
+"""``phantomlab trial``: trial designs, randomization lists, analysis and power."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from phantomlab.cli._common import emit_json, read_table
+
+app = typer.Typer(help="Trial statistics: design schema, randomization, analysis, power.")
+
+
+@app.command("schema")
+def schema() -> None:
+    """Print the JSON Schema of the trial-design YAML format."""
+    from phantomlab.trials import design_schema
+
+    typer.echo(json.dumps(design_schema(), indent=2))
+
+
+@app.command("randomize")
+def randomize_cmd(
+    design: Path = typer.Argument(..., help="Trial design (YAML or JSON)."),
+    seed: int = typer.Option(..., "--seed", help="Seed (record it; same seed, same list)."),
+    output: Path = typer.Option(..., "--output", "-o", help="CSV file for the list."),
+    participants: Path = typer.Option(
+        None, "--participants", help="CSV of participants in arrival order (minimization)."
+    ),
+    per_stratum: int = typer.Option(None, "--per-stratum", help="Slots per stratum."),
+    envelopes: int = typer.Option(
+        None, "--envelopes", help="Also write a blinded sheet and key, codes from this seed."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Generate an allocation list, write it as CSV and seal it with SHA-256."""
+    from phantomlab.trials import load_design, randomize
+
+    d = load_design(design)
+    people = read_table(participants) if participants is not None else None
+    alloc = randomize(d, seed, participants=people, per_stratum=per_stratum)
+    digest = alloc.to_csv(output)
+    files = [str(output), f"{output}.sha256"]
+    if envelopes is not None:
+        sheet, key = alloc.sealed_envelopes(envelopes)
+        stem = output.with_suffix("")
+        sheet.to_csv(f"{stem}.sheet.csv", index=False, lineterminator="\n")
+        key.to_csv(f"{stem}.key.csv", index=False, lineterminator="\n")
+        files += [f"{stem}.sheet.csv", f"{stem}.key.csv"]
+    if as_json:
+        counts = alloc.table["allocation"].value_counts().sort_index()
+        emit_json(
+            {
+                "method": alloc.method,
+                "rows": len(alloc.table),
+                "sha256": digest,
+                "counts": {str(k): int(v) for k, v in counts.items()},
+                "files": files,
+            }
+        )
+    else:
+        typer.echo(alloc.summary())
+        typer.echo("Wrote " + ", ".join(files))
+
+
+@app.command("analyze")
+def analyze_cmd(
+    data: Path = typer.Argument(..., help="Long-format trial data (CSV)."),
+    design: Path = typer.Option(..., "--design", help="Trial design (YAML or JSON)."),
+    plot: Path = typer.Option(None, "--plot", help="Write a figure (PNG/PDF)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Analyse real trial data: change, ANCOVA, mixed model, responders, CONSORT."""
+    from phantomlab.trials import analyze, load_design
+
+    d = load_design(design)
+    res = analyze(read_table(data), d)
+    if plot is not None:
+        res.plot().savefig(plot, dpi=120)
+    if as_json:
+        emit_json(res.to_dict())
+    else:
+        typer.echo(res.summary())
+
+
+@app.command("power")
+def power_cmd(
+    design: Path = typer.Argument(..., help="Trial design (YAML or JSON)."),
+    n: str = typer.Option("20:200:20", "--n", help="Patients per arm: start:stop:step or list."),
+    sims: int = typer.Option(1000, "--sims", help="Simulated trials per n."),
+    seed: int = typer.Option(1, "--seed", help="Seed of the simulations."),
+    plot: Path = typer.Option(None, "--plot", help="Write the power curve figure."),
+    scheduler: str = typer.Option(
+        None, "--scheduler", help="Dask scheduler address, or 'local' (default: in-process)."
+    ),
+    workers: int = typer.Option(1, "--workers", help="Workers of a local Dask cluster."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Print analytic and simulated power side by side."""
+    from rich.progress import Progress
+
+    from phantomlab.cli._common import err_console
+    from phantomlab.exceptions import InputError, Problem
+    from phantomlab.trials import load_design, parse_n_range, power_curve
+
+    d = load_design(design)
+    ns = parse_n_range(n)
+    if sims < 1 or sims > 1_000_000:
+        raise InputError(Problem("sims", sims, ">= 1 and <= 1000000", "", "out of range"))
+    if workers < 1 or workers > 512:
+        raise InputError(Problem("workers", workers, ">= 1 and <= 512", "", "out of range"))
+    with Progress(console=err_console, transient=True) as bar:
+        job = bar.add_task("simulating", total=None)
+
+        def _tick(done: int, total: int) -> None:
+            bar.update(job, completed=done, total=total)
+
+        res = power_curve(
+            d, ns, n_sims=sims, rng=seed, scheduler=scheduler, n_workers=workers, progress=_tick
+        )
+    if plot is not None:
+        res.plot().savefig(plot, dpi=120)
+    if as_json:
+        emit_json(res.to_dict())
+    else:
+        typer.echo(res.summary())

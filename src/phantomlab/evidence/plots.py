@@ -1,0 +1,399 @@
+"""Forest and funnel plots of meta-analyses (matplotlib, publication quality).
+
+* :func:`forest` — one row per study (square sized by weight, CI whisker),
+  the pooled estimate as a diamond, the prediction interval as a line, and the
+  numbers (estimate [CI], weight) in a right-hand text column, as in metafor's
+  ``forest.rma``.
+* :func:`forest_subgroups` — studies grouped by subgroup with a diamond per
+  subgroup, the overall diamond and the test of subgroup differences.
+* :func:`funnel` — effect against standard error with the pseudo 95% region
+  around the pooled estimate (metafor's ``funnel.rma``); filled studies of
+  trim-and-fill drawn as open circles.
+
+Every function draws on ``ax`` if given (else a new figure sized to the data),
+saves to ``path`` if given, and returns the axes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from scipy import stats
+
+from phantomlab.evidence._format import fmt_p
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from phantomlab.evidence.rma import RMAResult
+    from phantomlab.evidence.sensitivity import SubgroupResult
+
+__all__ = ["forest", "forest_subgroups", "funnel"]
+
+_TEXT = "#222222"
+_STUDY = "#1f3b73"
+_POOL = "#b2182b"
+
+
+def _new_axes(n_rows: int, width: float = 8.0) -> Axes:
+    import matplotlib.pyplot as plt
+
+    height = max(2.5, 0.28 * n_rows + 1.2)
+    _, ax = plt.subplots(figsize=(width, height), dpi=150)
+    return ax
+
+
+def _finish(ax: Axes, path: str | Path | None) -> None:
+    if path is not None:
+        fig: Any = ax.figure
+        fig.tight_layout()
+        fig.savefig(str(path), bbox_inches="tight")
+
+
+def _diamond(
+    ax: Axes, y: float, est: float, lb: float, ub: float, color: str, h: float = 0.35
+) -> None:
+    ax.fill(
+        [lb, est, ub, est],
+        [y, y + h, y, y - h],
+        color=color,
+        edgecolor=color,
+        zorder=3,
+    )
+
+
+def _row_text(est: float, lb: float, ub: float, weight: float | None, fmt: str) -> str:
+    spec = fmt if fmt[:1] in "+- " else " " + fmt
+    s = f"{est:{spec}} [{lb:{spec}}, {ub:{spec}}]"
+    if weight is not None:
+        s = f"{weight:5.1f}%   " + s
+    return s
+
+
+def _draw_studies(
+    ax: Axes,
+    ys: np.ndarray[Any, Any],
+    est: np.ndarray[Any, Any],
+    se: np.ndarray[Any, Any],
+    weights: np.ndarray[Any, Any],
+    crit: float,
+) -> None:
+    lb, ub = est - crit * se, est + crit * se
+    ax.hlines(ys, lb, ub, color=_STUDY, lw=1.0, zorder=2)
+    size = 20 + 180 * np.sqrt(weights / max(float(weights.max()), 1e-12))
+    ax.scatter(est, ys, s=size, marker="s", color=_STUDY, zorder=3, linewidths=0)
+
+
+def forest(
+    res: RMAResult,
+    ax: Axes | None = None,
+    path: str | Path | None = None,
+    labels: Sequence[str] | None = None,
+    *,
+    xlabel: str = "Effect size",
+    transf: Any = None,
+    refline: float | None = 0.0,
+    show_pi: bool = True,
+    fmt: str = ".2f",
+    title: str | None = None,
+    xscale: str | None = None,
+) -> Axes:
+    """Draw a forest plot of a fitted model.
+
+    Parameters
+    ----------
+    res : RMAResult
+        A model without moderators.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure is made otherwise.
+    path : str or Path, optional
+        Save the figure here (format from the suffix).
+    labels : sequence of str, optional
+        Study labels (default: the model's ``slab``).
+    xlabel : str
+        Label of the effect axis.
+    transf : callable, optional
+        Transformation of the effect axis (e.g. ``numpy.exp`` for ratios); the
+        numbers in the text column are transformed, the axis is drawn on the
+        transformed scale.
+    refline : float or None
+        Position of the vertical reference line (on the transformed scale).
+    show_pi : bool
+        Draw the prediction interval under the diamond (random-effects models).
+    fmt : str
+        Number format of the text column.
+    title : str, optional
+        Axes title.
+    xscale : str, optional
+        Matplotlib scale of the effect axis; default ``"log"`` when ``transf`` is
+        ``numpy.exp`` (ratios), else linear.
+
+    Returns
+    -------
+    Axes
+        The axes drawn on.
+    """
+    k = res.k
+    labels = list(res.slab if labels is None else labels)
+    if len(labels) != k:
+        from phantomlab.exceptions import InputError, Problem
+
+        raise InputError(Problem("labels", len(labels), f"{k} labels", "", "one label per study"))
+    ax = ax if ax is not None else _new_axes(k + 3)
+    f = transf if transf is not None else (lambda x: x)
+    crit = float(stats.norm.isf((1 - res.level / 100) / 2))
+    ys = np.arange(k, 0, -1) + 1.0
+    est, se = res.yi, np.sqrt(res.vi)
+    lb, ub = f(est - crit * se), f(est + crit * se)
+    ax.hlines(ys, lb, ub, color=_STUDY, lw=1.0, zorder=2)
+    size = 20 + 180 * np.sqrt(res.weights / max(float(res.weights.max()), 1e-12))
+    ax.scatter(f(est), ys, s=size, marker="s", color=_STUDY, zorder=3, linewidths=0)
+    name = "EE Model" if res.method == "EE" else f"RE Model ({res.method})"
+    _diamond(ax, 0.5, f(res.estimate), f(res.ci_lb), f(res.ci_ub), _POOL)
+    if show_pi and res.method != "EE" and np.isfinite(res.pi_lb):
+        ax.hlines(0.5, f(res.pi_lb), f(res.pi_ub), color=_POOL, lw=1.0, ls=(0, (3, 2)), zorder=1)
+    if refline is not None:
+        ax.axvline(refline, color="0.5", lw=0.8, ls=":", zorder=0)
+    ax.set_yticks([*ys, 0.5])
+    ax.set_yticklabels([*labels, name], fontsize=8, color=_TEXT)
+    ax.set_ylim(-0.3, k + 1.8)
+    ax.set_xlabel(xlabel, fontsize=9)
+    if xscale is None and transf is np.exp:
+        xscale = "log"
+    if xscale is not None:
+        ax.set_xscale(xscale)
+        if xscale == "log":
+            from matplotlib.ticker import FuncFormatter, LogLocator
+
+            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+            ax.xaxis.set_minor_formatter(FuncFormatter(lambda x, _: ""))
+    ax.tick_params(axis="x", labelsize=8)
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(axis="y", length=0)
+    texts = [
+        _row_text(float(f(e)), float(a), float(b), float(w), fmt)
+        for e, a, b, w in zip(est, lb, ub, res.weights, strict=True)
+    ]
+    pooled = _row_text(float(f(res.estimate)), float(f(res.ci_lb)), float(f(res.ci_ub)), 100.0, fmt)
+    trans = ax.get_yaxis_transform()
+    for yv, t in zip([*ys, 0.5], [*texts, pooled], strict=True):
+        ax.text(
+            1.02, yv, t, transform=trans, va="center", ha="left", fontsize=8, family="monospace"
+        )
+    ax.text(
+        1.02,
+        k + 1.5,
+        "Weight   Estimate [95% CI]".replace("95", f"{res.level:g}"),
+        transform=trans,
+        va="center",
+        ha="left",
+        fontsize=8,
+        family="monospace",
+        weight="bold",
+    )
+    het = (
+        f"Q = {res.QE:.2f} (df = {res.k - res.p}), p {fmt_p(res.QEp)}; "
+        f"I² = {res.I2:.1f}%; τ² = {res.tau2:.3g}"
+    )
+    ax.text(0.0, -0.12, het, transform=ax.transAxes, fontsize=7.5, color="0.3", va="top")
+    if title:
+        ax.set_title(title, fontsize=10, loc="left")
+    _finish(ax, path)
+    return ax
+
+
+def forest_subgroups(
+    sub: SubgroupResult,
+    ax: Axes | None = None,
+    path: str | Path | None = None,
+    *,
+    xlabel: str = "Effect size",
+    refline: float | None = 0.0,
+    fmt: str = ".2f",
+    title: str | None = None,
+) -> Axes:
+    """Forest plot with the studies grouped by subgroup.
+
+    Parameters
+    ----------
+    sub : SubgroupResult
+        Result of :func:`~phantomlab.evidence.sensitivity.rma_subgroups`.
+    ax, path, xlabel, refline, fmt, title
+        As in :func:`forest`.
+
+    Returns
+    -------
+    Axes
+        The axes drawn on.
+    """
+    overall = sub.overall
+    crit = float(stats.norm.isf((1 - overall.level / 100) / 2))
+    rows: list[tuple[str, float, str]] = []  # (label, y, kind)
+    n_rows = overall.k + 3 * len(sub.groups) + 3
+    ax = ax if ax is not None else _new_axes(n_rows)
+    y = float(n_rows)
+    ticks, labels = [], []
+    trans = ax.get_yaxis_transform()
+    slab = np.asarray(overall.slab)
+    for g, r in sub.groups.iterrows():
+        ax.text(
+            0.0,
+            y,
+            str(g),
+            transform=ax.get_yaxis_transform(),
+            ha="right",
+            va="center",
+            fontsize=8.5,
+            weight="bold",
+        )
+        y -= 1
+        fit = sub.fits.get(str(g))
+        if fit is not None:
+            ys = y - np.arange(fit.k)
+            _draw_studies(ax, ys, fit.yi, np.sqrt(fit.vi), fit.weights, crit)
+            for yy, lab, e, s in zip(ys, fit.slab, fit.yi, np.sqrt(fit.vi), strict=True):
+                ticks.append(yy)
+                labels.append(lab)
+                ax.text(
+                    1.02,
+                    yy,
+                    _row_text(e, e - crit * s, e + crit * s, None, fmt),
+                    transform=trans,
+                    va="center",
+                    fontsize=8,
+                    family="monospace",
+                )
+            y -= fit.k
+        else:
+            ticks.append(y)
+            labels.append(str(slab[0]) if len(slab) else "")
+            ax.scatter([r["estimate"]], [y], marker="s", color=_STUDY, s=40)
+            ax.hlines(y, r["ci_lb"], r["ci_ub"], color=_STUDY, lw=1.0)
+            y -= 1
+        _diamond(ax, y, r["estimate"], r["ci_lb"], r["ci_ub"], _STUDY, h=0.3)
+        ticks.append(y)
+        labels.append(f"Subgroup (k = {int(r['k'])})")
+        ax.text(
+            1.02,
+            y,
+            _row_text(r["estimate"], r["ci_lb"], r["ci_ub"], None, fmt),
+            transform=trans,
+            va="center",
+            fontsize=8,
+            family="monospace",
+            weight="bold",
+        )
+        y -= 1.5
+        rows.append((str(g), y, "group"))
+    _diamond(ax, y, overall.estimate, overall.ci_lb, overall.ci_ub, _POOL)
+    ticks.append(y)
+    labels.append(f"Overall ({overall.method})")
+    ax.text(
+        1.02,
+        y,
+        _row_text(overall.estimate, overall.ci_lb, overall.ci_ub, None, fmt),
+        transform=trans,
+        va="center",
+        fontsize=8,
+        family="monospace",
+        weight="bold",
+    )
+    if refline is not None:
+        ax.axvline(refline, color="0.5", lw=0.8, ls=":", zorder=0)
+    ax.set_yticks(ticks)
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.set_ylim(y - 1, n_rows + 1)
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(axis="y", length=0)
+    ax.set_xlabel(xlabel, fontsize=9)
+    ax.text(
+        0.0,
+        -0.1,
+        f"Test for subgroup differences: Q = {sub.Qb:.2f} (df = {sub.df}), p {fmt_p(sub.pval)}",
+        transform=ax.transAxes,
+        fontsize=7.5,
+        color="0.3",
+        va="top",
+    )
+    if title:
+        ax.set_title(title, fontsize=10, loc="left")
+    _finish(ax, path)
+    return ax
+
+
+def funnel(
+    res: RMAResult,
+    ax: Axes | None = None,
+    path: str | Path | None = None,
+    *,
+    fill: Sequence[bool] | np.ndarray[Any, Any] | None = None,
+    xlabel: str = "Effect size",
+    level: float = 95.0,
+    title: str | None = None,
+) -> Axes:
+    """Draw a funnel plot (effect against standard error, inverted axis).
+
+    Parameters
+    ----------
+    res : RMAResult
+        A fitted model without moderators.
+    ax : matplotlib Axes, optional
+        Where to draw.
+    path : str or Path, optional
+        Save the figure here.
+    fill : sequence of bool, optional
+        Marks filled (imputed) studies, drawn as open circles (trim-and-fill).
+    xlabel : str
+        Label of the effect axis.
+    level : float
+        Level of the pseudo confidence region (percent).
+    title : str, optional
+        Axes title.
+
+    Returns
+    -------
+    Axes
+        The axes drawn on.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.0, 4.2), dpi=150)
+    se = np.sqrt(res.vi)
+    crit = float(stats.norm.isf((1 - level / 100) / 2))
+    top = float(se.max()) * 1.08
+    s = np.linspace(0, top, 50)
+    mu = res.estimate
+    ax.fill_betweenx(s, mu - crit * s, mu + crit * s, color="0.93", zorder=0)
+    ax.plot(mu - crit * s, s, color="0.55", lw=0.8, ls="--")
+    ax.plot(mu + crit * s, s, color="0.55", lw=0.8, ls="--")
+    ax.axvline(mu, color=_POOL, lw=1.0)
+    filled = np.zeros(res.k, dtype=bool) if fill is None else np.asarray(fill, dtype=bool)
+    ax.scatter(res.yi[~filled], se[~filled], color=_STUDY, s=22, zorder=3, label="observed")
+    if filled.any():
+        ax.scatter(
+            res.yi[filled],
+            se[filled],
+            facecolors="white",
+            edgecolors=_STUDY,
+            s=22,
+            zorder=3,
+            label="filled (trim-and-fill)",
+        )
+        ax.legend(fontsize=7.5, frameon=False, loc="lower right", scatterpoints=1)
+    ax.set_ylim(top, 0)
+    ax.set_xlabel(xlabel, fontsize=9)
+    ax.set_ylabel("Standard error", fontsize=9)
+    ax.tick_params(labelsize=8)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    if title:
+        ax.set_title(title, fontsize=10, loc="left")
+    _finish(ax, path)
+    return ax

@@ -1,0 +1,603 @@
+"""Ask/tell Bayesian optimization of a protocol from noisy pain reports, explored safely.
+
+The surrogate is scikit-learn's :class:`~sklearn.gaussian_process.GaussianProcessRegressor`
+with a Matérn 5/2 kernel (automatic relevance determination) plus a
+``WhiteKernel`` for report noise, the choice of Bonizzato et al. 2023 (Cell Rep
+Med 4:101008; companion code ``mbonizzato/EduOptimNeurostim``: Matérn 5/2, UCB
+with kappa 3.0 for rats and 4.0 for monkeys, lengthscale bounds 0.02-5; via
+``research/optim_bci.md``). Acquisition: upper confidence bound (UCB,
+``mean + kappa * sd``) or expected improvement (EI).
+
+Safety has two layers:
+
+1. **Protocol rules.** Every suggestion is passed to a :class:`SafetyCheck`
+   (by default the ``protocols`` layer's safety check of the protocol built
+   from the point); a candidate with any violation is never suggested.
+2. **Side effect, SafeOpt-style** (Sui et al. 2015, ICML, "Safe exploration
+   for optimization with Gaussian processes"). A second GP models the
+   reported side effect (0-10). Only candidates whose upper confidence bound
+   ``mean + beta * sd`` stays at or below the tolerated limit form the *safe
+   set*, and the acquisition is maximized inside it. Exploration starts from
+   safe seed protocols and the safe set grows as nearby reports come back low.
+   As in SafeOpt the side-effect kernel's hyperparameters are fixed a priori
+   (a fitted amplitude would shrink to zero after a few reports of "no side
+   effect" and declare everything safe). Simplification: SafeOpt's explicit
+   *expander* set is not computed; the safe set grows when the acquisition
+   chooses points near its border.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+from scipy.linalg import solve_triangular
+from scipy.optimize import minimize
+from scipy.special import ndtr
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.gaussian_process import GaussianProcessRegressor
+from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+from threadpoolctl import threadpool_limits
+
+from phantomlab._rng import RNGLike, as_generator
+from phantomlab.exceptions import InputError, Problem
+from phantomlab.optimize.response import NRS_REPORT_SD
+from phantomlab.optimize.space import Categorical, ParameterSpace, Real
+
+__all__ = ["BayesOptimizer", "SafetyCheck", "Suggestion"]
+
+
+@runtime_checkable
+class SafetyCheck(Protocol):
+    """Anything that lists the safety violations of one point of a space."""
+
+    def violations(self, space: ParameterSpace, point: Mapping[str, Any]) -> list[Problem]:
+        """Return the error-severity problems of the protocol at ``point`` (empty if safe)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One protocol proposed for the next session.
+
+    Attributes
+    ----------
+    params : dict
+        Parameter values (SI floats, choices as strings).
+    reason : str
+        Why it was chosen (``"safe seed"``, ``"ucb"``, ``"ei"``, ...).
+    acquisition : float
+        Acquisition value (NaN for seeds).
+    relief_mean, relief_sd : float
+        Predicted pain relief (NRS points, or responder probability) and its
+        latent standard deviation (NaN before the model exists).
+    side_effect_mean, side_effect_sd : float
+        Predicted side effect (0-10) and its latent standard deviation.
+    n_safe_candidates : int
+        Size of the believed-safe candidate set the choice was made in.
+    n_rejected_by_protocol_check : int
+        Candidates skipped because the protocol safety check failed.
+    """
+
+    params: dict[str, Any]
+    reason: str
+    acquisition: float = float("nan")
+    relief_mean: float = float("nan")
+    relief_sd: float = float("nan")
+    side_effect_mean: float = float("nan")
+    side_effect_sd: float = float("nan")
+    n_safe_candidates: int = 0
+    n_rejected_by_protocol_check: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-friendly dict."""
+        return {
+            "params": dict(self.params),
+            "reason": self.reason,
+            "acquisition": self.acquisition,
+            "relief_mean": self.relief_mean,
+            "relief_sd": self.relief_sd,
+            "side_effect_mean": self.side_effect_mean,
+            "side_effect_sd": self.side_effect_sd,
+            "n_safe_candidates": self.n_safe_candidates,
+            "n_rejected_by_protocol_check": self.n_rejected_by_protocol_check,
+        }
+
+
+def _lbfgs(
+    obj_func: Any, initial_theta: np.ndarray, bounds: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """Maximize the log marginal likelihood with L-BFGS-B, at most 60 iterations."""
+    res = minimize(
+        obj_func, initial_theta, method="L-BFGS-B", jac=True, bounds=bounds, options={"maxiter": 60}
+    )
+    return res.x, float(res.fun)
+
+
+@dataclass
+class _Model:
+    gp: GaussianProcessRegressor
+    noise_var: float
+    offset: float = 0.0
+
+
+@dataclass
+class BayesOptimizer:
+    """Ask/tell GP optimizer of one patient's protocol, with safe exploration.
+
+    Parameters
+    ----------
+    space : ParameterSpace
+        The searched parameters.
+    acquisition : {"ucb", "ei"}
+        Acquisition function.
+    kappa : float
+        UCB exploration weight (Bonizzato et al. 2023 code: 3.0 rats, 4.0 NHP).
+    xi : float
+        EI margin, in units of the objective.
+    objective : {"nrs_change", "responder"}
+        What ``tell`` receives: pain relief in NRS points, or 1/0 responder.
+    relief_scale_bounds : tuple of float
+        Bounds of the prior standard deviation of relief across the space
+        (NRS points; **assumed** 1-5: differences below the 1-point NRS
+        measurement error are not worth searching for, and NRS changes
+        cannot exceed 10).
+    lengthscale_bounds : tuple of float
+        Bounds of the objective kernel's lengthscales in encoded units
+        (0.02-5 in the Bonizzato et al. 2023 code configuration; here 0.05-1,
+        **assumed**: an upper bound of the whole range keeps uncertainty about
+        untested regions when the first reports are flat, which on the
+        stand-in patients reached the target in more patients).
+    report_noise_bounds : tuple of float
+        Bounds of the report noise standard deviation (NRS points; around the
+        1.02 standard error of measurement of Childs et al. 2005, bounds 0.5-2
+        **assumed**).
+    side_effect_limit : float or None
+        Highest tolerated expected side-effect rating (0-10); ``None`` turns
+        the SafeOpt constraint off. Default 3 is **assumed** (mild discomfort);
+        set it per patient.
+    safety_beta : float
+        Width of the side-effect confidence bound (``mean + beta * sd``).
+    side_effect_prior_sd : float
+        Prior standard deviation of the side-effect rating far from any
+        report (**assumed** 3 rating points).
+    side_effect_noise_sd : float
+        Report noise of the side-effect rating (**assumed** equal to the NRS
+        standard error of measurement, 1.02; Childs et al. 2005).
+    side_effect_lengthscale : float
+        Fixed lengthscale of the side-effect kernel in encoded units (each
+        continuous axis spans [0, 1], on its log scale where log) for
+        parameters without one in ``space.side_effect_lengthscales``. Small
+        values mean small safe steps (**assumed** 0.15).
+    safety : SafetyCheck or None
+        Protocol safety rules; ``None`` skips them (only for tests of the
+        surrogate; the session layer always passes one).
+    safe_seeds : sequence of dict or None
+        Protocols believed safe a priori; tried first, in order (default: the
+        space's ``safe_seed``).
+    n_candidates : int
+        Quasi-random candidates per suggestion (plus local ones around the best).
+    n_restarts : int
+        Extra random restarts of the GP hyperparameter fit.
+    rng : Generator, int or None
+        Randomness of candidate draws and hyperparameter restarts.
+    """
+
+    space: ParameterSpace
+    acquisition: Literal["ucb", "ei"] = "ucb"
+    kappa: float = 3.0
+    xi: float = 0.01
+    objective: Literal["nrs_change", "responder"] = "nrs_change"
+    relief_scale_bounds: tuple[float, float] = (1.0, 5.0)
+    report_noise_bounds: tuple[float, float] = (0.5, 2.0)
+    lengthscale_bounds: tuple[float, float] = (0.05, 1.0)
+    side_effect_limit: float | None = 3.0
+    safety_beta: float = 2.0
+    side_effect_prior_sd: float = 3.0
+    side_effect_noise_sd: float = NRS_REPORT_SD
+    side_effect_lengthscale: float = 0.15
+    safety: SafetyCheck | None = None
+    safe_seeds: Sequence[Mapping[str, Any]] | None = None
+    n_candidates: int = 2048
+    n_restarts: int = 0
+    rng: RNGLike = None
+    X_: np.ndarray = field(init=False, repr=False)
+    y_: np.ndarray = field(init=False, repr=False)
+    s_: np.ndarray = field(init=False, repr=False)
+    points_: list[dict[str, Any]] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        problems: list[Problem] = []
+        if self.acquisition not in ("ucb", "ei"):
+            problems.append(Problem("acquisition", self.acquisition, "ucb or ei", "", "unknown"))
+        if self.objective not in ("nrs_change", "responder"):
+            problems.append(
+                Problem("objective", self.objective, "nrs_change or responder", "", "unknown")
+            )
+        if not (isinstance(self.kappa, int | float) and self.kappa >= 0):
+            problems.append(Problem("kappa", self.kappa, ">= 0", "", "bad exploration weight"))
+        if self.side_effect_limit is not None and not 0 <= self.side_effect_limit <= 10:
+            problems.append(
+                Problem("side_effect_limit", self.side_effect_limit, "0 to 10", "", "bad limit")
+            )
+        if self.n_candidates < 16:
+            problems.append(Problem("n_candidates", self.n_candidates, ">= 16", "", "too few"))
+        if problems:
+            raise InputError(problems)
+        self._gen = as_generator(self.rng)
+        seeds = self.safe_seeds if self.safe_seeds is not None else [self.space.safe_seed]
+        self._seeds = [self.space.validate(s) for s in seeds if s]
+        self.X_ = np.zeros((0, self.space.n_encoded))
+        self.y_ = np.zeros(0)
+        self.s_ = np.zeros(0)
+        self.points_ = []
+        self._has_side = np.zeros(0, dtype=bool)
+        self._check_cache: dict[tuple[Any, ...], bool] = {}
+        self._obj: _Model | None = None
+        self._side: _Model | None = None
+
+    # -- data ----------------------------------------------------------------------------------
+    @property
+    def n_observations(self) -> int:
+        """Number of reports told so far."""
+        return int(self.y_.size)
+
+    def tell(
+        self, point: Mapping[str, Any], value: float, side_effect: float | None = None
+    ) -> BayesOptimizer:
+        """Add one report.
+
+        Parameters
+        ----------
+        point : mapping
+            The protocol's parameter values (as suggested).
+        value : float
+            Objective to maximize: pain relief in NRS points (baseline minus
+            reported NRS), or 1/0 for responder / non-responder.
+        side_effect : float or None
+            Reported side-effect rating 0-10 (required when a side-effect
+            limit is set).
+
+        Returns
+        -------
+        BayesOptimizer
+            ``self``.
+        """
+        p = self.space.validate(point)
+        problems = []
+        if not (isinstance(value, int | float) and np.isfinite(value)):
+            problems.append(Problem("value", value, "a finite number", "", "bad report"))
+        if side_effect is None and self.side_effect_limit is not None:
+            problems.append(
+                Problem("side_effect", None, "0 to 10", "", "a side-effect rating is required")
+            )
+        if side_effect is not None and not (
+            isinstance(side_effect, int | float) and 0 <= side_effect <= 10
+        ):
+            problems.append(Problem("side_effect", side_effect, "0 to 10", "", "bad rating"))
+        if problems:
+            raise InputError(problems)
+        self.points_.append(p)
+        self.X_ = np.vstack([self.X_, self.space.encode([p])])
+        self.y_ = np.append(self.y_, float(value))
+        self.s_ = np.append(self.s_, np.nan if side_effect is None else float(side_effect))
+        self._has_side = np.append(self._has_side, side_effect is not None)
+        self._obj = None
+        self._side = None
+        return self
+
+    # -- models ----------------------------------------------------------------------------------
+    def _kernel_dims(self) -> int:
+        return self.space.n_encoded
+
+    def _objective_bounds(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """Bounds of the objective's signal and noise variance, in its own units."""
+        if self.objective == "responder":
+            return (0.05, 1.0), (0.01, 0.5)
+        lo, hi = self.relief_scale_bounds
+        nlo, nhi = self.report_noise_bounds
+        return (lo**2, hi**2), (nlo**2, nhi**2)
+
+    def _fit_objective(self) -> _Model:
+        if self._obj is not None:
+            return self._obj
+        d = self._kernel_dims()
+        (slo, shi), (nlo, nhi) = self._objective_bounds()
+        kernel = ConstantKernel(np.sqrt(slo * shi), (slo, shi)) * Matern(
+            length_scale=np.full(d, 0.3), length_scale_bounds=self.lengthscale_bounds, nu=2.5
+        ) + WhiteKernel(np.sqrt(nlo * nhi), (nlo, nhi))
+        gp = GaussianProcessRegressor(
+            kernel,
+            normalize_y=False,
+            optimizer=_lbfgs,
+            n_restarts_optimizer=self.n_restarts if self.n_observations > 3 else 0,
+            random_state=int(self._gen.integers(2**31 - 1)),
+        )
+        offset = float(np.mean(self.y_))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            gp.fit(self.X_, self.y_ - offset)
+        self._obj = _Model(gp, float(gp.kernel_.k2.noise_level), offset)
+        return self._obj
+
+    def _fit_side(self) -> _Model | None:
+        if self.side_effect_limit is None or not self._has_side.any():
+            return None
+        if self._side is not None:
+            return self._side
+        ls = np.concatenate([self._side_lengthscale(p) for p in self.space.parameters])
+        noise = self.side_effect_noise_sd**2
+        kernel = ConstantKernel(self.side_effect_prior_sd**2, "fixed") * Matern(
+            length_scale=ls, length_scale_bounds="fixed", nu=2.5
+        ) + WhiteKernel(noise, "fixed")
+        gp = GaussianProcessRegressor(kernel, normalize_y=False, optimizer=None)
+        m = self._has_side
+        gp.fit(self.X_[m], self.s_[m])
+        self._side = _Model(gp, noise)
+        return self._side
+
+    def _side_lengthscale(self, p: Real | Categorical) -> np.ndarray:
+        """Return the fixed side-effect lengthscales of one parameter's encoded columns."""
+        given = self.space.side_effect_lengthscales.get(p.name)
+        if given is not None:
+            return np.full(p.width, float(given))
+        if isinstance(p, Real):
+            return np.array([self.side_effect_lengthscale])
+        if p.positions is not None:
+            return np.array([2.0 * self.side_effect_lengthscale])
+        return np.ones(p.width)
+
+    @staticmethod
+    def _predict(model: _Model, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mu, sd = model.gp.predict(X, return_std=True)
+        latent = np.sqrt(np.maximum(np.asarray(sd) ** 2 - model.noise_var, 1e-12))
+        return np.asarray(mu, dtype=float) + model.offset, latent
+
+    def predict(
+        self, points: Sequence[Mapping[str, Any]]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Posterior of relief and side effect at points.
+
+        Parameters
+        ----------
+        points : sequence of dict
+            Parameter points.
+
+        Returns
+        -------
+        relief_mean, relief_sd, side_mean, side_sd : ndarray
+            Latent (noise-free) means and standard deviations; side-effect
+            arrays are NaN without a side-effect model.
+        """
+        if self.n_observations == 0:
+            raise InputError(Problem("observations", 0, ">= 1", "", "no report told yet"))
+        X = self.space.encode([self.space.validate(p) for p in points])
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._predict_X(X)
+
+    def _predict_X(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        mu, sd = self._predict(self._fit_objective(), X)
+        side = self._fit_side()
+        if side is None:
+            nan = np.full(X.shape[0], np.nan)
+            return mu, sd, nan, nan
+        smu, ssd = self._predict(side, X)
+        return mu, sd, smu, ssd
+
+    # -- candidates ------------------------------------------------------------------------------
+    def _candidates(self) -> np.ndarray:
+        sp = self.space
+        base = sp.encode_columns(sp.sample_columns(self.n_candidates, self._gen))
+        parts = [base, self.X_]
+        if self.n_observations:
+            mu, _ = self._predict(self._fit_objective(), self.X_)
+            top = self.X_[np.argsort(-mu)[:5]]
+            k = 64
+            for scale in (0.03, 0.1):
+                loc = np.repeat(top, k, axis=0)
+                loc = loc + scale * self._gen.standard_normal(loc.shape)
+                parts.append(loc)
+            # every observed point, shifted to each categorical neighbour
+            parts.append(self._category_moves(top))
+        X = sp.snap(np.vstack(parts))
+        return np.unique(np.round(X, 10), axis=0)
+
+    def _category_moves(self, X: np.ndarray) -> np.ndarray:
+        out = []
+        j = 0
+        for p in self.space.parameters:
+            if isinstance(p, Categorical):
+                for i in range(len(p.choices)):
+                    Y = X.copy()
+                    Y[:, j : j + p.width] = p.encode_index(np.full(X.shape[0], i))
+                    out.append(Y)
+            j += p.width
+        return np.vstack(out) if out else np.zeros((0, X.shape[1]))
+
+    def _protocol_ok(self, point: dict[str, Any]) -> bool:
+        if self.safety is None:
+            return True
+        key = tuple(round(v, 12) if isinstance(v, float) else v for v in point.values())
+        if key not in self._check_cache:
+            self._check_cache[key] = not self.safety.violations(self.space, point)
+        return self._check_cache[key]
+
+    # -- ask ---------------------------------------------------------------------------------------
+    def ask(self) -> Suggestion:
+        """Propose the next protocol to test.
+
+        Linear algebra runs single-threaded: the matrices are small and BLAS
+        threads only contend on a busy machine.
+
+        Returns
+        -------
+        Suggestion
+            A point that passes the protocol safety check and lies in the
+            side-effect safe set (or a safe seed before any report).
+        """
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._ask()
+
+    def _ask(self) -> Suggestion:
+        tried = {tuple(sorted(p.items())) for p in self.points_}
+        rejected = 0
+        for seed in self._seeds:
+            if tuple(sorted(seed.items())) in tried:
+                continue
+            if self._protocol_ok(seed):
+                return Suggestion(dict(seed), "safe seed")
+            rejected += 1
+        if self.n_observations == 0:
+            raise InputError(
+                Problem(
+                    "safe_seeds",
+                    self._seeds,
+                    "a seed passing the protocol safety check",
+                    "",
+                    "no safe seed protocol to start from",
+                )
+            )
+        X = self._candidates()
+        mu, sd, smu, ssd = self._predict_X(X)
+        if self.side_effect_limit is not None and not np.isnan(smu).all():
+            safe = smu + self.safety_beta * ssd <= self.side_effect_limit
+        else:
+            safe = np.ones(X.shape[0], dtype=bool)
+        if self.acquisition == "ucb":
+            acq = mu + self.kappa * sd
+        else:
+            best = float(np.max(self._predict(self._fit_objective(), self.X_)[0]))
+            imp = mu - best - self.xi
+            z = imp / np.maximum(sd, 1e-12)
+            acq = imp * ndtr(z) + sd * np.exp(-0.5 * z**2) / np.sqrt(2 * np.pi)
+        n_safe = int(safe.sum())
+        if n_safe == 0:
+            return self._fallback(rejected)
+        safe_idx = np.flatnonzero(safe)
+        order = safe_idx[np.argsort(-acq[safe], kind="stable")]
+        reason: str = self.acquisition
+        goal = self._goal(X, acq, smu, ssd)
+        if goal is not None and not safe[goal]:
+            # the most promising protocol is not yet known to be safe: test the safe
+            # protocol whose (optimistic) report would most lower the goal's bound
+            scores = self._expansion_scores(X[safe_idx], X[goal], ssd[safe_idx])
+            current = smu[goal] + self.safety_beta * ssd[goal]
+            if np.min(scores) < current - 1e-6:
+                order = safe_idx[np.lexsort((-acq[safe_idx], np.round(scores, 6)))]
+                reason = f"expand safe set toward {self.acquisition} goal"
+        cols = self.space.decode_columns(X[order])
+        points = self.space.columns_to_points(cols)
+        for rank, pt in enumerate(points):
+            if self._protocol_ok(pt):
+                i = order[rank]
+                return Suggestion(
+                    pt,
+                    reason,
+                    float(acq[i]),
+                    float(mu[i]),
+                    float(sd[i]),
+                    float(smu[i]),
+                    float(ssd[i]),
+                    n_safe,
+                    rejected + rank,
+                )
+        return self._fallback(rejected + len(points))
+
+    def _goal(self, X: np.ndarray, acq: np.ndarray, smu: np.ndarray, ssd: np.ndarray) -> int | None:
+        """Best candidate by acquisition among those that could be safe (optimistic bound)."""
+        if self.side_effect_limit is None or np.isnan(smu).all():
+            return None
+        possible = np.flatnonzero(smu - self.safety_beta * ssd <= self.side_effect_limit)
+        for j in possible[np.argsort(-acq[possible], kind="stable")][:50]:
+            pt = self.space.columns_to_points(self.space.decode_columns(X[j : j + 1]))[0]
+            if self._protocol_ok(pt):
+                return int(j)
+        return None
+
+    def _expansion_scores(self, XS: np.ndarray, xg: np.ndarray, sd_s: np.ndarray) -> np.ndarray:
+        """Side-effect upper bound at the goal after an optimistic report at each safe point.
+
+        For a safe candidate ``x`` the report is imagined at its lower bound
+        ``mean - beta * sd``; the Gaussian-process update of the goal's mean and
+        variance then follows from the posterior covariance ``c(goal, x)``
+        (fixed kernel, so the update is exact for that imagined report).
+        """
+        model = self._fit_side()
+        if model is None:
+            return np.zeros(XS.shape[0])
+        gp = model.gp
+        k1 = gp.kernel_.k1
+        Xtr = gp.X_train_
+        a = solve_triangular(gp.L_, k1(Xtr, xg[None, :]), lower=True)
+        B = solve_triangular(gp.L_, k1(Xtr, XS), lower=True)
+        c = k1(xg[None, :], XS)[0] - (a.T @ B)[0]
+        mu_g, sd_g = self._predict(model, xg[None, :])
+        denom = sd_s**2 + model.noise_var
+        mu_new = mu_g[0] - c * self.safety_beta * sd_s / denom
+        var_new = np.maximum(sd_g[0] ** 2 - c**2 / denom, 0.0)
+        return np.asarray(mu_new + self.safety_beta * np.sqrt(var_new), dtype=float)
+
+    def _fallback(self, rejected: int) -> Suggestion:
+        """No candidate is believed safe: repeat the tested protocol with the lowest bound."""
+        mu, sd, smu, ssd = self._predict_X(self.X_)
+        bound = smu + self.safety_beta * ssd if not np.isnan(smu).all() else -mu
+        for i in np.argsort(bound, kind="stable"):
+            pt = self.points_[int(i)]
+            if self._protocol_ok(pt):
+                return Suggestion(
+                    dict(pt),
+                    "no candidate believed safe: repeating the safest tested protocol",
+                    float("nan"),
+                    float(mu[i]),
+                    float(sd[i]),
+                    float(smu[i]),
+                    float(ssd[i]),
+                    0,
+                    rejected,
+                )
+        raise InputError(
+            Problem(
+                "history",
+                self.n_observations,
+                "a tested protocol passing the safety check",
+                "",
+                "no safe protocol left to suggest",
+            )
+        )
+
+    def recommend(self) -> Suggestion | None:
+        """Return the tested protocol believed best (highest mean among believed-safe ones).
+
+        Returns
+        -------
+        Suggestion or None
+            ``None`` before any report.
+        """
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._recommend()
+
+    def _recommend(self) -> Suggestion | None:
+        if self.n_observations == 0:
+            return None
+        mu, sd, smu, ssd = self._predict_X(self.X_)
+        ok = np.array([self._protocol_ok(p) for p in self.points_])
+        if self.side_effect_limit is not None and not np.isnan(smu).all():
+            ok &= smu + self.safety_beta * ssd <= self.side_effect_limit
+        if not ok.any():
+            return None
+        cand = np.flatnonzero(ok)
+        i = int(cand[np.argmax(mu[cand])])
+        return Suggestion(
+            dict(self.points_[i]),
+            "recommendation",
+            float("nan"),
+            float(mu[i]),
+            float(sd[i]),
+            float(smu[i]),
+            float(ssd[i]),
+            int(ok.sum()),
+            0,
+        )

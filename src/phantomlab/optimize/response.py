@@ -1,0 +1,431 @@
+"""What a patient reports for a protocol: the pluggable objective of the optimizer.
+
+:class:`PatientResponse` is the interface the optimizer is benchmarked against:
+given parameter points (columns of a :class:`~phantomlab.optimize.space.ParameterSpace`,
+broadcast against the patient axis) it returns the expected NRS change and the
+expected side-effect rating of every patient at every point, and noisy reports
+drawn around them. Everything is vectorized over patients.
+
+:class:`VirtualSCSPopulation` is a **stand-in** for the virtual patients that the
+``therapies`` layer will provide: a population of hand-built SCS response
+surfaces whose structure follows published SCS physiology (paresthesia must
+cover the painful area; coverage needs an amplitude above the perception
+threshold and below the discomfort threshold; pulse width lowers thresholds and
+widens the paresthesia area; the best frequency differs between patients) and
+whose numbers are mostly **assumed**. Every number is listed in
+:data:`SCS_STANDIN_PARAMETERS` with its source or the reason it is assumed. It
+is a test bed for the optimizer, never a model of a real patient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+from scipy.special import ndtr
+
+from phantomlab._rng import RNGLike, as_generator
+from phantomlab.exceptions import InputError, Problem
+from phantomlab.optimize.space import Categorical, ParameterSpace, default_space
+
+__all__ = [
+    "NRS_REPORT_SD",
+    "SCS_STANDIN_PARAMETERS",
+    "ModelParameter",
+    "PatientResponse",
+    "Responses",
+    "VirtualSCSPopulation",
+]
+
+
+@dataclass(frozen=True)
+class ModelParameter:
+    """Provenance of one number of a response model.
+
+    Parameters
+    ----------
+    name : str
+        Parameter name.
+    value : str
+        Value or distribution, in words with units (``"lognormal, median 0.8 mA"``).
+    status : str
+        ``"cited"`` (read in a source), ``"assumed"`` or ``"calibrated"``.
+    source : str
+        Citation for ``cited``; the reason for ``assumed``.
+    """
+
+    name: str
+    value: str
+    status: str
+    source: str
+
+
+#: Standard error of measurement of the 0-10 NRS, 1.02 points (Childs JD et al.,
+#: Spine 2005;30(11):1331-4, PMID 15928561: "The standard error of measure was
+#: equal to 1.02"). Used as the SD of a single pain report around its expectation.
+NRS_REPORT_SD = 1.02
+
+
+@dataclass(frozen=True)
+class Responses:
+    """Expected or reported outcomes, arrays of shape ``(n_patients, n_points)``.
+
+    Attributes
+    ----------
+    nrs_change : ndarray
+        Pain relief in NRS points (baseline minus pain with the protocol;
+        positive is better).
+    side_effect : ndarray
+        Side-effect rating on 0-10 (here: stimulation discomfort).
+    nrs : ndarray
+        Pain NRS with the protocol (0-10).
+    """
+
+    nrs_change: np.ndarray
+    side_effect: np.ndarray
+    nrs: np.ndarray
+
+
+@runtime_checkable
+class PatientResponse(Protocol):
+    """Interface of a population of (virtual) patients answering protocols.
+
+    Column arrays are broadcast against a leading patient axis: a 1-D array of
+    length ``n_points`` means the same points for every patient; a 2-D array of
+    shape ``(n_patients, k)`` gives each patient its own points. Categorical
+    parameters are given as integer indices into their ``choices``.
+    """
+
+    space: ParameterSpace
+
+    @property
+    def n_patients(self) -> int:
+        """Number of patients."""
+        ...
+
+    @property
+    def baseline_nrs(self) -> np.ndarray:
+        """Pain NRS without stimulation, shape ``(n_patients,)``."""
+        ...
+
+    def expected(self, columns: Mapping[str, np.ndarray]) -> Responses:
+        """Noise-free expected outcomes of every patient at the points."""
+        ...
+
+    def observe(self, columns: Mapping[str, np.ndarray], rng: RNGLike = None) -> Responses:
+        """Noisy reports (integer NRS and side-effect ratings) at the points."""
+        ...
+
+
+#: Every number of :class:`VirtualSCSPopulation`, with its source or reason.
+SCS_STANDIN_PARAMETERS: tuple[ModelParameter, ...] = (
+    ModelParameter(
+        "structure: paresthesia-pain overlap needed",
+        "relief scales with paresthesia coverage of the phantom's dermatome",
+        "cited",
+        "NANS practice parameters (neuromodfound.org): paresthesia/pain overlap is considered "
+        "necessary to achieve pain relief",
+    ),
+    ModelParameter(
+        "structure: perception threshold rises with electrode-target distance",
+        "coverage needs amplitude x field(distance) above the perception threshold",
+        "cited",
+        "NANS practice parameters: perception threshold increases with electrode distance "
+        "from the cord and with mediolateral offset",
+    ),
+    ModelParameter(
+        "field 50% fall-off distance, rostro-caudal",
+        "8 mm (human)",
+        "cited",
+        "SCS dose-scaling FEM study, PMC6919276 (via research/fields.md)",
+    ),
+    ModelParameter(
+        "field fall-off shape",
+        "2^-(d/d50)^2",
+        "assumed",
+        "a smooth bell shape matching the cited 50% point; shape not read in a source",
+    ),
+    ModelParameter(
+        "pulse width widens the paresthesia area",
+        "d50 x (PW / 200 us)^0.3",
+        "assumed",
+        "direction cited (Bioelectron Med 2019 s42234-019-0023-1 Fig 2: longer PW may recruit "
+        "more Abeta fibres and broaden paresthesia); exponent 0.3 assumed",
+    ),
+    ModelParameter(
+        "strength-duration threshold",
+        "I_pt(PW) = I_rh (1 + 200 us / PW)",
+        "assumed",
+        "Lapicque/Weiss form; 200 us chronaxie assumed for large myelinated fibres, "
+        "no value read in a source",
+    ),
+    ModelParameter(
+        "rheobase I_rh",
+        "lognormal, median 0.8 mA, log-sd 0.35",
+        "assumed",
+        "chosen so perception thresholds fall inside the clinical 0.5-5 mA range "
+        "(Anesthesiology 122(6):1362 via research/fields.md)",
+    ),
+    ModelParameter(
+        "per-contact threshold variation",
+        "x exp(N(0, 0.15^2)) per bipole",
+        "assumed",
+        "CSF thickness varies along the lead (NANS: threshold depends on distance to cord)",
+    ),
+    ModelParameter(
+        "discomfort / perception threshold ratio",
+        "uniform 1.4-2.2",
+        "assumed",
+        "a therapeutic window above 1 must exist; no ratio read in a source",
+    ),
+    ModelParameter(
+        "recruitment and discomfort slopes",
+        "log-amplitude sd 0.15 (coverage), 0.20 (discomfort)",
+        "assumed",
+        "steep but smooth transitions; not read in a source",
+    ),
+    ModelParameter(
+        "target position along the lead",
+        "uniform over the 7 bipole centres' span (3.5-45.5 mm)",
+        "assumed",
+        "lead placement relative to the phantom dermatome varies between patients",
+    ),
+    ModelParameter(
+        "best frequency",
+        "log-uniform 40-200 Hz; relief x (0.5 + 0.5 exp(-ln(f/f*)^2 / (2 0.7^2)))",
+        "assumed",
+        "direction cited (J Neurophysiol 2023 dorsal-horn model via research/mechanisms.md: "
+        "the optimal SCS frequency differs across conditions); range and width assumed",
+    ),
+    ModelParameter(
+        "baseline pain NRS",
+        "uniform 5-9",
+        "assumed",
+        "moderate-to-severe chronic PLP, the population referred for SCS",
+    ),
+    ModelParameter(
+        "maximal relief",
+        "uniform 0.3-0.8 x baseline",
+        "assumed",
+        "SCS relief in PLP spreads from little to near-complete (Jaffee 2025 scoping review, "
+        "via research/evidence.md); this range is assumed",
+    ),
+    ModelParameter(
+        "discomfort lowers relief",
+        "relief - 0.3 x discomfort",
+        "assumed",
+        "uncomfortable stimulation is not analgesic; weight assumed",
+    ),
+    ModelParameter(
+        "report noise, NRS and side effect",
+        f"Gaussian sd {NRS_REPORT_SD} then rounded to integers in 0-10",
+        "cited",
+        "NRS standard error of measurement 1.02 (Childs et al. 2005, PMID 15928561); the same "
+        "sd is assumed for the 0-10 discomfort rating",
+    ),
+)
+
+
+class VirtualSCSPopulation:
+    """Stand-in virtual SCS patients (response surfaces), vectorized over patients.
+
+    **Not the therapies layer's virtual patient**: a documented, mostly
+    assumed response surface used to test and benchmark the optimizer until
+    ``therapies`` provides virtual patients (see :data:`SCS_STANDIN_PARAMETERS`).
+
+    Parameters
+    ----------
+    n_patients : int
+        Number of patients to draw.
+    rng : Generator, int or None
+        Randomness of the patient draws.
+    space : ParameterSpace or None
+        The SCS space (default :func:`default_space("scs") <default_space>`);
+        its ``contacts`` parameter must carry bipole positions (m).
+    """
+
+    label = "stand-in SCS response surfaces (assumed parameters; not therapies' virtual patients)"
+
+    def __init__(self, n_patients: int, rng: RNGLike = 0, space: ParameterSpace | None = None):
+        if not isinstance(n_patients, int) or n_patients < 1:
+            raise InputError(Problem("n_patients", n_patients, ">= 1", "", "need patients"))
+        self.space = space or default_space("scs")
+        contacts = self.space.parameter("contacts")
+        if not isinstance(contacts, Categorical) or contacts.positions is None:
+            raise InputError(
+                Problem("space.contacts", contacts, "categorical with positions", "", "bad space")
+            )
+        self._pos = np.asarray(contacts.positions, dtype=float)
+        gen = as_generator(rng)
+        n = n_patients
+        self._n = n
+        self.target_ = gen.uniform(self._pos.min(), self._pos.max(), n)
+        self.rheobase_ = 0.8e-3 * np.exp(0.35 * gen.standard_normal(n))
+        self.contact_factor_ = np.exp(0.15 * gen.standard_normal((n, self._pos.size)))
+        self.window_ = gen.uniform(1.4, 2.2, n)
+        self.best_frequency_ = np.exp(gen.uniform(np.log(40.0), np.log(200.0), n))
+        self.baseline_ = gen.uniform(5.0, 9.0, n)
+        self.max_relief_ = gen.uniform(0.3, 0.8, n) * self.baseline_
+
+    @property
+    def n_patients(self) -> int:
+        """Number of patients."""
+        return self._n
+
+    def perception_threshold(self, contacts: str, pulse_width: float) -> np.ndarray:
+        """Amplitude (A) at which each patient first feels paresthesia at a bipole.
+
+        Clinicians measure this at the first programming session (NANS practice
+        parameters, "paresthesia threshold"); it is the patient-specific
+        information every search method gets in the benchmark.
+
+        Parameters
+        ----------
+        contacts : str
+            Bipole name (a choice of the ``contacts`` parameter).
+        pulse_width : float
+            Pulse width in s.
+
+        Returns
+        -------
+        ndarray
+            Threshold per patient, shape ``(n_patients,)``.
+        """
+        j = int(self.space.parameter("contacts").index([contacts])[0])  # type: ignore[union-attr]
+        return self.rheobase_ * (1.0 + 200e-6 / pulse_width) * self.contact_factor_[:, j]
+
+    def clinical_spaces(
+        self, seed_factor: float = 1.1, span: tuple[float, float] = (0.4, 4.0)
+    ) -> list[ParameterSpace]:
+        """Per-patient search spaces anchored on the measured perception threshold.
+
+        The safe seed is the space's seed protocol with its amplitude set to
+        ``seed_factor`` times the patient's perception threshold there, and the
+        amplitude bounds are ``span`` times that threshold (clipped to the
+        space's bounds). Both factors are **assumed** (a seed just above
+        perception is comfortable because the discomfort threshold is at least
+        1.4 times perception in this population).
+
+        Parameters
+        ----------
+        seed_factor : float
+            Seed amplitude as a multiple of the perception threshold.
+        span : tuple of float
+            Amplitude bounds as multiples of the perception threshold.
+
+        Returns
+        -------
+        list of ParameterSpace
+            One space per patient.
+        """
+        seed = dict(self.space.safe_seed)
+        thr = self.perception_threshold(str(seed["contacts"]), float(seed["pulse_width"]))
+        amp = self.space.parameter("amplitude")
+        lo_b, hi_b = amp.low, amp.high  # type: ignore[union-attr]
+        out = []
+        for t in thr:
+            lo = max(lo_b, span[0] * t)
+            hi = min(hi_b, span[1] * t)
+            sp = self.space.with_bounds(amplitude=(lo, hi))
+            out.append(sp.with_seed({"amplitude": float(np.clip(seed_factor * t, lo, hi))}))
+        return out
+
+    @property
+    def baseline_nrs(self) -> np.ndarray:
+        """Pain NRS without stimulation, shape ``(n_patients,)``."""
+        return self.baseline_.copy()
+
+    def _cols(self, columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        out = {}
+        for name in ("contacts", "amplitude", "pulse_width", "frequency"):
+            a = np.asarray(columns[name])
+            out[name] = a[None, :] if a.ndim == 1 else a
+            if a.ndim == 2 and a.shape[0] != self._n:
+                raise InputError(
+                    Problem(name, a.shape, f"(n_points,) or ({self._n}, k)", "", "bad shape")
+                )
+        return out
+
+    def expected(self, columns: Mapping[str, np.ndarray]) -> Responses:
+        """Noise-free expected outcomes, shape ``(n_patients, n_points)``.
+
+        Parameters
+        ----------
+        columns : mapping
+            ``contacts`` (int index), ``amplitude`` (A), ``pulse_width`` (s),
+            ``frequency`` (Hz), each 1-D or ``(n_patients, k)``.
+
+        Returns
+        -------
+        Responses
+            Expected relief (NRS points), discomfort (0-10) and NRS.
+        """
+        c = self._cols(columns)
+        idx = c["contacts"].astype(int)
+        amp, pw, freq = c["amplitude"], c["pulse_width"], c["frequency"]
+        rows = np.arange(self._n)[:, None]
+        ipt = self.rheobase_[:, None] * (1.0 + 200e-6 / pw) * self.contact_factor_[rows, idx]
+        d = np.abs(self._pos[idx] - self.target_[:, None])
+        d50 = 8e-3 * (pw / 200e-6) ** 0.3
+        field = 2.0 ** (-((d / d50) ** 2))
+        coverage = ndtr((np.log(amp * field) - np.log(ipt)) / 0.15)
+        discomfort = 10.0 * ndtr((np.log(amp) - np.log(self.window_[:, None] * ipt)) / 0.20)
+        lf = np.log(freq / self.best_frequency_[:, None])
+        ffac = 0.5 + 0.5 * np.exp(-(lf**2) / (2 * 0.7**2))
+        relief = self.max_relief_[:, None] * coverage * ffac - 0.3 * discomfort
+        relief = np.minimum(relief, self.baseline_[:, None])
+        nrs = self.baseline_[:, None] - relief
+        return Responses(nrs_change=relief, side_effect=discomfort, nrs=nrs)
+
+    def observe(self, columns: Mapping[str, np.ndarray], rng: RNGLike = None) -> Responses:
+        """Noisy integer reports around :meth:`expected`.
+
+        Parameters
+        ----------
+        columns : mapping
+            As in :meth:`expected`.
+        rng : Generator, int or None
+            Report noise.
+
+        Returns
+        -------
+        Responses
+            Reported NRS (integer 0-10), its change from baseline, and the
+            reported side effect (integer 0-10).
+        """
+        gen = as_generator(rng)
+        e = self.expected(columns)
+        nrs = np.clip(np.rint(e.nrs + NRS_REPORT_SD * gen.standard_normal(e.nrs.shape)), 0, 10)
+        side = np.clip(
+            np.rint(e.side_effect + NRS_REPORT_SD * gen.standard_normal(e.nrs.shape)), 0, 10
+        )
+        return Responses(nrs_change=self.baseline_[:, None] - nrs, side_effect=side, nrs=nrs)
+
+    @staticmethod
+    def provenance() -> pd.DataFrame:
+        """Table of every model number with its status and source."""
+        return pd.DataFrame([p.__dict__ for p in SCS_STANDIN_PARAMETERS])
+
+    def describe_patients(self) -> pd.DataFrame:
+        """One row per drawn patient (target position, thresholds, best frequency)."""
+        return pd.DataFrame(
+            {
+                "baseline_nrs": self.baseline_,
+                "max_relief": self.max_relief_,
+                "target_mm": self.target_ * 1e3,
+                "rheobase_mA": self.rheobase_ * 1e3,
+                "discomfort_ratio": self.window_,
+                "best_frequency_Hz": self.best_frequency_,
+            }
+        )
+
+    def __repr__(self) -> str:
+        return f"VirtualSCSPopulation(n_patients={self._n}) [{self.label}]"
+
+
+def as_columns(points: list[dict[str, Any]], space: ParameterSpace) -> dict[str, np.ndarray]:
+    """Convert point dicts to the column form the responses take (helper)."""
+    return space.points_to_columns(points)

@@ -1,0 +1,644 @@
+"""Parameter spaces of stimulation protocols, as the optimizer sees them.
+
+A :class:`ParameterSpace` lists the free parameters of one modality's
+protocol: continuous ones (:class:`Real`, optionally on a log scale) and
+categorical ones (:class:`Categorical`, e.g. the active contact pair of a lead).
+It encodes parameter values into the unit hypercube for the Gaussian-process
+surrogate and decodes them back, samples candidates, builds grids, and turns a
+point into the fields of a protocol file (with units, as a user writes them) so
+that the ``protocols`` layer can validate and safety-check it.
+
+Units: continuous parameters are held in SI (A, s, Hz); ``display`` names the
+clinical unit used when a point is written out for a protocol (``"mA"``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from scipy.stats import qmc
+
+from phantomlab._rng import RNGLike, as_generator
+from phantomlab._units import Q_
+from phantomlab.exceptions import InputError, Problem
+
+__all__ = [
+    "Categorical",
+    "ParameterSpace",
+    "Real",
+    "default_space",
+    "known_modalities",
+]
+
+
+@dataclass(frozen=True)
+class Real:
+    """A continuous parameter.
+
+    Parameters
+    ----------
+    name : str
+        Field name in the protocol (e.g. ``"amplitude"``).
+    low, high : float
+        Bounds in the SI unit ``unit``.
+    unit : str
+        SI unit of the values (``"A"``, ``"s"``, ``"Hz"``, or ``""``).
+    log : bool
+        Search on a logarithmic scale (thresholds and frequencies act
+        multiplicatively, so equal steps in log are equal relative steps).
+    display : str
+        Unit used when the value is written into a protocol file (``"mA"``).
+    """
+
+    name: str
+    low: float
+    high: float
+    unit: str = ""
+    log: bool = False
+    display: str = ""
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not (np.isfinite(self.low) and np.isfinite(self.high) and self.low < self.high):
+            problems.append(
+                Problem(self.name, (self.low, self.high), "low < high, finite", "", "bad bounds")
+            )
+        if self.log and self.low <= 0:
+            problems.append(
+                Problem(self.name, self.low, "> 0 for a log scale", "", "log scale needs low > 0")
+            )
+        if problems:
+            raise InputError(problems)
+
+    @property
+    def width(self) -> int:
+        """Number of encoded columns (1)."""
+        return 1
+
+    def encode(self, values: np.ndarray) -> np.ndarray:
+        """Map SI values to [0, 1] (linear or log), shape ``(n, 1)``."""
+        v = np.asarray(values, dtype=float)
+        if self.log:
+            u = (np.log(v) - np.log(self.low)) / (np.log(self.high) - np.log(self.low))
+        else:
+            u = (v - self.low) / (self.high - self.low)
+        return u.reshape(-1, 1)
+
+    def decode(self, u: np.ndarray) -> np.ndarray:
+        """Map encoded columns back to SI values, shape ``(n,)``."""
+        x = np.clip(np.asarray(u, dtype=float).reshape(-1), 0.0, 1.0)
+        if self.log:
+            v = np.exp(np.log(self.low) + x * (np.log(self.high) - np.log(self.low)))
+        else:
+            v = self.low + x * (self.high - self.low)
+        return np.clip(v, self.low, self.high)
+
+    def check(self, value: Any) -> list[Problem]:
+        """Return the problems of one value (empty if inside the bounds)."""
+        if not isinstance(value, int | float) or isinstance(value, bool) or not np.isfinite(value):
+            return [
+                Problem(self.name, value, f"a number in {self.unit or '1'}", "", "not a number")
+            ]
+        if not self.low <= value <= self.high:
+            return [
+                Problem(
+                    self.name,
+                    value,
+                    f"{self.low:g} to {self.high:g} {self.unit}".strip(),
+                    "",
+                    "outside the search space",
+                )
+            ]
+        return []
+
+    def to_field(self, value: float) -> Any:
+        """Write one SI value as a protocol field (a quantity string if dimensional)."""
+        if not self.unit:
+            return float(value)
+        shown = self.display or self.unit
+        mag = Q_(float(value), self.unit).to(shown).magnitude
+        return f"{float(mag):.6g} {shown}"
+
+
+@dataclass(frozen=True)
+class Categorical:
+    """A categorical parameter, e.g. the active contact pair of a lead.
+
+    Parameters
+    ----------
+    name : str
+        Field name.
+    choices : tuple of str
+        Allowed values.
+    positions : tuple of float or None
+        Optional numeric embedding of each choice (e.g. the centre of a bipole
+        along the lead, in m). With positions the surrogate treats nearby
+        choices as similar (one encoded column); without, choices are one-hot
+        encoded and equally dissimilar.
+    """
+
+    name: str
+    choices: tuple[str, ...]
+    positions: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if len(self.choices) < 1 or len(set(self.choices)) != len(self.choices):
+            raise InputError(
+                Problem(self.name, self.choices, "distinct, non-empty", "", "bad choices")
+            )
+        if self.positions is not None and len(self.positions) != len(self.choices):
+            raise InputError(
+                Problem(self.name, self.positions, "one per choice", "", "bad positions")
+            )
+
+    @property
+    def width(self) -> int:
+        """Number of encoded columns (1 with positions, else one per choice)."""
+        return 1 if self.positions is not None else len(self.choices)
+
+    def index(self, values: Sequence[Any]) -> np.ndarray:
+        """Return the integer index of each value (raises on unknown values)."""
+        lookup = {c: i for i, c in enumerate(self.choices)}
+        bad = [v for v in values if v not in lookup]
+        if bad:
+            raise InputError(self.check(bad[0]))
+        return np.array([lookup[v] for v in values], dtype=int)
+
+    def encode_index(self, idx: np.ndarray) -> np.ndarray:
+        """Encode integer indices, shape ``(n, width)``."""
+        idx = np.asarray(idx, dtype=int).reshape(-1)
+        if self.positions is not None:
+            pos = np.asarray(self.positions, dtype=float)
+            span = float(pos.max() - pos.min()) or 1.0
+            return ((pos[idx] - pos.min()) / span).reshape(-1, 1)
+        out = np.zeros((idx.size, len(self.choices)))
+        out[np.arange(idx.size), idx] = 1.0
+        return out
+
+    def encode(self, values: Sequence[Any]) -> np.ndarray:
+        """Encode choice values, shape ``(n, width)``."""
+        return self.encode_index(self.index(values))
+
+    def decode_index(self, u: np.ndarray) -> np.ndarray:
+        """Nearest choice index of encoded columns, shape ``(n,)``."""
+        u = np.asarray(u, dtype=float).reshape(-1, self.width)
+        if self.positions is None:
+            return np.argmax(u, axis=1)
+        ref = self.encode_index(np.arange(len(self.choices)))[:, 0]
+        return np.argmin(np.abs(u[:, :1] - ref[None, :]), axis=1)
+
+    def check(self, value: Any) -> list[Problem]:
+        """Return the problems of one value (empty if allowed)."""
+        if value in self.choices:
+            return []
+        shown = ", ".join(self.choices[:12]) + (" ..." if len(self.choices) > 12 else "")
+        return [Problem(self.name, value, f"one of: {shown}", "", "not an allowed choice")]
+
+    def to_field(self, value: str) -> Any:
+        """Write one choice as a protocol field (unchanged)."""
+        return value
+
+
+Parameter = Real | Categorical
+
+
+@dataclass(frozen=True)
+class ParameterSpace:
+    """The free parameters of one modality's protocol, and its fixed fields.
+
+    Parameters
+    ----------
+    modality : str
+        Protocol modality key (``"scs"``, ``"drg"``, ``"tdcs"`` ...).
+    parameters : tuple of Real or Categorical
+        The searched parameters, in a fixed order.
+    fixed : dict
+        Protocol fields that are not searched (e.g. ``lead``, ``contact_area``),
+        written as in a protocol file (quantity strings).
+    safe_seed : dict
+        A point believed safe for every patient (e.g. the lowest amplitude),
+        from which safe exploration starts.
+    sources : dict
+        Where each bound comes from (citation or ``assumed: reason``).
+    side_effect_lengthscales : dict
+        Prior lengthscale (encoded units) of the side effect along each
+        parameter, for the SafeOpt-style constraint model; long where the side
+        effect hardly depends on the parameter. Missing names use the
+        optimizer's default.
+    not_in_protocol : tuple of str
+        Searched parameters the protocol schema has no field for (e.g. the
+        active SCS bipole); they are kept out of :meth:`protocol_fields`.
+    """
+
+    modality: str
+    parameters: tuple[Parameter, ...]
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+    safe_seed: Mapping[str, Any] = field(default_factory=dict)
+    sources: Mapping[str, str] = field(default_factory=dict)
+    side_effect_lengthscales: Mapping[str, float] = field(default_factory=dict)
+    not_in_protocol: tuple[str, ...] = ()
+
+    def with_bounds(self, **bounds: tuple[float, float]) -> ParameterSpace:
+        """Return a copy with new bounds for continuous parameters (SI units).
+
+        Parameters
+        ----------
+        **bounds : tuple of float
+            ``name=(low, high)`` per continuous parameter.
+
+        Returns
+        -------
+        ParameterSpace
+            The narrowed (or widened) space.
+        """
+        params = []
+        for p in self.parameters:
+            if p.name in bounds:
+                if not isinstance(p, Real):
+                    raise InputError(
+                        Problem(
+                            p.name,
+                            bounds[p.name],
+                            "a continuous parameter",
+                            "",
+                            "bounds apply to continuous parameters",
+                        )
+                    )
+                lo, hi = bounds[p.name]
+                p = replace(p, low=float(lo), high=float(hi))
+            params.append(p)
+        unknown = sorted(set(bounds) - set(self.names))
+        if unknown:
+            raise InputError(Problem("bounds", unknown, ", ".join(self.names), "", "unknown"))
+        return replace(self, parameters=tuple(params))
+
+    def parse(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Convert user-written values (``"1.9 mA"``) to SI floats / choices.
+
+        Parameters
+        ----------
+        values : mapping
+            Parameter name -> quantity string, number in SI, or choice.
+
+        Returns
+        -------
+        dict
+            Parsed values (not checked against the bounds).
+        """
+        from phantomlab._units import as_si
+
+        out: dict[str, Any] = {}
+        problems: list[Problem] = []
+        for k, v in values.items():
+            try:
+                p = self.parameter(k)
+                out[k] = (
+                    as_si(v, p.unit or "dimensionless", field=k) if isinstance(p, Real) else str(v)
+                )
+            except InputError as exc:
+                problems += exc.problems
+        if problems:
+            raise InputError(problems)
+        return out
+
+    def with_seed(self, seed: Mapping[str, Any]) -> ParameterSpace:
+        """Return a copy whose safe seed is updated with ``seed`` (validated)."""
+        merged = {**dict(self.safe_seed), **dict(seed)}
+        return replace(self, safe_seed=self.validate(merged))
+
+    @property
+    def names(self) -> list[str]:
+        """Parameter names in order."""
+        return [p.name for p in self.parameters]
+
+    @property
+    def n_encoded(self) -> int:
+        """Number of columns of the encoded representation."""
+        return sum(p.width for p in self.parameters)
+
+    def parameter(self, name: str) -> Parameter:
+        """Return the parameter called ``name``."""
+        for p in self.parameters:
+            if p.name == name:
+                return p
+        raise InputError(Problem("parameter", name, ", ".join(self.names), "", "unknown"))
+
+    # -- validation --------------------------------------------------------------------------
+    def validate(self, point: Mapping[str, Any]) -> dict[str, Any]:
+        """Check one point; return it as a plain dict or raise every problem.
+
+        Parameters
+        ----------
+        point : mapping
+            Parameter name -> SI value (or choice).
+
+        Returns
+        -------
+        dict
+            The point with floats for continuous parameters.
+        """
+        problems: list[Problem] = []
+        unknown = sorted(set(point) - set(self.names))
+        problems += [Problem(k, point[k], ", ".join(self.names), "", "unknown") for k in unknown]
+        out: dict[str, Any] = {}
+        for p in self.parameters:
+            if p.name not in point:
+                problems.append(Problem(p.name, None, "required", "", "missing parameter"))
+                continue
+            v = point[p.name]
+            if isinstance(p, Real) and isinstance(v, np.generic):
+                v = v.item()
+            problems += p.check(v)
+            out[p.name] = float(v) if isinstance(p, Real) and not problems else v
+        if problems:
+            raise InputError(problems)
+        return out
+
+    # -- encoding ----------------------------------------------------------------------------
+    def encode(self, points: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """Encode points (list of dicts) to an array ``(n, n_encoded)`` in [0, 1]."""
+        cols = []
+        for p in self.parameters:
+            vals = [pt[p.name] for pt in points]
+            cols.append(
+                p.encode(np.asarray(vals, dtype=float)) if isinstance(p, Real) else p.encode(vals)
+            )
+        if not points:
+            return np.zeros((0, self.n_encoded))
+        return np.hstack(cols)
+
+    def encode_columns(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Encode column arrays (continuous in SI, categorical as integer index)."""
+        cols = []
+        for p in self.parameters:
+            c = np.asarray(columns[p.name])
+            cols.append(p.encode(c) if isinstance(p, Real) else p.encode_index(c))
+        return np.hstack(cols)
+
+    def decode_columns(self, u: np.ndarray) -> dict[str, np.ndarray]:
+        """Decode an encoded array to columns (SI floats; integer index for choices)."""
+        u = np.atleast_2d(np.asarray(u, dtype=float))
+        out: dict[str, np.ndarray] = {}
+        j = 0
+        for p in self.parameters:
+            block = u[:, j : j + p.width]
+            out[p.name] = p.decode(block) if isinstance(p, Real) else p.decode_index(block)
+            j += p.width
+        return out
+
+    def columns_to_points(self, columns: Mapping[str, np.ndarray]) -> list[dict[str, Any]]:
+        """Turn column arrays (choices as indices) into a list of point dicts."""
+        n = len(np.asarray(columns[self.parameters[0].name]))
+        pts: list[dict[str, Any]] = [{} for _ in range(n)]
+        for p in self.parameters:
+            col = np.asarray(columns[p.name])
+            for i in range(n):
+                pts[i][p.name] = float(col[i]) if isinstance(p, Real) else p.choices[int(col[i])]
+        return pts
+
+    def points_to_columns(self, points: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
+        """Turn point dicts into column arrays (choices as integer indices)."""
+        out: dict[str, np.ndarray] = {}
+        for p in self.parameters:
+            vals = [pt[p.name] for pt in points]
+            out[p.name] = np.asarray(vals, dtype=float) if isinstance(p, Real) else p.index(vals)
+        return out
+
+    def snap(self, u: np.ndarray) -> np.ndarray:
+        """Project encoded rows onto valid encodings (clip, snap choices)."""
+        return self.encode_columns(self.decode_columns(u))
+
+    # -- sampling ----------------------------------------------------------------------------
+    def sample_columns(self, n: int, rng: RNGLike = None) -> dict[str, np.ndarray]:
+        """Draw ``n`` quasi-random points (scrambled Sobol in the encoded cube).
+
+        Parameters
+        ----------
+        n : int
+            Number of points.
+        rng : Generator, int or None
+            Randomness (scrambling and choice draws).
+
+        Returns
+        -------
+        dict of ndarray
+            Columns: SI values for continuous parameters, indices for choices.
+        """
+        gen = as_generator(rng)
+        reals = [p for p in self.parameters if isinstance(p, Real)]
+        out: dict[str, np.ndarray] = {}
+        if reals:
+            sob = qmc.Sobol(d=len(reals), scramble=True, seed=gen)
+            m = int(np.ceil(np.log2(max(n, 2))))
+            u = sob.random_base2(m)[:n]
+            for j, p in enumerate(reals):
+                out[p.name] = p.decode(u[:, j])
+        for p in self.parameters:
+            if isinstance(p, Categorical):
+                out[p.name] = gen.integers(0, len(p.choices), size=n)
+        return out
+
+    def grid_columns(self, levels: int | Mapping[str, int]) -> dict[str, np.ndarray]:
+        """Full factorial grid: every choice times ``levels`` values per continuous axis.
+
+        Continuous axes use evenly spaced values on their own scale (log or
+        linear), including both bounds. The order is nested with the first
+        parameter outermost, as a clinician sweeps one setting at a time.
+
+        Parameters
+        ----------
+        levels : int or mapping
+            Levels per continuous parameter (one number for all, or by name).
+
+        Returns
+        -------
+        dict of ndarray
+            Grid columns.
+        """
+        axes = []
+        for p in self.parameters:
+            if isinstance(p, Real):
+                k = levels if isinstance(levels, int) else int(levels.get(p.name, 3))
+                axes.append(
+                    p.decode(np.linspace(0.0, 1.0, max(k, 1)))
+                    if k > 1
+                    else p.decode(np.array([0.5]))
+                )
+            else:
+                axes.append(np.arange(len(p.choices)))
+        mesh = np.meshgrid(*axes, indexing="ij")
+        return {p.name: m.reshape(-1) for p, m in zip(self.parameters, mesh, strict=True)}
+
+    # -- protocols -------------------------------------------------------------------------
+    def protocol_fields(self, point: Mapping[str, Any]) -> dict[str, Any]:
+        """Return the protocol-file fields of one point (fixed fields included).
+
+        Parameters
+        ----------
+        point : mapping
+            Parameter name -> SI value or choice.
+
+        Returns
+        -------
+        dict
+            ``{"modality": ..., **fixed, **searched}`` with quantity strings,
+            e.g. ``{"amplitude": "3.5 mA"}``.
+        """
+        out: dict[str, Any] = {"modality": self.modality, **dict(self.fixed)}
+        for p in self.parameters:
+            if p.name not in self.not_in_protocol:
+                out[p.name] = p.to_field(point[p.name])
+        return out
+
+    def describe(self) -> list[dict[str, Any]]:
+        """One dict per parameter (name, kind, bounds or choices, scale, source)."""
+        rows = []
+        for p in self.parameters:
+            if isinstance(p, Real):
+                rows.append(
+                    {
+                        "name": p.name,
+                        "kind": "log" if p.log else "linear",
+                        "low": p.low,
+                        "high": p.high,
+                        "unit": p.unit,
+                        "source": self.sources.get(p.name, ""),
+                    }
+                )
+            else:
+                rows.append(
+                    {
+                        "name": p.name,
+                        "kind": "categorical",
+                        "choices": list(p.choices),
+                        "source": self.sources.get(p.name, ""),
+                    }
+                )
+        return rows
+
+
+def _scs_space() -> ParameterSpace:
+    pitch = 7e-3  # assumed contact pitch (m), see sources below
+    pairs = tuple(f"{i}-{i + 1}" for i in range(7))
+    positions = tuple(pitch * (i + 0.5) for i in range(7))
+    return ParameterSpace(
+        modality="scs",
+        parameters=(
+            Categorical("contacts", pairs, positions),
+            Real("amplitude", 0.5e-3, 8e-3, "A", log=True, display="mA"),
+            Real("pulse_width", 100e-6, 800e-6, "s", log=True, display="us"),
+            Real("frequency", 20.0, 1200.0, "Hz", log=True, display="Hz"),
+        ),
+        fixed={
+            "waveform": "tonic",
+            "lead": "percutaneous",
+            "vertebral_level": "T10",
+            "contact_area": "12 mm^2",
+        },
+        safe_seed={
+            "contacts": "3-4",
+            "amplitude": 0.5e-3,
+            "pulse_width": 200e-6,
+            "frequency": 50.0,
+        },
+        side_effect_lengthscales={
+            "contacts": 0.2,
+            "amplitude": 0.1,
+            "pulse_width": 0.3,
+            "frequency": 2.0,
+        },
+        not_in_protocol=("contacts",),
+        sources={
+            "contacts": "(no SCS protocol field yet: kept with the session, not in the "
+            "protocol) assumed: adjacent bipoles of one 8-contact percutaneous lead, "
+            "7 mm pitch (a common lead layout; pitch not read in a source)",
+            "amplitude": "clinical SCS range 0.5-5 mA (Anesthesiology 122(6):1362, via "
+            "research/fields.md); upper bound 8 mA assumed to include the discomfort range",
+            "pulse_width": "assumed: tonic SCS programming range",
+            "frequency": "assumed: tonic SCS range below kilohertz stimulation",
+            "side_effect_lengthscales": "assumed: discomfort rises steeply with amplitude and "
+            "pulse width (charge), differs between bipoles, and hardly depends on frequency",
+        },
+    )
+
+
+def _drg_space() -> ParameterSpace:
+    return ParameterSpace(
+        modality="drg",
+        parameters=(
+            Categorical("level", ("L3", "L4", "L5", "S1")),
+            Real("amplitude", 0.1e-3, 2e-3, "A", log=True, display="mA"),
+            Real("pulse_width", 100e-6, 500e-6, "s", log=True, display="us"),
+            Real("frequency", 4.0, 80.0, "Hz", log=True, display="Hz"),
+        ),
+        fixed={"contact_area": "12 mm^2"},
+        safe_seed={"level": "L4", "amplitude": 0.1e-3, "pulse_width": 200e-6, "frequency": 20.0},
+        sources={
+            "level": "assumed: lumbosacral levels for a lower-limb amputation",
+            "amplitude": "assumed: DRG stimulation uses lower amplitudes than SCS",
+            "pulse_width": "assumed",
+            "frequency": "assumed: around the 20 Hz used for DRG stimulation",
+        },
+    )
+
+
+def _tdcs_space() -> ParameterSpace:
+    return ParameterSpace(
+        modality="tdcs",
+        parameters=(
+            Categorical("cathode", ("Fp2", "Fp1", "C4", "AF8")),
+            Real("current", 0.5e-3, 4e-3, "A", display="mA"),
+            Real("duration", 5 * 60.0, 40 * 60.0, "s", display="min"),
+        ),
+        fixed={"target": "M1 hand area contralateral", "anode": "C3", "electrode_area": "35 cm^2"},
+        safe_seed={"cathode": "Fp2", "current": 0.5e-3, "duration": 600.0},
+        sources={
+            "cathode": "assumed: return-electrode positions used with an M1 anode",
+            "current": "<= 4 mA and <= 40 min tested without serious adverse effects "
+            "(Bikson et al. 2016, via research/fields.md)",
+            "duration": "<= 40 min (Bikson et al. 2016, via research/fields.md)",
+        },
+    )
+
+
+_SPACES = {"scs": _scs_space, "drg": _drg_space, "tdcs": _tdcs_space}
+
+
+def known_modalities() -> list[str]:
+    """Modalities with a built-in parameter space."""
+    return sorted(_SPACES)
+
+
+def default_space(modality: str) -> ParameterSpace:
+    """Return the built-in parameter space of a modality.
+
+    Parameters
+    ----------
+    modality : str
+        Protocol modality key (see :func:`known_modalities`).
+
+    Returns
+    -------
+    ParameterSpace
+        Its searched parameters, fixed protocol fields and a safe seed.
+
+    Raises
+    ------
+    InputError
+        For a modality without a built-in space.
+    """
+    key = str(modality).strip().lower()
+    if key not in _SPACES:
+        raise InputError(
+            Problem(
+                "modality",
+                modality,
+                "one of: " + ", ".join(known_modalities()),
+                "",
+                "no optimization space for this modality",
+            )
+        )
+    return _SPACES[key]()

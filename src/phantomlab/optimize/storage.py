@@ -1,0 +1,451 @@
+"""Append-only storage of optimization sessions (SQLite by default, any SQLAlchemy URL).
+
+Three tables, written only with ``INSERT`` (SQLite triggers refuse ``UPDATE``
+and ``DELETE``), every row with a UTC timestamp, so a session's history can be
+audited:
+
+* ``optimize_sessions`` - one per patient: modality and configuration (JSON);
+* ``optimize_suggestions`` - each protocol proposed, numbered per session;
+* ``optimize_observations`` - each report, tied to exactly one suggestion
+  (a unique constraint makes a second report of the same suggestion impossible).
+
+A suggestion without an observation is *pending*. Writers serialize per
+database: SQLite transactions start with ``BEGIN IMMEDIATE`` (WAL journal, a
+busy timeout), other databases lock the session row (``SELECT ... FOR UPDATE``),
+so concurrent writers neither lose records nor create two pending suggestions.
+
+The database URL comes from the ``url`` argument, else the
+``PHANTOMLAB_OPTIMIZE_DB`` environment variable, else
+``sqlite:///~/.phantomlab/optimize.sqlite``. A plain path is taken as a SQLite
+file; ``postgresql://...`` URLs need a PostgreSQL driver installed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+from sqlalchemy.pool import NullPool
+
+from phantomlab.exceptions import InputError, PhantomLabError, Problem
+
+__all__ = [
+    "ENV_VAR",
+    "Observation",
+    "SessionRecord",
+    "SessionStore",
+    "SuggestionRecord",
+    "default_url",
+]
+
+#: Environment variable naming the database (SQLAlchemy URL or SQLite path).
+ENV_VAR = "PHANTOMLAB_OPTIMIZE_DB"
+
+metadata = MetaData()
+
+sessions_table = Table(
+    "optimize_sessions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("patient", String(200), nullable=False, unique=True),
+    Column("modality", String(32), nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("config", Text, nullable=False),
+)
+
+suggestions_table = Table(
+    "optimize_suggestions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_id", Integer, ForeignKey("optimize_sessions.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("created_at", String(40), nullable=False),
+    Column("params", Text, nullable=False),
+    Column("info", Text, nullable=False),
+    UniqueConstraint("session_id", "seq", name="uq_suggestion_seq"),
+)
+
+observations_table = Table(
+    "optimize_observations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_id", Integer, ForeignKey("optimize_sessions.id"), nullable=False),
+    Column(
+        "suggestion_id",
+        Integer,
+        ForeignKey("optimize_suggestions.id"),
+        nullable=False,
+        unique=True,
+    ),
+    Column("created_at", String(40), nullable=False),
+    Column("nrs", Float, nullable=False),
+    Column("side_effect", Float, nullable=True),
+    Column("note", Text, nullable=False, default=""),
+)
+
+_APPEND_ONLY_SQLITE = [
+    f"CREATE TRIGGER IF NOT EXISTS {t}_no_{op.lower()} BEFORE {op} ON {t} "
+    f"BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END"
+    for t in ("optimize_sessions", "optimize_suggestions", "optimize_observations")
+    for op in ("UPDATE", "DELETE")
+]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def default_url() -> str:
+    """Return the database URL used when none is given (environment, else ~/.phantomlab)."""
+    env = os.environ.get(ENV_VAR, "").strip()
+    if env:
+        return env
+    return f"sqlite:///{Path.home() / '.phantomlab' / 'optimize.sqlite'}"
+
+
+def _normalize(url: str | Path | None) -> str:
+    text = str(url).strip() if url is not None else default_url()
+    if "://" not in text:
+        text = f"sqlite:///{Path(text).expanduser()}"
+    if text.startswith("sqlite:///"):
+        path = text.removeprefix("sqlite:///")
+        if path and path != ":memory:":
+            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    return text
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """One patient's optimization session (a row of ``optimize_sessions``)."""
+
+    id: int
+    patient: str
+    modality: str
+    created_at: str
+    config: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One report (a row of ``optimize_observations``)."""
+
+    id: int
+    created_at: str
+    nrs: float
+    side_effect: float | None
+    note: str
+
+
+@dataclass(frozen=True)
+class SuggestionRecord:
+    """One suggested protocol and, once reported, its observation."""
+
+    id: int
+    seq: int
+    created_at: str
+    params: dict[str, Any]
+    info: dict[str, Any]
+    observation: Observation | None
+
+    @property
+    def pending(self) -> bool:
+        """Whether no report has been recorded for it yet."""
+        return self.observation is None
+
+
+class SessionStore:
+    """Append-only session storage behind one SQLAlchemy engine.
+
+    Parameters
+    ----------
+    url : str, Path or None
+        SQLAlchemy URL (``sqlite:///file.sqlite``, ``postgresql://...``) or a
+        SQLite file path; ``None`` uses :func:`default_url`.
+    """
+
+    def __init__(self, url: str | Path | None = None) -> None:
+        self.url = _normalize(url)
+        try:
+            self.engine: Engine = self._make_engine(self.url)
+            with self.engine.begin() as conn:
+                metadata.create_all(conn)
+                if self.engine.dialect.name == "sqlite":
+                    for ddl in _APPEND_ONLY_SQLITE:
+                        conn.exec_driver_sql(ddl)
+        except (ArgumentError, OperationalError, ModuleNotFoundError) as exc:
+            raise InputError(
+                Problem(
+                    "db",
+                    str(url),
+                    "a SQLAlchemy URL or SQLite path",
+                    "",
+                    f"cannot open the session database ({exc.__class__.__name__}: {exc})",
+                )
+            ) from None
+
+    @staticmethod
+    def _make_engine(url: str) -> Engine:
+        if not url.startswith("sqlite"):
+            return create_engine(url, pool_pre_ping=True)
+        engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 60.0})
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_conn: Any, _record: Any) -> None:  # pragma: no cover - driver hook
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA busy_timeout = 60000")
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = FULL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:  # pragma: no cover - driver hook
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    # -- sessions ---------------------------------------------------------------------------
+    def create_session(self, patient: str, modality: str, config: dict[str, Any]) -> SessionRecord:
+        """Create the session of a new patient.
+
+        Raises
+        ------
+        InputError
+            If the patient already has a session or the name is empty.
+        """
+        name = str(patient).strip()
+        if not name or len(name) > 200:
+            raise InputError(Problem("patient", patient, "1-200 characters", "", "bad patient id"))
+        try:
+            with self._write() as conn:
+                conn.execute(
+                    sessions_table.insert().values(
+                        patient=name,
+                        modality=modality,
+                        created_at=_now(),
+                        config=json.dumps(config, sort_keys=True),
+                    )
+                )
+        except IntegrityError:
+            raise InputError(
+                Problem(
+                    "patient",
+                    name,
+                    "a patient without a session",
+                    "",
+                    "this patient already has an optimization session",
+                )
+            ) from None
+        return self.get_session(name)
+
+    def get_session(self, patient: str) -> SessionRecord:
+        """Return a patient's session.
+
+        Raises
+        ------
+        InputError
+            For an unknown patient.
+        """
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(sessions_table).where(sessions_table.c.patient == str(patient).strip())
+            ).first()
+        if row is None:
+            known = self.patients()
+            shown = ", ".join(known[:10]) + (" ..." if len(known) > 10 else "") or "none yet"
+            raise InputError(
+                Problem(
+                    "patient",
+                    patient,
+                    f"a patient with a session ({shown})",
+                    "",
+                    "unknown patient; create it with 'phantomlab optimize new'",
+                )
+            )
+        return SessionRecord(
+            row.id, row.patient, row.modality, row.created_at, json.loads(row.config)
+        )
+
+    def patients(self) -> list[str]:
+        """Patients with a session, in creation order."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(sessions_table.c.patient).order_by(sessions_table.c.id))
+            return [r[0] for r in rows]
+
+    # -- history ----------------------------------------------------------------------------
+    def _history(self, conn: Connection, session_id: int) -> list[SuggestionRecord]:
+        s, o = suggestions_table, observations_table
+        rows = conn.execute(
+            select(
+                s,
+                o.c.id.label("oid"),
+                o.c.created_at.label("ocreated"),
+                o.c.nrs,
+                o.c.side_effect,
+                o.c.note,
+            )
+            .select_from(s.outerjoin(o, o.c.suggestion_id == s.c.id))
+            .where(s.c.session_id == session_id)
+            .order_by(s.c.seq)
+        ).all()
+        out = []
+        for r in rows:
+            obs = None
+            if r.oid is not None:
+                obs = Observation(
+                    r.oid,
+                    r.ocreated,
+                    float(r.nrs),
+                    None if r.side_effect is None else float(r.side_effect),
+                    r.note or "",
+                )
+            out.append(
+                SuggestionRecord(
+                    r.id, r.seq, r.created_at, json.loads(r.params), json.loads(r.info), obs
+                )
+            )
+        return out
+
+    def history(self, session_id: int) -> list[SuggestionRecord]:
+        """Every suggestion of a session in order, with its observation if any."""
+        with self.engine.connect() as conn:
+            return self._history(conn, session_id)
+
+    def _lock(self, conn: Connection, session_id: int) -> None:
+        if self.engine.dialect.name != "sqlite":  # SQLite: BEGIN IMMEDIATE already locks
+            conn.execute(
+                select(sessions_table.c.id)
+                .where(sessions_table.c.id == session_id)
+                .with_for_update()
+            )
+
+    def suggest(
+        self,
+        session_id: int,
+        compute: Callable[[list[SuggestionRecord]], tuple[dict[str, Any], dict[str, Any]]],
+    ) -> tuple[SuggestionRecord, bool]:
+        """Return the pending suggestion, or compute, store and return a new one.
+
+        ``compute(history)`` runs inside the write transaction, so two
+        concurrent callers cannot both add a suggestion.
+
+        Parameters
+        ----------
+        session_id : int
+            Session.
+        compute : callable
+            ``history -> (params, info)`` for the next suggestion.
+
+        Returns
+        -------
+        (SuggestionRecord, bool)
+            The suggestion and whether it was created now (``False``: an
+            earlier suggestion is still waiting for its report).
+        """
+        with self._write() as conn:
+            self._lock(conn, session_id)
+            hist = self._history(conn, session_id)
+            pending = [h for h in hist if h.pending]
+            if pending:
+                return pending[-1], False
+            seq = (
+                conn.execute(
+                    select(func.max(suggestions_table.c.seq)).where(
+                        suggestions_table.c.session_id == session_id
+                    )
+                ).scalar()
+                or 0
+            ) + 1
+            params, info = compute(hist)
+            res = conn.execute(
+                suggestions_table.insert().values(
+                    session_id=session_id,
+                    seq=seq,
+                    created_at=_now(),
+                    params=json.dumps(params, sort_keys=True),
+                    info=json.dumps(info, sort_keys=True, default=str),
+                )
+            )
+            sid = int(res.inserted_primary_key[0])  # type: ignore[index]
+        rec = SuggestionRecord(sid, seq, _now(), params, info, None)
+        return rec, True
+
+    def record(
+        self, session_id: int, nrs: float, side_effect: float | None, note: str = ""
+    ) -> SuggestionRecord:
+        """Store the report of the pending suggestion.
+
+        Raises
+        ------
+        InputError
+            If no suggestion is pending (nothing to report on).
+        """
+        try:
+            with self._write() as conn:
+                self._lock(conn, session_id)
+                pending = [h for h in self._history(conn, session_id) if h.pending]
+                if not pending:
+                    raise InputError(
+                        Problem(
+                            "record",
+                            nrs,
+                            "a pending suggestion",
+                            "",
+                            "no pending suggestion to record; run 'phantomlab optimize "
+                            "suggest' first",
+                        )
+                    )
+                target = pending[-1]
+                conn.execute(
+                    observations_table.insert().values(
+                        session_id=session_id,
+                        suggestion_id=target.id,
+                        created_at=_now(),
+                        nrs=float(nrs),
+                        side_effect=None if side_effect is None else float(side_effect),
+                        note=note,
+                    )
+                )
+        except IntegrityError:  # another writer recorded it first
+            raise InputError(
+                Problem(
+                    "record",
+                    nrs,
+                    "a pending suggestion",
+                    "",
+                    "the pending suggestion was recorded concurrently",
+                )
+            ) from None
+        for h in self.history(session_id):
+            if h.id == target.id:
+                return h
+        raise PhantomLabError("recorded observation not found")  # pragma: no cover

@@ -1,0 +1,148 @@
+"""Demo step: dose and safety table of the reference protocol library.
+
+Prints one row per reference protocol (modality, dose metrics in clinical units,
+safety verdict) and writes ``protocols_reference_dose_safety.csv`` / ``.html`` and
+the safety rule table ``protocols_safety_rules.csv`` / ``.html`` into the output
+folder.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import typer
+
+from phantomlab.protocols import (
+    check_protocol,
+    get_reference,
+    list_reference,
+    reference_entry,
+    safety_table,
+)
+from phantomlab.protocols.dose import display_value
+
+__all__ = ["reference_dose_table", "run"]
+
+_SHOWN = (
+    "current_A",
+    "charge_per_phase_C",
+    "shannon_k",
+    "current_density_A_per_m2",
+    "pulses_per_session",
+    "session_duration_s",
+    "charge_per_session_C",
+    "sessions",
+    "cumulative_charge_C",
+    "cumulative_pulses",
+)
+
+
+def reference_dose_table() -> pd.DataFrame:
+    """Return the dose and safety table of the reference library (SI columns).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per reference protocol: name, study_id, arm, modality, the dose
+        metrics (SI, ``None`` where the source does not determine them), ``valid``,
+        ``n_errors``, ``n_warnings``, ``missing`` (parameters needed to deliver the
+        protocol that the source does not state) and ``problems``.
+    """
+    rows: list[dict[str, Any]] = []
+    for name in list_reference():
+        p = get_reference(name)
+        e = reference_entry(name)
+        rep = check_protocol(p, require_complete=False)
+        dose = rep.dose.to_dict()
+        if rep.dose.components:  # combination: sum over components where known
+            for key in ("charge_per_session_C", "session_duration_s", "cumulative_charge_C"):
+                vals = [getattr(c, key) for c in rep.dose.components]
+                known = [v for v in vals if v is not None]
+                dose[key] = sum(known) if known else None
+        missing = [w.field for w in rep.warnings if "required to deliver" in w.message]
+        others = [w for w in rep.warnings if "required to deliver" not in w.message]
+        rows.append(
+            {
+                "name": name,
+                "study_id": e.study_id,
+                "arm": e.arm,
+                "modality": p.modality_key(),
+                **{k: dose.get(k) for k in _SHOWN},
+                "valid": rep.valid,
+                "n_errors": len(rep.errors),
+                "n_warnings": len(others),
+                "missing": "; ".join(m.split(".", 1)[-1] for m in missing),
+                "problems": " | ".join(x.line() for x in rep.errors + others),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _display(df: pd.DataFrame) -> pd.DataFrame:
+    out = df[["name", "modality", *_SHOWN, "valid", "n_warnings"]].copy()
+    for key in _SHOWN:
+        out[key] = [
+            "" if v is None or pd.isna(v) else display_value(key, float(v)) for v in df[key]
+        ]
+    return out.rename(
+        columns={
+            "current_A": "current",
+            "charge_per_phase_C": "Q/phase",
+            "shannon_k": "k",
+            "current_density_A_per_m2": "J",
+            "pulses_per_session": "pulses",
+            "session_duration_s": "session",
+            "charge_per_session_C": "Q/session",
+            "cumulative_charge_C": "Q total",
+            "cumulative_pulses": "pulses total",
+            "n_warnings": "warn",
+        }
+    )
+
+
+def run(out: Path) -> None:
+    """Print the reference library's dose/safety table and write it as CSV and HTML.
+
+    Parameters
+    ----------
+    out : Path
+        Output folder (created if needed).
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    table = reference_dose_table()
+    shown = _display(table)
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        typer.echo(shown.to_string(index=False, max_colwidth=36))
+    rules = safety_table()
+    published = rules[rules["severity"] == "error"]
+    typer.echo(
+        f"\nSafety rules: {len(published)} published limits, "
+        f"{len(rules) - len(published)} PLP-study range rules"
+    )
+    for _, r in published.iterrows():
+        typer.echo(f"  {r['id']}: {r['modality']} {r['quantity']} {r['limit_display']}")
+    table.to_csv(out / "protocols_reference_dose_safety.csv", index=False)
+    rules.to_csv(out / "protocols_safety_rules.csv", index=False)
+    page = (
+        "<html><head><meta charset='utf-8'><title>PhantomLab reference protocols</title>"
+        "</head><body><h1>Reference protocols of published PLP studies: dose and safety</h1>"
+        "<p>Only parameters the sources state are set; empty cells are not reported "
+        "by the source. Dose metrics in clinical units.</p>"
+        + shown.to_html(index=False, na_rep="")
+        + "<h2>Safety rules</h2>"
+        + rules.to_html(index=False, na_rep="")
+        + f"<p>{html.escape('Generated by phantomlab demo (protocols step).')}</p>"
+        "</body></html>"
+    )
+    (out / "protocols_reference_dose_safety.html").write_text(page, encoding="utf-8")
+    (out / "protocols_safety_rules.html").write_text(
+        "<html><body>" + rules.to_html(index=False, na_rep="") + "</body></html>",
+        encoding="utf-8",
+    )
+    typer.echo(
+        f"wrote protocols_reference_dose_safety.csv/.html, "
+        f"protocols_safety_rules.csv/.html to {out}"
+    )

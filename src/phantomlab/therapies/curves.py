@@ -1,0 +1,245 @@
+"""Dose-response curves: the in-silico effect of a protocol as one dose parameter varies.
+
+For each value of the parameter (amplitude, frequency, current, sessions, ...)
+the same virtual cohort receives the same course with that dose (common random
+numbers: the same patients and therapy draws at every point), and the mean %
+change of NRS from baseline is read one week after the last session (or at
+day 28 of a continuous device). The active course is compared with the sham
+of the same calendar, so the curve shows the specific effect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from phantomlab._rng import RNGLike
+from phantomlab.exceptions import InputError, Problem
+from phantomlab.protocols import ProtocolBase
+from phantomlab.therapies.base import Therapy
+from phantomlab.therapies.course import simulate_course
+from phantomlab.therapies.registry import get_therapy
+
+__all__ = ["DoseResponse", "dose_response"]
+
+Arr = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class DoseResponse:
+    """A dose-response curve (in silico).
+
+    Attributes
+    ----------
+    modality : str
+        Modality key.
+    protocol_name : str
+        The protocol varied.
+    param : str
+        Dose parameter.
+    unit : str
+        Display unit of ``values_display``.
+    values : ndarray
+        Parameter values, SI.
+    values_display : ndarray
+        Parameter values in the display unit.
+    readout_day : int
+        Course day of the read-out.
+    pct_change : ndarray
+        Mean % change of NRS from baseline at each value.
+    responders : ndarray
+        Share of patients improving by ≥ 30% at each value.
+    hypothesis : str
+        Cortical hypothesis of the virtual patient.
+    n_patients : int
+        Cohort size.
+    """
+
+    modality: str
+    protocol_name: str
+    param: str
+    unit: str
+    values: Arr
+    values_display: Arr
+    readout_day: int
+    pct_change: Arr
+    responders: Arr
+    hypothesis: str
+    n_patients: int
+
+    def to_frame(self) -> Any:
+        """One row per parameter value.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``param, value, value_display, unit, pct_change, responders_30``.
+        """
+        import pandas as pd
+
+        return pd.DataFrame(
+            {
+                "param": self.param,
+                "value": self.values,
+                "value_display": self.values_display,
+                "unit": self.unit,
+                "pct_change": self.pct_change,
+                "responders_30": self.responders,
+            }
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description of the curve."""
+        return {
+            "modality": self.modality,
+            "protocol": self.protocol_name,
+            "param": self.param,
+            "unit": self.unit,
+            "readout_day": self.readout_day,
+            "hypothesis": self.hypothesis,
+            "n_patients": self.n_patients,
+            "in_silico": True,
+            "points": [
+                {
+                    "value": float(v),
+                    "value_display": float(vd),
+                    "pct_change": float(p),
+                    "responders_30": float(r),
+                }  # fmt: skip
+                for v, vd, p, r in zip(
+                    self.values, self.values_display, self.pct_change, self.responders, strict=True
+                )
+            ],
+        }
+
+    def summary(self) -> str:
+        """Text table of the curve."""
+        lines = [
+            f"Dose-response of {self.protocol_name} ({self.modality}) over {self.param}, "
+            f"in silico ({self.hypothesis}, {self.n_patients} patients, day {self.readout_day})",
+            f"{self.param + ' [' + self.unit + ']':>22}  NRS change  >=30% responders",
+        ]
+        for vd, p, r in zip(self.values_display, self.pct_change, self.responders, strict=True):
+            lines.append(f"{vd:>22.4g}  {p:+9.1f}%  {100 * r:14.1f}%")
+        return "\n".join(lines)
+
+    def plot(self, ax: Any = None) -> Any:
+        """Plot % change against the parameter.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Where to draw.
+
+        Returns
+        -------
+        matplotlib Axes
+            The axes.
+        """
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5, 3.5))
+        ax.plot(self.values_display, self.pct_change, "o-")
+        ax.axhline(0.0, color="0.6", lw=0.8)
+        ax.set_xlabel(f"{self.param} [{self.unit}]")
+        ax.set_ylabel(f"NRS change at day {self.readout_day} (%)")
+        ax.set_title(f"{self.modality}: {self.protocol_name} (in silico)", fontsize=9)
+        return ax
+
+
+def _readout_day(th: Therapy, protocol: ProtocolBase) -> int:
+    st = th.prepare(protocol, 1, 0, 0)
+    last = st.calendar.last_day
+    if not np.isfinite(last) or th.continuous or st.calendar.continuous:
+        return 28 if not np.isfinite(last) else int(min(last, 27))
+    return int(max(last, 0)) + 7
+
+
+def dose_response(
+    modality: str,
+    param: str | None = None,
+    values: list[float] | None = None,
+    *,
+    protocol: ProtocolBase | None = None,
+    n_patients: int = 100,
+    hypothesis: str = "reorganization",
+    rng: RNGLike = 0,
+    warmup_days: int = 365,
+) -> DoseResponse:
+    """Dose-response curve of a modality over one dose parameter.
+
+    Parameters
+    ----------
+    modality : str
+        Protocol modality key (``"scs"``, ``"rtms"``, ...).
+    param : str, optional
+        Dose parameter (default: the therapy's ``curve_param``); one of the
+        therapy's ``dose_keys``.
+    values : list of float, optional
+        Values in SI units (default: the therapy's ``curve_values``).
+    protocol : ProtocolBase, optional
+        Protocol varied (default: the modality's reference protocol).
+    n_patients : int
+        Cohort size.
+    hypothesis : str
+        Cortical hypothesis.
+    rng : int, SeedSequence, Generator or None
+        Seed of the therapy draws (the same at every point).
+    warmup_days : int
+        Days from amputation to the baseline week.
+
+    Returns
+    -------
+    DoseResponse
+        The curve.
+    """
+    th = get_therapy(modality)
+    name = param or th.curve_param
+    if name not in th.dose_keys:
+        raise InputError(
+            Problem(
+                "param",
+                name,
+                "one of: " + ", ".join(th.dose_keys),
+                "",
+                f"not a dose parameter of {modality}",
+            )
+        )
+    grid = np.asarray(values if values is not None else th.curve_values, float)
+    if grid.size == 0 or not np.all(np.isfinite(grid)) or np.any(grid < 0):
+        raise InputError(Problem("values", list(grid), "finite values >= 0", "", "bad grid"))
+    proto = protocol if protocol is not None else th.reference_protocol()
+    day = _readout_day(th, proto)
+    if name == "sessions":
+        day = max(day, int(grid.max()) * 2 + 7)
+    pct, resp = [], []
+    for v in grid:
+        res = simulate_course(
+            proto, n_patients=n_patients, days=day + 1, hypothesis=hypothesis, rng=rng,
+            warmup_days=warmup_days, therapy=th, dose={name: float(v)},
+        )  # fmt: skip
+        pct.append(res.percent_change(day))
+        resp.append(res.responders(day))
+    unit, factor = th.curve_unit if name == th.curve_param else _units(name)
+    return DoseResponse(
+        modality, proto.name or modality, name, unit, grid, grid * factor, day,
+        np.asarray(pct), np.asarray(resp), hypothesis, n_patients,
+    )  # fmt: skip
+
+
+def _units(name: str) -> tuple[str, float]:
+    return {
+        "amplitude": ("mA", 1e3),
+        "current": ("mA", 1e3),
+        "frequency": ("Hz", 1.0),
+        "pulse_width": ("us", 1e6),
+        "duration": ("min", 1 / 60),
+        "intensity": ("%MT", 1.0),
+        "pulses": ("pulses", 1.0),
+        "sessions": ("sessions", 1.0),
+        "days": ("days", 1.0),
+    }.get(name, ("SI", 1.0))

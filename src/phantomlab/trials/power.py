@@ -1,0 +1,532 @@
+"""Power: analytic (statsmodels) and by simulation, side by side.
+
+Analytic power uses the two-sample t-test (``statsmodels.stats.power.TTestIndPower``,
+which reproduces R ``pwr``) on the standardized effect implied by the design's
+:class:`~phantomlab.trials.design.SimulationModel`:
+
+* ANCOVA on baseline: residual variance ``V_y - C_by^2 / V_b`` (Borm, Fransen &
+  Lemmens 2007, J Clin Epidemiol 60:1234: the design factor ``1 - rho^2``);
+* change from baseline: ``V_y + V_b - 2 C_by``;
+* mixed model: approximated by the ANCOVA formula (it uses the same primary contrast);
+* crossover (two periods, AB/BA): two-sample t on half period differences, SD
+  ``sd * sqrt(2 (1 - icc)) / 2``;
+* factorial: main effect of the first factor, two margins of ``2 n`` patients.
+
+``V`` and ``C`` are within-center when the analysis adjusts for center, and
+include ``center_sd^2`` otherwise; sample sizes are multiplied by ``1 - dropout``.
+
+Simulated power accepts any ``simulate(n_per_arm, rng) -> DataFrame`` callable
+(the virtual cohort will plug in here) and analyses each replicate with
+:func:`~phantomlab.trials.analysis.analyze`. For the built-in
+:class:`~phantomlab.trials.simulate.ParametricTrialModel` with an ANCOVA or
+change primary analysis a fast path simulates all replicates at once and fits
+every ANCOVA with batched normal equations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from phantomlab._rng import RNGLike, spawn
+from phantomlab.exceptions import InputError, Problem
+from phantomlab.trials.design import TrialDesign
+from phantomlab.trials.runner import TrialSimulationTask, run_replicates
+from phantomlab.trials.simulate import ParametricTrialModel
+
+__all__ = [
+    "PowerResult",
+    "analytic_power",
+    "batched_ancova",
+    "crossover_pvalues",
+    "parse_n_range",
+    "power_curve",
+    "simulated_power",
+]
+
+SimulateFn = Callable[[int, np.random.Generator], pd.DataFrame]
+
+
+@dataclass(frozen=True)
+class PowerResult:
+    """Power per sample size, analytic and simulated.
+
+    Attributes
+    ----------
+    n_per_arm : numpy.ndarray
+        Sample sizes (per unit of allocation ratio).
+    analytic : numpy.ndarray
+        Analytic power (NaN where not available).
+    simulated : numpy.ndarray
+        Fraction of simulated trials with p < alpha.
+    mc_se : numpy.ndarray
+        Monte-Carlo standard error of ``simulated``.
+    n_sims : int
+        Replicates per sample size.
+    contrast : str
+        The tested contrast.
+    method : str
+        Description of the analyses.
+    """
+
+    n_per_arm: np.ndarray
+    analytic: np.ndarray
+    simulated: np.ndarray
+    mc_se: np.ndarray
+    n_sims: int
+    contrast: str
+    method: str
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return one row per sample size."""
+        return pd.DataFrame(
+            {
+                "n_per_arm": self.n_per_arm,
+                "analytic": self.analytic,
+                "simulated": self.simulated,
+                "mc_se": self.mc_se,
+            }
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-able dictionary."""
+        return {
+            "contrast": self.contrast,
+            "method": self.method,
+            "n_sims": self.n_sims,
+            "rows": self.to_frame().to_dict(orient="records"),
+        }
+
+    def summary(self) -> str:
+        """Return a text table of analytic and simulated power."""
+        lines = [f"Power for {self.contrast} ({self.method}; {self.n_sims} simulations per n)"]
+        lines.append("  n/arm  analytic  simulated (MC SE)")
+        for n, a, s, e in zip(
+            self.n_per_arm, self.analytic, self.simulated, self.mc_se, strict=True
+        ):
+            lines.append(f"  {int(n):5d}  {a:8.4f}  {s:9.4f} ({e:.4f})")
+        return "\n".join(lines)
+
+    def plot(self, ax: Any = None) -> Any:
+        """Plot the power curves (simulated with ±1.96 MC SE).
+
+        Parameters
+        ----------
+        ax : matplotlib Axes or None
+            Axes to draw on (new figure if None).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure.
+        """
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            fig, ax = plt.subplots(figsize=(5, 3.5))
+        else:
+            fig = ax.figure
+        ax.plot(self.n_per_arm, self.analytic, "-", label="analytic")
+        ax.errorbar(
+            self.n_per_arm,
+            self.simulated,
+            yerr=1.96 * self.mc_se,
+            fmt="o",
+            capsize=3,
+            label="simulated",
+        )
+        ax.axhline(0.8, color="grey", lw=0.8, ls="--")
+        ax.set_xlabel("patients per arm")
+        ax.set_ylabel("power")
+        ax.set_ylim(0, 1.02)
+        ax.set_title(self.contrast, fontsize=9)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        return fig
+
+
+def parse_n_range(text: str) -> list[int]:
+    """Parse ``"20:200:20"`` (start:stop:step, inclusive), ``"30"`` or ``"20,40,80"``.
+
+    Parameters
+    ----------
+    text : str
+        The range.
+
+    Returns
+    -------
+    list of int
+        Sample sizes.
+    """
+    try:
+        if ":" in text:
+            parts = [int(p) for p in text.split(":")]
+            start, stop = parts[0], parts[1]
+            step = parts[2] if len(parts) > 2 else 1
+            if step <= 0 or stop < start or len(parts) > 3:
+                raise ValueError
+            out = list(range(start, stop + 1, step))
+        else:
+            out = [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        out = []
+    if not out or min(out) < 2 or len(out) > 1000:
+        raise InputError(
+            Problem("n", text, "start:stop:step or a comma list of ints >= 2", "", "bad range")
+        )
+    return out
+
+
+def _variances(design: TrialDesign) -> tuple[float, float, float]:
+    """Return ``(V_b, V_y, C_by)`` of baseline and primary outcome."""
+    m = design.simulation
+    c2 = m.center_sd**2 if design.analysis.center == "none" else 0.0
+    return m.baseline_sd**2 + c2, m.sd**2 + c2, m.rho * m.sd * m.baseline_sd + c2
+
+
+def _default_contrast(design: TrialDesign) -> tuple[str, float]:
+    eff = design.arm_effects()
+    ctrl = design.control_arm
+    if design.design == "factorial":
+        (f1, l1), _ = design.factor_levels().items()
+        hi = np.mean([eff[a.name] for a in design.arms if a.factors[f1] == l1[1]])
+        lo = np.mean([eff[a.name] for a in design.arms if a.factors[f1] == l1[0]])
+        return f"{f1}: {l1[1]} - {l1[0]}", float(hi - lo)
+    arm = next(a for a in design.arm_names if a != ctrl)
+    return f"{arm} - {ctrl}", eff[arm] - eff[ctrl]
+
+
+def analytic_power(
+    design: TrialDesign, n_per_arm: int | Sequence[int], *, alpha: float | None = None
+) -> np.ndarray:
+    """Analytic power of the primary contrast (see the module docstring).
+
+    Parameters
+    ----------
+    design : TrialDesign
+        Design with its planning :class:`SimulationModel`.
+    n_per_arm : int or sequence of int
+        Patients per unit of allocation ratio (per sequence for crossover).
+    alpha : float or None
+        Two-sided level (default ``design.analysis.alpha``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Power for each ``n_per_arm``.
+    """
+    from statsmodels.stats.power import TTestIndPower
+
+    a = design.analysis.alpha if alpha is None else alpha
+    m = design.simulation
+    n = np.atleast_1d(np.asarray(n_per_arm, dtype=float)) * (1.0 - m.dropout)
+    _, delta = _default_contrast(design)
+    vb, vy, cby = _variances(design)
+    ctrl = next(x for x in design.arms if x.name == design.control_arm)
+    ratio_ = 1.0
+    if design.design == "crossover":
+        sd = m.sd * np.sqrt(2.0 * (1.0 - m.icc)) / 2.0
+        n1 = n
+    elif design.design == "factorial":
+        resid = vy - cby**2 / vb if design.analysis.primary != "change" else vy + vb - 2 * cby
+        sd = float(np.sqrt(resid))
+        n1 = 2.0 * n
+    else:
+        if design.analysis.primary == "change":
+            resid = vy + vb - 2 * cby
+        else:
+            resid = vy - cby**2 / vb
+        sd = float(np.sqrt(resid))
+        arm = next(x for x in design.arms if x.name != ctrl.name)
+        n1 = n * arm.ratio
+        ratio_ = ctrl.ratio / arm.ratio
+    d = abs(delta) / sd
+    return np.asarray(TTestIndPower().power(effect_size=d, nobs1=n1, alpha=a, ratio=ratio_))
+
+
+def batched_ancova(
+    y: np.ndarray,
+    treat: np.ndarray,
+    baseline: np.ndarray | None,
+    extra: np.ndarray | None = None,
+    mask: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Fit one OLS per replicate at once and return the treatment coefficient.
+
+    Model per replicate ``r``: ``y = b0 + b1 * treat + b2 * baseline + extra @ g``
+    over the rows where ``mask`` is true.
+
+    Parameters
+    ----------
+    y : numpy.ndarray, shape (R, N)
+        Outcomes (NaN allowed where masked out).
+    treat : numpy.ndarray, shape (N,)
+        Treatment indicator (0/1).
+    baseline : numpy.ndarray, shape (R, N) or None
+        Baseline covariate (None for a plain two-sample comparison).
+    extra : numpy.ndarray, shape (N, q) or None
+        Further fixed columns (e.g. center dummies).
+    mask : numpy.ndarray of bool, shape (R, N) or None
+        Rows used per replicate (default: finite ``y``).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray, numpy.ndarray)
+        Estimate, standard error and residual degrees of freedom of ``b1``, shape (R,).
+    """
+    r, n = y.shape
+    cols = [np.ones((r, n)), np.broadcast_to(treat, (r, n))]
+    if baseline is not None:
+        cols.append(baseline)
+    if extra is not None and extra.size:
+        cols.extend(np.broadcast_to(extra[:, j], (r, n)) for j in range(extra.shape[1]))
+    x = np.stack(cols, axis=-1)  # (R, N, p)
+    w = np.isfinite(y) if mask is None else mask & np.isfinite(y)
+    x = x * w[..., None]
+    yy = np.where(w, y, 0.0)
+    xtx = np.einsum("rnp,rnq->rpq", x, x)
+    xty = np.einsum("rnp,rn->rp", x, yy)
+    beta = np.linalg.solve(xtx, xty[..., None])[..., 0]
+    resid = yy - np.einsum("rnp,rp->rn", x, beta)
+    dfree = w.sum(axis=1) - x.shape[-1]
+    s2 = np.einsum("rn,rn->r", resid, resid) / dfree
+    inv11 = np.linalg.inv(xtx)[:, 1, 1]
+    return beta[:, 1], np.sqrt(s2 * inv11), dfree.astype(float)
+
+
+def _fast_power(design: TrialDesign, n: int, n_sims: int, g: np.random.Generator) -> float:
+    model = ParametricTrialModel(design)
+    s = model.simulate_arrays(n, g, n_reps=n_sims, weeks=[design.outcome.primary_week])
+    y = s.y[:, :, 0]
+    ctrl = design.arm_names.index(design.control_arm)
+    if design.design == "factorial":
+        (f1, l1), _ = design.factor_levels().items()
+        hi = np.array([a.factors[f1] == l1[1] for a in design.arms])
+        treat = hi[s.arm].astype(float)
+        keep = np.ones(s.arm.size, bool)
+        lev2 = list(design.factor_levels().values())[1]
+        f2 = list(design.factor_levels())[1]
+        b_hi = np.array([a.factors[f2] == lev2[1] for a in design.arms])[s.arm] - 0.5
+        extra_cols = [(treat - 0.5) * b_hi, b_hi]
+        treat = treat - 0.5
+    else:
+        other = next(i for i in range(len(design.arms)) if i != ctrl)
+        keep = (s.arm == ctrl) | (s.arm == other)
+        treat = (s.arm == other).astype(float)
+        extra_cols = []
+    centers = s.center[keep]
+    cd = []
+    if design.analysis.center != "none":
+        cd = [(centers == c).astype(float) for c in np.unique(centers)[1:]]
+    extra = np.column_stack([c[keep] for c in extra_cols] + cd) if (extra_cols or cd) else None
+    yk = y[:, keep]
+    if design.analysis.primary == "change":
+        est, se, dfree = batched_ancova(yk - s.baseline[:, keep], treat[keep], None, None)
+    else:
+        est, se, dfree = batched_ancova(yk, treat[keep], s.baseline[:, keep], extra)
+    p = 2 * stats.t.sf(np.abs(est / se), dfree)
+    return float(np.mean(p < design.analysis.alpha))
+
+
+def crossover_pvalues(
+    arms: np.ndarray, y: np.ndarray, observed: np.ndarray, control: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Batched 2x2 crossover period-difference t-tests (as in ``crossover_analysis``).
+
+    Parameters
+    ----------
+    arms : numpy.ndarray of str, shape (N, 2)
+        Arm per patient and period.
+    y : numpy.ndarray, shape (R, N, 2)
+        Outcomes of R simulated trials.
+    observed : numpy.ndarray of bool, shape (R, N, 2)
+        Which outcomes were observed (complete patients are analysed).
+    control : str
+        Control arm.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Treatment estimate (active - control) and two-sided p-value, shape (R,).
+    """
+    ab = arms[:, 1] == control  # sequences that give the active arm first
+    half = (y[:, :, 0] - y[:, :, 1]) / 2.0
+    ok = observed.all(axis=2)
+    m1, m2 = ok & ab[None, :], ok & ~ab[None, :]
+    n1, n2 = m1.sum(axis=1), m2.sum(axis=1)
+    mean1 = np.where(m1, half, 0).sum(axis=1) / n1
+    mean2 = np.where(m2, half, 0).sum(axis=1) / n2
+    ss = np.where(m1, (half - mean1[:, None]) ** 2, 0).sum(axis=1)
+    ss += np.where(m2, (half - mean2[:, None]) ** 2, 0).sum(axis=1)
+    dfree = n1 + n2 - 2
+    se = np.sqrt(ss / dfree * (1 / n1 + 1 / n2))
+    est = mean1 - mean2
+    return est, 2 * stats.t.sf(np.abs(est / se), dfree)
+
+
+def _fast_crossover_power(
+    design: TrialDesign, n: int, n_sims: int, g: np.random.Generator
+) -> float:
+    _, _, arms, y, obs = ParametricTrialModel(design).crossover_arrays(n, g, n_reps=n_sims)
+    _, p = crossover_pvalues(arms, y, obs, design.control_arm)
+    return float(np.mean(p < design.analysis.alpha))
+
+
+def simulated_power(
+    design: TrialDesign,
+    n_per_arm: int | Sequence[int],
+    *,
+    n_sims: int = 1000,
+    rng: RNGLike = None,
+    simulate: SimulateFn | None = None,
+    analysis: str | None = None,
+    contrast: str | None = None,
+    scheduler: Any = None,
+    n_workers: int = 1,
+    chunk_size: int = 25,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """Power by simulation: the fraction of simulated trials with ``p < alpha``.
+
+    Parameters
+    ----------
+    design : TrialDesign
+        Design (arms, analysis, alpha, planning model).
+    n_per_arm : int or sequence of int
+        Sample sizes.
+    n_sims : int
+        Replicates per sample size.
+    rng : Generator, SeedSequence or int
+        Randomness; each sample size gets its own spawned child stream.
+    simulate : callable or None
+        ``simulate(n_per_arm, rng) -> DataFrame`` in the long data format. None
+        uses :class:`ParametricTrialModel` (vectorized fast path for ANCOVA and
+        change analyses).
+    analysis : str or None
+        Which analysis decides significance (default ``design.analysis.primary``,
+        or ``factorial`` / ``crossover`` for those designs).
+    contrast : str or None
+        Which contrast (default: the first row of that analysis).
+    scheduler : None, "local", str or distributed.Client
+        Where replicates of the general path run (see
+        :func:`~phantomlab.trials.runner.run_replicates`); results do not depend
+        on it. The vectorized fast path always runs in-process.
+    n_workers : int
+        Workers of a local cluster.
+    chunk_size : int
+        Replicates per chunk of the general path.
+    progress : callable or None
+        ``progress(done, total)`` after each chunk of the general path.
+
+    Returns
+    -------
+    numpy.ndarray
+        Simulated power per sample size.
+    """
+    ns = [int(v) for v in np.atleast_1d(n_per_arm)]
+    if n_sims < 1:
+        raise InputError(Problem("n_sims", n_sims, ">= 1", "", "need at least one simulation"))
+    gens = spawn(rng, len(ns))
+    plain = simulate is None and analysis is None and contrast is None
+    fast = (
+        plain
+        and design.design in ("parallel", "factorial")
+        and design.analysis.primary in ("ancova", "change")
+    )
+    seqs = design.crossover.sequences if design.crossover else []
+    fast_x = plain and len(seqs) == 2 and len(seqs[0]) == 2 and design.control_arm in seqs[0]
+    out = []
+    for n, g in zip(ns, gens, strict=True):
+        if fast:
+            out.append(_fast_power(design, n, n_sims, g))
+            continue
+        if fast_x:
+            out.append(_fast_crossover_power(design, n, n_sims, g))
+            continue
+        which = analysis or (
+            design.design
+            if design.design in ("factorial", "crossover")
+            else design.analysis.primary
+        )
+        task = TrialSimulationTask(design, n, (which,), simulate)
+        run = run_replicates(
+            task,
+            n_sims,
+            seed=int(g.integers(2**63)),
+            chunk_size=chunk_size,
+            scheduler=scheduler,
+            n_workers=n_workers,
+            progress=progress,
+        )
+        e = run.table[run.table["analysis"] == which]
+        if contrast is not None:
+            e = e[e["contrast"] == contrast]
+        p = e.groupby("replicate")["p"].first()
+        out.append(float((p < design.analysis.alpha).sum()) / n_sims)
+    return np.asarray(out, dtype=float)
+
+
+def power_curve(
+    design: TrialDesign,
+    n_per_arm: Sequence[int],
+    *,
+    n_sims: int = 1000,
+    rng: RNGLike = None,
+    simulate: SimulateFn | None = None,
+    scheduler: Any = None,
+    n_workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> PowerResult:
+    """Analytic and simulated power side by side.
+
+    Parameters
+    ----------
+    design : TrialDesign
+        The design.
+    n_per_arm : sequence of int
+        Sample sizes.
+    n_sims : int
+        Replicates per sample size.
+    rng : Generator, SeedSequence or int
+        Randomness.
+    simulate : callable or None
+        Custom simulator (see :func:`simulated_power`).
+    scheduler, n_workers, progress
+        Passed to :func:`simulated_power`.
+
+    Returns
+    -------
+    PowerResult
+        Both curves with Monte-Carlo standard errors.
+    """
+    ns_list = [int(v) for v in n_per_arm]
+    ns = np.asarray(ns_list)
+    an = analytic_power(design, ns_list)
+    sim = simulated_power(
+        design,
+        ns_list,
+        n_sims=n_sims,
+        rng=rng,
+        simulate=simulate,
+        scheduler=scheduler,
+        n_workers=n_workers,
+        progress=progress,
+    )
+    label, _ = _default_contrast(design)
+    method = f"{design.design}, {design.analysis.primary} analysis" + (
+        "" if simulate is None else ", custom simulator"
+    )
+    return PowerResult(
+        n_per_arm=ns,
+        analytic=an,
+        simulated=sim,
+        mc_se=np.sqrt(sim * (1 - sim) / n_sims),
+        n_sims=int(n_sims),
+        contrast=label,
+        method=method,
+    )

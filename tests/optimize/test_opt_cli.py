@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from phantomlab.cli.main import main
+
+
+def cli(
+    args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str, str]:
+    monkeypatch.setattr("sys.argv", ["phantomlab", *args])
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_cli_session_flow_and_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PHANTOMLAB_OPTIMIZE_DB", str(tmp_path / "cli.sqlite"))
+    code, out, _ = cli(
+        [
+            "optimize",
+            "new",
+            "alice",
+            "--modality",
+            "scs",
+            "--baseline-nrs",
+            "7",
+            "--seed",
+            "amplitude=1.5 mA",
+        ],
+        monkeypatch,
+        capsys,
+    )
+    assert code == 0 and "created session" in out
+    code, out, _ = cli(["optimize", "suggest", "alice", "--json"], monkeypatch, capsys)
+    assert code == 0
+    sug = json.loads(out)
+    assert sug["seq"] == 1 and sug["new"] is True
+    assert sug["info"]["protocol"]["amplitude"] == "1.5 mA"
+    code, out, _ = cli(
+        ["optimize", "record", "alice", "--nrs", "4", "--side-effect", "1"], monkeypatch, capsys
+    )
+    assert code == 0 and "recorded suggestion #1" in out
+    png = tmp_path / "h.png"
+    code, out, _ = cli(
+        ["optimize", "status", "alice", "--json", "--png", str(png)], monkeypatch, capsys
+    )
+    assert code == 0 and png.stat().st_size > 1000
+    st = json.loads(out)
+    assert st["history"][0]["nrs"] == 4 and st["pending"] is None
+
+    bad = [
+        (["optimize", "record", "alice", "--nrs", "4", "--side-effect", "1"], "no pending"),
+        (["optimize", "suggest", "bob"], "unknown patient"),
+        (["optimize", "record", "bob", "--nrs", "4"], "unknown patient"),
+        (["optimize", "new", "alice", "--modality", "scs"], "already has"),
+        (["optimize", "new", "carol", "--modality", "laser"], "modality"),
+        (["optimize", "new", "carol", "--modality", "scs", "--seed", "amplitude"], "NAME=VALUE"),
+        (["optimize", "new", "carol", "--modality", "scs", "--baseline-nrs", "12"], "above"),
+    ]
+    for args, msg in bad:
+        code, _, err = cli(args, monkeypatch, capsys)
+        assert code == 2, args
+        assert msg in err and "Traceback" not in err
+    cli(["optimize", "suggest", "alice"], monkeypatch, capsys)
+    for nrs in ("11", "-1"):
+        code, _, err = cli(
+            ["optimize", "record", "alice", "--nrs", nrs, "--side-effect", "1"], monkeypatch, capsys
+        )
+        assert code == 2 and "nrs" in err

@@ -1,0 +1,220 @@
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from phantomlab.exceptions import InputError
+from phantomlab.optimize import OptimizationSession, SessionStore
+
+SEED = {"amplitude": "1.5 mA"}
+
+
+def _new(db: Path, patient: str = "p1", **kw: object) -> OptimizationSession:
+    return OptimizationSession.new(patient, "scs", db=db, baseline_nrs=7.0, safe_seed=SEED, **kw)  # type: ignore[arg-type]
+
+
+def test_suggest_record_status_round_trip(tmp_path: Path) -> None:
+    db = tmp_path / "s.sqlite"
+    s = _new(db)
+    rec, new = s.suggest()
+    assert new and rec.seq == 1 and rec.info["reason"] == "safe seed"
+    assert rec.params["amplitude"] == pytest.approx(1.5e-3)
+    assert rec.info["protocol"]["amplitude"] == "1.5 mA"
+    again, new2 = s.suggest()  # idempotent while pending: no duplicate
+    assert again.id == rec.id and not new2
+    done = s.record(5, 1)
+    assert done.observation is not None and done.observation.nrs == 5
+    rec2, new3 = OptimizationSession.open("p1", db).suggest()
+    assert new3 and rec2.seq == 2
+    st = OptimizationSession.open("p1", db).status()
+    df = st.to_frame()
+    assert list(df["seq"]) == [1, 2]
+    assert df["nrs_change"].iloc[0] == pytest.approx(2.0)
+    assert st.pending is not None and st.pending.seq == 2
+    assert st.recommendation is not None
+    assert "pending suggestion #2" in st.summary()
+    # timestamps are ISO UTC and ordered
+    t = [
+        datetime.fromisoformat(x)
+        for x in (df["suggested_at"].iloc[0], df["reported_at"].iloc[0], df["suggested_at"].iloc[1])
+    ]
+    assert t[0] <= t[1] <= t[2] and t[0].tzinfo is not None
+
+
+def test_bad_input_errors(tmp_path: Path) -> None:
+    db = tmp_path / "s.sqlite"
+    s = _new(db)
+    with pytest.raises(InputError, match="no pending suggestion"):
+        s.record(4, 1)
+    s.suggest()
+    with pytest.raises(InputError, match="above the allowed range"):
+        s.record(11, 1)
+    with pytest.raises(InputError, match="below the allowed range"):
+        s.record(-1, 1)
+    with pytest.raises(InputError, match="side-effect limit"):
+        s.record(4, None)
+    with pytest.raises(InputError, match="unknown patient"):
+        OptimizationSession.open("nobody", db)
+    with pytest.raises(InputError, match="already has"):
+        _new(db)
+    with pytest.raises(InputError):
+        OptimizationSession.new(
+            "p2", "scs", db=db, safe_seed={"amplitude": "8 mA", "pulse_width": "800 us"}
+        )
+    with pytest.raises(InputError):
+        OptimizationSession.new("p3", "scs", db=db, objective="responder")  # needs a baseline
+
+
+def test_records_are_append_only(tmp_path: Path) -> None:
+    db = tmp_path / "s.sqlite"
+    s = _new(db)
+    s.suggest()
+    s.record(5, 1)
+    con = sqlite3.connect(db)
+    for sql in (
+        "UPDATE optimize_observations SET nrs = 0",
+        "DELETE FROM optimize_suggestions",
+        "UPDATE optimize_sessions SET modality = 'tdcs'",
+    ):
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            con.execute(sql)
+    con.close()
+
+
+def test_env_var_and_bad_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PHANTOMLAB_OPTIMIZE_DB", str(tmp_path / "env.sqlite"))
+    store = SessionStore()
+    assert store.url.endswith("env.sqlite")
+    with pytest.raises(InputError):
+        SessionStore("nosuchdialect://x")
+
+
+WORKER = textwrap.dedent(
+    """
+    import sys, time
+    from phantomlab.optimize import OptimizationSession
+    db, patient, n, pause = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+    s = OptimizationSession.open(patient, db)
+    for _ in range(n):
+        rec, new = s.suggest()
+        print("SUGGESTED", rec.seq, int(new), flush=True)
+        time.sleep(pause)
+        s.record(4, 1)
+        print("RECORDED", rec.seq, flush=True)
+    """
+)
+
+
+def _worker(tmp: Path, db: Path, patient: str, n: int, pause: float) -> subprocess.Popen[str]:
+    script = tmp / "worker.py"
+    script.write_text(WORKER)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen(
+        [sys.executable, str(script), str(db), patient, str(n), str(pause)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def _integrity(db: Path) -> tuple[list[int], dict[int, int]]:
+    con = sqlite3.connect(db)
+    seqs = [
+        r[0]
+        for r in con.execute(
+            "SELECT s.seq FROM optimize_suggestions s JOIN optimize_sessions p "
+            "ON s.session_id = p.id WHERE p.patient = 'p1' ORDER BY s.seq"
+        )
+    ]
+    obs = dict(
+        con.execute(
+            "SELECT s.seq, COUNT(o.id) FROM optimize_suggestions s "
+            "LEFT JOIN optimize_observations o ON o.suggestion_id = s.id GROUP BY s.id"
+        )
+    )
+    con.close()
+    return seqs, obs
+
+
+def test_kill_between_suggest_and_record_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "k.sqlite"
+    _new(db)
+    acknowledged: set[int] = set()
+    # 1) deterministic: kill while a suggestion is pending (the worker sleeps before record)
+    p = _worker(tmp_path, db, "p1", 1, 60.0)
+    assert p.stdout is not None
+    line = p.stdout.readline().split()
+    assert line[:1] == ["SUGGESTED"]
+    pending_seq = int(line[1])
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    # 2) a new process gets the same pending suggestion back (not a new one), then records it
+    q = _worker(tmp_path, db, "p1", 2, 0.0)
+    out, err = q.communicate(timeout=120)
+    assert q.returncode == 0, err
+    lines = [x.split() for x in out.splitlines()]
+    assert lines[0] == ["SUGGESTED", str(pending_seq), "0"]
+    acknowledged |= {int(x[1]) for x in lines if x[0] == "RECORDED"}
+    # 3) kills at random moments of a suggest/record loop
+    for delay in (1.5, 2.5):
+        r = _worker(tmp_path, db, "p1", 50, 0.05)
+        time.sleep(delay)
+        r.send_signal(signal.SIGKILL)
+        out, _ = r.communicate()
+        acknowledged |= {int(x.split()[1]) for x in out.splitlines() if x.startswith("RECORDED")}
+    seqs, obs = _integrity(db)
+    assert seqs == list(range(1, len(seqs) + 1))  # no gap, no duplicate
+    assert all(c <= 1 for c in obs.values())  # never two reports for one suggestion
+    assert sum(1 for c in obs.values() if c == 0) <= 1  # at most one pending
+    assert acknowledged <= {s for s, c in obs.items() if c == 1}  # every acknowledged record kept
+
+
+def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "c.sqlite"
+    for name in ("a", "b", "c"):
+        OptimizationSession.new(name, "scs", db=db, baseline_nrs=7.0, safe_seed=SEED)
+    procs = [_worker(tmp_path, db, name, 4, 0.0) for name in ("a", "b", "c")]
+    for pr in procs:
+        _, err = pr.communicate(timeout=300)
+        assert pr.returncode == 0, err
+    con = sqlite3.connect(db)
+    counts = dict(
+        con.execute(
+            "SELECT p.patient, COUNT(o.id) FROM optimize_sessions p JOIN optimize_observations o "
+            "ON o.session_id = p.id GROUP BY p.patient"
+        )
+    )
+    con.close()
+    assert counts == {"a": 4, "b": 4, "c": 4}
+
+
+def test_two_writers_same_patient_one_record_wins(tmp_path: Path) -> None:
+    db = tmp_path / "d.sqlite"
+    s = _new(db)
+    s.suggest()
+    code = (
+        "import sys\nfrom phantomlab.optimize import OptimizationSession\n"
+        "OptimizationSession.open('p1', sys.argv[1]).record(3, 1)\n"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code, str(db)], stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    rcs = []
+    for pr in procs:
+        _, err = pr.communicate(timeout=120)
+        rcs.append((pr.returncode, err))
+    assert sum(rc == 0 for rc, _ in rcs) == 1
+    assert all("pending suggestion" in err for rc, err in rcs if rc != 0)
+    seqs, obs = _integrity(db)
+    assert seqs == [1] and obs == {1: 1}
