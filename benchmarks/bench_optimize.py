@@ -82,12 +82,11 @@ class OptunaGP:
         seed_pt = dict(space.safe_seed)
         self.study.enqueue_trial(seed_pt)  # same safe start as the other methods
         self._trial: Any = None
+        self._worst = 0.0
         self._best = BestObserved(LIMIT)
 
     def ask(self) -> dict[str, Any]:
         """Next protocol: Optuna's proposal, redrawn until it passes the safety check."""
-        import optuna
-
         for _ in range(100):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -96,11 +95,16 @@ class OptunaGP:
             if not self.safety.violations(self.space, pt):
                 self._trial = trial
                 return pt
-            self.study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            # the check costs no session: tell Optuna it is infeasible and bad, so it learns
+            trial.set_user_attr("side_effect", 10.0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.study.tell(trial, self._worst - 1.0)
         raise RuntimeError("Optuna proposed no protocol passing the safety check")
 
     def tell(self, point: Mapping[str, Any], value: float, side_effect: float) -> None:
         """Report relief (objective) and discomfort (constraint) to Optuna."""
+        self._worst = min(self._worst, float(value))
         self._trial.set_user_attr("side_effect", float(side_effect))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

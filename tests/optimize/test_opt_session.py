@@ -208,7 +208,7 @@ def test_two_writers_same_patient_one_record_wins(tmp_path: Path) -> None:
     )
     procs = [
         subprocess.Popen([sys.executable, "-c", code, str(db)], stderr=subprocess.PIPE, text=True)
-        for _ in range(3)
+        for _ in range(2)
     ]
     rcs = []
     for pr in procs:
@@ -218,3 +218,19 @@ def test_two_writers_same_patient_one_record_wins(tmp_path: Path) -> None:
     assert all("pending suggestion" in err for rc, err in rcs if rc != 0)
     seqs, obs = _integrity(db)
     assert seqs == [1] and obs == {1: 1}
+
+
+@pytest.mark.skipif(
+    not os.environ.get("PHANTOMLAB_TEST_PG_URL"),
+    reason="set PHANTOMLAB_TEST_PG_URL to test PostgreSQL",
+)
+def test_postgresql_round_trip() -> None:
+    url = os.environ["PHANTOMLAB_TEST_PG_URL"]
+    name = f"pg-{os.getpid()}-{time.time_ns()}"
+    s = OptimizationSession.new(name, "scs", db=url, baseline_nrs=7.0, safe_seed=SEED)
+    rec, new = s.suggest()
+    assert new and s.suggest()[0].id == rec.id
+    s.record(5, 1)
+    with pytest.raises(InputError, match="no pending"):
+        s.record(5, 1)
+    assert OptimizationSession.open(name, url).status().to_frame()["nrs"].tolist() == [5.0]

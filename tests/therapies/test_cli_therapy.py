@@ -62,3 +62,19 @@ def test_demo_step(tmp_path: Path) -> None:
     run(tmp_path)
     assert (tmp_path / "therapies_trajectories.png").stat().st_size > 10_000
     assert (tmp_path / "therapies_courses.csv").exists()
+
+
+def test_course_command_json() -> None:
+    r = _run(
+        "therapy", "course", "malavera2016_active", "--days", "20", "--patients", "20", "--json"
+    )
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert "in silico" in out["summary"]
+    assert len(out["daily"]) == 20
+
+
+def test_course_unknown_reference_is_clear() -> None:
+    r = _run("therapy", "course", "no_such_protocol")
+    assert r.returncode == 2
+    assert r.stderr.startswith("error: name = no_such_protocol")

@@ -184,3 +184,21 @@ def test_calendar_rules() -> None:
     cont = load_protocol({"modality": "scs", "schedule": {"treatment_duration": "60 days"}})
     cal = build_calendar(cont, None, True)
     assert cal.continuous and cal.is_on(59) and not cal.is_on(60)
+
+
+def test_parameter_overrides_reach_the_model() -> None:
+    """Calibration hooks: a therapy's own and shared parameters can be overridden."""
+    p = get_therapy("rtms").reference_protocol()
+    off = get_therapy("rtms", {"m1.descending_per_facilitation": 0.0})
+    st = off.prepare(p, N, rng=1)
+    assert np.all(off.lever_arrays(st, 5)["descending_inhibition"] == 0.0)
+    slow = get_therapy("rtms", {"tau": 30.0})
+    fast = get_therapy("rtms", {"tau": 2.0})
+    a = slow.lever_arrays(slow.prepare(p, N, rng=1), 25)["cortical_excitability"]
+    b = fast.lever_arrays(fast.prepare(p, N, rng=1), 25)["cortical_excitability"]
+    assert np.all(a > b)
+    sham = get_therapy("sham", {"placebo.expectation_mean": 0.0, "placebo.expectation_sd": 0.0})
+    sp = sham.reference_protocol()
+    assert np.all(sham.lever_arrays(sham.prepare(sp, N, rng=1), 3)["expectation"] == 0.0)
+    with pytest.raises(InputError):
+        get_therapy("rtms", {"scs.coverage_mean": 0.5})  # another therapy's own parameter

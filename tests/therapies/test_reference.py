@@ -240,3 +240,52 @@ def test_reference_pns_carry_over_gilmore2020() -> None:
     a = course("gilmore2019_active", days=366)
     s = course("gilmore2019_placebo", days=366)
     assert a.responders(365, 50.0, 28) - s.responders(365, 50.0, 28) > 0.2
+
+
+def test_scs_khz_paresthesia_free_but_analgesic() -> None:
+    """Sagalajev 2024 Neuron 112:404: kHz SCS activates dorsal-column axons asynchronously;
+    synchrony is needed for paresthesia, asynchronous activity suffices for analgesia.
+    PMC3763697: 10 kHz SCS raised withdrawal thresholds from day 1 (50 Hz only from day 2)."""
+    from phantomlab.therapies.scs import SCSTherapy
+
+    hf = json_protocol({"modality": "scs", "waveform": "high_frequency"})
+    r = course(hf, days=30)
+    s = _sham("nihon2001_single_scs", days=30)
+    assert r.percent_change(1, 1) < s.percent_change(1, 1) - 20.0
+    th = SCSTherapy()
+    p_hf = load_protocol({"modality": "scs", "waveform": "high_frequency"})
+    p_tonic = get_reference("nihon2001_single_scs")
+    assert np.all(th.paresthesia(th.prepare(p_hf, 50, rng=0)) == 0.0)
+    assert np.mean(th.paresthesia(th.prepare(p_tonic, 50, rng=0)) > 0) > 0.5
+
+
+def test_scs_responders_jaffee2025_and_nihon2001() -> None:
+    """Jaffee 2025 scoping review (33 pts): >=50% pain reduction in about half (18% 90-100%,
+    15% >=80%, 6% >=60%, 15% >=50%); Nihon 2001: long-term satisfactory control 6/19 (32%)."""
+    a = course("nihon2001_single_scs", days=366)
+    early, late = a.responders(28, 50.0), a.responders(365, 50.0)
+    assert 0.25 < early < 0.95
+    assert late < early
+
+
+def test_drg_holds_up_better_than_scs() -> None:
+    """DRG stimulation holds up better long-term than SCS (little tolerance; ACCURATE trial,
+    Deer 2017 Pain 158:669: 81.2% vs 55.7% success at 3 months): the share of responders
+    retained from month 1 to month 12 is larger with DRG than with SCS."""
+    d = course("srinivasan2022_pooled", days=366)
+    s = course("nihon2001_single_scs", days=366)
+    keep_d = d.responders(365, 50.0) / d.responders(28, 50.0)
+    keep_s = s.responders(365, 50.0) / s.responders(28, 50.0)
+    assert keep_d > keep_s
+
+
+def test_drg_filter_abates_c_at_20hz_spares_abeta() -> None:
+    """PMC7669706: with 20 Hz ganglionic stimulation, C transmission progressively abated over
+    20 s, Abeta persisted; lower rates filter less (use dependence)."""
+    from phantomlab.mechanisms.peripheral import drg_stimulation_block
+    from phantomlab.therapies.drg import c_filter
+
+    assert c_filter(20.0, 20.0) > 0.8
+    assert c_filter(5.0) < c_filter(10.0) < c_filter(20.0)
+    _, ab = drg_stimulation_block(20.0, 20.0, "Abeta", n_neurons=50, rng=0)
+    assert ab[-1] > 0.95

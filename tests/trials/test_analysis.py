@@ -300,3 +300,46 @@ def test_gls_covariance_matches_hessian_se_at_interior_optimum():
     fit = model.fit(reml=True)
     se = np.sqrt(np.diag(gls_fe_cov(model, fit)))
     np.testing.assert_allclose(se, fit.bse_fe, rtol=1e-3)
+
+
+def test_nnt_interval_published_examples():
+    from phantomlab.trials.analysis import nnt_from_risk_difference
+
+    # Altman 1998 (BMJ 317:1309) as quoted by Newcombe (BMJ rapid response, 1999):
+    # ARR CI -5 % to +25 % inverts to NNTB 4 through infinity to NNTH 20.
+    r = nnt_from_risk_difference(0.10, -0.05, 0.25)
+    assert r.nnt_ci == pytest.approx((4.0, -20.0))
+    assert "NNTB 4.0 to inf to NNTH 20.0" in r.text
+    # Barrowman 2002 (CMAJ 166:1676): ARR 16.6 % (0.9 % to 32.2 %) -> NNT 6, CI 3.1 to 111.1
+    r = nnt_from_risk_difference(0.166, 0.009, 0.322)
+    assert round(r.nnt) == 6
+    assert r.nnt_ci[0] == pytest.approx(3.1, abs=0.05)
+    assert r.nnt_ci[1] == pytest.approx(111.1, abs=0.05)
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [],
+        [(1, "sham", 0, 5), (2, "active", 0, 6)],
+        [(1, "sham", 0, 5), (1, "sham", 6, 4), (2, "active", 0, 6), (2, "active", 6, 5)],
+    ],
+)
+def test_too_few_patients_is_a_clear_error(rows):
+    d = _design()
+    with pytest.raises(InputError) as ei:
+        analyze(pd.DataFrame(rows, columns=["patient", "arm", "week", "pain"]), d)
+    assert "too few" in ei.value.problems[0].message
+
+
+def test_consort_counts_randomized_patients_without_data():
+    d = _design()
+    alloc = pd.DataFrame(
+        {"patient": list(range(1, 11)), "allocation": ["sham"] * 5 + ["active"] * 5}
+    )
+    res = analyze(_hand_data(), d, allocated=alloc)
+    c = res.consort
+    assert c.loc["sham", "allocated"] == 5 and c.loc["active", "allocated"] == 5
+    assert c.loc["sham", "lost_to_follow_up"] == 3  # patients 3, 4 and 9 (no data at all)
+    with pytest.raises(InputError):
+        analyze(_hand_data(), d, allocated=alloc.iloc[:3])

@@ -141,3 +141,14 @@ def test_documented_example_is_valid():
     d = load_design(yaml.safe_load(blocks[0]))
     assert d.strata_factors()["amputation"] == ["upper", "lower"]
     assert d.randomization.minimization_weights == {"center": 1, "amputation": 2}
+
+
+def test_every_planning_parameter_has_provenance():
+    from phantomlab.trials.design import SimulationModel
+    from phantomlab.trials.simulate import PROVENANCE, model_card
+
+    numeric = set(SimulationModel.model_fields) - {"clip"}
+    assert numeric == set(PROVENANCE)
+    card = model_card(example_design("multicenter_sham"))
+    assert set(card["kind"]) <= {"source", "calibrated", "assumed"}
+    assert (card["note"] != "").all()

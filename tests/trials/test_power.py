@@ -228,3 +228,38 @@ def test_model_moments():
     )
     diff = y[:, ~ctrl, 1].mean() - y[:, ctrl, 1].mean()
     assert diff == pytest.approx(-1.0, abs=0.05)
+
+
+def test_carryover_biases_the_2x2_estimate_by_theory():
+    """With carry-over lambda of the active effect into period 2 (none from sham),
+    the period-difference estimator has mean effect * (1 - lambda / 2)."""
+    from phantomlab.trials.power import crossover_pvalues
+
+    design = example_design("crossover")  # washout 2 weeks
+    sim = design.simulation.model_copy(
+        update={"clip": False, "dropout": 0.0, "carryover": 0.8, "carryover_half_life": "2 week"}
+    )
+    design = design.model_copy(
+        update={
+            "simulation": sim,
+            "outcome": design.outcome.model_copy(update={"scale_min": -100, "scale_max": 100}),
+        }
+    )
+    lam = 0.8 * 0.5  # one half-life of washout
+    _, _, arms, y, obs = ParametricTrialModel(design).crossover_arrays(20, 1, n_reps=4000)
+    est, _ = crossover_pvalues(arms, y, obs, "sham")
+    se = est.std(ddof=1) / np.sqrt(est.size)
+    assert est.mean() == pytest.approx(-1.2 * (1 - lam / 2), abs=4 * se)
+    assert abs(est.mean() + 1.2) > 8 * se  # the bias is real
+
+
+def test_tiny_trials_count_as_not_significant_but_bad_simulators_fail():
+    design = _design(-1.0, dropout=0.9, primary="mixed")
+    p = simulated_power(design, 2, n_sims=20, rng=1)[0]
+    assert 0.0 <= p < 0.5
+
+    def broken(n_per_arm: int, rng: np.random.Generator) -> pd.DataFrame:
+        return pd.DataFrame({"patient": [1], "arm": ["sham"], "week": [0.0]})
+
+    with pytest.raises(InputError):
+        simulated_power(design, 10, n_sims=3, rng=1, simulate=broken)

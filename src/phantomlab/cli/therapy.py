@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from phantomlab.cli._common import emit_json, err_console, fail
 from phantomlab.exceptions import Problem
+
+if TYPE_CHECKING:
+    from phantomlab.protocols import ProtocolBase
 
 app = typer.Typer(
     help="Therapies acting on the virtual patient (in silico): curves, courses, parameters.",
@@ -32,13 +36,15 @@ def _hypothesis(h: str) -> str:
     return h
 
 
-def _protocol(source: str | None):  # type: ignore[no-untyped-def]
+def _load(source: str) -> ProtocolBase:
     from phantomlab.protocols import get_reference, load_protocol
 
-    if source is None:
-        return None
     path = Path(source)
     return load_protocol(path) if path.exists() else get_reference(source)
+
+
+def _protocol(source: str | None) -> ProtocolBase | None:
+    return None if source is None else _load(source)
 
 
 @app.command("list")
@@ -48,10 +54,7 @@ def list_therapies(as_json: bool = typer.Option(False, "--json", help="Print JSO
 
     rows = []
     for key, cls in THERAPIES.items():
-        th = cls()
-        ref = (
-            cls.reference or th.reference_protocol().name if key not in ("sham",) else cls.reference
-        )
+        ref = cls.reference or cls().reference_protocol().name
         rows.append(
             {
                 "modality": key,
@@ -127,6 +130,8 @@ def curve(
     _hypothesis(hypothesis)
     if not 1 <= patients <= 5000:
         fail(Problem("--patients", patients, "1 to 5000", "", "out of range"))
+    if png is not None and not png.parent.exists():
+        fail(Problem("--png", str(png), "a path in an existing folder", "", "folder not found"))
     th = get_therapy(key)
     name = param or th.curve_param
     if name not in th.dose_keys:
@@ -188,7 +193,9 @@ def course(
     _hypothesis(hypothesis)
     if not 1 <= patients <= 5000:
         fail(Problem("--patients", patients, "1 to 5000", "", "out of range"))
-    p = _protocol(protocol)
+    if not 1 <= days <= 3650:
+        fail(Problem("--days", days, "1 to 3650", "", "out of range"))
+    p = _load(protocol)
     with err_console.status("simulating course ..."):
         res = simulate_course(p, n_patients=patients, days=days, hypothesis=hypothesis, rng=seed)
     if as_json:

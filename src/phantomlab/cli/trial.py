@@ -68,6 +68,9 @@ def randomize_cmd(
 def analyze_cmd(
     data: Path = typer.Argument(..., help="Long-format trial data (CSV)."),
     design: Path = typer.Option(..., "--design", help="Trial design (YAML or JSON)."),
+    allocated: Path = typer.Option(
+        None, "--allocated", help="CSV of every randomized patient (patient, allocation)."
+    ),
     plot: Path = typer.Option(None, "--plot", help="Write a figure (PNG/PDF)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
@@ -75,7 +78,8 @@ def analyze_cmd(
     from phantomlab.trials import analyze, load_design
 
     d = load_design(design)
-    res = analyze(read_table(data), d)
+    alloc = read_table(allocated) if allocated is not None else None
+    res = analyze(read_table(data), d, allocated=alloc)
     if plot is not None:
         res.plot().savefig(plot, dpi=120)
     if as_json:

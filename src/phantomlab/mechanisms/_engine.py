@@ -239,6 +239,7 @@ class _Block:
         self.sens = np.ones(n)
         self.ent = np.full(n, ENT_INITIAL)
         self.hand_act = np.zeros(n)
+        self.shift = np.zeros(n)
         self.pain_prev = np.zeros(n)
         self.day = 0
         persist = hypothesis == "persistence"
@@ -269,7 +270,7 @@ class _Block:
             descending=np.asarray(desc, float).reshape(-1, 1),
             sensitization=self.sens[:, None],
             p0=self.p_nodes,
-            n_iter=25,
+            n_iter=15,
         )
         if commit:
             self.p_nodes = p
@@ -339,7 +340,9 @@ class _Block:
             self.hand_act = self._phantom_movement(lv, noci, hpos)
             _, u, s = self._last_move
         cx.hebbian_update(self.w, u, s, rate)
-        shift = cx.lip_position_mm(self.w) - self.lip0
+        if kind == 0:  # the lip map is read out after lip-touch days (every other day)
+            self.shift = cx.lip_position_mm(self.w) - self.lip0
+        shift = self.shift
         # entanglement (Ortiz-Catalan 2018): grows with unstructured nociceptive drive of the
         # phantom assembly, shrinks with structured training (visual feedback, remapping)
         structured = np.clip(

@@ -40,7 +40,7 @@ from scipy.special import ndtr
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from phantomlab._rng import RNGLike, as_generator
 from phantomlab.exceptions import InputError, Problem
@@ -178,6 +178,11 @@ class BayesOptimizer:
     safe_seeds : sequence of dict or None
         Protocols believed safe a priori; tried first, in order (default: the
         space's ``safe_seed``).
+    expansion_min_gain : float
+        Expand the safe set toward an unsafe goal only if the best expander
+        would lower the goal's side-effect bound by at least this fraction of
+        its excess over the limit; otherwise exploit the safe set (**assumed**
+        0.1; avoids spending sessions creeping toward far, doubtful goals).
     n_candidates : int
         Quasi-random candidates per suggestion (plus local ones around the best).
     n_restarts : int
@@ -201,6 +206,7 @@ class BayesOptimizer:
     side_effect_lengthscale: float = 0.15
     safety: SafetyCheck | None = None
     safe_seeds: Sequence[Mapping[str, Any]] | None = None
+    expansion_min_gain: float = 0.1
     n_candidates: int = 2048
     n_restarts: int = 0
     rng: RNGLike = None
@@ -485,7 +491,8 @@ class BayesOptimizer:
             # protocol whose (optimistic) report would most lower the goal's bound
             scores = self._expansion_scores(X[safe_idx], X[goal], ssd[safe_idx])
             current = smu[goal] + self.safety_beta * ssd[goal]
-            if np.min(scores) < current - 1e-6:
+            gap = current - float(self.side_effect_limit or 0.0)
+            if np.min(scores) < current - max(1e-6, self.expansion_min_gain * gap):
                 order = safe_idx[np.lexsort((-acq[safe_idx], np.round(scores, 6)))]
                 reason = f"expand safe set toward {self.acquisition} goal"
         cols = self.space.decode_columns(X[order])

@@ -434,11 +434,11 @@ class ParameterSpace:
             sob = qmc.Sobol(d=len(reals), scramble=True, seed=gen)
             m = int(np.ceil(np.log2(max(n, 2))))
             u = sob.random_base2(m)[:n]
-            for j, p in enumerate(reals):
-                out[p.name] = p.decode(u[:, j])
-        for p in self.parameters:
-            if isinstance(p, Categorical):
-                out[p.name] = gen.integers(0, len(p.choices), size=n)
+            for j, r in enumerate(reals):
+                out[r.name] = r.decode(u[:, j])
+        for c in self.parameters:
+            if isinstance(c, Categorical):
+                out[c.name] = gen.integers(0, len(c.choices), size=n)
         return out
 
     def grid_columns(self, levels: int | Mapping[str, int]) -> dict[str, np.ndarray]:
@@ -495,7 +495,7 @@ class ParameterSpace:
 
     def describe(self) -> list[dict[str, Any]]:
         """One dict per parameter (name, kind, bounds or choices, scale, source)."""
-        rows = []
+        rows: list[dict[str, Any]] = []
         for p in self.parameters:
             if isinstance(p, Real):
                 rows.append(

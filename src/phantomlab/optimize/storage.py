@@ -386,17 +386,18 @@ class SessionStore:
                 or 0
             ) + 1
             params, info = compute(hist)
+            stamp = _now()
             res = conn.execute(
                 suggestions_table.insert().values(
                     session_id=session_id,
                     seq=seq,
-                    created_at=_now(),
+                    created_at=stamp,
                     params=json.dumps(params, sort_keys=True),
                     info=json.dumps(info, sort_keys=True, default=str),
                 )
             )
             sid = int(res.inserted_primary_key[0])  # type: ignore[index]
-        rec = SuggestionRecord(sid, seq, _now(), params, info, None)
+        rec = SuggestionRecord(sid, seq, stamp, params, info, None)
         return rec, True
 
     def record(

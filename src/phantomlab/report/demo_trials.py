@@ -29,6 +29,7 @@ def run(out: Path) -> None:
 
     from phantomlab.trials import ParametricTrialModel, analyze, power_curve, randomize
     from phantomlab.trials.design import example_design
+    from phantomlab.trials.simulate import model_card
 
     out.mkdir(parents=True, exist_ok=True)
     design = example_design("multicenter_sham")
@@ -40,6 +41,7 @@ def run(out: Path) -> None:
     typer.echo(alloc.summary().splitlines()[0])
     typer.echo(f"  sealed: trial_allocation.csv  sha256={digest[:16]}...")
 
+    model_card(design).to_csv(out / "trial_planning_model.csv", index=False)
     data = ParametricTrialModel(design).simulate(design.n_per_arm, 2026)
     data.to_csv(out / "trial_simulated_data.csv", index=False)
     res = analyze(data, design)

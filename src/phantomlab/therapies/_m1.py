@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from phantomlab.therapies._params import tparam
 
-__all__ = ["K_DESC", "RESPONSE_SD", "m1_levers"]
+__all__ = ["K_DESC", "RESPONSE_SD", "draw_response", "m1_levers"]
 
 Arr = NDArray[np.float64]
 _M = "m1"
@@ -36,13 +36,15 @@ RESPONSE_SD = tparam(
 )  # fmt: skip
 
 
-def m1_levers(a: Arr) -> dict[str, Arr]:
+def m1_levers(a: Arr, k_desc: float = K_DESC.value) -> dict[str, Arr]:
     """Levers of an M1 after-effect ``A`` (fraction of excitability change).
 
     Parameters
     ----------
     a : ndarray, shape (n,)
         After-effect (signed).
+    k_desc : float
+        Descending inhibition per unit of facilitation, Hz (``m1.descending_per_facilitation``).
 
     Returns
     -------
@@ -51,12 +53,12 @@ def m1_levers(a: Arr) -> dict[str, Arr]:
     """
     return {
         "cortical_excitability": 1.0 + a,
-        "descending_inhibition": K_DESC.value * np.maximum(a, 0.0),
+        "descending_inhibition": k_desc * np.maximum(a, 0.0),
     }
 
 
-def draw_response(n: int, rng: np.random.Generator) -> Arr:
-    """Per-patient responsiveness to M1 plasticity protocols (median 1).
+def draw_response(n: int, rng: np.random.Generator, sd: float = RESPONSE_SD.value) -> Arr:
+    """Per-patient responsiveness to M1 plasticity protocols (mean 1).
 
     Parameters
     ----------
@@ -64,10 +66,12 @@ def draw_response(n: int, rng: np.random.Generator) -> Arr:
         Patients.
     rng : Generator
         Random stream.
+    sd : float
+        Log-normal spread (``m1.response_log_sd``).
 
     Returns
     -------
     ndarray, shape (n,)
         Log-normal multiplier.
     """
-    return np.exp(RESPONSE_SD.value * rng.standard_normal(n) - 0.5 * RESPONSE_SD.value**2)
+    return np.exp(sd * rng.standard_normal(n) - 0.5 * sd**2)

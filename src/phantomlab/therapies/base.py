@@ -321,6 +321,18 @@ class CohortState:
     modality: str = ""
 
 
+#: Modules whose records every therapy may override by full key ("placebo.expectation_mean").
+SHARED_MODULES: tuple[str, ...] = ("placebo", "m1")
+SHARED_MODULES_HELP = ("placebo.*", "m1.*")
+
+
+def _shared(key: str) -> TherapyParam | None:
+    from phantomlab.therapies._params import REGISTRY
+
+    rec = REGISTRY.get(key)
+    return rec if rec is not None and rec.module in SHARED_MODULES else None
+
+
 class Therapy:
     """Base class of every therapy (one subclass per modality).
 
@@ -328,7 +340,8 @@ class Therapy:
     ----------
     params : mapping of str to float, optional
         Overrides of the therapy's free parameters (by short name, within their
-        prior range), e.g. for calibration.
+        prior range), e.g. for calibration; shared records by full key
+        (``"placebo.expectation_mean"``, ``"m1.descending_per_facilitation"``).
 
     Notes
     -----
@@ -356,13 +369,13 @@ class Therapy:
         self.params = dict(params or {})
         problems: list[Problem] = []
         for k, v in self.params.items():
-            rec = self.PARAMS.get(k)
+            rec = self.PARAMS.get(k) or _shared(k)
             if rec is None:
                 problems.append(
                     Problem(
                         f"{self.modality}.params",
                         k,
-                        "one of: " + ", ".join(self.PARAMS),
+                        "one of: " + ", ".join([*self.PARAMS, *SHARED_MODULES_HELP]),
                         "",
                         "unknown therapy parameter",
                     )
@@ -387,14 +400,20 @@ class Therapy:
         Parameters
         ----------
         name : str
-            Short name.
+            Short name of one of :attr:`PARAMS`, or the key ``"module.name"`` of a
+            shared record (modules ``placebo``, ``m1``).
 
         Returns
         -------
         float
             The value.
         """
-        return float(self.params.get(name, self.PARAMS[name].value))
+        if name in self.params:
+            return float(self.params[name])
+        rec = self.PARAMS.get(name) or _shared(name)
+        if rec is None:
+            raise KeyError(f"{self.modality}: no parameter {name!r}")
+        return rec.value
 
     # ------------------------------------------------------------------- protocol
     def check(self, protocol: Any) -> ProtocolBase:
@@ -552,9 +571,9 @@ class Therapy:
             raise InputError(problems)
         return out
 
-    @staticmethod
-    def _draw_expectation(n: int, rng: np.random.Generator) -> Arr:
-        return np.clip(EXPECT_MEAN.value + EXPECT_SD.value * rng.standard_normal(n), 0.0, 1.0)
+    def _draw_expectation(self, n: int, rng: np.random.Generator) -> Arr:
+        mean, sd = self.p("placebo.expectation_mean"), self.p("placebo.expectation_sd")
+        return np.clip(mean + sd * rng.standard_normal(n), 0.0, 1.0)
 
     # -------------------------------------------------------------------- levers
     def expectation(self, state: CohortState, t: int) -> Arr:
@@ -581,7 +600,7 @@ class Therapy:
             return np.zeros(state.n_patients)
         if t <= last:
             return e
-        return e * np.exp(-(t - last) / EXPECT_TAU.value)
+        return e * np.exp(-(t - last) / self.p("placebo.expectation_decay_tau"))
 
     def specific(self, state: CohortState, t: int) -> dict[str, Arr]:
         """Specific (non-placebo) levers on day offset ``t`` (override).

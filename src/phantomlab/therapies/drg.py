@@ -89,6 +89,15 @@ P: dict[str, TherapyParam] = {
         note="stimulation time after which the junction filter is read at steady state; "
         "longer than the ~20 s build-up of PMC7669706",
     ),
+    "programming_factor": tparam(
+        _M,
+        "programming_factor",
+        1.5,
+        "1",
+        (1.0, 3.0),
+        "assumed",
+        note="amplitude programmed at this multiple of the median threshold when unset; not read",
+    ),
     "tolerance_max": tparam(
         _M,
         "tolerance_max",
@@ -159,7 +168,9 @@ class DRGTherapy(Therapy):
         """Amplitude (A; unset = 1.5 x the median threshold) and frequency (Hz)."""
         amp = getattr(protocol, "amplitude", None)
         return {
-            "amplitude": float(amp) if amp is not None else 1.5 * self.p("threshold_median"),
+            "amplitude": float(amp)
+            if amp is not None
+            else self.p("programming_factor") * self.p("threshold_median"),
             "frequency": get_si(protocol, "frequency", self.p("default_frequency")),
         }
 

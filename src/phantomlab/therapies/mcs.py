@@ -106,7 +106,7 @@ class MCSTherapy(Therapy):
 
     def draw(self, n: int, rng: np.random.Generator) -> dict[str, Arr]:
         """Per-patient responsiveness and tolerance (all-or-none share)."""
-        resp = draw_response(n, rng)
+        resp = draw_response(n, rng, self.p("m1.response_log_sd"))
         tol = (rng.uniform(0.0, 1.0, n) < self.p("tolerant_share")).astype(float)
         return {"response": resp, "tolerance": tol}
 
@@ -121,4 +121,6 @@ class MCSTherapy(Therapy):
             return {}
         a = self.p("effect_max") * hill(state.dose["amplitude"], self.p("amplitude_half"), 2.0)
         eff = tolerance(t, self.p("tolerance_tau"), state.draws["tolerance"])
-        return m1_levers(a * b * eff * state.draws["response"])
+        return m1_levers(
+            a * b * eff * state.draws["response"], self.p("m1.descending_per_facilitation")
+        )

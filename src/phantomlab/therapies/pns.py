@@ -103,6 +103,16 @@ P: dict[str, TherapyParam] = {
         "assumed",
         note="pulse width when unset; not read",
     ),
+    "block_frequency": tparam(
+        _M,
+        "block_frequency",
+        10000.0,
+        "Hz",
+        (1000.0, 30000.0),
+        "source",
+        "Soin pilot: 10 kHz sinusoid (evidence.md row 14)",
+        "block rate when unset",
+    ),
     "block_threshold": tparam(
         _M,
         "block_threshold",
@@ -154,7 +164,9 @@ class PNSTherapy(Therapy):
         )
         out = {
             "frequency": get_si(
-                protocol, "frequency", 10000.0 if block else self.p("default_frequency")
+                protocol,
+                "frequency",
+                self.p("block_frequency") if block else self.p("default_frequency"),
             ),
             "pulse_width": get_si(protocol, "pulse_width", self.p("default_pulse_width")),
             "block": 1.0 if block else 0.0,
@@ -168,7 +180,7 @@ class PNSTherapy(Therapy):
         if amp is not None:
             out["amplitude"] = float(amp)
         elif block:
-            out["amplitude"] = 1.5 * self.p("block_threshold")
+            out["amplitude"] = self.p("programming_factor") * self.p("block_threshold")
         return out
 
     def draw(self, n: int, rng: np.random.Generator) -> dict[str, Arr]:

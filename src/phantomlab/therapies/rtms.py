@@ -139,6 +139,26 @@ P: dict[str, TherapyParam] = {
         "Malavera 2016 (90% MT)",
         "intensity when unset",
     ),
+    "default_frequency": tparam(
+        _M,
+        "default_frequency",
+        10.0,
+        "Hz",
+        (1.0, 20.0),
+        "source",
+        "Malavera 2016 (10 Hz)",
+        "pulse rate when unset",
+    ),
+    "default_sessions": tparam(
+        _M,
+        "default_sessions",
+        10.0,
+        "1",
+        (1.0, 30.0),
+        "source",
+        "Malavera 2016 (10 daily sessions)",
+        "sessions when the schedule is unset",
+    ),
     "default_pulses": tparam(
         _M,
         "default_pulses",
@@ -206,16 +226,16 @@ class RTMSTherapy(Therapy):
             pulses = getattr(d, "pulses_per_session", None)
         pattern = getattr(protocol, "pattern", None) or "conventional"
         return {
-            "frequency": get_si(protocol, "frequency", 10.0),
+            "frequency": get_si(protocol, "frequency", self.p("default_frequency")),
             "intensity": float(pct) if pct is not None else self.p("default_intensity"),
             "pulses": float(pulses) if pulses else self.p("default_pulses"),
-            "sessions": _sessions_from_schedule(protocol, 10.0),
+            "sessions": _sessions_from_schedule(protocol, self.p("default_sessions")),
             "pattern": {"conventional": 0.0, "iTBS": 1.0, "cTBS": 2.0, "imTBS": 3.0}[pattern],
         }
 
     def draw(self, n: int, rng: np.random.Generator) -> dict[str, Arr]:
         """Per-patient responsiveness."""
-        return {"response": draw_response(n, rng)}
+        return {"response": draw_response(n, rng, self.p("m1.response_log_sd"))}
 
     def per_session(self, state: CohortState) -> Arr:
         """After-effect of one session per patient (signed fraction)."""
@@ -232,4 +252,4 @@ class RTMSTherapy(Therapy):
         if t < 0 or state.calendar.n_sessions == 0:
             return {}
         a = aftereffect(state.calendar, t, self.per_session(state), self.p("tau"), self.p("a_max"))
-        return m1_levers(a)
+        return m1_levers(a, self.p("m1.descending_per_facilitation"))

@@ -211,6 +211,43 @@ P: dict[str, TherapyParam] = {
         "assumed",
         note="tonic rate when unset; the 50 Hz of conventional SCS in PMC3763697 (rats)",
     ),
+    "burst_rate": tparam(
+        _M,
+        "burst_rate",
+        40.0,
+        "Hz",
+        (10.0, 100.0),
+        "assumed",
+        note="rate of bursts when a burst protocol leaves it unset; not read",
+    ),
+    "burst_pulses": tparam(
+        _M,
+        "burst_pulses",
+        5.0,
+        "1",
+        (2.0, 10.0),
+        "assumed",
+        note="pulses per burst when unset; not read",
+    ),
+    "hf_frequency": tparam(
+        _M,
+        "hf_frequency",
+        10000.0,
+        "Hz",
+        (1000.0, 10000.0),
+        "source",
+        "PMC3763697 (rats, 1 and 10 kHz SCS; mechanisms.md §3.4)",
+        "kHz rate when a high-frequency protocol leaves it unset",
+    ),
+    "hf_pulse_width": tparam(
+        _M,
+        "hf_pulse_width",
+        30e-6,
+        "s",
+        (10e-6, 50e-6),
+        "assumed",
+        note="pulse width of kHz SCS when unset (must fit the 100 us period of 10 kHz); not read",
+    ),
     "default_pulse_width": tparam(
         _M,
         "default_pulse_width",
@@ -271,14 +308,14 @@ class SCSTherapy(Therapy):
         """Amplitude (A, absent = programmed), frequency (Hz), pulse width (s), waveform."""
         wf = getattr(protocol, "waveform", None) or "tonic"
         code = WAVEFORM_CODE.get(wf, 0.0)
-        f_default = 10000.0 if code == 2.0 else self.p("default_frequency")
-        pw_default = 30e-6 if code == 2.0 else self.p("default_pulse_width")
+        f_default = self.p("hf_frequency") if code == 2.0 else self.p("default_frequency")
+        pw_default = self.p("hf_pulse_width") if code == 2.0 else self.p("default_pulse_width")
         out = {
             "frequency": get_si(protocol, "frequency", f_default),
             "pulse_width": get_si(protocol, "pulse_width", pw_default),
             "waveform": code,
-            "burst_frequency": get_si(protocol, "burst_frequency", 40.0),
-            "pulses_per_burst": get_si(protocol, "pulses_per_burst", 5.0),
+            "burst_frequency": get_si(protocol, "burst_frequency", self.p("burst_rate")),
+            "pulses_per_burst": get_si(protocol, "pulses_per_burst", self.p("burst_pulses")),
         }
         amp = getattr(protocol, "amplitude", None)
         if amp is None and getattr(protocol, "voltage", None) is not None:

@@ -228,7 +228,7 @@ class TDCSTherapy(Therapy):
 
     def draw(self, n: int, rng: np.random.Generator) -> dict[str, Arr]:
         """Per-patient responsiveness."""
-        return {"response": draw_response(n, rng)}
+        return {"response": draw_response(n, rng, self.p("m1.response_log_sd"))}
 
     def relative_field(self, state: CohortState) -> float:
         """Field at the target relative to the reference montage (1 = C3-Fp2 at 2 mA)."""
@@ -244,7 +244,7 @@ class TDCSTherapy(Therapy):
         h = (1 - np.exp(-state.dose["duration"] / tau_d)) / (1 - np.exp(-1200.0 / tau_d))
         per = state.dose["polarity"] * self.p("effect_ref") * rel * h * state.draws["response"]
         a = aftereffect(cal, t, per, self.p("tau"), self.p("a_max"))
-        out = m1_levers(a)
+        out = m1_levers(a, self.p("m1.descending_per_facilitation"))
         if cal.is_on(t) and state.dose["polarity"] > 0:
             out["plasticity_gain"] = 1.0 + self.p("plasticity_gate") * rel * h * np.ones(
                 state.n_patients

@@ -2,11 +2,12 @@
 
 **Preclinical: no PLP study exists** (evidence.md row 36: analgesia in a mouse
 model only). The envelope amplitude at a deep target (thalamus-like point of
-the sphere model) is computed by :func:`phantomlab.fields.ti_field_at` for the
-protocol's two pairs and currents (Grossman et al. 2017 closed form). Above a
-threshold envelope the deep target is modulated like a weak deep stimulator
-(``descending_inhibition``). Every coupling parameter here is ``assumed`` with
-a wide prior; treat results as hypotheses, never as predictions.
+the sphere model; insula-like if the protocol's target names the insula) is
+computed by :func:`phantomlab.fields.ti_field_at` for the protocol's two pairs
+and currents (Grossman et al. 2017 closed form). Above a threshold envelope
+the deep target is modulated like a weak deep stimulator
+(``descending_inhibition``). Every coupling parameter here is ``assumed``
+with a wide prior; treat results as hypotheses, never as predictions.
 """
 
 from __future__ import annotations
@@ -116,9 +117,11 @@ class TITherapy(Therapy):
         """Mean pair current (A), sessions, and the envelope per ampere at the target."""
         pairs = getattr(protocol, "pairs", None) or load_protocol(REFERENCE_TI).pairs  # type: ignore[attr-defined]
         cur = [float(p.current) if p.current is not None else 1e-3 for p in pairs]
-        side = "right" if "right" in (protocol.target or "") else "left"
+        text = (protocol.target or "").lower()
+        side = "right" if "right" in text else "left"
+        area = "insula" if "insula" in text else "thalamus"
         env = envelope_at(tuple(pairs[0].electrodes), tuple(pairs[1].electrodes),
-                          (cur[0] / cur[0], cur[1] / cur[0]), f"thalamus_{side}")  # fmt: skip
+                          (cur[0] / cur[0], cur[1] / cur[0]), f"{area}_{side}")  # fmt: skip
         return {
             "current": cur[0],
             "envelope_per_A": env,

@@ -20,11 +20,12 @@ from phantomlab.trials.analysis import (
     factorial_analysis,
     mixed_model,
     nnt,
+    nnt_from_risk_difference,
     prepare,
     responder_analysis,
     to_wide,
 )
-from phantomlab.trials.design import TrialDesign, design_schema, load_design
+from phantomlab.trials.design import TrialDesign, design_schema, example_design, load_design
 from phantomlab.trials.power import (
     PowerResult,
     analytic_power,
@@ -62,11 +63,13 @@ __all__ = [
     "consort_counts",
     "crossover_analysis",
     "design_schema",
+    "example_design",
     "factorial_analysis",
     "load_design",
     "minimize",
     "mixed_model",
     "nnt",
+    "nnt_from_risk_difference",
     "parse_n_range",
     "permuted_blocks",
     "power_curve",

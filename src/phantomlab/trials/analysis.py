@@ -59,6 +59,7 @@ __all__ = [
     "gls_fe_cov",
     "mixed_model",
     "nnt",
+    "nnt_from_risk_difference",
     "prepare",
     "responder_analysis",
     "to_wide",
@@ -332,15 +333,19 @@ def mixed_model(data: pd.DataFrame, design: TrialDesign) -> pd.DataFrame:
         model = sm.MixedLM(endog, x, groups, exog_re=np.ones((len(post), 1)), exog_vc=vcs)
     else:
         model = sm.MixedLM(endog, x, post["patient"].to_numpy())
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fit = model.fit(reml=True)
-    params = np.asarray(fit.fe_params)
-    with np.errstate(invalid="ignore"):
-        bse = np.asarray(fit.bse_fe)
-    gls = not np.all(np.isfinite(bse[: 1 + len(others)]))
-    if gls:  # Hessian not positive definite (variance at the boundary): GLS covariance
-        bse = np.sqrt(np.diag(gls_fe_cov(model, fit)))
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            fit = model.fit(reml=True)
+            params = np.asarray(fit.fe_params)
+            bse = np.asarray(fit.bse_fe)
+            gls = not np.all(np.isfinite(bse[: 1 + len(others)]))
+            if gls:  # Hessian not positive definite (variance at the boundary)
+                bse = np.sqrt(np.diag(gls_fe_cov(model, fit)))
+    except (np.linalg.LinAlgError, ValueError) as exc:  # too few data for the model
+        out = pd.DataFrame(columns=_EFFECT_COLS)
+        out.attrs["error"] = f"mixed model could not be fitted: {exc}"
+        return out
     rows = [
         _effect_row(
             "mixed",
@@ -453,24 +458,40 @@ def nnt(responders_t: int, n_t: int, responders_c: int, n_c: int, alpha: float =
     rd = pt - pc
     se = float(np.sqrt(pt * (1 - pt) / n_t + pc * (1 - pc) / n_c))
     z = float(stats.norm.ppf(1 - alpha / 2))
-    lo, hi = rd - z * se, rd + z * se
+    return nnt_from_risk_difference(rd, rd - z * se, rd + z * se)
+
+
+def nnt_from_risk_difference(rd: float, low: float, high: float) -> NNT:
+    """Invert a risk difference and its confidence interval into an NNT (Altman 1998).
+
+    Parameters
+    ----------
+    rd : float
+        Risk difference (benefit > 0).
+    low, high : float
+        Its confidence limits.
+
+    Returns
+    -------
+    NNT
+        ``1/rd`` with interval ``(1/high, 1/low)``; when the interval of ``rd``
+        includes 0 the NNT interval runs "NNTB 1/high to infinity to NNTH 1/|low|".
+    """
 
     def inv(v: float) -> float:
         return 1.0 / v if v != 0 else float("inf")
 
     val = inv(rd)
-    if lo > 0 or hi < 0:
-        ci = (inv(hi), inv(lo))
-        kind = "NNTB" if rd > 0 else "NNTH"
+    ci = (inv(high), inv(low))
+    kind = "NNTB" if rd > 0 else "NNTH"
+    if low > 0 or high < 0:
         a, b = sorted((abs(ci[0]), abs(ci[1])))
         text = f"{kind} {abs(val):.1f} ({a:.1f} to {b:.1f})"
     else:
-        ci = (inv(hi), inv(lo))
-        kind = "NNTB" if rd > 0 else "NNTH"
-        nntb = f"{1 / hi:.1f}" if hi > 0 else "inf"
-        nnth = f"{1 / abs(lo):.1f}" if lo < 0 else "inf"
+        nntb = f"{1 / high:.1f}" if high > 0 else "inf"
+        nnth = f"{1 / abs(low):.1f}" if low < 0 else "inf"
         text = f"{kind} {abs(val):.1f} (NNTB {nntb} to inf to NNTH {nnth})"
-    return NNT(rd, (lo, hi), val, ci, text)
+    return NNT(rd, (low, high), val, ci, text)
 
 
 def responder_analysis(wide: pd.DataFrame, design: TrialDesign) -> pd.DataFrame:
@@ -632,11 +653,32 @@ def _arm_summary(wide: pd.DataFrame, design: TrialDesign) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _require_data(wide: pd.DataFrame, design: TrialDesign) -> None:
+    """Raise if fewer than 2 patients with baseline and primary value in control or all others."""
+    ok = wide.dropna(subset=["baseline", "primary"])
+    counts = ok["arm"].value_counts()
+    ctrl = design.control_arm
+    others = [a for a in design.arm_names if a != ctrl and counts.get(a, 0) >= 2]
+    if counts.get(ctrl, 0) < 2 or not others:
+        shown = {a: int(counts.get(a, 0)) for a in design.arm_names}
+        raise InputError(
+            Problem(
+                "data",
+                shown,
+                f">= 2 patients with baseline and week {design.outcome.primary_week:g} values "
+                f"in the control arm ({ctrl}) and in another arm",
+                "",
+                "too few complete patients to analyse",
+            )
+        )
+
+
 def analyze(
     data: pd.DataFrame,
     design: TrialDesign,
     *,
     analyses: tuple[str, ...] | None = None,
+    allocated: pd.DataFrame | None = None,
 ) -> TrialResult:
     """Run the analyses of a trial on long-format data (real or simulated).
 
@@ -649,6 +691,10 @@ def analyze(
     analyses : tuple of str or None
         Subset of ``("change", "ancova", "mixed")`` to run for parallel designs
         (default: all three). Factorial and crossover designs run their own.
+    allocated : pandas.DataFrame or None
+        Every randomized participant (columns ``patient`` and ``allocation`` or
+        ``arm``; sequences for crossover designs), so that the CONSORT counts
+        include participants without any data row.
 
     Returns
     -------
@@ -656,7 +702,30 @@ def analyze(
         Effects, responders, CONSORT counts, arm summaries and trajectories.
     """
     df = prepare(data, design)
-    consort = consort_counts(df, design)
+    alloc = None
+    if allocated is not None:
+        col = "allocation" if "allocation" in allocated.columns else "arm"
+        units = [u for u, _ in design.allocation_units()]
+        problems = []
+        if "patient" not in allocated.columns or col not in allocated.columns:
+            problems.append(
+                Problem("allocated", list(allocated.columns), "columns patient, allocation", "", "")
+            )
+        else:
+            alloc = pd.Series(
+                allocated[col].astype(str).to_numpy(), index=allocated["patient"].astype(str)
+            )
+            bad = sorted(set(alloc) - set(units))
+            if bad:
+                problems.append(Problem("allocated", bad[:5], f"one of {units}", "", "unknown"))
+            missing = sorted(set(df["patient"]) - set(alloc.index))
+            if missing:
+                problems.append(
+                    Problem("allocated", missing[:5], "every patient in the data", "", "missing")
+                )
+        if problems:
+            raise InputError(problems)
+    consort = consort_counts(df, design, allocated=alloc)
     traj = _trajectories(df, design)
     if design.design == "crossover":
         eff = crossover_analysis(df, design, mixed=analyses is None or "mixed" in analyses)
@@ -674,6 +743,7 @@ def analyze(
             outcome=design.outcome.name,
         )
     wide = to_wide(df, design)
+    _require_data(wide, design)
     todo = analyses or ("change", "ancova", "mixed")
     frames = []
     if design.design == "factorial":
@@ -690,7 +760,8 @@ def analyze(
         mm = mixed_model(df, design)
         vc = dict(mm.attrs.get("variance_components", {}))
         frames.append(mm)
-    eff = pd.concat([f for f in frames if len(f)], ignore_index=True) if frames else pd.DataFrame()
+    kept = [f for f in frames if len(f)]
+    eff = pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=_EFFECT_COLS)
     return TrialResult(
         design_name=design.name,
         design=design.design,

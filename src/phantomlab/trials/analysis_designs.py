@@ -87,10 +87,14 @@ def crossover_analysis(
         + [(data["arm"] == a).to_numpy(float) for a in others]
         + [(data["period"] == p).to_numpy(float) for p in periods[1:]]
     )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fit = sm.MixedLM(data[y].to_numpy(float), x, data["patient"].to_numpy()).fit(reml=True)
-    fe, bse = np.asarray(fit.fe_params), np.asarray(fit.bse_fe)
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            model = sm.MixedLM(data[y].to_numpy(float), x, data["patient"].to_numpy())
+            fit = model.fit(reml=True)
+            fe, bse = np.asarray(fit.fe_params), np.asarray(fit.bse_fe)
+    except (np.linalg.LinAlgError, ValueError):  # too few data for the mixed model
+        return pd.DataFrame(rows, columns=_EFFECT_COLS)
     for i, a in enumerate(others):
         rows.append(_effect_row("mixed", f"{a} - {ctrl}", fe[1 + i], bse[1 + i], np.inf, alpha))
     return pd.DataFrame(rows, columns=_EFFECT_COLS)

@@ -296,6 +296,13 @@ class SimulationModel(_Spec):
         Probability that a patient misses the primary visit (monotone, MCAR).
     onset_weeks : float
         Weeks until the arm effects and placebo change reach full size (linear ramp).
+    carryover : float
+        Crossover only: fraction of the previous period's arm effect still present
+        at the start of the washout (assumed; default 0 = no carry-over).
+    carryover_half_life : str
+        Crossover only: half-life of that residual effect, a duration with unit;
+        the fraction reaching the next period is
+        ``carryover * 0.5 ** (washout / carryover_half_life)``.
     clip : bool
         Clip simulated values to the outcome scale (as a rating scale does).
         Clipping shrinks variances near the scale ends; turn it off (and widen
@@ -312,7 +319,25 @@ class SimulationModel(_Spec):
     center_sd: float = Field(0.5, ge=0)
     dropout: float = Field(0.1, ge=0, lt=1)
     onset_weeks: float = Field(2.0, ge=0)
+    carryover: float = Field(0.0, ge=0, le=1)
+    carryover_half_life: str = "1 week"
     clip: bool = True
+
+    @field_validator("carryover_half_life")
+    @classmethod
+    def _half_life(cls, v: str) -> str:
+        try:
+            s = as_si(v, "s", field="carryover_half_life")
+        except InputError as exc:
+            raise ValueError(exc.problems[0].message) from None
+        if s <= 0:
+            raise ValueError("half-life must be > 0")
+        return v
+
+    @property
+    def carryover_half_life_weeks(self) -> float:
+        """Half-life of the carry-over in weeks."""
+        return as_si(self.carryover_half_life, "s") / _WEEK_S
 
     @model_validator(mode="after")
     def _check(self) -> SimulationModel:

@@ -20,7 +20,9 @@ Simulated power accepts any ``simulate(n_per_arm, rng) -> DataFrame`` callable
 :func:`~phantomlab.trials.analysis.analyze`. For the built-in
 :class:`~phantomlab.trials.simulate.ParametricTrialModel` with an ANCOVA or
 change primary analysis a fast path simulates all replicates at once and fits
-every ANCOVA with batched normal equations.
+every ANCOVA with batched normal equations (2x2 crossovers: batched
+period-difference t-tests). Other cases run through
+:func:`~phantomlab.trials.runner.run_replicates` (in-process or on Dask).
 """
 
 from __future__ import annotations

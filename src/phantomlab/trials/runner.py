@@ -362,7 +362,30 @@ class TrialSimulationTask:
         frames = []
         for rep, child in zip(replicates, _children(seed, len(replicates)), strict=True):
             data = sim(self.n_per_arm, np.random.default_rng(child))
-            res = analyze(data, self.design, analyses=self.analyses)
+            try:
+                res = analyze(data, self.design, analyses=self.analyses)
+            except InputError as exc:
+                if not all(p.message.startswith("too few") for p in exc.problems):
+                    raise  # bad simulator output is an error, not a non-significant trial
+                nan = float("nan")  # too few complete patients: counts as not significant
+                frames.append(
+                    pd.DataFrame(
+                        [
+                            {
+                                "analysis": "+".join(self.analyses),
+                                "contrast": "not analysable",
+                                "estimate": nan,
+                                "se": nan,
+                                "ci_low": nan,
+                                "ci_high": nan,
+                                "p": nan,
+                                "replicate": int(rep),
+                                "n_analysed": 0,
+                            }
+                        ]
+                    )
+                )
+                continue
             e = res.effects[["analysis", "contrast", "estimate", "se", "ci_low", "ci_high", "p"]]
             e = e.assign(
                 replicate=int(rep), n_analysed=int(res.consort.loc["total", "analysed_mixed"])

@@ -40,7 +40,72 @@ from phantomlab._rng import RNGLike, as_generator
 from phantomlab.exceptions import InputError, Problem
 from phantomlab.trials.design import TrialDesign
 
-__all__ = ["ParametricTrialModel", "SimulatedArrays", "arrays_to_frame"]
+__all__ = ["PROVENANCE", "ParametricTrialModel", "SimulatedArrays", "arrays_to_frame", "model_card"]
+
+
+#: Provenance of every planning-model parameter: (unit, kind, source, note).
+PROVENANCE: dict[str, tuple[str, str, str, str]] = {
+    "effects": (
+        "NRS points",
+        "assumed",
+        "",
+        "planning value of the order of pooled M1-stimulation MDs (e.g. rTMS MD -1.45, "
+        "Tao et al. 2025, Front Neurol 16:1682650); not a prediction",
+    ),
+    "placebo_change": ("NRS points", "assumed", "", "planning guess; vary in sensitivity runs"),
+    "baseline_mean": (
+        "NRS points",
+        "assumed",
+        "",
+        "planning guess (moderate-to-severe pain at entry)",
+    ),
+    "baseline_sd": ("NRS points", "assumed", "", "planning guess"),
+    "sd": (
+        "NRS points",
+        "assumed",
+        "shared/research/stats.md section 4",
+        "the notes suggest 2-3 NRS points for sensitivity analyses (no pooled value seen)",
+    ),
+    "rho": ("1", "assumed", "", "baseline-follow-up correlation; planning guess"),
+    "icc": ("1", "assumed", "", "correlation of repeated visits; planning guess"),
+    "center_sd": ("NRS points", "assumed", "", "between-center SD; planning guess"),
+    "dropout": ("1", "assumed", "", "fraction missing the primary visit; planning guess"),
+    "onset_weeks": ("week", "assumed", "", "linear onset of effects; planning guess"),
+    "carryover": ("1", "assumed", "", "crossover residual effect; 0 = none"),
+    "carryover_half_life": ("week", "assumed", "", "decay of carry-over over the washout"),
+}
+
+
+def model_card(design: TrialDesign) -> pd.DataFrame:
+    """Return the planning-model parameters of a design with their provenance.
+
+    Parameters
+    ----------
+    design : TrialDesign
+        The design.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``parameter``, ``value``, ``unit``, ``kind``, ``source``, ``note``.
+    """
+    m = design.simulation
+    rows = []
+    for name, (unit, kind, source, note) in PROVENANCE.items():
+        value: object = getattr(m, name)
+        if name == "effects":
+            value = design.arm_effects()
+        rows.append(
+            {
+                "parameter": name,
+                "value": str(value),
+                "unit": unit,
+                "kind": kind,
+                "source": source,
+                "note": note,
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 @dataclass(frozen=True)
@@ -189,10 +254,12 @@ class ParametricTrialModel:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Simulate ``n_reps`` crossover trials at once.
 
-        Model: ``Y_ip = baseline_mean + c_k + placebo_change + effect_a(ip) + u_i + e_ip``
-        with ``u_i ~ N(0, icc sd^2)`` and ``e_ip ~ N(0, (1 - icc) sd^2)``; no period
-        or carry-over effect (the washout is assumed sufficient). A dropout leaves
-        after a uniformly drawn earlier period.
+        Model: ``Y_ip = baseline_mean + c_k + placebo_change + effect_a(ip)
+        + lambda * effect_a(i,p-1) + u_i + e_ip`` with ``u_i ~ N(0, icc sd^2)``,
+        ``e_ip ~ N(0, (1 - icc) sd^2)`` and the carry-over fraction
+        ``lambda = carryover * 0.5 ** (washout / carryover_half_life)`` (0 by
+        default); no period effect. A dropout leaves after a uniformly drawn
+        earlier period.
 
         Parameters
         ----------
@@ -230,7 +297,12 @@ class ParametricTrialModel:
         eff = self.design.arm_effects()
         arms = np.array([list(sq) for sq in seqs])[seq]  # (n, n_per)
         effect = np.vectorize(eff.__getitem__, otypes=[float])(arms)
-        y = m.baseline_mean + m.placebo_change + (c + u)[:, :, None] + effect[None] + e
+        lam = m.carryover * 0.5 ** (
+            self.design.crossover.washout_weeks / m.carryover_half_life_weeks
+        )
+        carry = np.zeros_like(effect)
+        carry[:, 1:] = lam * effect[:, :-1]
+        y = m.baseline_mean + m.placebo_change + (c + u)[:, :, None] + (effect + carry)[None] + e
         if m.clip:
             y = np.clip(y, out.scale_min, out.scale_max)
         drop = g.random((r, n)) < m.dropout

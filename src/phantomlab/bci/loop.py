@@ -1,0 +1,359 @@
+"""Closed-loop BCI training of a virtual cohort: decoder → virtual-hand feedback → cortical map.
+
+One training day per patient (Yanagisawa et al. 2016, Nat Commun 7:13209;
+2020, Neurology, doi 10.1212/WNL.0000000000009858; shared/research/optim_bci.md §3.1):
+
+1. **Calibration.** EEG epochs are simulated from the patient's current S1 map
+   (:func:`~.activity.patient_activity`, :func:`~.simulate.simulate_epochs`):
+   phantom-hand attempts vs rest for the *phantom* decoder, intact-hand
+   movements vs rest for the *intact* decoder (Yanagisawa 2020's "real
+   decoder"); the pipeline (default CSP + LDA) is fitted to them. The *random*
+   decoder is not fitted: its output is a coin flip (the 2020 control).
+2. **Feedback block.** The patient attempts phantom-hand movements (and rests);
+   each trial's EEG is simulated and the fitted decoder drives the virtual
+   hand. Congruence = fraction of trials in which the virtual hand did what
+   the patient attempted.
+3. **Training signal.** Above-chance congruence ``c = max(0, 2·acc − 1)`` is
+   the virtual hand's structured visual feedback; the virtual patient's
+   ``visual_feedback`` lever is set to ``c`` and its ``decoder_training`` lever
+   to ``sign · gain · c`` (sign +1 phantom, −1 intact, 0 random, as
+   ``phantomlab.therapies.bci.DECODER_SIGN``). The cohort then advances one day.
+
+The efference drive of the phantom hand zone during a session follows the
+previous day's training signal (the patient keeps the strategy that moved the
+hand), so phantom-decoder training strengthens the activity it decodes and
+intact-decoder training weakens it: decoding accuracy changes with the
+representation, and pain follows the virtual patient's own mechanisms.
+Patients are decoded one by one (a decoder is fitted per patient); the cohort
+steps are vectorized.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from phantomlab._rng import RNGLike, spawn
+from phantomlab._validation import check_in, check_range, raise_if
+from phantomlab.bci import _params as bp
+from phantomlab.bci.activity import patient_activity
+from phantomlab.bci.decode import PIPELINES, _prepare, decode, make_pipeline
+from phantomlab.bci.head import CHANNEL_SETS
+from phantomlab.bci.simulate import SignalModel, simulate_epochs
+from phantomlab.mechanisms.levers import Levers
+
+__all__ = ["DECODERS", "BCICourse", "CourseResult", "run_course"]
+
+#: Decoder kinds and the sign of their training signal.
+DECODERS: dict[str, float] = {"phantom": 1.0, "intact": -1.0, "random": 0.0}
+
+_WIN = (0.5, 2.5, 8.0, 30.0)
+
+
+@dataclass(frozen=True)
+class BCICourse:
+    """Settings of a closed-loop training course.
+
+    Parameters
+    ----------
+    decoder : {"phantom", "intact", "random"}
+        What the decoder was trained on.
+    training_days : int
+        Days of training (Yanagisawa 2020: 3).
+    follow_up_days : int
+        Days without training after the course (pain read at course day
+        ``training_days + 1`` and later; 2020 read day 4 and day 8).
+    calibration_epochs : int
+        Calibration epochs per class each day.
+    feedback_trials : int
+        Feedback trials per class each day.
+    pipeline : {"csp-lda", "ts-lr"}
+        Decoder pipeline.
+    phantom_side : {"left", "right"}
+        Amputated hand.
+    channels : {"eeg32", "eeg64"}
+        EEG channel set.
+    gain : float
+        ``decoder_training`` per unit of above-chance congruence (0–1).
+    """
+
+    decoder: str = "intact"
+    training_days: int = 3
+    follow_up_days: int = 5
+    calibration_epochs: int = 30
+    feedback_trials: int = 30
+    pipeline: str = "csp-lda"
+    phantom_side: str = "left"
+    channels: str = "eeg32"
+    gain: float = bp.LOOP_GAIN
+
+    def validate(self) -> None:
+        """Raise :class:`~phantomlab.exceptions.InputError` on bad settings."""
+        raise_if(
+            check_in("decoder", self.decoder, tuple(DECODERS))
+            + check_range("training_days", self.training_days, low=1, high=60)
+            + check_range("follow_up_days", self.follow_up_days, low=1, high=365)
+            + check_range("calibration_epochs", self.calibration_epochs, low=10, high=500)
+            + check_range("feedback_trials", self.feedback_trials, low=5, high=500)
+            + check_in("pipeline", self.pipeline, PIPELINES)
+            + check_in("phantom_side", self.phantom_side, ("left", "right"))
+            + check_in("channels", self.channels, tuple(CHANNEL_SETS))
+            + check_range("gain", self.gain, low=0.0, high=1.0)
+        )
+
+
+@dataclass(frozen=True)
+class CourseResult:
+    """Outcome of a closed-loop course (in silico).
+
+    Attributes
+    ----------
+    decoder : str
+        Decoder kind.
+    baseline_pain : ndarray, shape (n_patients,)
+        Mean latent pain (NRS units) over the run-in week before the course.
+    pain : ndarray, shape (n_days, n_patients)
+        Latent pain on course days 1..n_days (training days first).
+    nrs : ndarray, shape (n_days, n_patients)
+        Reported NRS.
+    phantom_accuracy : ndarray, shape (training_days + 1, n_patients)
+        Cross-validated phantom-vs-rest decoding accuracy on each training day
+        and on the first day after the course (the representation read-out).
+    congruence : ndarray, shape (training_days, n_patients)
+        Online accuracy of the decoder driving the virtual hand.
+    training_signal : ndarray, shape (training_days, n_patients)
+        ``decoder_training`` lever applied each day.
+    training_days : int
+        Number of training days.
+    """
+
+    decoder: str
+    baseline_pain: NDArray[np.float64]
+    pain: NDArray[np.float64]
+    nrs: NDArray[np.int64]
+    phantom_accuracy: NDArray[np.float64]
+    congruence: NDArray[np.float64]
+    training_signal: NDArray[np.float64]
+    training_days: int
+
+    def pain_change(self, day: int | None = None) -> float:
+        """Relative change of the cohort's mean latent pain from baseline to a course day.
+
+        Parameters
+        ----------
+        day : int, optional
+            Course day (1-based); default the first day after training
+            (Yanagisawa 2020's day 4 for 3 training days).
+
+        Returns
+        -------
+        float
+            ``mean(pain[day]) / mean(baseline) − 1`` (negative = relief).
+        """
+        d = self.training_days + 1 if day is None else day
+        raise_if(check_range("day", d, low=1, high=self.pain.shape[0]))
+        return float(self.pain[d - 1].mean() / self.baseline_pain.mean() - 1.0)
+
+    def to_frame(self) -> Any:
+        """Long table, one row per patient and course day.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``decoder, patient, day, pain, nrs, phantom_accuracy,
+            congruence, training_signal`` (NaN where not measured).
+        """
+        import pandas as pd
+
+        n_days, n = self.pain.shape
+        acc = np.full((n_days, n), np.nan)
+        k = min(n_days, self.phantom_accuracy.shape[0])
+        acc[:k] = self.phantom_accuracy[:k]
+        con = np.full((n_days, n), np.nan)
+        sig = np.full((n_days, n), np.nan)
+        con[: self.training_days] = self.congruence
+        sig[: self.training_days] = self.training_signal
+        return pd.DataFrame(
+            {
+                "decoder": self.decoder,
+                "patient": np.tile(np.arange(n), n_days),
+                "day": np.repeat(np.arange(1, n_days + 1), n),
+                "pain": self.pain.ravel(),
+                "nrs": self.nrs.ravel(),
+                "phantom_accuracy": acc.ravel(),
+                "congruence": con.ravel(),
+                "training_signal": sig.ravel(),
+            }
+        )
+
+    def summary(self) -> str:
+        """Text summary (in silico).
+
+        Returns
+        -------
+        str
+            A few lines.
+        """
+        acc = self.phantom_accuracy.mean(axis=1)
+        lines = [
+            f"BCI training (in silico), decoder: {self.decoder}, "
+            f"{self.pain.shape[1]} patients, {self.training_days} training days",
+            f"baseline latent pain: {self.baseline_pain.mean():.2f} NRS",
+            "pain change vs baseline: "
+            + ", ".join(
+                f"day {d}: {100 * self.pain_change(d):+.1f}%"
+                for d in range(1, self.pain.shape[0] + 1)
+            ),
+            "phantom decoding accuracy by day: " + ", ".join(f"{a:.3f}" for a in acc),
+            f"online congruence: {', '.join(f'{c:.3f}' for c in self.congruence.mean(axis=1))}",
+        ]
+        return "\n".join(lines)
+
+    def plot(self, axes: Any = None) -> Any:
+        """Plot pain change and phantom decoding accuracy by day.
+
+        Parameters
+        ----------
+        axes : sequence of two matplotlib Axes, optional
+            Where to draw.
+
+        Returns
+        -------
+        sequence of Axes
+            The axes.
+        """
+        import matplotlib.pyplot as plt
+
+        if axes is None:
+            _, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+        days = np.arange(0, self.pain.shape[0] + 1)
+        rel = np.concatenate([[0.0], [self.pain_change(d) for d in days[1:]]])
+        axes[0].plot(days, 100 * rel, marker="o", label=self.decoder)
+        axes[0].axvspan(0.5, self.training_days + 0.5, alpha=0.1)
+        axes[0].set_xlabel("course day (0 = baseline)")
+        axes[0].set_ylabel("pain change, % (in silico)")
+        axes[0].legend()
+        acc = self.phantom_accuracy.mean(axis=1)
+        axes[1].plot(np.arange(1, acc.size + 1), acc, marker="o", label=self.decoder)
+        axes[1].set_xlabel("course day")
+        axes[1].set_ylabel("phantom vs rest accuracy")
+        axes[1].legend()
+        return axes
+
+
+def _day(
+    cohort: Any,
+    course: BCICourse,
+    drive: NDArray[np.float64],
+    rngs: list[np.random.Generator],
+    signal: SignalModel,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """One session for every patient: (congruence, phantom decoding accuracy)."""
+    act = patient_activity(cohort, course.phantom_side, session_drive=drive)
+    n = cohort.n_patients
+    cong = np.empty(n)
+    acc = np.empty(n)
+    calib_task = "intact" if course.decoder == "intact" else "phantom"
+    kw: dict[str, Any] = {"channels": course.channels, "signal": signal, "tmin": -0.5}
+    kw["tmax"] = 2.5
+    for i in range(n):
+        g = rngs[i]
+        fb = simulate_epochs(
+            act, ("rest", "phantom"), course.feedback_trials, patient=i, rng=g, **kw
+        )
+        res = decode(fb, course.pipeline, rng=g)
+        acc[i] = res.mean_accuracy
+        y_fb = (fb.events[:, 2] == fb.event_id["phantom"]).astype(int)
+        if course.decoder == "random":
+            pred = g.integers(0, 2, y_fb.size)
+        else:
+            cal = simulate_epochs(
+                act, ("rest", calib_task), course.calibration_epochs, patient=i, rng=g, **kw
+            )
+            y_cal = (cal.events[:, 2] == cal.event_id[calib_task]).astype(int)
+            import mne
+
+            with mne.use_log_level("ERROR"):
+                model = make_pipeline(course.pipeline).fit(_prepare(cal, *_WIN), y_cal)
+                pred = model.predict(_prepare(fb, *_WIN))
+        cong[i] = float(np.mean(pred == y_fb))
+    return cong, acc
+
+
+def run_course(
+    cohort: Any,
+    course: BCICourse | None = None,
+    *,
+    run_in_days: int = 7,
+    signal: SignalModel | None = None,
+    rng: RNGLike = None,
+) -> CourseResult:
+    """Run a closed-loop BCI training course on a virtual cohort (advances the cohort).
+
+    Parameters
+    ----------
+    cohort : phantomlab.mechanisms.Cohort
+        Virtual patients (typically run to the chronic phase first).
+    course : BCICourse, optional
+        Settings (default: intact decoder, 3 training days, 5 follow-up days).
+    run_in_days : int
+        Days without training before the course; their mean latent pain is the
+        baseline (1–60).
+    signal : SignalModel, optional
+        EEG signal model.
+    rng : int, Generator or None
+        Seed of the EEG simulation and decoder folds (the cohort has its own).
+
+    Returns
+    -------
+    CourseResult
+        Pain, decoding accuracy, congruence and training signal by day.
+    """
+    c = BCICourse() if course is None else course
+    c.validate()
+    raise_if(check_range("run_in_days", run_in_days, low=1, high=60))
+    sig = SignalModel() if signal is None else signal
+    raise_if(sig.problems())
+    n = int(cohort.n_patients)
+    rngs = spawn(rng, n)
+    sign = DECODERS[c.decoder]
+    baseline = cohort.run(run_in_days).pain.mean(axis=0)
+    pains: list[NDArray[np.float64]] = []
+    nrs: list[NDArray[np.int64]] = []
+    accs: list[NDArray[np.float64]] = []
+    congs: list[NDArray[np.float64]] = []
+    sigs: list[NDArray[np.float64]] = []
+    drive = np.zeros(n)
+    for _ in range(c.training_days):
+        cong, acc = _day(cohort, c, drive, rngs, sig)
+        above = np.maximum(0.0, 2.0 * cong - 1.0)
+        lever = np.clip(sign * c.gain * above, -1.0, 1.0)
+        day = cohort.step(Levers(decoder_training=lever, visual_feedback=above))
+        pains.append(np.asarray(day.pain, float))
+        nrs.append(np.asarray(day.nrs))
+        accs.append(acc)
+        congs.append(cong)
+        sigs.append(lever)
+        drive = lever
+    # representation read-out on the first day after the course (no session drive)
+    _, acc_after = _day(
+        cohort, BCICourse(**{**c.__dict__, "decoder": "random"}), np.zeros(n), rngs, sig
+    )
+    accs.append(acc_after)
+    if c.follow_up_days:
+        tr = cohort.run(c.follow_up_days)
+        pains.extend(list(tr.pain))
+        nrs.extend(list(tr.nrs))
+    return CourseResult(
+        decoder=c.decoder,
+        baseline_pain=baseline,
+        pain=np.stack(pains),
+        nrs=np.stack(nrs).astype(np.int64),
+        phantom_accuracy=np.stack(accs),
+        congruence=np.stack(congs),
+        training_signal=np.stack(sigs),
+        training_days=c.training_days,
+    )

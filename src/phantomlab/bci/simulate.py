@@ -1,0 +1,231 @@
+"""EEG epochs simulated from S1 task activity: sensorimotor rhythms, ERD, 1/f background, noise.
+
+Each unit of the two S1 strips (:mod:`.head`) carries a sensorimotor rhythm (a
+mu peak and a weaker beta peak, Gaussian band-limited noise). During a task the
+rhythm's amplitude drops after movement onset (event-related desynchronization)
+in proportion to the unit's task activity (:class:`~.activity.TaskActivity`;
+``erd_max`` at the reference activity of an intact hand moving, capped at 0.9).
+Trial-to-trial variability: log-normal ERD depth and rhythm amplitude per
+trial, jitter of the mu peak frequency. The background is a fixed set of
+dipoles with 1/f power spectra; each channel adds white sensor noise. Source
+time courses are projected through MNE's sphere forward model; the result is an
+:class:`mne.EpochsArray` (volts, average reference).
+
+All work is vectorized over epochs and sources (FFT synthesis); parameters and
+their provenance are in :mod:`phantomlab.bci._params`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.fft import irfft, next_fast_len, rfft
+
+from phantomlab._rng import RNGLike, as_generator
+from phantomlab._validation import check_in, check_range, raise_if
+from phantomlab.bci import _params as bp
+from phantomlab.bci.activity import TaskActivity
+from phantomlab.bci.head import head_model
+from phantomlab.exceptions import Problem
+
+__all__ = ["SignalModel", "simulate_epochs"]
+
+
+@dataclass(frozen=True)
+class SignalModel:
+    """Amplitudes and variability of the simulated EEG (defaults: :mod:`._params`).
+
+    Parameters
+    ----------
+    mu_moment : float
+        RMS dipole moment of one strip unit's rhythm, A·m.
+    background_moment : float
+        RMS moment of each 1/f background dipole, A·m.
+    background_exponent : float
+        Exponent β of the background PSD ``1/f^β``.
+    sensor_noise : float
+        White sensor noise, V RMS.
+    erd_max : float
+        ERD fraction at reference activity (0–0.9).
+    erd_trial_sd : float
+        Log-normal SD of the ERD depth across trials.
+    rhythm_trial_sd : float
+        Log-normal SD of the rhythm amplitude across trials.
+    mu_frequency : float
+        Mu peak, Hz.
+    mu_frequency_trial_sd : float
+        SD of the mu peak across trials, Hz.
+    """
+
+    mu_moment: float = bp.MU_MOMENT
+    background_moment: float = bp.BG_MOMENT
+    background_exponent: float = bp.BG_EXPONENT
+    sensor_noise: float = bp.SENSOR_NOISE
+    erd_max: float = bp.ERD_MAX
+    erd_trial_sd: float = bp.TRIAL_SD
+    rhythm_trial_sd: float = bp.AMP_TRIAL_SD
+    mu_frequency: float = bp.MU_FREQ
+    mu_frequency_trial_sd: float = bp.FREQ_TRIAL_SD
+
+    _RANGES = {
+        "mu_moment": (0.0, 1e-6),
+        "background_moment": (0.0, 1e-6),
+        "background_exponent": (0.0, 3.0),
+        "sensor_noise": (0.0, 1e-3),
+        "erd_max": (0.0, 0.9),
+        "erd_trial_sd": (0.0, 2.0),
+        "rhythm_trial_sd": (0.0, 2.0),
+        "mu_frequency": (6.0, 14.0),
+        "mu_frequency_trial_sd": (0.0, 3.0),
+    }
+
+    def problems(self) -> list[Problem]:
+        """Return out-of-range parameters (empty if valid).
+
+        Returns
+        -------
+        list of Problem
+            Problems.
+        """
+        out: list[Problem] = []
+        for f in fields(self):
+            lo, hi = self._RANGES[f.name]
+            out += check_range(f"signal.{f.name}", getattr(self, f.name), low=lo, high=hi)
+        return out
+
+
+def _band(
+    g: np.random.Generator,
+    shape: tuple[int, int, int],
+    sfreq: float,
+    centre: NDArray[np.float64],
+    width: float,
+) -> NDArray[np.float64]:
+    """Unit-RMS Gaussian band-limited noise; ``centre`` has shape (n_epochs,)."""
+    n_t = shape[-1]
+    n_f = next_fast_len(n_t, real=True)
+    f = np.fft.rfftfreq(n_f, 1.0 / sfreq)
+    spec = rfft(g.standard_normal((*shape[:-1], n_f)), axis=-1)
+    win = np.exp(-((f[None, :] - centre[:, None]) ** 2) / (2 * width**2))
+    x = irfft(spec * win[:, None, :], n=n_f, axis=-1)[..., :n_t]
+    return x / np.sqrt(np.mean(x**2, axis=-1, keepdims=True) + 1e-300)
+
+
+def _pink(
+    g: np.random.Generator, shape: tuple[int, int, int], sfreq: float, beta: float
+) -> NDArray[np.float64]:
+    """Unit-RMS noise with PSD ∝ 1/f^beta (DC removed)."""
+    n_t = shape[-1]
+    n_f = next_fast_len(n_t, real=True)
+    f = np.fft.rfftfreq(n_f, 1.0 / sfreq)
+    amp = np.zeros_like(f)
+    amp[1:] = f[1:] ** (-beta / 2.0)
+    spec = rfft(g.standard_normal((*shape[:-1], n_f)), axis=-1)
+    x = irfft(spec * amp, n=n_f, axis=-1)[..., :n_t]
+    return x / np.sqrt(np.mean(x**2, axis=-1, keepdims=True) + 1e-300)
+
+
+def simulate_epochs(
+    activity: TaskActivity,
+    tasks: tuple[str, ...] | list[str] = ("rest", "phantom"),
+    n_epochs: int = 40,
+    *,
+    patient: int = 0,
+    sfreq: float = 160.0,
+    tmin: float = -1.0,
+    tmax: float = 3.0,
+    channels: str = "eeg32",
+    signal: SignalModel | None = None,
+    rng: RNGLike = None,
+) -> Any:
+    """Simulate EEG epochs of attempted movements from one patient's S1 task activity.
+
+    Parameters
+    ----------
+    activity : TaskActivity
+        Task activity (:func:`~.activity.patient_activity` or
+        :func:`~.activity.healthy_activity`).
+    tasks : sequence of str
+        Tasks to simulate (the classes; at least two, each in ``activity.tasks``).
+    n_epochs : int
+        Epochs per task (5–2000).
+    patient : int
+        Which patient of ``activity``.
+    sfreq : float
+        Sampling rate, Hz (100–1000; default 160 Hz as PhysionetMI).
+    tmin, tmax : float
+        Epoch window around movement onset, s (onset at 0).
+    channels : {"eeg32", "eeg64"}
+        Channel set of the bundled montage.
+    signal : SignalModel, optional
+        Amplitudes and variability.
+    rng : int, Generator or None
+        Seed.
+
+    Returns
+    -------
+    mne.EpochsArray
+        Epochs in volts; ``event_id`` maps each task to 1, 2, …; ``metadata``
+        has columns ``task`` and ``erd_scale`` (the trial's ERD factor).
+    """
+    import mne
+    import pandas as pd
+
+    sig = SignalModel() if signal is None else signal
+    probs = sig.problems()
+    probs += check_range("n_epochs", n_epochs, low=5, high=2000)
+    probs += check_range("sfreq", sfreq, low=100.0, high=1000.0)
+    probs += check_range("tmin", tmin, low=-5.0, high=0.0)
+    probs += check_range("tmax", tmax, low=0.5, high=10.0)
+    probs += check_range("patient", patient, low=0, high=activity.n_patients - 1)
+    tasks = tuple(tasks)
+    if len(set(tasks)) < 2:
+        probs.append(
+            Problem("tasks", list(tasks), "at least two different tasks", "", "need two classes")
+        )
+    for t in tasks:
+        probs += check_in("tasks", t, activity.tasks)
+    raise_if(probs)
+    head = head_model(channels)
+    g = as_generator(rng)
+    n_cls = len(tasks)
+    n_ep = n_cls * n_epochs
+    labels = g.permutation(np.repeat(np.arange(n_cls), n_epochs))
+    times = np.arange(int(round(tmin * sfreq)), int(round(tmax * sfreq)) + 1) / sfreq
+    n_t = times.size
+    n_units = 2 * head.strip_gain.shape[-1]
+    # per-trial variability
+    f_mu = sig.mu_frequency + sig.mu_frequency_trial_sd * g.standard_normal(n_ep)
+    amp = np.exp(sig.rhythm_trial_sd * g.standard_normal(n_ep) - sig.rhythm_trial_sd**2 / 2)
+    erd_scale = np.exp(sig.erd_trial_sd * g.standard_normal(n_ep) - sig.erd_trial_sd**2 / 2)
+    rhythm = _band(g, (n_ep, n_units, n_t), sfreq, f_mu, bp.MU_WIDTH)
+    rhythm += bp.BETA_REL * _band(
+        g, (n_ep, n_units, n_t), sfreq, np.full(n_ep, bp.BETA_FREQ), 2 * bp.MU_WIDTH
+    )
+    # ERD envelope: sigmoid onset over ~0.3 s after movement onset
+    onset = 1.0 / (1.0 + np.exp(-(times - 0.25) / 0.06))
+    act = np.stack([activity.task(t)[patient] for t in tasks]).reshape(n_cls, n_units)
+    depth = np.minimum(sig.erd_max * act[labels] * erd_scale[:, None], 0.9)
+    env = 1.0 - depth[:, :, None] * onset[None, None, :]
+    src = (sig.mu_moment * amp)[:, None, None] * rhythm * env
+    bg = sig.background_moment * _pink(
+        g, (n_ep, head.background_gain.shape[1], n_t), sfreq, sig.background_exponent
+    )
+    gain = head.strip_gain.reshape(head.n_channels, n_units)
+    data = np.matmul(gain[None], src)
+    data += np.matmul(head.background_gain[None], bg)
+    data += sig.sensor_noise * g.standard_normal(data.shape)
+    info = mne.create_info(head.ch_names, sfreq, "eeg")
+    info.set_montage(head.info.get_montage())
+    step = n_t + int(sfreq)  # one second between epochs
+    events = np.column_stack(
+        [np.arange(n_ep) * step + int(round(-tmin * sfreq)), np.zeros(n_ep, int), labels + 1]
+    ).astype(int)
+    event_id = {t: i + 1 for i, t in enumerate(tasks)}
+    meta = pd.DataFrame({"task": [tasks[k] for k in labels], "erd_scale": erd_scale})
+    return mne.EpochsArray(
+        data, info, events, tmin=times[0], event_id=event_id, metadata=meta, verbose=False
+    )
