@@ -177,6 +177,12 @@ def main() -> None:
     res = run_policies(pop, policies, budgets, LIMIT, safety, best, rng=7)
     t_run = time.perf_counter() - t0
     df = res.to_frame(TOL)
+    df["median_sessions_to_1nrs"] = [
+        float(np.median(res.sessions_to_target(m, 1.0))) for m in df["method"]
+    ]
+    df["reached_1nrs"] = [
+        float(np.mean(res.sessions_to_target(m, 1.0) <= budgets[m])) for m in df["method"]
+    ]
     print(df.to_string(index=False))
     med = dict(zip(df["method"], df["median_sessions_to_target"], strict=True))
     this = med["safe-gp-ucb (this)"]

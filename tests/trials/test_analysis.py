@@ -335,7 +335,10 @@ def test_too_few_patients_is_a_clear_error(rows):
 def test_consort_counts_randomized_patients_without_data():
     d = _design()
     alloc = pd.DataFrame(
-        {"patient": list(range(1, 11)), "allocation": ["sham"] * 5 + ["active"] * 5}
+        {
+            "patient": [1, 2, 3, 4, 9, 5, 6, 7, 8, 10],
+            "allocation": ["sham"] * 5 + ["active"] * 5,
+        }
     )
     res = analyze(_hand_data(), d, allocated=alloc)
     c = res.consort
@@ -343,3 +346,7 @@ def test_consort_counts_randomized_patients_without_data():
     assert c.loc["sham", "lost_to_follow_up"] == 3  # patients 3, 4 and 9 (no data at all)
     with pytest.raises(InputError):
         analyze(_hand_data(), d, allocated=alloc.iloc[:3])
+    swapped = alloc.assign(allocation=["active"] + ["sham"] * 4 + ["active"] * 5)
+    with pytest.raises(InputError) as ei:
+        analyze(_hand_data(), d, allocated=swapped)
+    assert "ITT" in ei.value.problems[0].message

@@ -263,3 +263,11 @@ def test_tiny_trials_count_as_not_significant_but_bad_simulators_fail():
 
     with pytest.raises(InputError):
         simulated_power(design, 10, n_sims=3, rng=1, simulate=broken)
+
+
+@pytest.mark.slow
+def test_mixed_model_power_by_simulation_near_ancova_formula():
+    design = _design(-0.6, sd=1.0, rho=0.5, primary="mixed", center_sd=0.0)
+    ana = analytic_power(design, 30)[0]
+    sim = simulated_power(design, 30, n_sims=200, rng=12)[0]
+    assert abs(sim - ana) < 0.12  # the mixed model uses all visits: approximate agreement

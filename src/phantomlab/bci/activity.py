@@ -169,16 +169,19 @@ class TaskActivity:
         raise_if(check_range("patient", patient, low=0, high=self.n_patients - 1))
         return replace(self, activity=self.activity[patient : patient + 1])
 
-    def scaled(self, hand: float = 1.0, hemisphere: str | None = None) -> TaskActivity:
-        """Scale the hand-zone activity of one hemisphere (the hand representation strength).
+    def scaled(self, hand: float = 1.0) -> TaskActivity:
+        """Scale the activity of the hand-movement tasks (the hand representation strength).
+
+        For an amputee the tasks of the phantom hand (``phantom``,
+        ``phantom_grasp``, ``phantom_open``) are scaled in both hemispheres;
+        for a healthy subject both hands' tasks. ``hand = 0`` removes the
+        representation: attempted movements of that hand leave the EEG
+        unchanged.
 
         Parameters
         ----------
         hand : float
-            Factor on the hand-zone activity (0 removes the representation).
-        hemisphere : {"left", "right"} or None
-            Hemisphere; default the phantom hemisphere (contralateral to
-            ``phantom_side``), or both for a healthy subject.
+            Factor on the task activity (0–10).
 
         Returns
         -------
@@ -186,16 +189,11 @@ class TaskActivity:
             Scaled copy.
         """
         raise_if(check_range("hand", hand, low=0.0, high=10.0))
-        hemis = [0, 1]
-        if hemisphere is not None:
-            raise_if(check_in("hemisphere", hemisphere, tuple(HEMI)))
-            hemis = [HEMI[hemisphere]]
-        elif self.phantom_side is not None:
-            hemis = [1 - HEMI[self.phantom_side]]
+        prefix = "phantom" if self.phantom_side is not None else ("left_hand", "right_hand")
         a = self.activity.copy()
-        hz = cx.hand_zone() > 0
-        for h in hemis:
-            a[:, :, h, hz] *= hand
+        for k, t in enumerate(self.tasks):
+            if t.startswith(prefix):
+                a[:, k] *= hand
         return replace(self, activity=a)
 
     def hand_zone_mean(self, task: str) -> NDArray[np.float64]:
@@ -324,7 +322,6 @@ def patient_activity(
     face_ph = np.maximum(face_ph - rest_ph, 0.0) / ref
     face_in = _relative(strip_activity(tmpl, cx.stimulus(np.full(n, _LIP_POS)), 0.0))
     hp = 1 - HEMI[phantom_side]  # hemisphere of the phantom hand
-    hi = HEMI[phantom_side]
     tasks: dict[str, NDArray[np.float64]] = {}
     z = np.zeros((n, cx.N_CORTEX))
     tasks["rest"] = _two(hp, z, z)

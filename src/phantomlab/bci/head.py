@@ -28,7 +28,7 @@ from phantomlab._validation import check_in, raise_if
 from phantomlab.bci import _params as bp
 from phantomlab.mechanisms import cortical as cx
 
-__all__ = ["CHANNEL_SETS", "MONTAGE", "HeadModel", "head_model"]
+__all__ = ["CHANNEL_SETS", "MONTAGE", "HeadModel", "fixed_gain", "head_model"]
 
 #: Bundled MNE montage used for sensor positions (``standard_1005`` is deprecated in MNE 1.13).
 MONTAGE = "colin27_1005"
@@ -108,6 +108,39 @@ def _strip(r0: NDArray[np.float64], radius: float, elec: NDArray[np.float64]) ->
     return pos, nn
 
 
+def fixed_gain(
+    info: Any, sphere: Any, rr: NDArray[np.float64], nn: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """EEG gain of fixed-orientation dipoles in a sphere model (MNE forward, average reference).
+
+    Parameters
+    ----------
+    info : mne.Info
+        EEG channels with positions.
+    sphere : mne.bem.ConductorModel
+        Sphere model (:func:`mne.make_sphere_model`).
+    rr : ndarray, shape (n_sources, 3)
+        Dipole positions, m (head coordinates).
+    nn : ndarray, shape (n_sources, 3)
+        Unit dipole orientations.
+
+    Returns
+    -------
+    ndarray, shape (n_channels, n_sources)
+        Potential (V) per A·m, average-referenced.
+    """
+    import mne
+
+    src = mne.setup_volume_source_space(pos=dict(rr=rr, nn=nn), verbose=False)
+    fwd = mne.make_forward_solution(info, None, src, sphere, eeg=True, meg=False, verbose=False)
+    gain = np.asarray(fwd["sol"]["data"], float)  # (n_ch, 3 * n_src), xyz per source
+    n_src = rr.shape[0]
+    if fwd["nsource"] != n_src:
+        raise RuntimeError("the forward model dropped sources outside the sphere")
+    fixed = np.einsum("cjk,jk->cj", gain.reshape(gain.shape[0], n_src, 3), nn)
+    return fixed - fixed.mean(axis=0, keepdims=True)
+
+
 @lru_cache(maxsize=4)
 def _head(channels: str) -> HeadModel:
     import mne
@@ -133,14 +166,7 @@ def _head(channels: str) -> HeadModel:
     nn_b /= np.linalg.norm(nn_b, axis=1, keepdims=True)
     rr = np.concatenate([pos_l, pos_r, pos_b])
     nn = np.concatenate([nn_l, nn_r, nn_b])
-    src = mne.setup_volume_source_space(pos=dict(rr=rr, nn=nn), verbose=False)
-    fwd = mne.make_forward_solution(info, None, src, sphere, eeg=True, meg=False, verbose=False)
-    gain = np.asarray(fwd["sol"]["data"], float)  # (n_ch, 3 * n_src), xyz per source
-    n_src = rr.shape[0]
-    if fwd["nsource"] != n_src:  # pragma: no cover - geometry is fixed and inside the sphere
-        raise RuntimeError("forward model dropped sources")
-    fixed = np.einsum("cjk,jk->cj", gain.reshape(len(names), n_src, 3), nn)
-    fixed -= fixed.mean(axis=0, keepdims=True)  # average reference
+    fixed = fixed_gain(info, sphere, rr, nn)
     n = cx.N_CORTEX
     strip = np.stack([fixed[:, :n], fixed[:, n : 2 * n]], axis=1)
     info_out = mne.create_info(names, 250.0, "eeg")

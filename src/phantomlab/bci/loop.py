@@ -153,7 +153,7 @@ class CourseResult:
         float
             ``mean(pain[day]) / mean(baseline) − 1`` (negative = relief).
         """
-        d = self.training_days + 1 if day is None else day
+        d = self.training_days + 1 if day is None else int(day)
         raise_if(check_range("day", d, low=1, high=self.pain.shape[0]))
         return float(self.pain[d - 1].mean() / self.baseline_pain.mean() - 1.0)
 

@@ -22,6 +22,7 @@ STEPS: list[tuple[str, str]] = [
     ("virtual patient", "phantomlab.report.demo_patient:run"),
     ("therapies", "phantomlab.report.demo_therapies:run"),
     ("optimization", "phantomlab.report.demo_optimize:run"),
+    ("bci", "phantomlab.report.demo_bci:run"),
 ]
 
 

@@ -45,6 +45,7 @@ _DOMAINS: list[tuple[str, str]] = [
     ("therapy", "therapy"),
     ("optimize", "optimize"),
     ("patient", "patient"),
+    ("bci", "bci"),
 ]
 
 

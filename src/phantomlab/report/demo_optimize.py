@@ -23,7 +23,7 @@ from phantomlab.optimize import (
 )
 
 N_PATIENTS = 5
-N_SESSIONS = 30
+N_SESSIONS = 60
 LIMIT = 3.0
 
 

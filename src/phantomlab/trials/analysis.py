@@ -723,6 +723,19 @@ def analyze(
                 problems.append(
                     Problem("allocated", missing[:5], "every patient in the data", "", "missing")
                 )
+            elif design.design != "crossover":
+                arm_of = df.groupby("patient")["arm"].first()
+                differ = sorted(arm_of.index[arm_of != alloc.reindex(arm_of.index)])
+                if differ:
+                    problems.append(
+                        Problem(
+                            "allocated",
+                            differ[:5],
+                            "the arm in the data equals the allocated arm",
+                            "",
+                            "data arm differs from allocation (analyse by allocated arm, ITT)",
+                        )
+                    )
         if problems:
             raise InputError(problems)
     consort = consort_counts(df, design, allocated=alloc)

@@ -252,8 +252,10 @@ class Analysis(_Spec):
     control : str or None
         Control arm; default: the first sham arm, else the first arm.
     center : {"fixed", "random", "none"}
-        How centers enter the model (EMA 2015 guideline on baseline covariates:
-        multi-center trials are generally adjusted for site).
+        How centers enter the models (EMA 2015 guideline on baseline covariates:
+        multi-center trials are generally adjusted for site): fixed dummies;
+        a random intercept in the mixed model (the ANCOVA keeps fixed dummies);
+        or not at all.
     missing_responder : {"nonresponder", "exclude"}
         Whether participants without a primary outcome count as non-responders.
     """

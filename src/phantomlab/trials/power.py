@@ -520,9 +520,11 @@ def power_curve(
         progress=progress,
     )
     label, _ = _default_contrast(design)
-    method = f"{design.design}, {design.analysis.primary} analysis" + (
-        "" if simulate is None else ", custom simulator"
-    )
+    analysis = {
+        "crossover": "period-difference t-test",
+        "factorial": f"factorial {design.analysis.primary} (main effect)",
+    }.get(design.design, f"{design.analysis.primary} analysis")
+    method = f"{design.design}, {analysis}" + ("" if simulate is None else ", custom simulator")
     return PowerResult(
         n_per_arm=ns,
         analytic=an,
