@@ -70,3 +70,43 @@ def test_bad_channel_set() -> None:
     """An unknown channel set is one clear error."""
     with pytest.raises(InputError, match="channels"):
         head_model("eeg7")
+
+
+def _sarvas(r: np.ndarray, rq: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Magnetic field of a current dipole in a conducting sphere (Sarvas 1987, eq. 25),
+    coordinates relative to the sphere centre; T per A·m."""
+    a = r - rq
+    an = np.linalg.norm(a, axis=1)
+    rn = np.linalg.norm(r, axis=1)
+    ar = np.sum(a * r, axis=1)
+    f = an * (rn * an + rn**2 - r @ rq)
+    grad_f = (an**2 / rn + ar / an + 2 * an + 2 * rn)[:, None] * r - (an + 2 * rn + ar / an)[
+        :, None
+    ] * rq[None, :]
+    qxr = np.cross(q, rq)
+    return 1e-7 * (f[:, None] * qxr - (r @ qxr)[:, None] * grad_f) / f[:, None] ** 2
+
+
+def test_meg_helmet_matches_sarvas() -> None:
+    """Radial magnetometer gains of the MEG head model equal the Sarvas formula, and a
+    radial dipole is silent in MEG."""
+    import mne
+
+    from phantomlab.bci.head import _eeg_sphere, sensor_info
+
+    h = head_model("meg102")
+    r0, _, _ = _eeg_sphere()
+    locs = np.array([ch["loc"] for ch in h.info["chs"]])
+    pos, normal = locs[:, :3], locs[:, 9:12]
+    hz = int(np.flatnonzero(cx.hand_zone())[4])
+    rq = h.strip_pos[1, hz]
+    g = np.random.default_rng(1)
+    for q in g.normal(size=(3, 3)):
+        q /= np.linalg.norm(q)
+        b = np.sum(_sarvas(pos - r0, rq - r0, q) * normal, axis=1)
+        sphere = mne.make_sphere_model(r0, 0.09, verbose=False)
+        gm = fixed_gain(sensor_info("meg102"), sphere, rq[None], q[None])[:, 0]
+        np.testing.assert_allclose(gm, b, rtol=1e-6, atol=1e-12 * np.abs(b).max())
+    radial = (rq - r0) / np.linalg.norm(rq - r0)
+    silent = np.abs(_sarvas(pos - r0, rq - r0, radial)).max()
+    assert silent < 1e-9 * np.abs(b).max()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.signal import welch
 
-from phantomlab.bci.activity import TaskActivity
+from phantomlab.bci.activity import TaskActivity, healthy_activity
 from phantomlab.bci.simulate import SignalModel, simulate_epochs
 from phantomlab.exceptions import InputError
 
@@ -24,21 +24,21 @@ def test_epochs_structure_and_reproducible(chronic_activity: TaskActivity) -> No
     assert not np.array_equal(x, other)
 
 
-def test_erd_over_phantom_hemisphere(chronic_activity: TaskActivity) -> None:
-    """Attempted left-phantom movement suppresses 8-13 Hz power over the right central
-    channels (C4, CP6, T8) more than over the left ones (C3, CP5, T7)."""
-    ep = simulate_epochs(chronic_activity, ("rest", "phantom"), 40, rng=1)
+def test_erd_contralateral_to_the_moving_hand() -> None:
+    """Left-hand movement suppresses 8-13 Hz power over the right centro-parietal
+    channels (C4, CP4, CP6) more than over the left ones (C3, CP3, CP5)."""
+    ep = simulate_epochs(healthy_activity(), ("rest", "left_hand"), 60, rng=1)
     ep.filter(8.0, 13.0, method="iir", verbose=False)
     post = ep.copy().crop(0.5, 2.5)
 
     def power(task: str, chans: list[str]) -> float:
         return float((post[task].get_data(picks=chans) ** 2).mean())
 
-    right, left = ["C4", "CP6", "T8"], ["C3", "CP5", "T7"]
-    erd_r = 1 - power("phantom", right) / power("rest", right)
-    erd_l = 1 - power("phantom", left) / power("rest", left)
-    assert erd_r > 0.15
-    assert erd_r > erd_l + 0.05
+    right, left = ["C4", "CP4", "CP6"], ["C3", "CP3", "CP5"]
+    erd_r = 1 - power("left_hand", right) / power("rest", right)
+    erd_l = 1 - power("left_hand", left) / power("rest", left)
+    assert erd_r > 0.2
+    assert erd_r > erd_l
 
 
 def test_background_is_one_over_f(chronic_activity: TaskActivity) -> None:

@@ -75,7 +75,9 @@ def test_ei_also_converges() -> None:
 
 def test_safe_exploration_never_leaves_the_safe_region() -> None:
     seeds = [{"x": 0.05, "arm": "a"}, {"x": 0.05, "arm": "b"}]
-    opt = BayesOptimizer(SPACE, side_effect_limit=3.0, safe_seeds=seeds, rng=3, n_candidates=256)
+    opt = BayesOptimizer(
+        SPACE, side_effect_limit=3.0, safety_beta=2.0, safe_seeds=seeds, rng=3, n_candidates=256
+    )
     asked = run(opt, 25, noise=0.1)
     sides = np.array([side(p) for p in asked])
     assert sides.max() <= 3.0 + 1e-9  # never a suggestion with an expected side effect > limit

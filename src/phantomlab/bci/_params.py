@@ -68,9 +68,9 @@ CORTEX_DEPTH = _p(
     "for a 95 mm head), the usual depth of the central region in a sphere head",
 )  # fmt: skip
 HAND_ANGLE = _p(
-    "hand_zone_polar_angle", 0.0, "deg", "assumed",
-    "the hand-zone centroid lies under C3/C4 (the polar angle of that electrode is used); "
-    "the convention of sensorimotor mu recordings",
+    "hand_zone_polar_offset", 0.0, "deg", "assumed",
+    "offset of the hand-zone centroid from the polar angle of C3/C4: 0 puts it under the "
+    "electrode, the convention of sensorimotor mu recordings",
 )  # fmt: skip
 MIN_POLAR = _p(
     "min_polar_angle", 6.0, "deg", "assumed",
@@ -120,6 +120,11 @@ BG_EXPONENT = _p(
 )  # fmt: skip
 SENSOR_NOISE = _p(
     "sensor_noise", 2e-6, "V", "assumed", "white electrode/amplifier noise, RMS per channel"
+)  # fmt: skip
+MEG_NOISE = _p(
+    "meg_sensor_noise", 2e-14, "T", "assumed",
+    "white magnetometer noise RMS in the simulated band (order of a few fT/sqrt(Hz) "
+    "over ~80 Hz); not read from a system specification",
 )  # fmt: skip
 ERD_MAX = _p(
     "erd_max", 0.5, "1", "assumed",

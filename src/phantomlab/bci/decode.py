@@ -206,14 +206,14 @@ def _check_epochs(epochs: Any, n_folds: int, classes: list[str] | None) -> list[
                 )
             ]
         )
-    few = {c: k for c, k in counts.items() if 0 < k < max(n_folds, 2)}
-    if few or sum(counts.values()) < 10:
+    few = {c: k for c, k in counts.items() if 0 < k < 2 * n_folds}
+    if few:
         raise InputError(
             [
                 Problem(
                     "epochs.count",
                     counts,
-                    f">= {n_folds} epochs per class and >= 10 in all",
+                    f">= {2 * n_folds} epochs per class (2 per class and fold)",
                     "MOABB within-session k-fold",
                     "too few epochs for cross-validation",
                 )

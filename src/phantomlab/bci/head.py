@@ -28,7 +28,15 @@ from phantomlab._validation import check_in, raise_if
 from phantomlab.bci import _params as bp
 from phantomlab.mechanisms import cortical as cx
 
-__all__ = ["CHANNEL_SETS", "MONTAGE", "HeadModel", "fixed_gain", "head_model"]
+__all__ = [
+    "CHANNELS",
+    "CHANNEL_SETS",
+    "MONTAGE",
+    "HeadModel",
+    "fixed_gain",
+    "head_model",
+    "sensor_info",
+]
 
 #: Bundled MNE montage used for sensor positions (``standard_1005`` is deprecated in MNE 1.13).
 MONTAGE = "colin27_1005"
@@ -44,6 +52,8 @@ _CH64 = (
 ).split()
 #: Named channel sets (10-20 / 10-10 subsets of the 10-05 montage).
 CHANNEL_SETS: dict[str, tuple[str, ...]] = {"eeg32": tuple(_CH32), "eeg64": tuple(_CH64)}
+#: Every channel set a head model can be built for.
+CHANNELS: tuple[str, ...] = ("eeg32", "eeg64", "meg102")
 
 #: Hemisphere order of the strip gains.
 HEMISPHERES = ("left", "right")
@@ -111,12 +121,12 @@ def _strip(r0: NDArray[np.float64], radius: float, elec: NDArray[np.float64]) ->
 def fixed_gain(
     info: Any, sphere: Any, rr: NDArray[np.float64], nn: NDArray[np.float64]
 ) -> NDArray[np.float64]:
-    """EEG gain of fixed-orientation dipoles in a sphere model (MNE forward, average reference).
+    """Gain of fixed-orientation dipoles in a sphere model (MNE forward).
 
     Parameters
     ----------
     info : mne.Info
-        EEG channels with positions.
+        EEG channels with positions, or magnetometers (``mag``).
     sphere : mne.bem.ConductorModel
         Sphere model (:func:`mne.make_sphere_model`).
     rr : ndarray, shape (n_sources, 3)
@@ -127,34 +137,97 @@ def fixed_gain(
     Returns
     -------
     ndarray, shape (n_channels, n_sources)
-        Potential (V) per A·m, average-referenced.
+        EEG: potential (V) per A·m, average-referenced; MEG: field (T) per A·m.
     """
     import mne
 
+    meg = "mag" in info.get_channel_types()
     src = mne.setup_volume_source_space(pos=dict(rr=rr, nn=nn), verbose=False)
-    fwd = mne.make_forward_solution(info, None, src, sphere, eeg=True, meg=False, verbose=False)
+    fwd = mne.make_forward_solution(info, None, src, sphere, eeg=not meg, meg=meg, verbose=False)
     gain = np.asarray(fwd["sol"]["data"], float)  # (n_ch, 3 * n_src), xyz per source
     n_src = rr.shape[0]
     if fwd["nsource"] != n_src:
         raise RuntimeError("the forward model dropped sources outside the sphere")
     fixed = np.einsum("cjk,jk->cj", gain.reshape(gain.shape[0], n_src, 3), nn)
-    return fixed - fixed.mean(axis=0, keepdims=True)
+    return fixed if meg else fixed - fixed.mean(axis=0, keepdims=True)
+
+
+#: Number of radial point magnetometers of the simulated MEG helmet.
+N_MEG = 102
+_HELMET_RADIUS = 0.12  # m, assumed: helmet surface ~12 cm from the head centre
+
+
+@lru_cache(maxsize=1)
+def _eeg_sphere() -> tuple[NDArray[np.float64], float, dict[str, NDArray[np.float64]]]:
+    """Sphere fitted to the 32-channel montage: centre, radius, electrode positions."""
+    import mne
+
+    montage = mne.channels.make_standard_montage(MONTAGE)
+    info = mne.create_info(list(CHANNEL_SETS["eeg32"]), 250.0, "eeg")
+    info.set_montage(montage)
+    sphere = mne.make_sphere_model("auto", "auto", info, verbose=False)
+    pos = {k: np.asarray(v, float) for k, v in montage.get_positions()["ch_pos"].items()}
+    return np.asarray(sphere["r0"], float), float(sphere.radius), pos
+
+
+def _helmet(r0: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Positions and radial normals of N_MEG sensors on a spherical-cap helmet (Fibonacci)."""
+    i = np.arange(N_MEG) + 0.5
+    z = 1.0 - 1.1 * i / N_MEG  # cos(polar angle) from 1 down to -0.1
+    phi = np.pi * (1 + 5**0.5) * i
+    rho = np.sqrt(1 - z**2)
+    u = np.stack([rho * np.cos(phi), rho * np.sin(phi), z], axis=1)
+    return r0 + _HELMET_RADIUS * u, u
+
+
+def sensor_info(channels: str = "eeg32", sfreq: float = 250.0) -> Any:
+    """Measurement info of a channel set (EEG montage or simulated MEG helmet).
+
+    Parameters
+    ----------
+    channels : {"eeg32", "eeg64", "meg102"}
+        Channel set: EEG subsets of the bundled ``colin27_1005`` montage, or 102
+        radial point magnetometers on a spherical helmet 12 cm from the head
+        centre (device and head coordinates identical).
+    sfreq : float
+        Sampling rate, Hz.
+
+    Returns
+    -------
+    mne.Info
+        Channel info with positions.
+    """
+    import mne
+    from mne.io.constants import FIFF
+
+    raise_if(check_in("channels", channels, CHANNELS))
+    if channels != "meg102":
+        info = mne.create_info(list(CHANNEL_SETS[channels]), sfreq, "eeg")
+        info.set_montage(mne.channels.make_standard_montage(MONTAGE))
+        return info
+    r0, _, _ = _eeg_sphere()
+    pos, u = _helmet(r0)
+    info = mne.create_info([f"MEG{k:03d}" for k in range(N_MEG)], sfreq, "mag")
+    with info._unlock():  # custom sensors: set coil geometry directly
+        for k, ch in enumerate(info["chs"]):
+            ez = u[k]
+            ex = np.cross([0.0, 1.0, 0.0], ez)
+            ex = ex / np.linalg.norm(ex) if np.linalg.norm(ex) > 1e-9 else np.array([1.0, 0, 0])
+            ch["loc"] = np.concatenate([pos[k], ex, np.cross(ez, ex), ez])
+            ch["coil_type"] = FIFF.FIFFV_COIL_POINT_MAGNETOMETER
+        info["dev_head_t"] = mne.transforms.Transform("meg", "head", np.eye(4))
+    return info
 
 
 @lru_cache(maxsize=4)
 def _head(channels: str) -> HeadModel:
     import mne
 
-    names = list(CHANNEL_SETS[channels])
-    montage = mne.channels.make_standard_montage(MONTAGE)
-    info = mne.create_info(names, 250.0, "eeg")
-    info.set_montage(montage)
-    sphere = mne.make_sphere_model("auto", "auto", info, verbose=False)
-    r0 = np.asarray(sphere["r0"], float)
-    radius = float(sphere.radius)
-    ch_pos = montage.get_positions()["ch_pos"]
-    pos_l, nn_l = _strip(r0, radius, np.asarray(ch_pos["C3"], float))
-    pos_r, nn_r = _strip(r0, radius, np.asarray(ch_pos["C4"], float))
+    r0, radius, ch_pos = _eeg_sphere()
+    info = sensor_info(channels)
+    sphere = mne.make_sphere_model(r0, radius, verbose=False)
+    pos_l, nn_l = _strip(r0, radius, ch_pos["C3"])
+    pos_r, nn_r = _strip(r0, radius, ch_pos["C4"])
     # background: fixed pseudo-random dipoles inside the brain sphere (geometry, not noise)
     g = np.random.default_rng(20161115)
     n_bg = bp.N_BACKGROUND
@@ -169,10 +242,8 @@ def _head(channels: str) -> HeadModel:
     fixed = fixed_gain(info, sphere, rr, nn)
     n = cx.N_CORTEX
     strip = np.stack([fixed[:, :n], fixed[:, n : 2 * n]], axis=1)
-    info_out = mne.create_info(names, 250.0, "eeg")
-    info_out.set_montage(montage)
     return HeadModel(
-        info=info_out,
+        info=info,
         strip_gain=strip,
         background_gain=fixed[:, 2 * n :],
         strip_pos=np.stack([pos_l, pos_r]),
@@ -181,17 +252,17 @@ def _head(channels: str) -> HeadModel:
 
 
 def head_model(channels: str = "eeg32") -> HeadModel:
-    """Return the (cached) spherical EEG head model.
+    """Return the (cached) spherical head model of a channel set.
 
     Parameters
     ----------
-    channels : {"eeg32", "eeg64"}
-        Channel subset of the bundled ``colin27_1005`` montage.
+    channels : {"eeg32", "eeg64", "meg102"}
+        Channel set (see :func:`sensor_info`).
 
     Returns
     -------
     HeadModel
         Gains of the S1 strips and of the background dipoles.
     """
-    raise_if(check_in("channels", channels, tuple(CHANNEL_SETS)))
+    raise_if(check_in("channels", channels, CHANNELS))
     return _head(channels)

@@ -13,11 +13,15 @@ One training day per patient (Yanagisawa et al. 2016, Nat Commun 7:13209;
    each trial's EEG is simulated and the fitted decoder drives the virtual
    hand. Congruence = fraction of trials in which the virtual hand did what
    the patient attempted.
-3. **Training signal.** Above-chance congruence ``c = max(0, 2·acc − 1)`` is
-   the virtual hand's structured visual feedback; the virtual patient's
-   ``visual_feedback`` lever is set to ``c`` and its ``decoder_training`` lever
-   to ``sign · gain · c`` (sign +1 phantom, −1 intact, 0 random, as
+3. **Training signal.** Above-chance congruence ``c = max(0, 2·acc − 1)`` of
+   the virtual hand sets the virtual patient's ``decoder_training`` lever to
+   ``sign · gain · c`` (sign +1 phantom, −1 intact, 0 random, as
    ``phantomlab.therapies.bci.DECODER_SIGN``). The cohort then advances one day.
+   By default the ``visual_feedback`` lever is left at 0: in the virtual
+   patient it models congruent mirror/VR feedback of the phantom with same-day
+   relief, which the decoder-training lever already carries for BCI; setting
+   both (``BCICourse(visual_feedback=True)``) double counts and gives
+   phantom-decoder training same-day relief, opposite to Yanagisawa 2016.
 
 The efference drive of the phantom hand zone during a session follows the
 previous day's training signal (the patient keeps the strategy that moved the
@@ -30,7 +34,8 @@ steps are vectorized.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -41,7 +46,7 @@ from phantomlab._validation import check_in, check_range, raise_if
 from phantomlab.bci import _params as bp
 from phantomlab.bci.activity import patient_activity
 from phantomlab.bci.decode import PIPELINES, _prepare, decode, make_pipeline
-from phantomlab.bci.head import CHANNEL_SETS
+from phantomlab.bci.head import CHANNELS
 from phantomlab.bci.simulate import SignalModel, simulate_epochs
 from phantomlab.mechanisms.levers import Levers
 
@@ -74,10 +79,12 @@ class BCICourse:
         Decoder pipeline.
     phantom_side : {"left", "right"}
         Amputated hand.
-    channels : {"eeg32", "eeg64"}
-        EEG channel set.
+    channels : {"eeg32", "eeg64", "meg102"}
+        Sensor set (EEG or the simulated MEG helmet; Yanagisawa used MEG).
     gain : float
         ``decoder_training`` per unit of above-chance congruence (0–1).
+    visual_feedback : bool
+        Also set the ``visual_feedback`` lever to the above-chance congruence.
     """
 
     decoder: str = "intact"
@@ -89,6 +96,7 @@ class BCICourse:
     phantom_side: str = "left"
     channels: str = "eeg32"
     gain: float = bp.LOOP_GAIN
+    visual_feedback: bool = False
 
     def validate(self) -> None:
         """Raise :class:`~phantomlab.exceptions.InputError` on bad settings."""
@@ -97,10 +105,10 @@ class BCICourse:
             + check_range("training_days", self.training_days, low=1, high=60)
             + check_range("follow_up_days", self.follow_up_days, low=1, high=365)
             + check_range("calibration_epochs", self.calibration_epochs, low=10, high=500)
-            + check_range("feedback_trials", self.feedback_trials, low=5, high=500)
+            + check_range("feedback_trials", self.feedback_trials, low=10, high=500)
             + check_in("pipeline", self.pipeline, PIPELINES)
             + check_in("phantom_side", self.phantom_side, ("left", "right"))
-            + check_in("channels", self.channels, tuple(CHANNEL_SETS))
+            + check_in("channels", self.channels, CHANNELS)
             + check_range("gain", self.gain, low=0.0, high=1.0)
         )
 
@@ -252,6 +260,8 @@ def _day(
     signal: SignalModel,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """One session for every patient: (congruence, phantom decoding accuracy)."""
+    import mne
+
     act = patient_activity(cohort, course.phantom_side, session_drive=drive)
     n = cohort.n_patients
     cong = np.empty(n)
@@ -274,8 +284,6 @@ def _day(
                 act, ("rest", calib_task), course.calibration_epochs, patient=i, rng=g, **kw
             )
             y_cal = (cal.events[:, 2] == cal.event_id[calib_task]).astype(int)
-            import mne
-
             with mne.use_log_level("ERROR"):
                 model = make_pipeline(course.pipeline).fit(_prepare(cal, *_WIN), y_cal)
                 pred = model.predict(_prepare(fb, *_WIN))
@@ -290,6 +298,7 @@ def run_course(
     run_in_days: int = 7,
     signal: SignalModel | None = None,
     rng: RNGLike = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> CourseResult:
     """Run a closed-loop BCI training course on a virtual cohort (advances the cohort).
 
@@ -306,6 +315,8 @@ def run_course(
         EEG signal model.
     rng : int, Generator or None
         Seed of the EEG simulation and decoder folds (the cohort has its own).
+    progress : callable, optional
+        Called as ``progress(done, total)`` after each session day.
 
     Returns
     -------
@@ -327,22 +338,26 @@ def run_course(
     congs: list[NDArray[np.float64]] = []
     sigs: list[NDArray[np.float64]] = []
     drive = np.zeros(n)
-    for _ in range(c.training_days):
+    total = c.training_days + 1
+    for k in range(c.training_days):
         cong, acc = _day(cohort, c, drive, rngs, sig)
         above = np.maximum(0.0, 2.0 * cong - 1.0)
         lever = np.clip(sign * c.gain * above, -1.0, 1.0)
-        day = cohort.step(Levers(decoder_training=lever, visual_feedback=above))
+        vf = above if c.visual_feedback else 0.0
+        day = cohort.step(Levers(decoder_training=lever, visual_feedback=vf))
         pains.append(np.asarray(day.pain, float))
         nrs.append(np.asarray(day.nrs))
         accs.append(acc)
         congs.append(cong)
         sigs.append(lever)
         drive = lever
+        if progress is not None:
+            progress(k + 1, total)
     # representation read-out on the first day after the course (no session drive)
-    _, acc_after = _day(
-        cohort, BCICourse(**{**c.__dict__, "decoder": "random"}), np.zeros(n), rngs, sig
-    )
+    _, acc_after = _day(cohort, replace(c, decoder="random"), np.zeros(n), rngs, sig)
     accs.append(acc_after)
+    if progress is not None:
+        progress(total, total)
     if c.follow_up_days:
         tr = cohort.run(c.follow_up_days)
         pains.extend(list(tr.pain))

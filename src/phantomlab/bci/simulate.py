@@ -18,17 +18,18 @@ their provenance are in :mod:`phantomlab.bci._params`.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.fft import irfft, next_fast_len, rfft
+from scipy.fft import irfft, next_fast_len
 
 from phantomlab._rng import RNGLike, as_generator
 from phantomlab._validation import check_in, check_range, raise_if
 from phantomlab.bci import _params as bp
 from phantomlab.bci.activity import TaskActivity
-from phantomlab.bci.head import head_model
+from phantomlab.bci.head import head_model, sensor_info
 from phantomlab.exceptions import Problem
 
 __all__ = ["SignalModel", "simulate_epochs"]
@@ -47,7 +48,9 @@ class SignalModel:
     background_exponent : float
         Exponent β of the background PSD ``1/f^β``.
     sensor_noise : float
-        White sensor noise, V RMS.
+        White EEG sensor noise, V RMS.
+    meg_sensor_noise : float
+        White MEG sensor noise, T RMS.
     erd_max : float
         ERD fraction at reference activity (0–0.9).
     erd_trial_sd : float
@@ -64,6 +67,7 @@ class SignalModel:
     background_moment: float = bp.BG_MOMENT
     background_exponent: float = bp.BG_EXPONENT
     sensor_noise: float = bp.SENSOR_NOISE
+    meg_sensor_noise: float = bp.MEG_NOISE
     erd_max: float = bp.ERD_MAX
     erd_trial_sd: float = bp.TRIAL_SD
     rhythm_trial_sd: float = bp.AMP_TRIAL_SD
@@ -75,6 +79,7 @@ class SignalModel:
         "background_moment": (0.0, 1e-6),
         "background_exponent": (0.0, 3.0),
         "sensor_noise": (0.0, 1e-3),
+        "meg_sensor_noise": (0.0, 1e-9),
         "erd_max": (0.0, 0.9),
         "erd_trial_sd": (0.0, 2.0),
         "rhythm_trial_sd": (0.0, 2.0),
@@ -97,35 +102,32 @@ class SignalModel:
         return out
 
 
-def _band(
-    g: np.random.Generator,
-    shape: tuple[int, int, int],
-    sfreq: float,
-    centre: NDArray[np.float64],
-    width: float,
-) -> NDArray[np.float64]:
-    """Unit-RMS Gaussian band-limited noise; ``centre`` has shape (n_epochs,)."""
-    n_t = shape[-1]
-    n_f = next_fast_len(n_t, real=True)
-    f = np.fft.rfftfreq(n_f, 1.0 / sfreq)
-    spec = rfft(g.standard_normal((*shape[:-1], n_f)), axis=-1)
-    win = np.exp(-((f[None, :] - centre[:, None]) ** 2) / (2 * width**2))
-    x = irfft(spec * win[:, None, :], n=n_f, axis=-1)[..., :n_t]
-    return x / np.sqrt(np.mean(x**2, axis=-1, keepdims=True) + 1e-300)
+def _cgauss(g: np.random.Generator, shape: tuple[int, ...]) -> NDArray[np.complex128]:
+    """Unit-variance circular complex Gaussian coefficients (spectrum of white noise)."""
+    z = g.standard_normal((*shape, 2))
+    return (z[..., 0] + 1j * z[..., 1]) / np.sqrt(2.0)
 
 
-def _pink(
-    g: np.random.Generator, shape: tuple[int, int, int], sfreq: float, beta: float
-) -> NDArray[np.float64]:
-    """Unit-RMS noise with PSD ∝ 1/f^beta (DC removed)."""
-    n_t = shape[-1]
-    n_f = next_fast_len(n_t, real=True)
-    f = np.fft.rfftfreq(n_f, 1.0 / sfreq)
-    amp = np.zeros_like(f)
-    amp[1:] = f[1:] ** (-beta / 2.0)
-    spec = rfft(g.standard_normal((*shape[:-1], n_f)), axis=-1)
-    x = irfft(spec * amp, n=n_f, axis=-1)[..., :n_t]
-    return x / np.sqrt(np.mean(x**2, axis=-1, keepdims=True) + 1e-300)
+def _unit_rms(w: NDArray[np.float64], n_f: int) -> NDArray[np.float64]:
+    """Scale spectral amplitudes to unit expected RMS after ``irfft``.
+
+    For ``x = irfft(w · z)`` with unit complex Gaussian ``z``,
+    ``E[x²] = 2 Σ_k |w_k|² / n_f²`` (one-sided spectrum, no DC/Nyquist weight).
+    """
+    return w * n_f / np.sqrt(2.0 * np.sum(w**2, axis=-1, keepdims=True) + 1e-300)
+
+
+@lru_cache(maxsize=8)
+def _background_mixing(channels: str) -> NDArray[np.float64]:
+    """Square root of the sensor covariance of the independent background dipoles.
+
+    The background sources are i.i.d. with the same spectrum, so their sensor
+    spectrum ``G_bg z`` (z: n_bg unit coefficients) has the same Gaussian law as
+    ``M z'`` with ``M M^T = G_bg G_bg^T`` and n_channels coefficients ``z'``.
+    """
+    gb = head_model(channels).background_gain
+    lam, u = np.linalg.eigh(gb @ gb.T)
+    return np.asarray(u * np.sqrt(np.maximum(lam, 0.0))[None, :], float)
 
 
 def simulate_epochs(
@@ -158,8 +160,8 @@ def simulate_epochs(
         Sampling rate, Hz (100–1000; default 160 Hz as PhysionetMI).
     tmin, tmax : float
         Epoch window around movement onset, s (onset at 0).
-    channels : {"eeg32", "eeg64"}
-        Channel set of the bundled montage.
+    channels : {"eeg32", "eeg64", "meg102"}
+        EEG channel set of the bundled montage, or the simulated MEG helmet.
     signal : SignalModel, optional
         Amplitudes and variability.
     rng : int, Generator or None
@@ -168,7 +170,7 @@ def simulate_epochs(
     Returns
     -------
     mne.EpochsArray
-        Epochs in volts; ``event_id`` maps each task to 1, 2, …; ``metadata``
+        Epochs in volts (EEG) or tesla (MEG); ``event_id`` maps each task to 1, 2, …; ``metadata``
         has columns ``task`` and ``erd_scale`` (the trial's ERD factor).
     """
     import mne
@@ -201,25 +203,36 @@ def simulate_epochs(
     f_mu = sig.mu_frequency + sig.mu_frequency_trial_sd * g.standard_normal(n_ep)
     amp = np.exp(sig.rhythm_trial_sd * g.standard_normal(n_ep) - sig.rhythm_trial_sd**2 / 2)
     erd_scale = np.exp(sig.erd_trial_sd * g.standard_normal(n_ep) - sig.erd_trial_sd**2 / 2)
-    rhythm = _band(g, (n_ep, n_units, n_t), sfreq, f_mu, bp.MU_WIDTH)
-    rhythm += bp.BETA_REL * _band(
-        g, (n_ep, n_units, n_t), sfreq, np.full(n_ep, bp.BETA_FREQ), 2 * bp.MU_WIDTH
-    )
+    # spectra (one-sided, length n_f >= n_t for a fast FFT), synthesized per epoch and source
+    n_f = next_fast_len(n_t, real=True)
+    f = np.fft.rfftfreq(n_f, 1.0 / sfreq)
+    w_mu = np.exp(-((f[None, :] - f_mu[:, None]) ** 2) / (2 * bp.MU_WIDTH**2))
+    w_beta = np.exp(-((f - bp.BETA_FREQ) ** 2) / (2 * (2 * bp.MU_WIDTH) ** 2))
+    # disjoint bands of one white spectrum are independent: mu + beta in one spectrum
+    win = _unit_rms(w_mu, n_f) + bp.BETA_REL * _unit_rms(w_beta[None, :], n_f)
+    band = np.flatnonzero(win.max(axis=0) > 1e-8 * win.max())  # bins the rhythms occupy
+    rhythm = _cgauss(g, (n_ep, n_units, band.size)) * (sig.mu_moment * amp)[:, None, None]
+    rhythm *= win[:, None, band]
     # ERD envelope: sigmoid onset over ~0.3 s after movement onset
     onset = 1.0 / (1.0 + np.exp(-(times - 0.25) / 0.06))
     act = np.stack([activity.task(t)[patient] for t in tasks]).reshape(n_cls, n_units)
     depth = np.minimum(sig.erd_max * act[labels] * erd_scale[:, None], 0.9)
-    env = 1.0 - depth[:, :, None] * onset[None, None, :]
-    src = (sig.mu_moment * amp)[:, None, None] * rhythm * env
-    bg = sig.background_moment * _pink(
-        g, (n_ep, head.background_gain.shape[1], n_t), sfreq, sig.background_exponent
-    )
-    gain = head.strip_gain.reshape(head.n_channels, n_units)
-    data = np.matmul(gain[None], src)
-    data += np.matmul(head.background_gain[None], bg)
-    data += sig.sensor_noise * g.standard_normal(data.shape)
-    info = mne.create_info(head.ch_names, sfreq, "eeg")
-    info.set_montage(head.info.get_montage())
+    # projection commutes with the FFT: sensors = G·r(t)·(1 − depth·onset(t))
+    gain = head.strip_gain.reshape(head.n_channels, n_units).astype(complex)
+    spec = np.zeros((n_ep, head.n_channels, f.size), complex)
+    spec_erd = np.zeros_like(spec)
+    spec[..., band] = np.matmul(gain[None], rhythm)
+    spec_erd[..., band] = np.matmul(gain[None], depth[:, :, None] * rhythm)
+    pink = np.zeros_like(f)
+    pink[1:] = f[1:] ** (-sig.background_exponent / 2.0)
+    pink = sig.background_moment * _unit_rms(pink[None, :], n_f)[0]
+    mix = _background_mixing(channels).astype(complex)
+    spec += np.matmul(mix[None], _cgauss(g, (n_ep, head.n_channels, f.size))) * pink
+    data = irfft(spec, n=n_f, axis=-1)[..., :n_t]
+    data -= onset * irfft(spec_erd, n=n_f, axis=-1)[..., :n_t]
+    noise = sig.meg_sensor_noise if channels == "meg102" else sig.sensor_noise
+    data += noise * g.standard_normal(data.shape)
+    info = sensor_info(channels, sfreq)
     step = n_t + int(sfreq)  # one second between epochs
     events = np.column_stack(
         [np.arange(n_ep) * step + int(round(-tmin * sfreq)), np.zeros(n_ep, int), labels + 1]

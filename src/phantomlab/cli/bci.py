@@ -58,7 +58,7 @@ def simulate_cmd(
         "persistence", "--hypothesis", help="Cortical hypothesis of the patient."
     ),
     days: int = typer.Option(365, "--days", help="Days since amputation before recording."),
-    channels: str = typer.Option("eeg32", "--channels", help="eeg32 or eeg64."),
+    channels: str = typer.Option("eeg32", "--channels", help="eeg32, eeg64 or meg102."),
     seed: int = typer.Option(1, "--seed", help="Seed."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
@@ -110,7 +110,7 @@ def train_cmd(
     seed: int = typer.Option(1, "--seed", help="Seed."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Closed-loop BCI training of a virtual cohort: pain and decoding accuracy by day (in silico)."""
+    """Closed-loop BCI training of a virtual cohort: pain and decoding by day (in silico)."""
     from phantomlab.bci import BCICourse, run_course
     from phantomlab.mechanisms import Cohort
 
@@ -120,7 +120,13 @@ def train_cmd(
     course.validate()
     cohort = Cohort(n, hypothesis, rng=seed)
     cohort.run(chronic)
-    res = run_course(cohort, course, rng=seed)
+    from rich.progress import Progress
+
+    with Progress(transient=True, disable=as_json) as bar:
+        task = bar.add_task(f"{decoder} decoder training", total=days + 1)
+        res = run_course(
+            cohort, course, rng=seed, progress=lambda k, _t: bar.update(task, completed=k)
+        )
     if as_json:
         emit_json(
             {

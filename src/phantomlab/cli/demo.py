@@ -23,6 +23,7 @@ STEPS: list[tuple[str, str]] = [
     ("therapies", "phantomlab.report.demo_therapies:run"),
     ("optimization", "phantomlab.report.demo_optimize:run"),
     ("bci", "phantomlab.report.demo_bci:run"),
+    ("in-silico trial", "phantomlab.report.demo_insilico:run"),
 ]
 
 

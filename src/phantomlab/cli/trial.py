@@ -129,3 +129,6 @@ def power_cmd(
         emit_json(res.to_dict())
     else:
         typer.echo(res.summary())
+
+
+from phantomlab.cli import trial_insilico  # noqa: E402,F401  (registers the in-silico commands)

@@ -1,1 +1,53 @@
-"""PhantomLab cohorts subpackage (see DESIGN.md)."""
+"""Virtual PLP populations: documented distributions, sampling, calibrated values.
+
+* :mod:`~phantomlab.cohorts.distributions` -- provenanced, vectorized distributions;
+* :mod:`~phantomlab.cohorts.spec` -- :class:`CohortSpec` (YAML), the default population;
+* :mod:`~phantomlab.cohorts.population` -- sampling, warm-up strata, courses on a cohort;
+* :mod:`~phantomlab.cohorts.calibrated` -- the stored calibration (versioned JSON).
+
+See ``docs/cohorts.md``. Results are in silico.
+"""
+
+from phantomlab.cohorts.calibrated import (
+    CALIBRATION_VERSION,
+    calibrated_cohort_spec,
+    calibrated_params,
+    calibration_path,
+    load_calibration,
+)
+from phantomlab.cohorts.distributions import Bernoulli, Categorical, LogNormal, Normal, Uniform
+from phantomlab.cohorts.population import (
+    ArmCourse,
+    VirtualCohort,
+    VirtualPopulation,
+    sample_population,
+    therapy_params,
+)
+from phantomlab.cohorts.spec import (
+    CohortSpec,
+    cohort_spec_schema,
+    default_cohort_spec,
+    load_cohort_spec,
+)
+
+__all__ = [
+    "CALIBRATION_VERSION",
+    "ArmCourse",
+    "Bernoulli",
+    "Categorical",
+    "CohortSpec",
+    "LogNormal",
+    "Normal",
+    "Uniform",
+    "VirtualCohort",
+    "VirtualPopulation",
+    "calibrated_cohort_spec",
+    "calibrated_params",
+    "calibration_path",
+    "cohort_spec_schema",
+    "default_cohort_spec",
+    "load_calibration",
+    "load_cohort_spec",
+    "sample_population",
+    "therapy_params",
+]

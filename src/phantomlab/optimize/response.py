@@ -189,9 +189,11 @@ SCS_STANDIN_PARAMETERS: tuple[ModelParameter, ...] = (
     ),
     ModelParameter(
         "target position along the lead",
-        "uniform over the 7 bipole centres' span (3.5-45.5 mm)",
+        "normal around the lead centre, sd 7 mm (one contact pitch), clipped to the lead",
         "assumed",
-        "lead placement relative to the phantom dermatome varies between patients",
+        "leads are placed so that paresthesia overlaps the painful area (Falowski, SCS for "
+        "practitioners; NANS practice parameters); the spread stands for imperfect placement "
+        "and migration",
     ),
     ModelParameter(
         "best frequency",
@@ -262,7 +264,10 @@ class VirtualSCSPopulation:
         gen = as_generator(rng)
         n = n_patients
         self._n = n
-        self.target_ = gen.uniform(self._pos.min(), self._pos.max(), n)
+        centre = 0.5 * (self._pos.min() + self._pos.max())
+        self.target_ = np.clip(
+            centre + 7e-3 * gen.standard_normal(n), self._pos.min(), self._pos.max()
+        )
         self.rheobase_ = 0.8e-3 * np.exp(0.35 * gen.standard_normal(n))
         self.contact_factor_ = np.exp(0.15 * gen.standard_normal((n, self._pos.size)))
         self.window_ = gen.uniform(1.4, 2.2, n)

@@ -25,7 +25,7 @@ __all__ = ["decoding_rows", "run", "training_results"]
 
 
 def decoding_rows(seed: int = 7, n_epochs: int = 40) -> list[dict[str, Any]]:
-    """Decoding accuracy against the strength of the simulated hand representation.
+    """Decode simulated EEG at several strengths of the simulated hand representation.
 
     Parameters
     ----------
@@ -125,11 +125,11 @@ def run(out: Path) -> None:
     for dec, r in res.items():
         d4 = r.pain_change()
         paired = float(r.pain[r.training_days].mean() / ref.pain[r.training_days].mean() - 1)
-        acc = r.phantom_accuracy.mean(axis=1)
+        acc = " ".join(f"{a:.2f}" for a in r.phantom_accuracy.mean(axis=1))
         lines.append(
-            f"  {dec:8s} pain day 4 vs baseline {100 * d4:+6.1f}%  vs random decoder "
-            f"{100 * paired:+6.2f}%  phantom accuracy day 1 {acc[0]:.3f} -> after {acc[-1]:.3f}"
-            f"  congruence {r.congruence.mean():.3f}"
+            f"  {dec:8s} pain day 4: {100 * d4:+5.1f}% vs baseline, {100 * paired:+5.2f}% vs "
+            f"random decoder | phantom accuracy days 1-4: {acc} | congruence "
+            f"{r.congruence.mean():.2f} | lever {r.training_signal.mean():+.2f}"
         )
     typer.echo("\n".join(lines))
     typer.echo("  (Yanagisawa 2020, intact decoder: VAS -32% at day 4; calibration of the")

@@ -1,0 +1,213 @@
+"""``phantomlab trial`` in-silico commands: trial specs, replication, calibration, cohorts.
+
+Registered on the ``trial`` app of :mod:`phantomlab.cli.trial`. Thin: the science
+lives in :mod:`phantomlab.trials.specs`, :mod:`phantomlab.trials.replicate`,
+:mod:`phantomlab.trials.calibration` and :mod:`phantomlab.cohorts`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from phantomlab.cli._common import emit_json
+from phantomlab.cli.trial import app
+
+__all__ = ["app"]
+
+
+@app.command("spec-schema")
+def spec_schema() -> None:
+    """Print the JSON Schema of the trial-spec YAML format (published trials to replicate)."""
+    from phantomlab.trials.specs import trial_spec_schema
+
+    typer.echo(json.dumps(trial_spec_schema(), indent=2))
+
+
+@app.command("specs")
+def specs_cmd(
+    write: bool = typer.Option(False, "--write", help="Regenerate the packaged specs."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """List the trial specs generated from the evidence base (one per study)."""
+    from phantomlab.trials.specs import list_specs, load_trial_spec, write_specs
+
+    if write:
+        files = write_specs()
+        typer.echo(f"wrote {len(files)} specs", err=True)
+    rows: list[dict[str, Any]] = []
+    for sid in list_specs():
+        s = load_trial_spec(sid)
+        rows.append(
+            {
+                "study_id": sid,
+                "design": s.design,
+                "arms": [f"{a.name} (n={a.n}, {a.protocol})" for a in s.arms],
+                "replicable_outcomes": s.n_replicable(),
+            }
+        )
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        typer.echo(
+            f"{r['study_id']:<22} {r['design']:<10} replicable outcomes: "
+            f"{r['replicable_outcomes']:>2}   arms: {'; '.join(r['arms'])}"
+        )
+
+
+@app.command("replicate")
+def replicate_cmd(
+    spec: str = typer.Argument(..., help="Study id of the evidence base, or a trial-spec YAML."),
+    replicates: int = typer.Option(200, "--replicates", "-r", help="Simulated trials."),
+    seed: int = typer.Option(0, "--seed", help="Seed (same seed, same bits)."),
+    chunk_size: int = typer.Option(100, "--chunk-size", help="Replicates per chunk."),
+    pool: int = typer.Option(None, "--pool", help="Virtual patients per arm and chunk."),
+    out_dir: Path = typer.Option(None, "--out-dir", help="Parquet chunks (resumable)."),
+    scheduler: str = typer.Option(None, "--scheduler", help="Dask address or 'local'."),
+    workers: int = typer.Option(1, "--workers", help="Workers of a local Dask cluster."),
+    uncalibrated: bool = typer.Option(False, "--uncalibrated", help="Use the priors."),
+    plot: Path = typer.Option(None, "--plot", help="Write a figure (PNG/PDF)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Run a published trial in silico; simulated arm statistics next to the published ones."""
+    from rich.progress import Progress
+
+    from phantomlab.cli._common import err_console
+    from phantomlab.cohorts import default_cohort_spec
+    from phantomlab.exceptions import InputError, Problem
+    from phantomlab.trials.replicate import replicate
+    from phantomlab.trials.specs import load_trial_spec
+
+    if not 1 <= replicates <= 100_000:
+        raise InputError(Problem("replicates", replicates, "1 to 100000", "", "out of range"))
+    if seed < 0:
+        raise InputError(Problem("seed", seed, ">= 0", "", "seeds are non-negative"))
+    s = load_trial_spec(spec)
+    base = Path(spec).parent if Path(spec).is_file() else None
+    with Progress(console=err_console, transient=True) as bar:
+        job = bar.add_task(f"replicating {s.study_id}", total=None)
+
+        def _tick(done: int, total: int) -> None:
+            bar.update(job, completed=done, total=total)
+
+        res = replicate(
+            s,
+            replicates=replicates,
+            seed=seed,
+            cohort=default_cohort_spec() if uncalibrated else None,
+            params={} if uncalibrated else None,
+            pool=pool,
+            chunk_size=chunk_size,
+            out_dir=out_dir,
+            scheduler=scheduler,
+            n_workers=workers,
+            base_dir=base,
+            progress=_tick,
+        )
+    if plot is not None:
+        res.plot().figure.savefig(plot, dpi=120, bbox_inches="tight")
+    if as_json:
+        emit_json(res.to_dict())
+    else:
+        typer.echo(res.summary())
+
+
+@app.command("calibration")
+def calibration_cmd(
+    file: Path = typer.Option(None, "--file", help="Calibration JSON (default: packaged)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Per published arm: published value and CI, simulated mean and interval, inside or not."""
+    from phantomlab.trials.calibration import calibration_report, format_report
+
+    rep = calibration_report(file)
+    if as_json:
+        emit_json(rep)
+    else:
+        typer.echo(format_report(rep))
+
+
+@app.command("calibrate")
+def calibrate_cmd(
+    seed: int = typer.Option(20261124, "--seed", help="Seed of pool, draws and optimizer."),
+    pool: int = typer.Option(160, "--pool", help="Virtual patients in the common pool."),
+    sweeps: int = typer.Option(2, "--sweeps", help="Block-coordinate sweeps."),
+    maxiter: int = typer.Option(5, "--maxiter", help="Differential-evolution generations."),
+    popsize: int = typer.Option(4, "--popsize", help="Differential-evolution population factor."),
+    no_loso: bool = typer.Option(False, "--no-loso", help="Skip leave-one-study-out."),
+    output: Path = typer.Option(None, "--output", "-o", help="Write here (default: package)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the record as JSON."),
+) -> None:
+    """Fit therapy and cohort parameters to all replicable published arms (slow, offline)."""
+    from phantomlab.exceptions import InputError, Problem
+    from phantomlab.trials.calibration import calibrate, write_calibration
+
+    if not 40 <= pool <= 20_000:
+        raise InputError(Problem("pool", pool, "40 to 20000", "", "out of range"))
+    rec = calibrate(
+        seed=seed,
+        pool=pool,
+        sweeps=sweeps,
+        maxiter=maxiter,
+        popsize=popsize,
+        loso=not no_loso,
+        progress=lambda s: typer.echo(s, err=True),
+    )
+    path = write_calibration(rec, output)
+    if as_json:
+        emit_json(rec)
+    else:
+        typer.echo(
+            f"wrote {path}: fraction inside {rec['fraction_inside']:.2f}, leave-one-study-out "
+            f"{rec.get('loso_fraction_inside', float('nan')):.2f}"
+        )
+
+
+@app.command("cohort")
+def cohort_cmd(
+    n: int = typer.Option(500, "--n", help="Virtual patients."),
+    seed: int = typer.Option(0, "--seed", help="Seed."),
+    spec: Path = typer.Option(None, "--spec", help="Cohort spec YAML (default: calibrated)."),
+    csv: Path = typer.Option(None, "--csv", help="Write one row per patient."),
+    schema: bool = typer.Option(False, "--schema", help="Print the cohort-spec JSON Schema."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Sample a virtual PLP population and summarise it (with each distribution's source)."""
+    from phantomlab.cohorts import (
+        VirtualCohort,
+        calibrated_cohort_spec,
+        cohort_spec_schema,
+        load_cohort_spec,
+    )
+    from phantomlab.exceptions import InputError, Problem
+
+    if schema:
+        typer.echo(json.dumps(cohort_spec_schema(), indent=2))
+        return
+    if not 1 <= n <= 200_000:
+        raise InputError(Problem("n", n, "1 to 200000", "", "out of range"))
+    cs = load_cohort_spec(spec) if spec is not None else calibrated_cohort_spec()
+    pop = VirtualCohort(cs, n, seed).population
+    if csv is not None:
+        pop.to_frame().to_csv(csv, index=False)
+    if as_json:
+        emit_json(
+            {
+                "spec": cs.model_dump(mode="json"),
+                "digest": cs.digest(),
+                "n": n,
+                "enrolled": int(pop.enrolled.sum()),
+                "baseline_nrs_enrolled": float(pop.baseline_nrs[pop.enrolled].mean())
+                if pop.enrolled.any()
+                else None,
+                "provenance": cs.provenance_table(),
+            }
+        )
+    else:
+        typer.echo(pop.summary())
+        for row in cs.provenance_table():
+            typer.echo(f"  {row['field']:<24} {row['provenance'][:110]}")

@@ -1,0 +1,231 @@
+"""``CohortSpec``: the documented description of a virtual PLP population.
+
+A spec lists, for every patient characteristic, the distribution it is drawn
+from and where that distribution comes from (see
+:mod:`phantomlab.cohorts.distributions`). It is a pydantic model, loadable from
+YAML or JSON (:func:`load_cohort_spec`); the package default
+(``cohorts/data/default_cohort.yaml``) is :func:`default_cohort_spec`.
+
+Which characteristics drive the mechanistic model and which are covariates
+only is stated per field (the virtual patient of :mod:`phantomlab.mechanisms`
+has no age or side):
+
+* drive the model: ``years_since_amputation`` (warm-up strata),
+  ``persistence_share`` (cortical hypothesis), ``ectopia_gain`` (mechanism
+  parameter), ``enrol_min_nrs`` / ``enrol_max_nrs`` (who is enrolled on the
+  screening report, hence baseline PLP);
+* derived from the model: catastrophizing, anxiety and depression are the
+  virtual patient's own traits (z-scores); ``anxiety_case_share`` and
+  ``depression_case_share`` turn them into HADS >= 8 cases at the published
+  prevalence; ``stump_pain`` marks the patients with the highest neuroma rate;
+* covariates only (for stratification, tables and subgroup analyses): age,
+  amputation level, side and cause.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from phantomlab._validation import problems_from_pydantic
+from phantomlab.cohorts.distributions import (
+    Bernoulli,
+    Categorical,
+    Dist,
+    LogNormal,
+    Normal,
+)
+from phantomlab.exceptions import InputError, Problem
+
+__all__ = [
+    "CohortSpec",
+    "Provenanced",
+    "cohort_spec_schema",
+    "default_cohort_spec",
+    "load_cohort_spec",
+]
+
+
+class Provenanced(BaseModel):
+    """A scalar with its provenance (``source``, ``calibrated`` or ``assumed``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    value: float
+    kind: str = Field(pattern="^(source|calibrated|assumed)$")
+    source: str = ""
+    note: str = ""
+
+    def provenance(self) -> str:
+        """Return ``"kind: source; note"``."""
+        return f"{self.kind}: " + "; ".join(s for s in (self.source, self.note) if s)
+
+
+class CohortSpec(BaseModel):
+    """A virtual PLP population: distributions with sources (see the module docstring).
+
+    Parameters
+    ----------
+    name : str
+        Label.
+    description : str
+        Free text.
+    age_years : Dist
+        Age at enrolment (covariate).
+    level : Dist
+        Amputation level, categories ``upper`` / ``lower`` (covariate).
+    side : Dist
+        ``left`` / ``right`` (covariate).
+    cause : Dist
+        ``trauma`` / ``vascular`` / ``infection`` / ``other`` (covariate).
+    years_since_amputation : Dist
+        Time since amputation (years); drives the warm-up of the virtual patient.
+    stump_pain : Bernoulli
+        Share with residual-limb pain (given to the highest neuroma rates).
+    anxiety_case_share, depression_case_share : Provenanced
+        Share with HADS-A / HADS-D >= 8 (upper tail of the model traits).
+    ectopia_gain : Provenanced
+        Mechanism parameter: multiplier of spontaneously active residual-limb fibres.
+    persistence_share : Provenanced
+        Share of patients under the persistence (Makin) cortical hypothesis.
+    enrol_min_nrs, enrol_max_nrs : Provenanced
+        Screening NRS range of enrolment (baseline PLP).
+    strata : int
+        Number of warm-up strata (time since amputation is simulated at that many
+        representative durations, the midpoints of equal-probability bins).
+    max_warmup_years : Provenanced
+        Cap of the simulated time since amputation.
+    baseline_days : int
+        Days of the baseline week.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = "default"
+    description: str = ""
+    age_years: Dist
+    level: Dist
+    side: Dist
+    cause: Dist
+    years_since_amputation: Dist
+    stump_pain: Bernoulli
+    anxiety_case_share: Provenanced
+    depression_case_share: Provenanced
+    ectopia_gain: Provenanced
+    persistence_share: Provenanced
+    enrol_min_nrs: Provenanced
+    enrol_max_nrs: Provenanced
+    strata: int = Field(3, ge=1, le=12)
+    max_warmup_years: Provenanced
+    baseline_days: int = Field(7, ge=1, le=60)
+
+    def with_values(self, **values: float) -> CohortSpec:
+        """Return a copy with the ``value`` of scalar fields replaced (kind ``calibrated``).
+
+        Parameters
+        ----------
+        **values : float
+            E.g. ``ectopia_gain=1.3``.
+
+        Returns
+        -------
+        CohortSpec
+            The new spec.
+        """
+        upd: dict[str, Any] = {}
+        for k, v in values.items():
+            old = getattr(self, k, None)
+            if not isinstance(old, Provenanced):
+                raise InputError(Problem(k, v, "a scalar field of CohortSpec", "", "cannot be set"))
+            upd[k] = Provenanced(
+                value=float(v),
+                kind="calibrated",
+                source="phantomlab calibration to the evidence base",
+                note=f"prior value {old.value:g} ({old.kind})",
+            )
+        return self.model_copy(update=upd)
+
+    def digest(self) -> str:
+        """SHA-256 (16 hex) of the canonical JSON of the spec (cache and provenance key)."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+
+    def provenance_table(self) -> list[dict[str, str]]:
+        """One row per field: name, distribution or value, provenance.
+
+        Returns
+        -------
+        list of dict
+            Rows ``{"field", "value", "provenance"}``.
+        """
+        rows = []
+        for name in type(self).model_fields:
+            v = getattr(self, name)
+            if isinstance(v, BaseModel) and hasattr(v, "provenance"):
+                d = v.model_dump(exclude={"kind", "source", "note"})
+                rows.append({"field": name, "value": json.dumps(d), "provenance": v.provenance()})
+        return rows
+
+
+def cohort_spec_schema() -> dict[str, Any]:
+    """Return the JSON Schema of the cohort-spec YAML format."""
+    return CohortSpec.model_json_schema()
+
+
+def load_cohort_spec(source: str | Path | dict[str, Any]) -> CohortSpec:
+    """Load and validate a cohort spec from a YAML/JSON file or a dict.
+
+    Parameters
+    ----------
+    source : str, Path or dict
+        File path or mapping.
+
+    Returns
+    -------
+    CohortSpec
+        The validated spec.
+
+    Raises
+    ------
+    InputError
+        Missing file, bad YAML, or one problem per invalid field.
+    """
+    if isinstance(source, dict):
+        data: Any = source
+        where = "cohort"
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise InputError(Problem("cohort", str(path), "an existing YAML file", "", "not found"))
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            raise InputError(Problem("cohort", str(path), "valid YAML", "", str(exc))) from None
+        where = path.name
+    if not isinstance(data, dict):
+        raise InputError(Problem(where, type(data).__name__, "a mapping", "", "not a mapping"))
+    try:
+        return CohortSpec.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(problems_from_pydantic(exc, "cohort")) from None
+
+
+def default_cohort_spec() -> CohortSpec:
+    """Return the package's default (uncalibrated) cohort spec.
+
+    Returns
+    -------
+    CohortSpec
+        ``cohorts/data/default_cohort.yaml``.
+    """
+    path = resources.files("phantomlab.cohorts") / "data" / "default_cohort.yaml"
+    return load_cohort_spec(Path(str(path)))
+
+
+# re-exported for type checkers (used in YAML through the ``dist`` tag)
+_ = (Normal, LogNormal, Categorical)

@@ -1,0 +1,101 @@
+"""Distributions and cohort specs: sampling against scipy, provenance, YAML validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from phantomlab.cohorts import (
+    Categorical,
+    LogNormal,
+    Normal,
+    cohort_spec_schema,
+    default_cohort_spec,
+    load_cohort_spec,
+)
+from phantomlab.exceptions import InputError
+
+
+def test_truncated_normal_matches_scipy_truncnorm() -> None:
+    d = Normal(mean=52, sd=13, low=18, high=85, kind="assumed", note="test")
+    x = d.sample(200_000, np.random.default_rng(1))
+    assert x.min() >= 18 and x.max() <= 85
+    ref = stats.truncnorm((18 - 52) / 13, (85 - 52) / 13, loc=52, scale=13)
+    assert x.mean() == pytest.approx(ref.mean(), abs=0.1)
+    assert x.std() == pytest.approx(ref.std(), abs=0.1)
+    q = np.array([0.1, 0.5, 0.9])
+    np.testing.assert_allclose(d.quantile(q), ref.ppf(q), rtol=1e-10)
+
+
+def test_lognormal_quantiles_match_scipy() -> None:
+    d = LogNormal(median=3.0, sigma=0.8, kind="assumed", note="test")
+    q = np.array([1 / 6, 0.5, 5 / 6])
+    np.testing.assert_allclose(d.quantile(q), stats.lognorm(0.8, scale=3.0).ppf(q), rtol=1e-10)
+    x = d.sample(100_000, np.random.default_rng(2))
+    assert np.median(x) == pytest.approx(3.0, rel=0.02)
+
+
+def test_categorical_frequencies_and_reproducibility() -> None:
+    d = Categorical(probs={"a": 0.2, "b": 0.5, "c": 0.3}, kind="assumed", note="test")
+    x = d.sample(50_000, np.random.default_rng(3))
+    obs = np.array([(x == k).sum() for k in "abc"])
+    # chi-square goodness of fit at the stated probabilities (fails if sampling is biased)
+    assert stats.chisquare(obs, 50_000 * np.array([0.2, 0.5, 0.3])).pvalue > 1e-3
+    y = d.sample(50_000, np.random.default_rng(3))
+    assert np.array_equal(x, y)
+
+
+def test_provenance_is_required() -> None:
+    with pytest.raises(ValueError, match="reason"):
+        Normal(mean=0, sd=1, kind="assumed")
+    with pytest.raises(ValueError, match="source"):
+        Normal(mean=0, sd=1, kind="source")
+
+
+def test_default_spec_every_field_has_provenance() -> None:
+    spec = default_cohort_spec()
+    rows = spec.provenance_table()
+    names = {r["field"] for r in rows}
+    for f in (
+        "age_years",
+        "level",
+        "side",
+        "cause",
+        "years_since_amputation",
+        "stump_pain",
+        "anxiety_case_share",
+        "depression_case_share",
+        "ectopia_gain",
+        "enrol_min_nrs",
+    ):
+        assert f in names
+    for r in rows:
+        kind = r["provenance"].split(":")[0]
+        assert kind in ("source", "assumed", "calibrated")
+        assert len(r["provenance"]) > len(kind) + 3  # a source or a reason follows
+    assert "properties" in cohort_spec_schema()
+
+
+def test_bad_yaml_field_gives_one_clear_problem(tmp_path: Path) -> None:
+    data = default_cohort_spec().model_dump(mode="json")
+    data["age_years"]["sd"] = -1
+    import yaml
+
+    p = tmp_path / "c.yaml"
+    p.write_text(yaml.safe_dump(data))
+    with pytest.raises(InputError) as exc:
+        load_cohort_spec(p)
+    assert any("age_years" in pr.field for pr in exc.value.problems)
+    with pytest.raises(InputError):
+        load_cohort_spec(tmp_path / "missing.yaml")
+
+
+def test_with_values_marks_calibrated() -> None:
+    s = default_cohort_spec().with_values(ectopia_gain=0.6)
+    assert s.ectopia_gain.value == 0.6 and s.ectopia_gain.kind == "calibrated"
+    assert s.digest() != default_cohort_spec().digest()
+    with pytest.raises(InputError):
+        default_cohort_spec().with_values(age_years=3.0)
