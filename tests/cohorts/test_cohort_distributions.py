@@ -99,3 +99,13 @@ def test_with_values_marks_calibrated() -> None:
     assert s.digest() != default_cohort_spec().digest()
     with pytest.raises(InputError):
         default_cohort_spec().with_values(age_years=3.0)
+
+
+def test_spec_rejects_categorical_time_since_amputation() -> None:
+    data = default_cohort_spec().model_dump(mode="json")
+    data["years_since_amputation"] = {"dist": "categorical", "probs": {"a": 1.0},
+                                      "kind": "assumed", "note": "x"}  # fmt: skip
+    with pytest.raises(InputError) as exc:
+        load_cohort_spec(data)
+    assert any("years_since_amputation" in (p.field + p.message) or "cohort" in p.field
+               for p in exc.value.problems)  # fmt: skip

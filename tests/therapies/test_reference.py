@@ -136,8 +136,6 @@ def test_reference_bci_yanagisawa_direction() -> None:
     assert p.percent_change(7) > i.percent_change(7) + 1.0
 
 
-@pytest.mark.xfail(strict=True, reason="mechanism gap: decoder_training lever too weak "
-                   "(reported to the virtual-patient owner)")  # fmt: skip
 def test_reference_bci_yanagisawa2020_magnitude() -> None:
     """Yanagisawa 2020 Neurology: intact-hand decoder, 3 days: VAS -32% at day 4 (random ns)."""
     i = course("yanagisawa2020_real decoder", days=10, hypothesis="persistence")
@@ -232,8 +230,6 @@ def test_reference_mirror_onset_by_severity_scand_j_pain_2017() -> None:
     assert onset[0] < onset[1] < onset[2]
 
 
-@pytest.mark.xfail(strict=True, reason="mechanism gap: no slow state keeps PNS relief after the "
-                   "course (reported to the virtual-patient owner)")  # fmt: skip
 def test_reference_pns_carry_over_gilmore2020() -> None:
     """Gilmore 2020 Reg Anesth Pain Med 45:44: >=50% reduction at 12 months in 6/9 (67%) after
     the 60-day course vs 0/14 at the end of placebo."""

@@ -15,6 +15,7 @@ from phantomlab.trials.calibration import (
     data_hash,
     evaluate,
     format_report,
+    model_hash,
 )
 
 
@@ -42,6 +43,11 @@ def test_fitted_to_the_current_evidence(record: dict) -> None:
     assert record["n_targets"] == len(collect_targets())
 
 
+def test_fitted_to_the_current_model(record: dict) -> None:
+    """Mechanisms, therapies, protocols or cohorts changed since the fit: recalibrate."""
+    assert record["model_sha256"] == model_hash()
+
+
 def test_stored_calibration_reproduces_its_reported_numbers(record: dict) -> None:
     fresh = evaluate(record)
     assert fresh["fraction_inside"] == pytest.approx(record["fraction_inside"], abs=1e-12)
@@ -62,6 +68,7 @@ def test_acceptance_fraction_inside_and_loso_reported(record: dict) -> None:
 def test_report_and_text(record: dict) -> None:
     rep = calibration_report()
     assert rep["in_silico"] is True and rep["data_current"] is True
+    assert rep["model_current"] is True
     text = format_report(rep)
     assert "fraction inside" in text and "leave-one-study-out" in text
 
@@ -74,3 +81,57 @@ def test_huber_discrepancy() -> None:
     z = np.array([1.0, 3.0])
     expect = 0.5 * 1.0 + 1.5 * (3.0 - 0.75)
     assert _loss(pub + z * se, t) == pytest.approx(expect)
+
+
+def test_calibrate_improves_the_discrepancy_on_a_subset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A small calibration run: record complete, discrepancy below the priors', LOSO run."""
+    import phantomlab.trials.calibration as cal
+    from phantomlab.cohorts import default_cohort_spec
+    from phantomlab.trials.specs import load_trial_spec
+
+    monkeypatch.setitem(cal.COHORT_GRID, "ectopia_gain", (0.6, 1.0))
+    specs = [load_trial_spec("kikkert2019"), load_trial_spec("malavera2016")]
+    rec = cal.calibrate(seed=3, pool=60, sweeps=1, maxiter=2, popsize=3, loso=True, specs=specs)
+    targets = collect_targets(specs)
+    prior = cal._Simulator(60, 3).predict(default_cohort_spec(), cal._prior_params(), targets)
+    assert rec["discrepancy"] < _loss(prior, targets)
+    assert rec["n_targets"] == len(targets) == len(rec["arms"])
+    assert {"loso_mean", "loso_inside"} <= set(rec["arms"][0])
+    # deterministic: the same call gives the same record (common random numbers, seeded DE)
+    again = cal.calibrate(seed=3, pool=60, sweeps=1, maxiter=2, popsize=3, loso=False, specs=specs)
+    assert again["params"] == rec["params"]
+
+
+def test_cli_calibration_specs_and_cohort(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    import sys
+
+    from phantomlab.cli import main
+
+    def cli(*args: str) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["phantomlab", "trial", *args])
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    code, out, err = cli("calibration", "--json")
+    assert code == 0, err
+    rep = json.loads(out)
+    assert rep["fraction_inside"] == load_calibration()["fraction_inside"]
+    assert {"published", "ci_low", "ci_high", "sim_mean", "sim_low", "sim_high", "inside"} <= set(
+        rep["arms"][0]
+    )
+    code, out, _ = cli("specs", "--json")
+    assert code == 0 and len(json.loads(out)) >= 15
+    code, out, _ = cli("cohort", "--n", "30", "--json")
+    assert code == 0 and json.loads(out)["n"] == 30
+    code, _, err = cli("cohort", "--n", "0")
+    assert code == 2 and "n" in err
+    code, _, err = cli("calibration", "--file", "/nonexistent/cal.json")
+    assert code == 2 and "calibration" in err

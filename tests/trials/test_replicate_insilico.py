@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from phantomlab.cohorts import ArmCourse, default_cohort_spec
@@ -99,6 +101,13 @@ def test_replicate_reproducible_and_resumable(tmp_path: Path) -> None:
     assert c.replicates.equals(a.replicates)
     t = a.to_frame()
     assert set(t["arm"]) == {"active", "sham"}
+    # crossover: both arms are the same virtual patients (same baseline, same enrolment)
+    from phantomlab.trials.replicate import simulate_arms
+
+    c = simulate_arms(spec, FAST, {}, np.random.SeedSequence(1), 40)
+    assert np.array_equal(c["active"].baseline, c["sham"].baseline)
+    assert np.array_equal(c["active"].enrolled, c["sham"].enrolled)
+    assert not np.array_equal(c["active"].nrs, c["sham"].nrs)
     assert {"published", "ci_low", "ci_high", "sim_mean", "sim_low", "sim_high", "inside"} <= set(t)
     assert "in silico" in a.summary()
     assert a.to_dict()["in_silico"] is True
@@ -140,7 +149,7 @@ def _cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *a
 
 
 def test_cli_replicate_json_and_bad_input(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     code, out, err = _cli(
         monkeypatch,
@@ -159,9 +168,59 @@ def test_cli_replicate_json_and_bad_input(
     assert code == 0, err
     res = json.loads(out)
     assert res["study_id"] == "kikkert2019" and len(res["arms"]) == 2
+    # a user-written spec file: a new trial in the same format
+    spec = load_trial_spec("kikkert2019").model_copy(update={"study_id": "mytrial2030"})
+    f = tmp_path / "mytrial.yaml"
+    f.write_text(spec.to_yaml())
+    code, out, err = _cli(
+        monkeypatch,
+        capsys,
+        "replicate",
+        str(f),
+        "--replicates",
+        "2",
+        "--chunk-size",
+        "2",
+        "--pool",
+        "40",
+        "--uncalibrated",
+        "--json",
+    )
+    assert code == 0, err
+    assert json.loads(out)["study_id"] == "mytrial2030"
     code, out, err = _cli(monkeypatch, capsys, "replicate", "kikkert2019", "--replicates", "0")
     assert code == 2 and "replicates" in err and "Traceback" not in err
     code, out, err = _cli(monkeypatch, capsys, "replicate", "nosuchstudy1999")
     assert code == 2 and "spec" in err
     code, out, _ = _cli(monkeypatch, capsys, "spec-schema")
     assert code == 0 and "TrialSpec" in out
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["study_id", "design", "arms", "title", "enrol_min_nrs", "bogus"]),
+        st.one_of(
+            st.none(),
+            st.integers(-5, 5),
+            st.text(max_size=8),
+            st.lists(
+                st.fixed_dictionaries(
+                    {
+                        "name": st.text(max_size=4),
+                        "protocol": st.text(max_size=4),
+                        "n": st.integers(-2, 30),
+                    }  # fmt: skip
+                ),
+                max_size=2,
+            ),
+        ),
+    )
+)
+def test_spec_loader_gives_a_spec_or_a_clear_error(data: dict) -> None:
+    try:
+        s = load_trial_spec(data)
+    except InputError as exc:
+        assert exc.problems and all(p.field for p in exc.problems)
+    else:
+        assert s.arms

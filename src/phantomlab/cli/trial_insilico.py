@@ -134,7 +134,7 @@ def calibration_cmd(
 @app.command("calibrate")
 def calibrate_cmd(
     seed: int = typer.Option(20261124, "--seed", help="Seed of pool, draws and optimizer."),
-    pool: int = typer.Option(160, "--pool", help="Virtual patients in the common pool."),
+    pool: int = typer.Option(300, "--pool", help="Virtual patients in the common pool."),
     sweeps: int = typer.Option(2, "--sweeps", help="Block-coordinate sweeps."),
     maxiter: int = typer.Option(5, "--maxiter", help="Differential-evolution generations."),
     popsize: int = typer.Option(4, "--popsize", help="Differential-evolution population factor."),

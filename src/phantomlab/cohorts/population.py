@@ -39,6 +39,7 @@ from phantomlab.therapies.base import to_levers
 
 __all__ = [
     "ArmCourse",
+    "child_seeds",
     "VirtualCohort",
     "VirtualPopulation",
     "sample_population",
@@ -49,6 +50,37 @@ Arr = NDArray[np.float64]
 _SHARED = ("placebo", "m1")
 _CACHE: OrderedDict[tuple[Any, ...], tuple[Cohort, Trajectory]] = OrderedDict()
 _CACHE_SIZE = 256
+
+
+def child_seeds(seed: RNGLike, n: int) -> list[np.random.SeedSequence]:
+    """Return ``n`` child seeds of ``seed`` without changing ``seed`` (stateless spawn).
+
+    ``SeedSequence.spawn`` advances a counter, so spawning twice from the same object
+    gives different children; here the children are always
+    ``SeedSequence(entropy, spawn_key=(*key, j))``, the children of a fresh sequence, so
+    reusing a seed object reproduces the same patients.
+
+    Parameters
+    ----------
+    seed : int, SeedSequence, Generator or None
+        Seed.
+    n : int
+        Number of children.
+
+    Returns
+    -------
+    list of SeedSequence
+        Children.
+    """
+    if isinstance(seed, np.random.Generator):
+        return spawn_seeds(seed, n)
+    base = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    return [
+        np.random.SeedSequence(
+            base.entropy, spawn_key=(*base.spawn_key, j), pool_size=base.pool_size
+        )
+        for j in range(int(n))
+    ]
 
 
 def therapy_params(modality: str, params: Mapping[str, float] | None) -> dict[str, float]:
@@ -241,7 +273,7 @@ class VirtualCohort:
         raise_if(check_range("n_patients", n_patients, low=1, high=200_000))
         self.spec = spec
         n = int(n_patients)
-        s_cov, s_strata = spawn_seeds(seed, 2)
+        s_cov, s_strata = child_seeds(seed, 2)
         g = as_generator(s_cov)
         years = np.asarray(spec.years_since_amputation.sample(n, g), float)
         k = spec.strata
@@ -257,7 +289,7 @@ class VirtualCohort:
         cause = np.asarray(spec.cause.sample(n, g), str)
         self.stratum_days = _strata_days(spec)
         groups = [(s, h) for s in range(k) for h in (False, True)]
-        seeds = spawn_seeds(s_strata, len(groups))
+        seeds = child_seeds(s_strata, len(groups))
         self._groups: list[tuple[slice, Cohort]] = []
         bases, traits, neuroma = [], [], []
         start = 0
@@ -341,7 +373,7 @@ class VirtualCohort:
         raise_if(check_range("days", days, low=1, high=3650))
         days = int(days)
         parts = []
-        seeds = spawn_seeds(seed, len(self._groups))
+        seeds = child_seeds(seed, len(self._groups))
         for (_sl, warm), sd in zip(self._groups, seeds, strict=True):
             c = copy.deepcopy(warm)
             table = _levers(protocol, c.n_patients, sd, c.day, days, params)
@@ -377,7 +409,7 @@ def _levers(
         st = th.prepare(protocol, n, seed, start)
         return lever_table(th, protocol, st, range(start, start + days))
     # a combination: each component with its own module's parameters, one expectation
-    s_main, s_comp = spawn_seeds(seed, 2)
+    s_main, s_comp = child_seeds(seed, 2)
     st = th.prepare(protocol, n, s_main, start)
     g = as_generator(s_comp)
     comps = []

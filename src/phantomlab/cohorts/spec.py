@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from phantomlab._validation import problems_from_pydantic
 from phantomlab.cohorts.distributions import (
@@ -124,6 +124,16 @@ class CohortSpec(BaseModel):
     strata: int = Field(3, ge=1, le=12)
     max_warmup_years: Provenanced
     baseline_days: int = Field(7, ge=1, le=60)
+
+    @model_validator(mode="after")
+    def _continuous_time(self) -> CohortSpec:
+        if not hasattr(self.years_since_amputation, "quantile"):
+            raise ValueError("years_since_amputation must be normal, lognormal or uniform")
+        if getattr(self.years_since_amputation, "low", 0.0) < 0:
+            raise ValueError("years_since_amputation must not go below 0")
+        if self.enrol_min_nrs.value > self.enrol_max_nrs.value:
+            raise ValueError("enrol_min_nrs must not exceed enrol_max_nrs")
+        return self
 
     def with_values(self, **values: float) -> CohortSpec:
         """Return a copy with the ``value`` of scalar fields replaced (kind ``calibrated``).

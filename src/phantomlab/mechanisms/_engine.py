@@ -83,6 +83,43 @@ SENS_GAIN = param(
     note="NMDA ceiling rises by up to 50% with sustained maximal P output; not read",
 )  # fmt: skip
 
+POT_AMP = param(
+    _M, "potentiation_amplitude", 1.0, "1", "assumed",
+    note="long-term potentiation of C-fibre -> projection-neuron synapses, induced by the "
+    "amputation barrage, multiplies the ectopic C drive by (1 + POT_AMP*pot)/(1 + POT_AMP); "
+    "pot = 1 at amputation, so fully depotentiated synapses carry half the drive. LTP at "
+    "C-fibre synapses as a substrate of lasting central sensitization (Sandkuhler; "
+    "qualitative, magnitude not read). Untreated patients stay at pot = 1 (natural course "
+    "unchanged); the state explains the 12-month carry-over of 60-day PNS (Gilmore 2020)",
+)  # fmt: skip
+POT_DEP_RATE = param(
+    _M, "depotentiation_rate", 0.15, "1/day", "assumed",
+    note="daily depotentiation of that LTP by sustained afferent (Abeta) conditioning "
+    "stimulation at full drive; afferent low-threshold conditioning depresses C-fibre "
+    "synapses in the dorsal horn (Sandkuhler 1997 J Neurosci 17:6483, not read here). "
+    "Weeks of continuous stimulation are needed (Gilmore 2019: 60-day course)",
+)  # fmt: skip
+POT_AB_THRESHOLD = param(
+    _M, "depotentiation_abeta_threshold", 50.0, "Hz", "assumed",
+    note="added Abeta rate per fibre at the dorsal horn below which conditioning does not "
+    "depotentiate (plasticity induction has a threshold). Placed between the rates that "
+    "reach the dorsal horn through dorsal-column collaterals in tonic SCS (about 25-45 Hz "
+    "in phantomlab.therapies.scs) and direct peripheral-nerve stimulation (100 Hz), so that "
+    "PNS carry-over (Gilmore 2020) and SCS habituation (Nihon 2001) both hold; a model "
+    "choice, not a measured value",
+)  # fmt: skip
+POT_AB_HALF = param(
+    _M, "depotentiation_abeta_half", 25.0, "Hz", "assumed",
+    note="Abeta rate above the threshold giving half-maximal depotentiation; not read",
+)  # fmt: skip
+TAU_REPOT = param(
+    _M, "tau_repotentiation", 1500.0, "day", "assumed",
+    note="re-potentiation by ongoing low-rate ectopia is slow (LTP induction needs "
+    "high-frequency C bursts such as the amputation barrage); years at maximal P output. "
+    "Chosen so relief outlasts a 60-day PNS course by >= 12 months (Gilmore 2020: 6/9 "
+    "responders at 12 months vs 0/14)",
+)  # fmt: skip
+
 # --- cortex -----------------------------------------------------------------------------
 GAMMA_REORG = param(
     _M, "gamma_reorganization", 0.08, "1/day", "calibrated", _GEOM,
@@ -134,6 +171,47 @@ TAU_ENT = param(
     _M, "tau_entanglement", 60.0, "day", "assumed",
     note="entanglement of pain with the phantom assembly (Ortiz-Catalan 2018) builds and "
     "decays over months; not read",
+)  # fmt: skip
+
+ETA_CONG = param(
+    _M, "congruence_learning_rate", 0.12, "1/session", "assumed",
+    note="fraction of the remaining sensorimotor incongruence learned per session of full "
+    "congruent visual feedback (times plasticity_gain); relief is learned over sessions, not "
+    "immediate (Scand J Pain 2017, doi:10.1016/j.sjpain.2017.01.007: onset by session 7, 14 "
+    "or 21 with low, medium or high baseline PLP; mechanisms.md §4). Rate not read",
+)  # fmt: skip
+PAIN_LEARN = param(
+    _M, "congruence_pain_interference", 3.0, "NRS", "assumed",
+    note="yesterday's pain that halves the congruence learning rate (pain competes for "
+    "attention and interferes with sensorimotor relearning); chosen so that relief from "
+    "mirror therapy starts later in patients with more severe PLP (Scand J Pain 2017: "
+    "sessions 7/14/21 for low/medium/high baseline PLP). Not read",
+)  # fmt: skip
+TAU_CONG = param(
+    _M, "tau_congruence", 90.0, "day", "assumed",
+    note="learned congruence fades without feedback over months; not read",
+)  # fmt: skip
+ETA_DEC = param(
+    _M, "decoder_learning_rate", 0.35, "1/session", "assumed",
+    note="fraction of the way to the trained phantom-representation strength reached per "
+    "full BCI session (times plasticity_gain); Yanagisawa 2020 (optim_bci.md §3.1) saw "
+    "the effect after 3 daily sessions. Rate not read",
+)  # fmt: skip
+REP_SPAN = param(
+    _M, "decoder_representation_span", 0.9, "1", "assumed",
+    note="trained phantom-hand representation strength is 1 + span*decoder_training: the "
+    "intact-hand decoder (-1) degrades the phantom-hand code (lower classification of "
+    "phantom movements; Yanagisawa 2016/2020), the phantom decoder (+1) sharpens it",
+)  # fmt: skip
+TAU_REP = param(
+    _M, "tau_representation", 30.0, "day", "assumed",
+    note="the trained representation relaxes back over weeks; Yanagisawa 2020 still saw "
+    "-36% at day 8 (optim_bci.md §3.1). Time constant not read",
+)  # fmt: skip
+EXC_PAIN = param(
+    _M, "excitability_pain_gain", 1.0, "1", "assumed",
+    note="the cortical amplification of pain scales as cortical_excitability**gain; S1/M1 "
+    "excitability raising and lowering the cortical contribution; not read",
 )  # fmt: skip
 
 # --- readout ------------------------------------------------------------------------------
@@ -241,6 +319,10 @@ class _Block:
         self.hand_act = np.zeros(n)
         self.shift = np.zeros(n)
         self.pain_prev = np.zeros(n)
+        self.pot = np.ones(n)  # spinal LTP (1 = as induced at amputation)
+        self.cong = np.zeros(n)  # learned sensorimotor congruence (0-1)
+        self.rep = np.ones(n)  # phantom-hand representation strength (1 = untrained)
+        self.plac = np.zeros(n)  # conditioned placebo response (0-1)
         self.day = 0
         persist = hypothesis == "persistence"
         self.gamma = GAMMA_PERSIST if persist else GAMMA_REORG
@@ -259,11 +341,17 @@ class _Block:
             tj_filter=lv.tj_filter,
             stump_pressure=lv.stump_pressure,
         )
-        ect = KAPPA * (drg + self.ectopia_gain * neu)
+        syn = (1.0 + POT_AMP * self.pot) / (1.0 + POT_AMP)
+        ect = KAPPA * syn * (drg + self.ectopia_gain * neu)
         scale = np.exp(SIGMA_WITHIN * _GH_X - SIGMA_WITHIN**2 / 2)
         f_c = pe.BASELINE_RATE + ect[:, None] * scale[None, :]
         f_ab = pe.BASELINE_RATE + np.asarray(lv.abeta_rate, float)
-        desc = self.d0 - ps.descending_drop(self.states) + np.asarray(lv.descending_inhibition)
+        desc = (
+            self.d0
+            - ps.descending_drop(self.states)
+            + np.asarray(lv.descending_inhibition)
+            + ps.placebo_descending(self.plac)
+        )
         p, _ = sp.steady_state(
             np.broadcast_to(np.asarray(f_ab, float).reshape(-1, 1), f_c.shape),
             f_c,
@@ -302,16 +390,38 @@ class _Block:
         return np.asarray(e, F32) if np.ndim(e) else float(e)
 
     def _readout(
-        self, lv: Levers, f_p: NDArray[np.float64], shift: NDArray[np.float64]
+        self,
+        lv: Levers,
+        f_p: NDArray[np.float64],
+        shift: NDArray[np.float64],
+        plac: NDArray[np.float64] | None = None,
     ) -> NDArray[np.float64]:
         drive = f_p / sp.MAX_P
+        exc = np.asarray(lv.cortical_excitability, float) ** EXC_PAIN
         if self.hyp == "reorganization":
-            cort = 1.0 + K_REORG * np.maximum(shift, 0.0) / 8.0
+            cort = 1.0 + exc * K_REORG * np.maximum(shift, 0.0) / 8.0
         else:
-            incong = 1.0 - np.asarray(lv.visual_feedback, float)
-            cort = 1.0 + K_PERSIST * (self.hand_act / HAND_ACT_REF) * (incong + self.ent)
-        gain = ps.pain_gain(self.states, lv.expectation)
+            incong = 1.0 - self.cong
+            act = self.rep * self.hand_act / HAND_ACT_REF
+            cort = 1.0 + exc * K_PERSIST * act * (incong + self.ent)
+        gain = ps.pain_gain(self.states, self.plac if plac is None else plac)
         return 10.0 * (1.0 - np.exp(-gain * drive * cort / PAIN_SCALE))
+
+    def _learn(self, lv: Levers, noci: NDArray[np.float64]) -> None:
+        """Advance the slow learned states by one day: congruence, representation, spinal LTP."""
+        pg = np.asarray(lv.plasticity_gain, float)
+        vf = np.asarray(lv.visual_feedback, float)
+        eta_c = np.minimum(ETA_CONG * pg * vf / (1.0 + self.pain_prev / PAIN_LEARN), 1.0)
+        self.cong += eta_c * (1.0 - self.cong) - self.cong / TAU_CONG
+        dec = np.asarray(lv.decoder_training, float)
+        trained = np.abs(dec) > 0
+        eta = np.where(trained, np.minimum(ETA_DEC * pg * np.abs(dec), 1.0), 1.0 / TAU_REP)
+        target = np.where(trained, 1.0 + REP_SPAN * np.sign(dec), 1.0)
+        self.rep += eta * (target - self.rep)
+        ab = np.asarray(lv.abeta_rate, float)
+        over = np.maximum(ab - POT_AB_THRESHOLD, 0.0)
+        dep = POT_DEP_RATE * over / (over + POT_AB_HALF)
+        self.pot += (1.0 - self.pot) * noci / TAU_REPOT - dep * self.pot
 
     # one day ---------------------------------------------------------------------------
     def step(self, lv: Levers) -> Day:
@@ -321,6 +431,7 @@ class _Block:
         pos = r.uniform(0.0, 1.0, n)
         nrs_noise = r.standard_normal(n)
         ep_u = r.uniform(0.0, 1.0, n)
+        self.plac = ps.step_placebo(self.plac, lv.expectation)
         f_p, f_c = self._spinal(lv, day_factor, commit=True)
         noci = f_p / sp.MAX_P
         # cortex: one event per day, alternating lip/face touch and phantom movement
@@ -352,6 +463,7 @@ class _Block:
         )
         target = np.clip(noci * (1.0 - structured) + np.maximum(lv.decoder_training, 0.0), 0, 1)
         self.ent += (target - self.ent) / TAU_ENT
+        self._learn(lv, noci)
         pain = self._readout(lv, f_p, shift)
         self.sens += (1.0 + SENS_GAIN * noci - self.sens) / TAU_SENS
         self.states = ps.step_states(self.states, self.traits, self.pain_prev)
@@ -363,6 +475,8 @@ class _Block:
         return Day(nrs, pain, episodes, f_p, f_c, shift, self.hand_act.copy())
 
     def acute(self, lv: Levers) -> Day:
+        saved_plac = self.plac  # an expectation acts within the hour (conditioning aside)
+        self.plac = np.maximum(self.plac, np.asarray(lv.expectation, float))
         f_p, f_c = self._spinal(lv, np.ones(self.n), commit=False)
         saved = self.hand_act
         if self.hyp == "persistence":
@@ -372,6 +486,7 @@ class _Block:
         pain = self._readout(lv, f_p, shift)
         hand = self.hand_act.copy()
         self.hand_act = saved
+        self.plac = saved_plac
         zeros = np.zeros(self.n, dtype=np.int64)
         return Day(np.rint(pain).astype(np.int64), pain, zeros, f_p, f_c, shift, hand)
 

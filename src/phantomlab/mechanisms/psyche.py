@@ -24,7 +24,15 @@ from numpy.typing import NDArray
 
 from phantomlab.mechanisms.provenance import param
 
-__all__ = ["TRAIT_CORR", "descending_drop", "pain_gain", "sample_traits", "step_states"]
+__all__ = [
+    "TRAIT_CORR",
+    "descending_drop",
+    "pain_gain",
+    "placebo_descending",
+    "sample_traits",
+    "step_placebo",
+    "step_states",
+]
 
 _M = "psyche"
 _VASE = "Vase et al. 2011, Pain 152:157, doi:10.1016/j.pain.2010.10.013; Hill et al. 1995"
@@ -67,8 +75,21 @@ BETA_DEP = param(
 )  # fmt: skip
 BETA_EXP = param(
     _M, "beta_expectation", 0.4, "1", "assumed",
-    note="log-gain reduction at full positive expectation (placebo lever = 1); "
+    note="log-gain reduction (cognitive/affective reappraisal) at full placebo response; "
     "a trial-level placebo response is to be calibrated by the cohorts package",
+)  # fmt: skip
+D_EXP = param(
+    _M, "descending_placebo", 6.0, "Hz", "assumed",
+    note="added descending inhibition of the dorsal horn at full placebo response: placebo "
+    "analgesia recruits descending (opioidergic) control down to the spinal cord (Eippert "
+    "et al. 2009 Science 326:404, qualitative, not read here). Size chosen so a blinded "
+    "sham course gives a placebo response of the order of Malavera 2016's sham arm "
+    "(-22.9% at day 15, evidence.md)",
+)  # fmt: skip
+TAU_PLACEBO = param(
+    _M, "tau_placebo", 3.0, "day", "assumed",
+    note="the placebo response grows with repeated treatment experience (conditioning) and "
+    "fades when expectation is withdrawn; time constant not read",
 )  # fmt: skip
 
 
@@ -111,6 +132,42 @@ def step_states(
     """
     target = traits + FEEDBACK * (pain[:, None] - PAIN_NEUTRAL) / 10.0
     return states + (target - states) / TAU_STATE
+
+
+def step_placebo(
+    placebo: NDArray[np.float64], expectation: NDArray[np.float64] | float
+) -> NDArray[np.float64]:
+    """Advance the conditioned placebo response by one day toward the expectation lever.
+
+    Parameters
+    ----------
+    placebo : ndarray, shape (n,)
+        Current placebo response (0–1).
+    expectation : float or ndarray
+        Lever: positive expectation of the course, 0–1.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+        New placebo response.
+    """
+    return placebo + (np.asarray(expectation, float) - placebo) / TAU_PLACEBO
+
+
+def placebo_descending(placebo: NDArray[np.float64] | float) -> NDArray[np.float64]:
+    """Added descending inhibition from the placebo response, Hz-equivalent.
+
+    Parameters
+    ----------
+    placebo : float or ndarray
+        Placebo response (0–1).
+
+    Returns
+    -------
+    ndarray
+        Added descending inhibition (≥ 0).
+    """
+    return D_EXP * np.asarray(placebo, float)
 
 
 def descending_drop(states: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -22,14 +22,16 @@ file; ``postgresql://...`` URLs need a PostgreSQL driver installed.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import (
     Column,
@@ -115,6 +117,28 @@ _APPEND_ONLY_SQLITE = [
 ]
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _retry_locked(fn: Callable[P, R]) -> Callable[P, R]:
+    """Retry a transaction that SQLite refused with "database is locked" (rolled back)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        for attempt in range(6):
+            try:
+                return fn(*args, **kwargs)
+            except OperationalError as exc:
+                msg = str(exc).lower()
+                if ("locked" not in msg and "busy" not in msg) or attempt == 5:
+                    raise
+                time.sleep(0.1 * 2**attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    return wrapper
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
@@ -191,11 +215,7 @@ class SessionStore:
         self.url = _normalize(url)
         try:
             self.engine: Engine = self._make_engine(self.url)
-            with self.engine.begin() as conn:
-                metadata.create_all(conn)
-                if self.engine.dialect.name == "sqlite":
-                    for ddl in _APPEND_ONLY_SQLITE:
-                        conn.exec_driver_sql(ddl)
+            self._init_schema()
         except (ArgumentError, OperationalError, ModuleNotFoundError) as exc:
             raise InputError(
                 Problem(
@@ -206,6 +226,14 @@ class SessionStore:
                     f"cannot open the session database ({exc.__class__.__name__}: {exc})",
                 )
             ) from None
+
+    @_retry_locked
+    def _init_schema(self) -> None:
+        with self.engine.begin() as conn:
+            metadata.create_all(conn)
+            if self.engine.dialect.name == "sqlite":
+                for ddl in _APPEND_ONLY_SQLITE:
+                    conn.exec_driver_sql(ddl)
 
     @staticmethod
     def _make_engine(url: str) -> Engine:
@@ -234,6 +262,7 @@ class SessionStore:
             yield conn
 
     # -- sessions ---------------------------------------------------------------------------
+    @_retry_locked
     def create_session(self, patient: str, modality: str, config: dict[str, Any]) -> SessionRecord:
         """Create the session of a new patient.
 
@@ -267,6 +296,7 @@ class SessionStore:
             ) from None
         return self.get_session(name)
 
+    @_retry_locked
     def get_session(self, patient: str) -> SessionRecord:
         """Return a patient's session.
 
@@ -295,6 +325,7 @@ class SessionStore:
             row.id, row.patient, row.modality, row.created_at, json.loads(row.config)
         )
 
+    @_retry_locked
     def patients(self) -> list[str]:
         """Patients with a session, in creation order."""
         with self.engine.connect() as conn:
@@ -335,6 +366,7 @@ class SessionStore:
             )
         return out
 
+    @_retry_locked
     def history(self, session_id: int) -> list[SuggestionRecord]:
         """Every suggestion of a session in order, with its observation if any."""
         with self.engine.connect() as conn:
@@ -348,6 +380,7 @@ class SessionStore:
                 .with_for_update()
             )
 
+    @_retry_locked
     def suggest(
         self,
         session_id: int,
@@ -400,6 +433,7 @@ class SessionStore:
         rec = SuggestionRecord(sid, seq, stamp, params, info, None)
         return rec, True
 
+    @_retry_locked
     def record(
         self, session_id: int, nrs: float, side_effect: float | None, note: str = ""
     ) -> SuggestionRecord:

@@ -128,6 +128,6 @@ def run(out: Path) -> None:
         )
     )  # fmt: skip
     fig = res.plot()
-    fig.suptitle("In-silico 4-arm trial (calibrated virtual cohort)")
-    fig.savefig(out / "insilico_trial.png", dpi=110)
+    fig.suptitle("In-silico 4-arm trial (calibrated virtual cohort)", y=1.03)
+    fig.savefig(out / "insilico_trial.png", dpi=110, bbox_inches="tight")
     plt.close(fig)

@@ -28,9 +28,11 @@ Method (documented in ``docs/calibration.md``)
   output is piecewise constant in the parameters (integer NRS reports,
   responder thresholds); the small number of parameters per block keeps it
   affordable, and the common random numbers make it deterministic.
-* **Checks**: per-arm calibration error (simulated minus published), whether
-  the simulated mean lies in the published CI, the simulated 95 % interval of
-  a trial of the published N (trials resampled from the pool); and a
+* **Checks**: the same parameters on an independent pool twice as large (the part of the
+  fit that is simulation noise of the calibration pool); per-arm calibration error
+  (simulated minus published), whether the simulated mean lies in the published CI, the
+  simulated 95 % interval of a trial of the published N (trials resampled from the
+  pool); and a
   leave-one-study-out predictive check: for each study, the blocks its arms
   inform are refitted without it (with its prior values when no other study
   informs a block), and its arms are predicted. The cohort block is kept at
@@ -77,6 +79,7 @@ __all__ = [
     "collect_targets",
     "data_hash",
     "evaluate",
+    "model_hash",
 ]
 
 #: Therapy parameter blocks fitted together (prior ranges from the therapy registry).
@@ -181,6 +184,25 @@ def data_hash(specs: Sequence[TrialSpec] | None = None) -> str:
     specs = list(specs) if specs is not None else [load_trial_spec(s) for s in list_specs()]
     for s in specs:
         h.update(s.model_dump_json().encode())
+    return h.hexdigest()
+
+
+def model_hash() -> str:
+    """SHA-256 of the model source the calibration depends on.
+
+    Covers ``mechanisms``, ``therapies``, ``protocols`` (reference library), ``fields`` and
+    ``cohorts`` (Python and data files, excluding the calibration files themselves): when it
+    changes, the stored calibration no longer describes the code.
+    """
+    import phantomlab
+
+    root = Path(phantomlab.__file__).parent
+    h = hashlib.sha256()
+    for sub in ("mechanisms", "therapies", "protocols", "fields", "cohorts"):
+        for f in sorted((root / sub).rglob("*")):
+            if f.suffix in (".py", ".yaml", ".csv") and "calibration_" not in f.name:
+                h.update(str(f.relative_to(root)).encode())
+                h.update(f.read_bytes())
     return h.hexdigest()
 
 
@@ -292,7 +314,7 @@ def _prior_params() -> dict[str, float]:
 def calibrate(
     *,
     seed: int = 20261124,
-    pool: int = 160,
+    pool: int = 300,
     sweeps: int = 2,
     maxiter: int = 6,
     popsize: int = 4,
@@ -356,6 +378,7 @@ def calibrate(
         "sweeps": int(sweeps),
         "de_budget": {"maxiter": int(maxiter), "popsize": int(popsize)},
         "data_sha256": data_hash(specs),
+        "model_sha256": model_hash(),
         "n_targets": len(targets),
         "discrepancy": total,
         "params": params,
@@ -381,6 +404,18 @@ def calibrate(
                 loso_pred[t.key] = float(v)
             say(f"leave-one-study-out: {study} done")
     record.update(evaluate(record, specs=specs, sim=sim, loso_pred=loso_pred or None))
+    # out-of-pool check: the same parameters on an independent pool twice as large
+    fresh = evaluate({**record, "seed": int(seed) + 1, "pool": 2 * int(pool)}, specs=specs)
+    by_key = {(r["study_id"], r["arm"], r["outcome"]): r for r in fresh["arms"]}
+    for r in record["arms"]:
+        f = by_key[(r["study_id"], r["arm"], r["outcome"])]
+        r["fresh_mean"], r["fresh_inside"] = f["sim_mean"], f["inside"]
+    record["fresh_pool_fraction_inside"] = fresh["fraction_inside"]
+    record["fresh_pool_note"] = (
+        f"same parameters on an independent pool of {2 * int(pool)} patients (seed {seed + 1}): "
+        "the part of the fit that is simulation noise of the calibration pool"
+    )
+    say(f"independent pool: fraction inside {fresh['fraction_inside']:.2f}")
     return record
 
 
@@ -511,12 +546,14 @@ def calibration_report(path: str | Path | None = None) -> dict[str, Any]:
     """
     rec = load_calibration(path)
     keys = (
-        "version", "date", "method", "seed", "pool", "data_sha256", "n_targets", "discrepancy",
+        "version", "date", "method", "seed", "pool", "data_sha256", "model_sha256", "n_targets",
+        "discrepancy",
         "params", "cohort", "arms", "fraction_inside", "loso_fraction_inside", "loso_note",
-        "not_replicable",
+        "fresh_pool_fraction_inside", "fresh_pool_note", "not_replicable",
     )  # fmt: skip
     out = {k: rec.get(k) for k in keys}
     out["data_current"] = rec.get("data_sha256") == data_hash()
+    out["model_current"] = rec.get("model_sha256") == model_hash()
     out["in_silico"] = True
     return out
 
@@ -525,7 +562,8 @@ def format_report(rep: Mapping[str, Any]) -> str:
     """Text table of :func:`calibration_report`."""
     lines = [
         f"Calibration {rep['version']} ({rep['date']}), seed {rep['seed']}, "
-        f"data {'current' if rep['data_current'] else 'CHANGED since the fit'} (in silico)",
+        f"data {'current' if rep['data_current'] else 'CHANGED since the fit'}, "
+        f"model {'current' if rep['model_current'] else 'CHANGED since the fit'} (in silico)",
         f"{'study/arm/outcome':<44} {'published [95% CI]':>25} {'sim [95% int.]':>26} in  LOSO",
     ]
     for r in rep["arms"]:
@@ -539,6 +577,7 @@ def format_report(rep: Mapping[str, Any]) -> str:
         )
     lines.append(
         f"fraction inside: {rep['fraction_inside']:.2f} of {len(rep['arms'])} arms; "
-        f"leave-one-study-out: {rep.get('loso_fraction_inside') or float('nan'):.2f}"
+        f"leave-one-study-out: {rep.get('loso_fraction_inside') or float('nan'):.2f}; "
+        f"independent pool: {rep.get('fresh_pool_fraction_inside') or float('nan'):.2f}"
     )
     return "\n".join(lines)

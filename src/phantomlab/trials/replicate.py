@@ -35,6 +35,7 @@ from phantomlab.cohorts import (
     calibrated_cohort_spec,
     calibrated_params,
 )
+from phantomlab.cohorts.population import child_seeds
 from phantomlab.cohorts.spec import Provenanced
 from phantomlab.protocols import ProtocolBase
 from phantomlab.trials.runner import run_replicates
@@ -45,8 +46,10 @@ __all__ = [
     "ReplicationTask",
     "VirtualTrialModel",
     "arm_statistic",
-    "resolve_protocol",
     "replicate",
+    "resolve_protocol",
+    "simulate_arms",
+    "summarize",
 ]
 
 Arr = NDArray[np.float64]
@@ -170,16 +173,16 @@ def simulate_arms(
         Course per arm name.
     """
     cs = _cohort_for(spec, cohort)
-    s_pool, s_ther = seed.spawn(2)
-    pool_seeds = s_pool.spawn(len(spec.arms))
-    ther_seeds = s_ther.spawn(len(spec.arms))
-    shared = spec.design == "crossover"
+    s_pool, s_ther = child_seeds(seed, 2)
+    pool_seeds = child_seeds(s_pool, len(spec.arms))
+    ther_seeds = child_seeds(s_ther, len(spec.arms))
+    shared = VirtualCohort(cs, pool, pool_seeds[0]) if spec.design == "crossover" else None
     out: dict[str, ArmCourse] = {}
     wanted = {a.name for a in (arms or spec.arms)}
     for i, arm in enumerate(spec.arms):
         if arm.name not in wanted:
             continue
-        vc = VirtualCohort(cs, pool, pool_seeds[0] if shared else pool_seeds[i])
+        vc = shared if shared is not None else VirtualCohort(cs, pool, pool_seeds[i])
         days = max([o.day for o in arm.outcomes] + [0]) + 1
         proto = resolve_protocol(arm.protocol, base_dir)
         out[arm.name] = vc.run_course(proto, days, params, ther_seeds[i])
@@ -239,8 +242,8 @@ class ReplicationTask:
             ``replicate, arm, outcome, stat, value, resampled``.
         """
         k = len(replicates)
-        s_sim, s_draw = seed.spawn(2)
-        pool = self.pool or max(2 * k * max(a.n for a in self.spec.arms), 100)
+        s_sim, s_draw = child_seeds(seed, 2)
+        pool = self.pool or max(4 * max(a.n for a in self.spec.arms), 400)
         base = Path(self.base_dir) if self.base_dir else None
         courses = simulate_arms(self.spec, self.cohort, self.params, s_sim, pool, base)
         g = np.random.default_rng(s_draw)
@@ -322,7 +325,12 @@ class ReplicationResult:
                 f"{r.sim_mean:9.2f} [{r.sim_low:7.2f},{r.sim_high:7.2f}]   "
                 f"{'yes' if r.inside else ('no' if r.replicable else '-')}"
             )
-        lines.append(f"fraction inside: {self.fraction_inside():.2f} (in silico)")
+        f = self.fraction_inside()
+        lines.append(
+            "fraction inside: n/a (no replicable outcome)"
+            if np.isnan(f)
+            else f"fraction inside: {f:.2f} (in silico)"
+        )
         return "\n".join(lines)
 
     def plot(self, ax: Any = None) -> Any:
@@ -425,7 +433,8 @@ def replicate(
     params : mapping, optional
         Therapy parameters (default: the stored calibration).
     pool : int, optional
-        Virtual patients per arm and chunk (default: twice the chunk's need).
+        Virtual patients per arm and chunk (default: max(4 N, 400); trials are drawn
+        with replacement when the pool is smaller than the chunk's need).
     chunk_size : int
         Replicates per chunk (part of the result's identity).
     out_dir : str or Path, optional
@@ -548,14 +557,14 @@ class VirtualTrialModel:
         weeks = [w for w in d.outcome.visits if w > 0]
         days = int(max(weeks) * 7)
         protos = [resolve_protocol(str(a.protocol)) for a in d.arms]
-        seeds = np.random.SeedSequence(int(g.integers(2**63))).spawn(len(d.centers))
+        seeds = child_seeds(np.random.SeedSequence(int(g.integers(2**63))), len(d.centers))
         outcome = d.outcome.name
         frames = []
         for k, sd in enumerate(seeds):
             members = np.flatnonzero(center == k)
             if members.size == 0:
                 continue
-            s_pool, s_ther, s_pick = sd.spawn(3)
+            s_pool, s_ther, s_pick = child_seeds(sd, 3)
             z = np.random.default_rng(s_pick).standard_normal()
             gain = min(cs.ectopia_gain.value * float(np.exp(self.center_sd * z)), 10.0)
             ck = cs.model_copy(update={"ectopia_gain": cs.ectopia_gain.model_copy(
@@ -564,7 +573,7 @@ class VirtualTrialModel:
             pick_rng = np.random.default_rng(s_pick)
             idx, _ = _trial_indices(vc.population.enrolled, 1, members.size, pick_rng)
             idx = idx[0]
-            ther = s_ther.spawn(len(d.arms))
+            ther = child_seeds(s_ther, len(d.arms))
             for a in range(len(d.arms)):
                 sel = np.flatnonzero(arm[members] == a)
                 if sel.size == 0:
