@@ -224,3 +224,22 @@ def test_spec_loader_gives_a_spec_or_a_clear_error(data: dict) -> None:
         assert exc.problems and all(p.field for p in exc.problems)
     else:
         assert s.arms
+
+
+def test_roles_against_the_stored_calibration() -> None:
+    spec = load_trial_spec("kikkert2019")
+    r = replicate(spec, replicates=2, seed=1, chunk_size=2, pool=40)
+    assert r.meta["calibration"] == "stored calibration"
+    assert all(x.startswith("calibration target") for x in r.table["calibration_role"])
+    new = spec.model_copy(update={"study_id": "newtrial2031"})
+    r = replicate(new, replicates=2, seed=1, chunk_size=2, pool=40)
+    assert all("out-of-sample" in x for x in r.table["calibration_role"])
+
+
+def test_one_vs_two_dask_workers_bit_identical() -> None:
+    spec = load_trial_spec("kikkert2019")
+    kw = dict(replicates=4, seed=3, cohort=FAST, params={}, chunk_size=1, pool=40)
+    serial = replicate(spec, **kw)
+    two = replicate(spec, **kw, scheduler="local", n_workers=2)
+    assert two.meta["scheduler"].startswith("local cluster (2")
+    assert serial.replicates.equals(two.replicates)

@@ -32,6 +32,7 @@ from numpy.typing import NDArray
 
 from phantomlab._rng import RNGLike, as_generator
 from phantomlab._validation import check_in, check_range, raise_if
+from phantomlab.bci._threads import single_blas_thread
 from phantomlab.exceptions import InputError, Problem
 
 __all__ = ["PIPELINES", "DecodingResult", "decode", "load_epochs", "make_pipeline"]
@@ -39,6 +40,26 @@ __all__ = ["PIPELINES", "DecodingResult", "decode", "load_epochs", "make_pipelin
 #: Available decoding pipelines.
 PIPELINES: tuple[str, ...] = ("csp-lda", "ts-lr")
 _SUFFIXES = (".fif", ".fif.gz", ".edf", ".bdf")
+
+
+def _import_pyriemann() -> None:
+    """Import pyriemann without its optional PyTorch backend (numpy input only).
+
+    pyriemann 0.12 imports torch when it is installed (1.5 s per process here);
+    the pipelines below pass numpy arrays, for which pyriemann uses numpy.
+    A later ``import torch`` elsewhere in the process works as usual.
+    """
+    import sys
+
+    if "pyriemann.tangentspace" in sys.modules or "torch" in sys.modules:
+        return
+    sys.modules["torch"] = None  # type: ignore[assignment]  # makes ``import torch`` fail
+    try:
+        import pyriemann.estimation
+        import pyriemann.tangentspace  # noqa: F401
+    finally:
+        if sys.modules.get("torch", 0) is None:
+            del sys.modules["torch"]
 
 
 def make_pipeline(name: str = "csp-lda", n_components: int = 6) -> Any:
@@ -70,6 +91,7 @@ def make_pipeline(name: str = "csp-lda", n_components: int = 6) -> Any:
                 ("lda", LinearDiscriminantAnalysis()),
             ]
         )
+    _import_pyriemann()
     from pyriemann.estimation import Covariances
     from pyriemann.tangentspace import TangentSpace
 
@@ -237,6 +259,37 @@ def _prepare(
     return np.asarray(x[..., sel], float)
 
 
+def _cross_validate(
+    pipeline: str, x: NDArray[np.float64], y: NDArray[np.int64], cv: Any, *, binary: bool
+) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
+    """Per-fold accuracy (and ROC-AUC of the decision function for two classes).
+
+    The same numbers as :func:`sklearn.model_selection.cross_validate` with the
+    ``accuracy`` and ``roc_auc`` scorers, without its per-call scorer overhead.
+    """
+    import mne
+    from sklearn.base import clone
+    from sklearn.metrics import roc_auc_score
+    from sklearn.pipeline import Pipeline
+
+    model = make_pipeline(pipeline)
+    if model.steps[0][0] == "cov":
+        # per-epoch covariances are stateless (fit learns nothing): estimate them once
+        # instead of once per fold and split; the same numbers enter each fold
+        x = model.steps[0][1].transform(x)
+        model = Pipeline(model.steps[1:])
+    acc: list[float] = []
+    auc: list[float] = []
+    with mne.use_log_level("ERROR"):
+        for train, test in cv.split(x, y):
+            fitted = clone(model).fit(x[train], y[train])
+            acc.append(float(np.mean(fitted.predict(x[test]) == y[test])))
+            if binary:
+                auc.append(float(roc_auc_score(y[test], fitted.decision_function(x[test]))))
+    return np.asarray(acc, float), (np.asarray(auc, float) if binary else None)
+
+
+@single_blas_thread
 def decode(
     epochs: Any,
     pipeline: str = "csp-lda",
@@ -273,7 +326,34 @@ def decode(
     DecodingResult
         Per-fold accuracy (and ROC-AUC for two classes).
     """
-    from sklearn.model_selection import StratifiedKFold, cross_validate
+    return _decode(
+        epochs,
+        pipeline,
+        classes=classes,
+        tmin=tmin,
+        tmax=tmax,
+        fmin=fmin,
+        fmax=fmax,
+        n_folds=n_folds,
+        rng=rng,
+    )
+
+
+def _decode(
+    epochs: Any,
+    pipeline: str = "csp-lda",
+    *,
+    classes: list[str] | None = None,
+    tmin: float = 0.5,
+    tmax: float = 2.5,
+    fmin: float = 8.0,
+    fmax: float = 30.0,
+    n_folds: int = 5,
+    rng: RNGLike = 42,
+    prepared: NDArray[np.float64] | None = None,
+) -> DecodingResult:
+    """Implement :func:`decode`; ``prepared``: the filtered, cropped data if already known."""
+    from sklearn.model_selection import StratifiedKFold
 
     probs = check_in("pipeline", pipeline, PIPELINES)
     probs += check_range("n_folds", n_folds, low=2, high=20)
@@ -286,24 +366,20 @@ def decode(
         check_range("tmin", tmin, low=t0, high=t1)
         + check_range("tmax", tmax, low=tmin + 0.2, high=t1 + 1e-9)
     )
-    ep = epochs[names]
-    x = _prepare(ep, tmin, tmax, fmin, fmax)
+    ep = epochs if names == list(epochs.event_id) else epochs[names]
+    x = _prepare(ep, tmin, tmax, fmin, fmax) if prepared is None else prepared
     inv = {v: k for k, v in ep.event_id.items()}
     y = np.array([names.index(inv[c]) for c in ep.events[:, 2]])
     seed = int(as_generator(rng).integers(2**31 - 1))
     cv = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    scoring = ["accuracy", "roc_auc"] if len(names) == 2 else ["accuracy"]
-    import mne
-
-    with mne.use_log_level("ERROR"):
-        res = cross_validate(make_pipeline(pipeline), x, y, cv=cv, scoring=scoring, n_jobs=1)
+    acc, auc = _cross_validate(pipeline, x, y, cv, binary=len(names) == 2)
     chance = float(np.bincount(y).max() / y.size)
     return DecodingResult(
         pipeline=pipeline,
         classes=tuple(names),
         n_epochs=int(y.size),
-        accuracy=np.asarray(res["test_accuracy"], float),
-        roc_auc=np.asarray(res["test_roc_auc"], float) if len(names) == 2 else None,
+        accuracy=acc,
+        roc_auc=auc,
         chance=chance,
         window=(tmin, tmax, fmin, fmax),
     )

@@ -44,8 +44,9 @@ from numpy.typing import NDArray
 from phantomlab._rng import RNGLike, spawn
 from phantomlab._validation import check_in, check_range, raise_if
 from phantomlab.bci import _params as bp
+from phantomlab.bci._threads import single_blas_thread
 from phantomlab.bci.activity import patient_activity
-from phantomlab.bci.decode import PIPELINES, _prepare, decode, make_pipeline
+from phantomlab.bci.decode import PIPELINES, _decode, _prepare, make_pipeline
 from phantomlab.bci.head import CHANNELS
 from phantomlab.bci.simulate import SignalModel, simulate_epochs
 from phantomlab.mechanisms.levers import Levers
@@ -274,7 +275,8 @@ def _day(
         fb = simulate_epochs(
             act, ("rest", "phantom"), course.feedback_trials, patient=i, rng=g, **kw
         )
-        res = decode(fb, course.pipeline, rng=g)
+        x_fb = _prepare(fb, *_WIN)  # the decoding window of ``decode``: filtered once
+        res = _decode(fb, course.pipeline, rng=g, prepared=x_fb)
         acc[i] = res.mean_accuracy
         y_fb = (fb.events[:, 2] == fb.event_id["phantom"]).astype(int)
         if course.decoder == "random":
@@ -286,11 +288,12 @@ def _day(
             y_cal = (cal.events[:, 2] == cal.event_id[calib_task]).astype(int)
             with mne.use_log_level("ERROR"):
                 model = make_pipeline(course.pipeline).fit(_prepare(cal, *_WIN), y_cal)
-                pred = model.predict(_prepare(fb, *_WIN))
+                pred = model.predict(x_fb)
         cong[i] = float(np.mean(pred == y_fb))
     return cong, acc
 
 
+@single_blas_thread
 def run_course(
     cohort: Any,
     course: BCICourse | None = None,

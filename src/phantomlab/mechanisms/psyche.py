@@ -155,7 +155,7 @@ def step_placebo(
 
 
 def placebo_descending(placebo: NDArray[np.float64] | float) -> NDArray[np.float64]:
-    """Added descending inhibition from the placebo response, Hz-equivalent.
+    """Return the descending inhibition added by the placebo response, Hz-equivalent.
 
     Parameters
     ----------

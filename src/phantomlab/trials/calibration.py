@@ -187,12 +187,32 @@ def data_hash(specs: Sequence[TrialSpec] | None = None) -> str:
     return h.hexdigest()
 
 
+def _code_digest(source: str) -> str:
+    """Canonical form of Python source without docstrings, comments or layout."""
+    import ast
+
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, include_attributes=False)
+
+
 def model_hash() -> str:
-    """SHA-256 of the model source the calibration depends on.
+    """SHA-256 of the model code and data the calibration depends on.
 
     Covers ``mechanisms``, ``therapies``, ``protocols`` (reference library), ``fields`` and
-    ``cohorts`` (Python and data files, excluding the calibration files themselves): when it
-    changes, the stored calibration no longer describes the code.
+    ``cohorts``: Python files in canonical form (docstrings, comments and layout do not
+    count), data files byte for byte, the calibration files themselves excluded. When it
+    changes, the stored calibration may no longer describe the code.
     """
     import phantomlab
 
@@ -200,8 +220,12 @@ def model_hash() -> str:
     h = hashlib.sha256()
     for sub in ("mechanisms", "therapies", "protocols", "fields", "cohorts"):
         for f in sorted((root / sub).rglob("*")):
-            if f.suffix in (".py", ".yaml", ".csv") and "calibration_" not in f.name:
-                h.update(str(f.relative_to(root)).encode())
+            if f.suffix not in (".py", ".yaml", ".csv") or "calibration_" in f.name:
+                continue
+            h.update(str(f.relative_to(root)).encode())
+            if f.suffix == ".py":
+                h.update(_code_digest(f.read_text()).encode())
+            else:
                 h.update(f.read_bytes())
     return h.hexdigest()
 

@@ -325,6 +325,9 @@ class ReplicationResult:
                 f"{r.sim_mean:9.2f} [{r.sim_low:7.2f},{r.sim_high:7.2f}]   "
                 f"{'yes' if r.inside else ('no' if r.replicable else '-')}"
             )
+            role = getattr(r, "calibration_role", None)
+            if isinstance(role, str):
+                lines.append(f"{'':<22} ({role})")
         f = self.fraction_inside()
         lines.append(
             "fraction inside: n/a (no replicable outcome)"
@@ -470,6 +473,9 @@ def replicate(
         progress=progress,
     )
     reps = run.table
+    table = summarize(spec, reps)
+    stored = calib.startswith("stored")
+    table["calibration_role"] = _calibration_roles(spec, table) if stored else calib
     meta = {
         "seed": int(seed),
         "replicates": int(replicates),
@@ -479,7 +485,31 @@ def replicate(
         "seconds": run.seconds,
         "scheduler": run.scheduler,
     }
-    return ReplicationResult(spec, summarize(spec, reps), reps, meta)
+    return ReplicationResult(spec, table, reps, meta)
+
+
+def _calibration_roles(spec: TrialSpec, table: pd.DataFrame) -> list[str]:
+    """Role of each arm outcome in the stored calibration (target, held out, LOSO result)."""
+    from phantomlab.cohorts import load_calibration
+    from phantomlab.exceptions import InputError
+
+    try:
+        arms = load_calibration().get("arms", [])
+    except InputError:
+        return ["no stored calibration"] * len(table)
+    stored = {(r["study_id"], r["arm"], r["outcome"]): r for r in arms}
+    roles = []
+    for r in table.itertuples():
+        hit = stored.get((spec.study_id, r.arm, r.outcome))
+        if hit is None:
+            roles.append("not a calibration target: out-of-sample prediction")
+        else:
+            lo = hit.get("loso_inside")
+            roles.append(
+                "calibration target"
+                + ("" if lo is None else f"; leave-one-study-out {'inside' if lo else 'outside'}")
+            )
+    return roles
 
 
 @dataclass(frozen=True)
