@@ -4,7 +4,9 @@
 one FFT over (epochs, sources, time) and projects them with one batched BLAS
 product. The baseline computes the same quantities one epoch at a time, as a
 straightforward implementation would. Both include the MNE forward model (cached
-after the first call). Run: ``python benchmarks/bench_bci.py``.
+after the first call). It also times ``decode`` with BLAS limited to one thread (what
+``decode`` does) against the library default (informational; on a loaded machine the
+default's spinning threads oversubscribe the cores). Run: ``python benchmarks/bench_bci.py``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 from scipy.fft import irfft, next_fast_len, rfft
 
 from phantomlab.bci import _params as bp
-from phantomlab.bci import head_model, healthy_activity, simulate_epochs
+from phantomlab.bci import decode, head_model, healthy_activity, simulate_epochs
 
 mne.set_log_level("ERROR")
 N_EPOCHS = 120  # per class
@@ -72,6 +74,15 @@ def main() -> None:
     print(f"{2 * N_EPOCHS} epochs x 32 ch x {n_t} samples")
     print(f"vectorized simulate_epochs: {t_vec:.2f} s; per-epoch loop: {t_loop:.2f} s")
     print(f"signal RMS (same model): vectorized {rms_v * 1e6:.2f} uV, loop {rms_b * 1e6:.2f} uV")
+    # decoding: BLAS limited to one thread (as ``decode`` does) vs the library default
+    ep40 = simulate_epochs(act, ("left_hand", "right_hand"), 40, rng=2)
+    raw_decode = decode.__wrapped__  # type: ignore[attr-defined]  # without the limit
+    for name, fn in (("1 BLAS thread (decode)", decode), ("default BLAS threads", raw_decode)):
+        fn(ep40, "csp-lda")  # warm-up
+        t0 = time.perf_counter()
+        for pipe in ("csp-lda", "ts-lr"):
+            fn(ep40, pipe)
+        print(f"decode csp-lda + ts-lr, 80 epochs, {name}: {time.perf_counter() - t0:.2f} s")
     rate = 2 * N_EPOCHS / t_vec
     print(f"RESULT epochs_per_s={rate:.0f} ratio={t_loop / t_vec:.1f}x baseline=per_epoch_loop")
 

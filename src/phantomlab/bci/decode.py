@@ -214,7 +214,11 @@ def _check_epochs(epochs: Any, n_folds: int, classes: list[str] | None) -> list[
     for c in names:
         probs += check_in("classes", c, list(epochs.event_id))
     raise_if(probs)
-    counts = {c: len(epochs[c]) for c in names}
+    if any("/" in k for k in epochs.event_id):  # hierarchical tags: MNE's selection rules
+        counts = {c: len(epochs[c]) for c in names}
+    else:  # plain event names: count the codes (no copy of the epochs)
+        codes = epochs.events[:, 2]
+        counts = {c: int(np.count_nonzero(codes == epochs.event_id[c])) for c in names}
     present = [c for c in names if counts[c] > 0]
     if len(present) < 2:
         raise InputError(
