@@ -6,7 +6,7 @@ the ``i``-th child of ``SeedSequence(seed).spawn(n_chunks)``, so its random
 numbers depend only on ``(seed, chunk_size, i)`` and never on which worker ran
 it or in which order: 1 worker and N workers give bit-identical tables.
 
-Each finished chunk is written to ``out_dir/chunk-XXXXX.parquet`` (written to a
+Each finished chunk is written to ``out_dir/chunk-<5-digit index>.parquet`` (written to a
 temporary name, then atomically renamed), next to ``manifest.json`` recording
 the seed, sizes and task name. Running again with the same arguments skips the
 chunks already on disk, so a run killed mid-way resumes where it stopped and
