@@ -282,6 +282,33 @@ class Tau2Result:
     reset_to_zero: BoolArray
 
 
+def _advance(
+    tau2: FloatArray,
+    iters: NDArray[np.int64],
+    conv: BoolArray,
+    active: BoolArray,
+    t: FloatArray,
+    new: FloatArray,
+    it: int,
+    maxiter: int,
+    threshold: float,
+) -> bool:
+    """Store one iteration's tau2 for the active rows (in place); True when iterating must stop.
+
+    Rows whose change is within ``threshold`` leave ``active``; past ``maxiter``
+    the rows still moving are marked not converged.
+    """
+    idx = np.flatnonzero(active)
+    tau2[idx] = new
+    iters[idx] = it
+    still = np.abs(t - new) > threshold
+    if it > maxiter:
+        conv[idx[still]] = False
+        return True
+    active[idx[~still]] = False
+    return False
+
+
 def _fisher_scoring(
     d: Design, method: str, start: FloatArray, maxiter: int, threshold: float
 ) -> tuple[FloatArray, BoolArray, NDArray[np.int64]]:
@@ -312,15 +339,8 @@ def _fisher_scoring(
             adj = np.where(neg, adj / 2.0, adj)
             neg = t + adj < 0.0
         new = t + adj
-        change = np.abs(t - new)
-        idx = np.flatnonzero(active)
-        tau2[idx] = new
-        iters[idx] = it
-        still = change > threshold
-        if it > maxiter:
-            conv[idx[still]] = False
+        if _advance(tau2, iters, conv, active, t, new, it, maxiter, threshold):
             break
-        active[idx[~still]] = False
     return tau2, conv, iters
 
 
@@ -354,15 +374,8 @@ def _iterated(
             new = np.maximum((s.rss - trPV) / s.trP, 0.0)
         else:
             new = t * s.rss / (k - p)
-        change = np.abs(t - new)
-        idx = np.flatnonzero(active)
-        tau2[idx] = new
-        iters[idx] = it
-        still = change > threshold
-        if it > maxiter:
-            conv[idx[still]] = False
+        if _advance(tau2, iters, conv, active, t, new, it, maxiter, threshold):
             break
-        active[idx[~still]] = False
     return tau2, conv, iters
 
 
