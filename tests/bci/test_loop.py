@@ -74,3 +74,46 @@ def test_same_seed_same_bits() -> None:
     assert np.array_equal(a.pain, b.pain)
     assert np.array_equal(a.phantom_accuracy, b.phantom_accuracy)
     assert np.array_equal(a.training_signal, b.training_signal)
+
+
+def test_expectation_matches_trial_calibration() -> None:
+    """The loop's placebo pathway is the trial-calibrated one (cohorts calibration file)."""
+    from phantomlab.bci import _params as bp
+    from phantomlab.cohorts.calibrated import calibrated_params
+    from phantomlab.therapies.base import EXPECT_SD
+
+    cal = calibrated_params()
+    assert bp.EXPECT_MEAN == pytest.approx(cal["placebo.expectation_mean"], rel=1e-12)
+    assert bp.EXPECT_TAU == pytest.approx(cal["placebo.expectation_decay_tau"], rel=1e-12)
+    assert bp.EXPECT_SD == pytest.approx(EXPECT_SD.value, rel=1e-12)
+
+
+def test_expectation_alone_relieves_and_zero_is_none() -> None:
+    """Random-decoder training with expectation relieves more than without (placebo)."""
+    from dataclasses import replace
+
+    def run(expect: float) -> CourseResult:
+        cohort = Cohort(4, "persistence", rng=11)
+        cohort.run(200)
+        c = BCICourse(decoder="random", training_days=2, follow_up_days=1, feedback_trials=10)
+        return run_course(cohort, replace(c, expectation=expect), rng=11)
+
+    with_e, without = run(0.8), run(0.0)
+    assert with_e.pain[1].mean() < without.pain[1].mean()
+    with pytest.raises(InputError, match="expectation"):
+        BCICourse(expectation=1.5).validate()
+
+
+@pytest.mark.slow
+def test_intact_course_size_yanagisawa_2020() -> None:
+    """40 chronic patients, 3 days: intact-decoder day-4 change inside the published arm's
+    95% CI (VAS 45.3 -> 30.9, SD 20.6, N = 12: -61% to -3%) and larger than the random
+    decoder's; of the order of the published -32%."""
+    res = {k: _course(k, 40, 3, 30, seed=7) for k in ("intact", "random")}
+    # _course uses 2 follow-up days: day 4 is the first follow-up day
+    ch = {k: r.pain_change(4) for k, r in res.items()}
+    half = 1.96 * 20.6 / np.sqrt(12)
+    lo, hi = (30.9 - half) / 45.3 - 1, (30.9 + half) / 45.3 - 1
+    assert lo < ch["intact"] < hi, ch
+    assert ch["intact"] < ch["random"] - 0.05, ch
+    assert -0.45 < ch["intact"] < -0.15, ch

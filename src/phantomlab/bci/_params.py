@@ -148,7 +148,30 @@ IPSI = _p(
 
 # --- closed loop ---------------------------------------------------------------------------
 LOOP_GAIN = _p(
-    "training_gain", 1.0, "1", "assumed",
-    "decoder_training lever per unit of above-chance feedback congruence "
-    "(2*accuracy - 1); 1 maps a perfect decoder to the full lever",
+    "training_gain", 3.0, "1", "calibrated",
+    "decoder_training lever per unit of above-chance feedback congruence (2*accuracy - 1), "
+    "clipped to the lever's -1..1. Set to the size of Yanagisawa 2020 (VAS -32% at day 4, "
+    "real decoder; optim_bci.md 3.1): on 40 chronic persistence patients (EEG32, CSP+LDA, "
+    "intact decoder congruence 0.63) day-4 pain change was -15/-20/-24/-27% for gain "
+    "1/2/3/4 (random decoder -9%); 3 is the largest gain before most levers clip. Gain 2 "
+    "would reproduce the trial-calibrated therapies lever bci.strength = 0.50",
+)  # fmt: skip
+_CAL = (
+    "trial calibration v1 (phantomlab.cohorts, calibration_v1.json, fitted to all replicable "
+    "published arms incl. Malavera 2016 sham and Yanagisawa 2020); a test keeps them equal"
+)
+EXPECT_MEAN = _p(
+    "expectation_mean", 0.3444960486212042, "1", "calibrated",
+    "mean expectation (placebo) lever of a participant in a blinded training course = "
+    "placebo.expectation_mean of " + _CAL,
+)  # fmt: skip
+EXPECT_SD = _p(
+    "expectation_sd", 0.2, "1", "assumed",
+    "between-patient SD of the expectation lever = therapies placebo.expectation_sd (assumed "
+    "there: placebo responses vary widely)",
+)  # fmt: skip
+EXPECT_TAU = _p(
+    "expectation_decay_tau", 54.55057100152127, "day", "calibrated",
+    "expectation fades with this time constant after the last session = "
+    "placebo.expectation_decay_tau of " + _CAL,
 )  # fmt: skip

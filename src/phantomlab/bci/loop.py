@@ -22,6 +22,13 @@ One training day per patient (Yanagisawa et al. 2016, Nat Commun 7:13209;
    relief, which the decoder-training lever already carries for BCI; setting
    both (``BCICourse(visual_feedback=True)``) double counts and gives
    phantom-decoder training same-day relief, opposite to Yanagisawa 2016.
+4. **Expectation.** A participant in a blinded training course expects relief
+   whatever the decoder (Yanagisawa 2020 was single-blind, with a random
+   decoder as control). Each patient draws an ``expectation`` lever (mean and
+   SD from the trial calibration's placebo pathway), held on training days and
+   fading with ``expectation_tau_days`` afterwards, the same placebo model the
+   ``therapies`` layer applies to every course. ``expectation=0`` gives the
+   decoder's specific effect alone.
 
 The efference drive of the phantom hand zone during a session follows the
 previous day's training signal (the patient keeps the strategy that moved the
@@ -83,9 +90,16 @@ class BCICourse:
     channels : {"eeg32", "eeg64", "meg102"}
         Sensor set (EEG or the simulated MEG helmet; Yanagisawa used MEG).
     gain : float
-        ``decoder_training`` per unit of above-chance congruence (0–1).
+        ``decoder_training`` per unit of above-chance congruence (0–10; the lever is
+        clipped to −1…1).
     visual_feedback : bool
         Also set the ``visual_feedback`` lever to the above-chance congruence.
+    expectation : float
+        Mean expectation (placebo) lever during training (0–1; 0 = none).
+    expectation_sd : float
+        Between-patient SD of the expectation lever (0–0.5).
+    expectation_tau_days : float
+        Decay time constant of expectation after the last training day (days).
     """
 
     decoder: str = "intact"
@@ -98,6 +112,9 @@ class BCICourse:
     channels: str = "eeg32"
     gain: float = bp.LOOP_GAIN
     visual_feedback: bool = False
+    expectation: float = bp.EXPECT_MEAN
+    expectation_sd: float = bp.EXPECT_SD
+    expectation_tau_days: float = bp.EXPECT_TAU
 
     def validate(self) -> None:
         """Raise :class:`~phantomlab.exceptions.InputError` on bad settings."""
@@ -110,7 +127,10 @@ class BCICourse:
             + check_in("pipeline", self.pipeline, PIPELINES)
             + check_in("phantom_side", self.phantom_side, ("left", "right"))
             + check_in("channels", self.channels, CHANNELS)
-            + check_range("gain", self.gain, low=0.0, high=1.0)
+            + check_range("gain", self.gain, low=0.0, high=10.0)
+            + check_range("expectation", self.expectation, low=0.0, high=1.0)
+            + check_range("expectation_sd", self.expectation_sd, low=0.0, high=0.5)
+            + check_range("expectation_tau_days", self.expectation_tau_days, low=0.1, high=365)
         )
 
 
@@ -332,7 +352,12 @@ def run_course(
     sig = SignalModel() if signal is None else signal
     raise_if(sig.problems())
     n = int(cohort.n_patients)
-    rngs = spawn(rng, n)
+    streams = spawn(rng, n + 1)  # one EEG stream per patient, then the expectation draws
+    rngs = streams[:n]
+    z = streams[n].standard_normal(n)
+    expect = (
+        np.clip(c.expectation + c.expectation_sd * z, 0.0, 1.0) if c.expectation else np.zeros(n)
+    )
     sign = DECODERS[c.decoder]
     baseline = cohort.run(run_in_days).pain.mean(axis=0)
     pains: list[NDArray[np.float64]] = []
@@ -347,7 +372,7 @@ def run_course(
         above = np.maximum(0.0, 2.0 * cong - 1.0)
         lever = np.clip(sign * c.gain * above, -1.0, 1.0)
         vf = above if c.visual_feedback else 0.0
-        day = cohort.step(Levers(decoder_training=lever, visual_feedback=vf))
+        day = cohort.step(Levers(decoder_training=lever, visual_feedback=vf, expectation=expect))
         pains.append(np.asarray(day.pain, float))
         nrs.append(np.asarray(day.nrs))
         accs.append(acc)
@@ -361,10 +386,10 @@ def run_course(
     accs.append(acc_after)
     if progress is not None:
         progress(total, total)
-    if c.follow_up_days:
-        tr = cohort.run(c.follow_up_days)
-        pains.extend(list(tr.pain))
-        nrs.extend(list(tr.nrs))
+    for k in range(1, c.follow_up_days + 1):
+        day = cohort.step(Levers(expectation=expect * np.exp(-k / c.expectation_tau_days)))
+        pains.append(np.asarray(day.pain, float))
+        nrs.append(np.asarray(day.nrs))
     return CourseResult(
         decoder=c.decoder,
         baseline_pain=baseline,
