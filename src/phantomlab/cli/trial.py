@@ -99,17 +99,41 @@ def power_cmd(
         None, "--scheduler", help="Dask scheduler address, or 'local' (default: in-process)."
     ),
     workers: int = typer.Option(1, "--workers", help="Workers of a local Dask cluster."),
+    model: str = typer.Option(
+        "planning",
+        "--model",
+        help="Simulator: 'planning' (the design's parametric planning model) or 'virtual' "
+        "(the calibrated virtual PLP cohort; every arm names a protocol; seconds per trial).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Print analytic and simulated power side by side."""
+    """Print analytic and simulated power side by side.
+
+    Analytic power uses the design's planning values; simulated power uses the
+    planning model or, with ``--model virtual``, trials run on the calibrated
+    virtual cohort (each arm's ``protocol``) and analysed by the same code.
+    """
     from rich.progress import Progress
 
     from phantomlab.cli._common import err_console
     from phantomlab.exceptions import InputError, Problem
     from phantomlab.trials import load_design, parse_n_range, power_curve
 
+    if model not in ("planning", "virtual"):
+        raise InputError(Problem("model", model, "'planning' or 'virtual'", "", "unknown model"))
     d = load_design(design)
     ns = parse_n_range(n)
+    simulate = None
+    if model == "virtual":
+        from phantomlab.trials.replicate import VirtualTrialModel
+
+        missing = [a.name for a in d.arms if not a.protocol]
+        if missing:
+            raise InputError(
+                Problem("arms.protocol", missing, "a protocol for every arm", "",
+                        "--model virtual runs each arm's protocol on the virtual cohort")
+            )  # fmt: skip
+        simulate = VirtualTrialModel(d)
     if sims < 1 or sims > 1_000_000:
         raise InputError(Problem("sims", sims, ">= 1 and <= 1000000", "", "out of range"))
     if workers < 1 or workers > 512:
@@ -121,7 +145,14 @@ def power_cmd(
             bar.update(job, completed=done, total=total)
 
         res = power_curve(
-            d, ns, n_sims=sims, rng=seed, scheduler=scheduler, n_workers=workers, progress=_tick
+            d,
+            ns,
+            n_sims=sims,
+            rng=seed,
+            simulate=simulate,
+            scheduler=scheduler,
+            n_workers=workers,
+            progress=_tick,
         )
     if plot is not None:
         res.plot().savefig(plot, dpi=120)

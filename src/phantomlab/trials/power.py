@@ -524,7 +524,8 @@ def power_curve(
         "crossover": "period-difference t-test",
         "factorial": f"factorial {design.analysis.primary} (main effect)",
     }.get(design.design, f"{design.analysis.primary} analysis")
-    method = f"{design.design}, {analysis}" + ("" if simulate is None else ", custom simulator")
+    sim_label = getattr(simulate, "label", "custom simulator")
+    method = f"{design.design}, {analysis}" + ("" if simulate is None else f", {sim_label}")
     return PowerResult(
         n_per_arm=ns,
         analytic=an,

@@ -549,6 +549,13 @@ class VirtualTrialModel:
     center_sd: float = 0.1
 
     @property
+    def label(self) -> str:
+        """Short description for reports."""
+        return (
+            "simulated on the " + ("calibrated " if self.cohort is None else "") + "virtual cohort"
+        )
+
+    @property
     def name(self) -> str:
         """Identity for run manifests."""
         cs = self.cohort.digest() if self.cohort is not None else "calibrated"

@@ -1,0 +1,73 @@
+"""``trial power --model virtual``: simulated power on the calibrated virtual cohort."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from phantomlab.trials import load_design, simulated_power
+from phantomlab.trials.replicate import VirtualTrialModel
+
+DESIGN = {
+    "name": "virtual-power-test",
+    "design": "parallel",
+    "arms": [
+        {"name": "sham", "sham": True, "protocol": "malavera2016_sham"},
+        {"name": "rtms", "protocol": "malavera2016_active"},
+    ],
+    "centers": [{"name": "c1"}],
+    "n_per_arm": 4,
+    "outcome": {"name": "pain", "visits": [0, 1], "primary_week": 1},
+    "analysis": {"primary": "ancova", "control": "sham", "center": "fixed"},
+    "simulation": {"effects": {"rtms": -1.5}},
+}
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    """Run ``phantomlab trial ...`` in-process: (exit code, stdout, stderr)."""
+    from phantomlab.cli import main
+
+    def _run(args: list[str]) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["phantomlab", "trial", *args])
+        code = 0
+        try:
+            main()
+        except SystemExit as e:
+            code = int(e.code or 0)
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return _run
+
+
+def test_virtual_power_cli(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    """The virtual cohort simulates each arm's protocol; same seed, same power."""
+    f = tmp_path / "d.yaml"
+    f.write_text(yaml.safe_dump(DESIGN))
+    args = ["power", str(f), "--n", "4", "--sims", "2", "--model", "virtual", "--json"]
+    code, out, err = cli(args)
+    assert code == 0, err
+    res = json.loads(out)
+    assert "virtual cohort" in res["method"]
+    row = res["rows"][0]
+    assert row["n_per_arm"] == 4 and row["simulated"] in (0.0, 0.5, 1.0)
+    d = load_design(DESIGN)
+    again = simulated_power(d, [4], n_sims=2, rng=1, simulate=VirtualTrialModel(d))
+    assert np.array_equal(again, [row["simulated"]])
+
+
+def test_virtual_power_needs_protocols(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    """A design without protocols cannot run on the virtual cohort: one clear error."""
+    bad = {**DESIGN, "arms": [{"name": "sham", "sham": True}, {"name": "rtms"}]}
+    f = tmp_path / "d.yaml"
+    f.write_text(yaml.safe_dump(bad))
+    code, _, err = cli(["power", str(f), "--model", "virtual", "--sims", "2"])
+    assert code == 2 and "arms.protocol" in err and "Traceback" not in err
+    code, _, err = cli(["power", str(f), "--model", "mechanistic"])
+    assert code == 2 and "model" in err
