@@ -127,13 +127,8 @@ def power_cmd(
     if model == "virtual":
         from phantomlab.trials.replicate import VirtualTrialModel
 
-        missing = [a.name for a in d.arms if not a.protocol]
-        if missing:
-            raise InputError(
-                Problem("arms.protocol", missing, "a protocol for every arm", "",
-                        "--model virtual runs each arm's protocol on the virtual cohort")
-            )  # fmt: skip
         simulate = VirtualTrialModel(d)
+        simulate.check()
     if sims < 1 or sims > 1_000_000:
         raise InputError(Problem("sims", sims, ">= 1 and <= 1000000", "", "out of range"))
     if workers < 1 or workers > 512:

@@ -548,6 +548,17 @@ class VirtualTrialModel:
     params: dict[str, float] | None = None
     center_sd: float = 0.1
 
+    def check(self) -> None:
+        """Raise :class:`~phantomlab.exceptions.InputError` unless every arm names a protocol."""
+        from phantomlab.exceptions import InputError, Problem
+
+        missing = [a.name for a in self.design.arms if not a.protocol]
+        if missing:
+            raise InputError(
+                Problem("arms.protocol", missing, "a protocol for every arm", "",
+                        "the virtual cohort needs the protocol each arm delivers")
+            )  # fmt: skip
+
     @property
     def label(self) -> str:
         """Short description for reports."""
@@ -577,16 +588,10 @@ class VirtualTrialModel:
             Long-format data, week 0 = baseline.
         """
         from phantomlab._rng import as_generator
-        from phantomlab.exceptions import InputError, Problem
         from phantomlab.trials.simulate import ParametricTrialModel
 
         d = self.design
-        missing = [a.name for a in d.arms if not a.protocol]
-        if missing:
-            raise InputError(
-                Problem("arms.protocol", missing, "a protocol for every arm", "",
-                        "the virtual cohort needs the protocol each arm delivers")
-            )  # fmt: skip
+        self.check()
         g = as_generator(rng)
         cs = self.cohort if self.cohort is not None else calibrated_cohort_spec()
         params = self.params if self.params is not None else calibrated_params()
