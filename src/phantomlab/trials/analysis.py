@@ -18,9 +18,10 @@ Missed visits are missing rows (or NaN outcomes). Analyses:
 * change from baseline (two-sample t-test of change, pooled SD);
 * ANCOVA of the primary-visit outcome on baseline (+ center), Vickers & Altman
   2001 (BMJ 323:1123); EMA 2015 guideline on adjustment for baseline covariates;
-* linear mixed model over all post-baseline visits (statsmodels ``MixedLM``):
-  arm x visit fixed effects plus baseline, random patient intercept and either a
-  random center intercept or fixed center effects;
+* linear mixed model over all post-baseline visits (REML; exact fast paths in
+  :mod:`phantomlab.trials._mixed`, statsmodels ``MixedLM`` as reference and
+  fallback): arm x visit fixed effects plus baseline, random patient intercept
+  and either a random center intercept or fixed center effects;
 * responder analysis at >= 30 % and >= 50 % reduction (IMMPACT, Dworkin et al.
   2008, J Pain 9:105) with risk difference and NNT with Altman's (1998, BMJ
   317:1309) confidence interval;
@@ -40,6 +41,13 @@ import pandas as pd
 from scipy import stats
 
 from phantomlab.exceptions import InputError, Problem
+from phantomlab.trials._mixed import (
+    BalancedFit,
+    RandomInterceptFit,
+    balanced_random_intercept_reml,
+    nested_reml,
+    random_intercept_reml,
+)
 from phantomlab.trials._stats import EFFECT_COLS as _EFFECT_COLS
 from phantomlab.trials._stats import center_dummies as _center_dummies
 from phantomlab.trials._stats import effect_row as _effect_row
@@ -271,8 +279,8 @@ def ancova(wide: pd.DataFrame, design: TrialDesign) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=_EFFECT_COLS)
 
 
-def mixed_model(data: pd.DataFrame, design: TrialDesign) -> pd.DataFrame:
-    """Linear mixed model over all post-baseline visits (statsmodels MixedLM, REML).
+def mixed_model(data: pd.DataFrame, design: TrialDesign, *, fast: bool = True) -> pd.DataFrame:
+    """Linear mixed model over all post-baseline visits (REML; fast exact path or statsmodels).
 
     Fixed effects: intercept, arm, visit and arm x visit (visit coded with the
     primary visit as reference, so the arm coefficients are the differences at
@@ -282,17 +290,45 @@ def mixed_model(data: pd.DataFrame, design: TrialDesign) -> pd.DataFrame:
     intercept (patients nested in centers, as a variance component).
     Inference uses the normal approximation (MixedLM reports z statistics).
 
+    Fast exact paths (:mod:`phantomlab.trials._mixed`), ``attrs["method"]``:
+
+    * ``"closed_form"``: no random center effect (``center`` is ``"fixed"`` or
+      ``"none"``, or one center) and every analysed patient has every
+      post-baseline visit. OLS equals GLS and the two variance components come
+      from the within- and between-patient residual sums of squares.
+    * ``"profiled_reml"``: otherwise. The REML criterion, profiled over the
+      variance ratio(s) (patient; with a random center also center), is
+      evaluated from per-patient sums and minimized (grid + bounded Brent for
+      one ratio, Nelder-Mead for two). Standard errors are statsmodels': the
+      inverse Hessian, written out for the patient intercept, from
+      ``MixedLM.hessian`` at the fitted values with a random center; the
+      model-based GLS covariance when a variance is at 0.
+
+    At an interior optimum these give the same estimates, standard errors and
+    variance components as statsmodels ``MixedLM`` (tested to 1e-5 relative
+    against a tightly converged fit) in milliseconds instead of 0.1-3 s. When
+    a variance component is 0, statsmodels often stops short of the boundary;
+    the fast path returns the REML optimum (tests check it against statsmodels'
+    own log-likelihood and against OLS). The general fit (statsmodels) is used
+    when the fast path does not apply (rank-deficient design, variance ratio
+    outside the search range); ``fast=False`` forces it.
+
     Parameters
     ----------
     data : pandas.DataFrame
         Output of :func:`prepare` (long format).
     design : TrialDesign
         The design.
+    fast : bool
+        Use the fast exact paths when they apply (default True); False always
+        fits statsmodels ``MixedLM``.
 
     Returns
     -------
     pandas.DataFrame
-        One row per non-control arm, plus the variance components in ``attrs``.
+        One row per non-control arm, plus ``attrs``: ``variance_components``
+        (``residual``, ``patient`` [, ``center``]), ``converged``, ``se_method``
+        and ``method``.
     """
     import statsmodels.api as sm
 
@@ -318,7 +354,12 @@ def mixed_model(data: pd.DataFrame, design: TrialDesign) -> pd.DataFrame:
         cols.append(cdum)
     x = np.column_stack(cols)
     endog = post[y].to_numpy(float)
-    if design.analysis.center == "random" and ncent > 1:
+    random_center = design.analysis.center == "random" and ncent > 1
+    if fast and not random_center:
+        out = _mixed_fast(post, x, endog, len(weeks), others, design)
+        if out is not None:
+            return out
+    if random_center:
         from statsmodels.regression.mixed_linear_model import VCSpec
 
         groups = post["center"].to_numpy()
@@ -331,6 +372,10 @@ def mixed_model(data: pd.DataFrame, design: TrialDesign) -> pd.DataFrame:
             names.append([f"patient{c}" for c in u])
         vcs = VCSpec(["patient"], [names], [mats])
         model = sm.MixedLM(endog, x, groups, exog_re=np.ones((len(post), 1)), exog_vc=vcs)
+        if fast:
+            out = _mixed_fast_nested(model, post, x, endog, others, design)
+            if out is not None:
+                return out
     else:
         model = sm.MixedLM(endog, x, post["patient"].to_numpy())
     try:
@@ -359,7 +404,7 @@ def mixed_model(data: pd.DataFrame, design: TrialDesign) -> pd.DataFrame:
     ]
     out = pd.DataFrame(rows, columns=_EFFECT_COLS)
     vc = {"residual": float(fit.scale)}
-    if design.analysis.center == "random" and ncent > 1:
+    if random_center:
         vc["center"] = float(np.asarray(fit.cov_re)[0, 0])
         vc["patient"] = float(np.asarray(fit.vcomp)[0])
     else:
@@ -367,6 +412,102 @@ def mixed_model(data: pd.DataFrame, design: TrialDesign) -> pd.DataFrame:
     out.attrs["variance_components"] = vc
     out.attrs["converged"] = bool(fit.converged)
     out.attrs["se_method"] = "gls" if gls else "hessian"
+    out.attrs["method"] = "statsmodels"
+    return out
+
+
+def _mixed_fast(
+    post: pd.DataFrame,
+    x: np.ndarray,
+    endog: np.ndarray,
+    n_weeks: int,
+    others: list[str],
+    design: TrialDesign,
+) -> pd.DataFrame | None:
+    """Random patient intercept only: closed form (balanced) or profiled REML (else)."""
+    codes, _ = pd.factorize(post["patient"])
+    sizes = np.bincount(codes)
+    res: BalancedFit | RandomInterceptFit | None = None
+    method, se_method = "closed_form", "gls"
+    if np.all(sizes == n_weeks):
+        res = balanced_random_intercept_reml(endog, x, len(sizes))
+    if res is None:
+        res = random_intercept_reml(endog, x, codes)
+        method = "profiled_reml"
+        se_method = res.se_method if res is not None else se_method
+    if res is None:
+        return None
+    vc = {"residual": res.sigma2, "patient": res.tau2}
+    return _mixed_table(
+        res.params, np.sqrt(np.diag(res.cov)), vc, others, design, se_method, method
+    )
+
+
+def _mixed_fast_nested(
+    model: Any,
+    post: pd.DataFrame,
+    x: np.ndarray,
+    endog: np.ndarray,
+    others: list[str],
+    design: TrialDesign,
+) -> pd.DataFrame | None:
+    """Random center + patient intercepts: profiled REML, statsmodels' Hessian for the SE."""
+    from statsmodels.regression.mixed_linear_model import MixedLMParams
+
+    res = nested_reml(endog, x, pd.factorize(post["patient"])[0], pd.factorize(post["center"])[0])
+    if res is None:
+        return None
+    p = x.shape[1]
+    bse, se_method = np.sqrt(np.diag(res.gls_cov)), "gls"
+    if res.psi_center > 0:  # interior: the inverse Hessian, exactly as MixedLM.fit does
+        par = MixedLMParams.from_components(
+            fe_params=res.params,
+            cov_re=np.array([[res.psi_center]]),
+            vcomp=np.array([res.psi_patient]),
+        )
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            try:
+                dg = np.diag(np.linalg.inv(-model.hessian(par)[0]))[:p]
+            except np.linalg.LinAlgError:
+                dg = np.full(p, np.nan)
+        if np.all(np.isfinite(dg)) and np.all(dg > 0):
+            bse, se_method = np.sqrt(dg), "hessian"
+    vc = {
+        "residual": res.sigma2,
+        "center": res.psi_center * res.sigma2,
+        "patient": res.psi_patient * res.sigma2,
+    }
+    return _mixed_table(res.params, bse, vc, others, design, se_method, "profiled_reml")
+
+
+def _mixed_table(
+    params: np.ndarray,
+    bse: np.ndarray,
+    vc: dict[str, float],
+    others: list[str],
+    design: TrialDesign,
+    se_method: str,
+    method: str,
+) -> pd.DataFrame:
+    """Effects table of the mixed model with its ``attrs``."""
+    ctrl = design.control_arm
+    rows = [
+        _effect_row(
+            "mixed",
+            f"{a} - {ctrl}",
+            params[1 + i],
+            bse[1 + i],
+            float("inf"),
+            design.analysis.alpha,
+        )
+        for i, a in enumerate(others)
+    ]
+    out = pd.DataFrame(rows, columns=_EFFECT_COLS)
+    out.attrs["variance_components"] = {k: float(v) for k, v in vc.items()}
+    out.attrs["converged"] = True
+    out.attrs["se_method"] = se_method
+    out.attrs["method"] = method
     return out
 
 

@@ -27,13 +27,28 @@ def crossover_analysis(
 ) -> pd.DataFrame:
     """Analyse a crossover trial.
 
-    For two periods and two sequences (AB/BA) the period-difference analysis of
-    Jones & Kenward (Design and Analysis of Cross-Over Trials, ch. 2): with
-    ``d_i = y_i1 - y_i2`` the treatment effect is ``(mean d_AB - mean d_BA) / 2``
-    with a two-sample t on ``d/2``; the carry-over test compares patient totals
-    ``y_i1 + y_i2`` between sequences. Always also a mixed model
-    ``y ~ arm + period + (1 | patient)`` (statsmodels MixedLM, REML), which uses
-    incomplete patients too.
+    For two periods and two sequences (AB/BA, A the active arm, B the control)
+    the standard analysis of Jones & Kenward (Design and Analysis of Cross-Over
+    Trials, ch. 2) on the patients with both periods, with the model
+    ``y_ip = mu + pi_p + tau_a(ip) + lambda_a(i,p-1) + s_i + e_ip``:
+
+    * treatment (``"A - B"``): with within-patient differences
+      ``d_i = y_i1 - y_i2``, ``(mean d_AB - mean d_BA) / 2`` estimates
+      ``tau_A - tau_B`` adjusted for the period effect (biased by
+      ``-(lambda_A - lambda_B) / 2`` under carry-over), with a two-sample t on
+      ``d / 2`` (df ``n_AB + n_BA - 2``); identical to OLS with patient and
+      period fixed effects;
+    * period (``"period 2 - period 1"``): ``-(mean d_AB + mean d_BA) / 2``,
+      same SE and df;
+    * carry-over (``"carry-over"``): Grizzle's (1965, Biometrics) test,
+      a two-sample t on patient totals ``y_i1 + y_i2``; the estimate
+      ``mean T_AB - mean T_BA`` is ``lambda_A - lambda_B``. Between-patient,
+      so it has low power; it is reported, not used to switch analyses (the
+      two-stage procedure inflates the type I error; Freeman 1989, Stat Med).
+      Prevent carry-over by design with an adequate washout.
+
+    Always also a mixed model ``y ~ arm + period + (1 | patient)``
+    (statsmodels MixedLM, REML), which uses incomplete patients too.
 
     Parameters
     ----------
@@ -47,8 +62,8 @@ def crossover_analysis(
     Returns
     -------
     pandas.DataFrame
-        Effects table (``crossover`` rows for the 2x2 analysis including a
-        ``carry-over`` contrast, ``mixed`` rows for the model).
+        Effects table: ``crossover`` rows for the 2x2 analysis (treatment,
+        ``carry-over`` and ``period 2 - period 1``), ``mixed`` rows for the model.
     """
     import statsmodels.api as sm
 
@@ -71,13 +86,21 @@ def crossover_analysis(
         n1, n2 = int(m_ab.sum()), int(m_ba.sum())
         if n1 >= 2 and n2 >= 2:
             active = s_ab.split("-")[0]
+            dfree = n1 + n2 - 2
+            se_d = 0.0
             for name, v, scale in (("treatment", d, 0.5), ("carry-over", tot, 1.0)):
                 a, b = v[m_ab] * scale, v[m_ba] * scale
-                dfree = n1 + n2 - 2
                 sp2 = ((n1 - 1) * a.var(ddof=1) + (n2 - 1) * b.var(ddof=1)) / dfree
                 se = float(np.sqrt(sp2 * (1 / n1 + 1 / n2)))
                 label = f"{active} - {ctrl}" if name == "treatment" else "carry-over"
                 rows.append(_effect_row("crossover", label, a.mean() - b.mean(), se, dfree, alpha))
+                se_d = se if name == "treatment" else se_d
+            period = -(d[m_ab].mean() + d[m_ba].mean()) / 2.0
+            rows.append(
+                _effect_row(
+                    "crossover", f"period {p2:g} - period {p1:g}", period, se_d, dfree, alpha
+                )
+            )
     if not mixed:
         return pd.DataFrame(rows, columns=_EFFECT_COLS)
     others = [a for a in design.arm_names if a != ctrl and (data["arm"] == a).any()]

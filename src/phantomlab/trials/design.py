@@ -209,12 +209,20 @@ class Crossover(_Spec):
     period : str
         Length of a treatment period, a duration with unit (``"2 week"``).
     washout : str
-        Washout between periods (``"1 week"``); carry-over is tested in the analysis.
+        Washout between periods (``"1 week"``, ``>= 0``); in the planning model
+        the carry-over decays over it (``simulation.carryover``); the 2x2
+        analysis tests carry-over on patient totals (Grizzle 1965).
     """
 
     sequences: list[list[str]] = Field(min_length=2)
     period: str = "2 week"
     washout: str = "1 week"
+
+    @model_validator(mode="after")
+    def _positive_period(self) -> Crossover:
+        if self.period_weeks <= 0:
+            raise ValueError("period must be a positive duration")
+        return self
 
     @field_validator("period", "washout")
     @classmethod
@@ -304,7 +312,12 @@ class SimulationModel(_Spec):
     carryover_half_life : str
         Crossover only: half-life of that residual effect, a duration with unit;
         the fraction reaching the next period is
-        ``carryover * 0.5 ** (washout / carryover_half_life)``.
+        ``carryover * 0.5 ** (washout / carryover_half_life)`` (exponential decay
+        over the washout; assumed).
+    period_effect : float
+        Crossover only: mean change of the outcome from one period to the next
+        whatever the arm (natural course, regression to the mean, learning);
+        period ``p`` is shifted by ``(p - 1) * period_effect`` (assumed; default 0).
     clip : bool
         Clip simulated values to the outcome scale (as a rating scale does).
         Clipping shrinks variances near the scale ends; turn it off (and widen
@@ -323,6 +336,7 @@ class SimulationModel(_Spec):
     onset_weeks: float = Field(2.0, ge=0)
     carryover: float = Field(0.0, ge=0, le=1)
     carryover_half_life: str = "1 week"
+    period_effect: float = Field(0.0, ge=-10, le=10)
     clip: bool = True
 
     @field_validator("carryover_half_life")
@@ -423,6 +437,10 @@ class TrialDesign(_Spec):
                 raise ValueError("all crossover sequences must have the same number of periods")
         elif self.crossover is not None:
             raise ValueError("a 'crossover' section is only allowed with design 'crossover'")
+        elif self.simulation.carryover > 0 or self.simulation.period_effect != 0:
+            raise ValueError(
+                "simulation.carryover and simulation.period_effect apply to crossover designs only"
+            )
         if self.design == "factorial":
             self._check_factorial()
         eff = self.simulation.effects or {}

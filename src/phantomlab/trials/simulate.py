@@ -71,8 +71,25 @@ PROVENANCE: dict[str, tuple[str, str, str, str]] = {
     "center_sd": ("NRS points", "assumed", "", "between-center SD; planning guess"),
     "dropout": ("1", "assumed", "", "fraction missing the primary visit; planning guess"),
     "onset_weeks": ("week", "assumed", "", "linear onset of effects; planning guess"),
-    "carryover": ("1", "assumed", "", "crossover residual effect; 0 = none"),
-    "carryover_half_life": ("week", "assumed", "", "decay of carry-over over the washout"),
+    "carryover": (
+        "1",
+        "assumed",
+        "",
+        "crossover: fraction of the previous period's arm effect left at the start of the "
+        "washout; 0 = none (planning value for sensitivity runs)",
+    ),
+    "carryover_half_life": (
+        "week",
+        "assumed",
+        "",
+        "crossover: exponential decay of the carry-over over the washout; planning guess",
+    ),
+    "period_effect": (
+        "NRS points",
+        "assumed",
+        "",
+        "crossover: change from one period to the next in every sequence; 0 = none",
+    ),
 }
 
 
@@ -254,12 +271,21 @@ class ParametricTrialModel:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Simulate ``n_reps`` crossover trials at once.
 
-        Model: ``Y_ip = baseline_mean + c_k + placebo_change + effect_a(ip)
-        + lambda * effect_a(i,p-1) + u_i + e_ip`` with ``u_i ~ N(0, icc sd^2)``,
-        ``e_ip ~ N(0, (1 - icc) sd^2)`` and the carry-over fraction
-        ``lambda = carryover * 0.5 ** (washout / carryover_half_life)`` (0 by
-        default); no period effect. A dropout leaves after a uniformly drawn
-        earlier period.
+        Model, for patient ``i`` in center ``k`` and period ``p = 1, 2, ...``::
+
+            Y_ip = baseline_mean + c_k + placebo_change + (p - 1) * period_effect
+                   + effect[a(i, p)] + lambda * effect[a(i, p - 1)] + u_i + e_ip
+            lambda = carryover * 0.5 ** (washout / carryover_half_life)
+
+        with ``u_i ~ N(0, icc sd^2)``, ``e_ip ~ N(0, (1 - icc) sd^2)``,
+        ``c_k ~ N(0, center_sd^2)`` and ``effect[control] = 0``: the arm given in
+        the previous period leaves a residual ``carryover`` fraction of its
+        effect at the end of that period, which decays exponentially over the
+        washout (first-order carry-over, one period only; Jones & Kenward,
+        Design and Analysis of Cross-Over Trials, ch. 2). ``period_effect``,
+        ``carryover`` and ``carryover_half_life`` are **assumed** planning
+        values (0, 0 and 1 week by default). A dropout leaves after a uniformly
+        drawn earlier period.
 
         Parameters
         ----------
@@ -302,7 +328,14 @@ class ParametricTrialModel:
         )
         carry = np.zeros_like(effect)
         carry[:, 1:] = lam * effect[:, :-1]
-        y = m.baseline_mean + m.placebo_change + (c + u)[:, :, None] + (effect + carry)[None] + e
+        period = m.period_effect * np.arange(n_per, dtype=float)
+        y = (
+            m.baseline_mean
+            + m.placebo_change
+            + (c + u)[:, :, None]
+            + (effect + carry + period[None, :])[None]
+            + e
+        )
         if m.clip:
             y = np.clip(y, out.scale_min, out.scale_max)
         drop = g.random((r, n)) < m.dropout
