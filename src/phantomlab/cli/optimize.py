@@ -211,3 +211,53 @@ def status(
     typer.echo(st.summary())
     if png is not None:
         typer.echo(f"history plot written to {png}")
+
+
+@app.command("rank")
+def rank(
+    features: Path | None = typer.Option(
+        None,
+        "--features",
+        help="YAML/JSON file of patient features: age, level (upper/lower), "
+        "years_since_amputation, baseline_nrs, catastrophizing, anxiety, depression (z).",
+    ),
+    feature: list[str] = typer.Option(
+        [], "--set", help="Feature NAME=VALUE (repeatable; overrides the file), e.g. age=52."
+    ),
+    modalities: str | None = typer.Option(
+        None, "--modalities", help="Comma-separated modality keys (default: all with a reference)."
+    ),
+    n_pool: int = typer.Option(1000, "--pool", help="Virtual cohort size."),
+    n_similar: int = typer.Option(100, "--similar", help="Most similar virtual patients kept."),
+    n_boot: int = typer.Option(2000, "--boot", help="Bootstrap resamples."),
+    rng: int = typer.Option(0, "--rng", help="Random seed."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Rank modalities for a new patient on similar calibrated virtual patients (in silico)."""
+    from phantomlab.optimize.select import rank_modalities
+
+    feats: dict[str, Any] = {}
+    if features is not None:
+        import yaml
+
+        if not features.is_file():
+            fail(
+                Problem("--features", str(features), "an existing YAML/JSON file", "", "not found")
+            )
+        data: Any = None
+        try:
+            data = yaml.safe_load(features.read_text())
+        except yaml.YAMLError as exc:
+            fail(Problem("--features", str(features), "YAML or JSON", "", f"unreadable: {exc}"))
+        if not isinstance(data, dict):
+            fail(Problem("--features", str(features), "a mapping of features", "", "not a mapping"))
+        feats.update(data)
+    feats.update(_pairs(feature, "--set"))
+    if not feats:
+        fail(Problem("features", "", "--features FILE or --set NAME=VALUE", "", "none given"))
+    mods = None if modalities is None else [m for m in modalities.split(",") if m.strip()]
+    res = rank_modalities(feats, mods, n_pool=n_pool, n_similar=n_similar, n_boot=n_boot, rng=rng)
+    if json_out:
+        emit_json(res.to_dict())
+        return
+    typer.echo(res.summary())

@@ -7,9 +7,12 @@
   parameters (continuous, log-scaled, categorical such as contacts).
 * :class:`OptimizationSession` - persistent per-patient sessions (SQLite or any
   SQLAlchemy database), append-only and safe against crashes and concurrent writers.
-* :class:`PatientResponse` - the pluggable objective for benchmarks;
-  :class:`VirtualSCSPopulation` is a documented **stand-in** until the
-  ``therapies`` layer provides virtual patients.
+* :class:`PatientResponse` - the pluggable objective for benchmarks:
+  :class:`TherapySCSPatients` (the therapies layer's virtual SCS patients on the
+  calibrated cohort) or :class:`VirtualSCSPopulation` (documented stand-in
+  response surfaces).
+* :func:`rank_modalities` - rank modalities for a new patient on similar
+  calibrated virtual patients (digital-twin style, bootstrap intervals).
 * :func:`run_policies`, :class:`GridSearch`, :class:`RandomSearch` - session-by-
   session simulation and baselines.
 
@@ -26,6 +29,7 @@ from phantomlab.optimize.response import (
     VirtualSCSPopulation,
 )
 from phantomlab.optimize.safety import ProtocolSafety
+from phantomlab.optimize.select import ModalityRanking, rank_modalities
 from phantomlab.optimize.session import (
     RESPONDER_FRACTION,
     OptimizationSession,
@@ -50,17 +54,20 @@ from phantomlab.optimize.space import (
     known_modalities,
 )
 from phantomlab.optimize.storage import ENV_VAR, SessionStore, default_url
+from phantomlab.optimize.virtual import THERAPY_SCS_ASSUMPTIONS, TherapySCSPatients
 
 __all__ = [
     "ENV_VAR",
     "NRS_REPORT_SD",
     "RESPONDER_FRACTION",
     "SCS_STANDIN_PARAMETERS",
+    "THERAPY_SCS_ASSUMPTIONS",
     "BayesOptimizer",
     "BestObserved",
     "BestProtocols",
     "Categorical",
     "GridSearch",
+    "ModalityRanking",
     "ModelParameter",
     "OptimizationSession",
     "ParameterSpace",
@@ -76,10 +83,12 @@ __all__ = [
     "SessionStore",
     "SimulationResult",
     "Suggestion",
+    "TherapySCSPatients",
     "VirtualSCSPopulation",
     "best_protocols",
     "default_space",
     "default_url",
     "known_modalities",
+    "rank_modalities",
     "run_policies",
 ]

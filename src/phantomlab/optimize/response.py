@@ -38,6 +38,7 @@ __all__ = [
     "PatientResponse",
     "Responses",
     "VirtualSCSPopulation",
+    "threshold_anchored_spaces",
 ]
 
 
@@ -328,15 +329,7 @@ class VirtualSCSPopulation:
         """
         seed = dict(self.space.safe_seed)
         thr = self.perception_threshold(str(seed["contacts"]), float(seed["pulse_width"]))
-        amp = self.space.parameter("amplitude")
-        lo_b, hi_b = amp.low, amp.high  # type: ignore[union-attr]
-        out = []
-        for t in thr:
-            lo = max(lo_b, span[0] * t)
-            hi = min(hi_b, span[1] * t)
-            sp = self.space.with_bounds(amplitude=(lo, hi))
-            out.append(sp.with_seed({"amplitude": float(np.clip(seed_factor * t, lo, hi))}))
-        return out
+        return threshold_anchored_spaces(self.space, thr, seed_factor, span)
 
     @property
     def baseline_nrs(self) -> np.ndarray:
@@ -429,6 +422,47 @@ class VirtualSCSPopulation:
 
     def __repr__(self) -> str:
         return f"VirtualSCSPopulation(n_patients={self._n}) [{self.label}]"
+
+
+def threshold_anchored_spaces(
+    space: ParameterSpace,
+    thresholds: np.ndarray,
+    seed_factor: float = 1.1,
+    span: tuple[float, float] = (0.4, 4.0),
+) -> list[ParameterSpace]:
+    """Per-patient spaces anchored on each patient's measured perception threshold.
+
+    The safe seed is the space's seed protocol with its amplitude set to
+    ``seed_factor`` times the patient's threshold, and the amplitude bounds are
+    ``span`` times that threshold (clipped to the space's bounds). Both factors
+    are **assumed** (a seed just above perception is comfortable when the
+    discomfort threshold is at least 1.4 times perception).
+
+    Parameters
+    ----------
+    space : ParameterSpace
+        A space with an ``amplitude`` parameter.
+    thresholds : ndarray
+        Perception threshold per patient, A.
+    seed_factor : float
+        Seed amplitude as a multiple of the threshold.
+    span : tuple of float
+        Amplitude bounds as multiples of the threshold.
+
+    Returns
+    -------
+    list of ParameterSpace
+        One space per patient.
+    """
+    amp = space.parameter("amplitude")
+    lo_b, hi_b = amp.low, amp.high  # type: ignore[union-attr]
+    out = []
+    for t in np.asarray(thresholds, float):
+        lo = max(lo_b, span[0] * t)
+        hi = min(hi_b, span[1] * t)
+        sp = space.with_bounds(amplitude=(lo, hi))
+        out.append(sp.with_seed({"amplitude": float(np.clip(seed_factor * t, lo, hi))}))
+    return out
 
 
 def as_columns(points: list[dict[str, Any]], space: ParameterSpace) -> dict[str, np.ndarray]:

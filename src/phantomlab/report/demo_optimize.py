@@ -1,9 +1,12 @@
-"""Demo step "optimization": safe GP-UCB traces for 5 stand-in virtual SCS patients.
+"""Demo step "optimization": safe GP-UCB traces for 5 virtual SCS patients, modality ranking.
 
-Runs the optimizer session by session on five patients of the documented
-stand-in population (assumed response surfaces, not the therapies layer's
-virtual patients), prints one line per patient and writes
-``optimize_traces.png`` and ``optimize_traces.csv`` into the output folder.
+Runs the optimizer session by session on five virtual patients of the
+therapies layer (:class:`~phantomlab.optimize.virtual.TherapySCSPatients`:
+calibrated cohort, SCSTherapy recruitment, acute pain; contact geometry and
+discomfort assumed), prints one line per patient and writes
+``optimize_traces.png`` and ``optimize_traces.csv`` into the output folder;
+then ranks modalities for one example patient on similar calibrated virtual
+patients (``optimize_rank.csv``). In silico.
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ from phantomlab.optimize import (
     BayesOptimizer,
     PolicyAdapter,
     ProtocolSafety,
-    VirtualSCSPopulation,
     best_protocols,
     run_policies,
 )
+from phantomlab.optimize.select import rank_modalities
+from phantomlab.optimize.virtual import TherapySCSPatients
 
 N_PATIENTS = 5
 N_SESSIONS = 60
@@ -41,10 +45,12 @@ def run(out: Path) -> None:
     import matplotlib.pyplot as plt
 
     out.mkdir(parents=True, exist_ok=True)
-    pop = VirtualSCSPopulation(N_PATIENTS, rng=11)
-    spaces = pop.clinical_spaces()
+    pop = TherapySCSPatients(N_PATIENTS, rng=11)
+    spaces = pop.clinical_spaces(contacts=pop.paresthesia_mapping(rng=11))
     safety = ProtocolSafety()
-    best = best_protocols(pop, LIMIT, safety)
+    best = best_protocols(
+        pop, LIMIT, safety, levels={"amplitude": 24, "pulse_width": 8, "frequency": 24}
+    )
     name = "safe GP-UCB"
     res = run_policies(
         pop,
@@ -68,7 +74,11 @@ def run(out: Path) -> None:
     a2.set_ylabel("expected discomfort of the tested protocol")
     a2.set_xlabel("session")
     a2.legend(fontsize=7)
-    fig.suptitle("In silico: stand-in virtual SCS patients (assumed response surfaces)", fontsize=9)
+    fig.suptitle(
+        "In silico: virtual SCS patients of the therapies layer (acute pain; geometry and "
+        "discomfort assumed)",
+        fontsize=9,
+    )
     fig.tight_layout()
     fig.savefig(out / "optimize_traces.png", dpi=120)
     plt.close(fig)
@@ -97,7 +107,12 @@ def run(out: Path) -> None:
             f"{shown:>16} {int(viol[i]):>10}"
         )
     print(
-        "relief in NRS points (in silico, stand-in patients); protocol-rule violations: "
+        "relief in NRS points (in silico, therapies-layer patients); protocol-rule violations: "
         f"{int(res.protocol_violations[name].sum())}"
     )
     print(f"wrote {out / 'optimize_traces.png'} and optimize_traces.csv")
+    feats = {"age": 55, "level": "lower", "years_since_amputation": 4, "baseline_nrs": 7}
+    rk = rank_modalities(feats, n_pool=600, n_similar=80, n_boot=1000, rng=11)
+    rk.table.to_csv(out / "optimize_rank.csv", index=False)
+    print(rk.summary())
+    print(f"wrote {out / 'optimize_rank.csv'}")

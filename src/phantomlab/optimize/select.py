@@ -1,0 +1,369 @@
+"""Modality selection for a new patient from the calibrated virtual cohort (digital-twin style).
+
+:func:`rank_modalities` draws the calibrated virtual cohort
+(:func:`~phantomlab.cohorts.calibrated_cohort_spec`, therapy parameters from
+:func:`~phantomlab.cohorts.calibrated_params`), keeps the ``n_similar``
+virtual patients nearest to the new patient's features, runs each candidate
+modality's reference protocol on the whole cohort with
+:meth:`~phantomlab.cohorts.VirtualCohort.run_course` (the machinery the
+trials layer uses; common random numbers: every modality meets the same
+patients, the same expectation draws and the same daily noise), and reads
+the NRS change of the similar patients at the modality's read-out day (as
+``phantomlab therapy curve``: one week after the last session, or day 28 of a
+continuous device). The uncertainty is a paired bootstrap over the similar
+patients (the same resample for every modality), which also gives the share
+of resamples in which each modality is the best. Results are in silico.
+
+Similarity (all scales **assumed**: about the spread that makes two patients
+clinically alike, not read in a source): squared distance
+``sum(((x - X) / scale)^2)`` over the features given, with scales
+:data:`FEATURE_SCALES`; ``years_since_amputation`` is compared on
+``log1p(years)``; a different amputation ``level`` adds
+:data:`LEVEL_MISMATCH` (in squared-scale units).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from phantomlab._rng import RNGLike, as_generator
+from phantomlab._validation import check_in, check_range, raise_if
+from phantomlab.exceptions import InputError, Problem
+
+__all__ = [
+    "DEFAULT_MODALITIES",
+    "FEATURES",
+    "FEATURE_SCALES",
+    "LEVEL_MISMATCH",
+    "ModalityRanking",
+    "rank_modalities",
+    "readout_day",
+]
+
+#: Modalities ranked by default (every therapy with a reference protocol, no sham/combination).
+DEFAULT_MODALITIES: tuple[str, ...] = (
+    "scs",
+    "drg",
+    "pns",
+    "dbs",
+    "mcs",
+    "rtms",
+    "tdcs",
+    "ti",
+    "mirror",
+    "bci",
+    "pme",
+)
+
+#: Accepted patient features -> (low, high, unit) (checked ranges; level is categorical).
+FEATURES: dict[str, tuple[float, float, str]] = {
+    "age": (18.0, 100.0, "years"),
+    "years_since_amputation": (0.0, 80.0, "years"),
+    "baseline_nrs": (0.0, 10.0, "NRS"),
+    "catastrophizing": (-4.0, 4.0, "z"),
+    "anxiety": (-4.0, 4.0, "z"),
+    "depression": (-4.0, 4.0, "z"),
+}
+LEVELS = ("upper", "lower")
+
+#: Similarity scales (assumed), in the feature's unit (log1p-years for time since amputation).
+FEATURE_SCALES: dict[str, float] = {
+    "age": 10.0,
+    "years_since_amputation": 0.5,
+    "baseline_nrs": 1.0,
+    "catastrophizing": 0.75,
+    "anxiety": 0.75,
+    "depression": 0.75,
+}
+#: Squared-distance penalty of a different amputation level (assumed: 2 scales).
+LEVEL_MISMATCH = 4.0
+
+
+def readout_day(therapy: Any, protocol: Any) -> int:
+    """Course day at which a modality is read out (as ``phantomlab therapy curve``).
+
+    Parameters
+    ----------
+    therapy : Therapy
+        The therapy.
+    protocol : ProtocolBase
+        Its protocol.
+
+    Returns
+    -------
+    int
+        Day 28 (or the last day) of a continuous course, else one week after the
+        last session.
+    """
+    cal = therapy.prepare(protocol, 1, 0, 0).calendar
+    last = cal.last_day
+    if not np.isfinite(last):
+        return 28
+    if therapy.continuous or cal.continuous:
+        return int(min(last, 27))
+    return int(max(last, 0)) + 7
+
+
+def validate_features(features: Mapping[str, Any]) -> dict[str, Any]:
+    """Check a patient's features; return them with numbers as floats.
+
+    Parameters
+    ----------
+    features : mapping
+        Keys of :data:`FEATURES` and ``level`` (``upper`` / ``lower``); at least one.
+
+    Returns
+    -------
+    dict
+        Validated features.
+
+    Raises
+    ------
+    InputError
+        Unknown keys, non-numbers, values outside the ranges, bad level, none given.
+    """
+    if not isinstance(features, Mapping):
+        raise InputError(
+            Problem("features", type(features).__name__, "a mapping", "", "not a mapping")
+        )
+    problems: list[Problem] = []
+    out: dict[str, Any] = {}
+    allowed = [*FEATURES, "level"]
+    for k, v in features.items():
+        if k == "level":
+            problems += check_in("features.level", v, LEVELS)
+            out[k] = v
+        elif k in FEATURES:
+            lo, hi, unit = FEATURES[k]
+            try:
+                x = float(v)
+            except (TypeError, ValueError):
+                problems.append(
+                    Problem(f"features.{k}", v, f"a number ({unit})", "", "not a number")
+                )
+                continue
+            problems += check_range(f"features.{k}", x, low=lo, high=hi, unit=unit)
+            out[k] = x
+        else:
+            problems.append(
+                Problem("features", k, "one of: " + ", ".join(allowed), "", "unknown feature")
+            )
+    if not features:
+        problems.append(Problem("features", {}, "at least one of: " + ", ".join(allowed), "", ""))
+    raise_if(problems)
+    return out
+
+
+def similarity_distance(features: Mapping[str, Any], population: pd.DataFrame) -> np.ndarray:
+    """Squared scaled distance of every virtual patient to the patient (see module docstring).
+
+    Parameters
+    ----------
+    features : mapping
+        Validated features.
+    population : DataFrame
+        :meth:`VirtualPopulation.to_frame` of the cohort.
+
+    Returns
+    -------
+    ndarray
+        Shape ``(n_patients,)``.
+    """
+    d2 = np.zeros(len(population))
+    for k, v in features.items():
+        if k == "level":
+            d2 += LEVEL_MISMATCH * (population["level"].to_numpy() != v)
+            continue
+        col = population[k].to_numpy(float)
+        x = float(v)
+        if k == "years_since_amputation":
+            col, x = np.log1p(col), float(np.log1p(x))
+        d2 += ((col - x) / FEATURE_SCALES[k]) ** 2
+    return d2
+
+
+@dataclass(frozen=True)
+class ModalityRanking:
+    """Modalities ranked for one patient (in silico).
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per modality, best first: ``rank, modality, protocol,
+        readout_day, nrs_change`` (mean NRS points, positive = better),
+        ``ci_low, ci_high`` (bootstrap interval), ``pct_change``,
+        ``responders_30``, ``p_best`` (share of resamples where it is best).
+    features : dict
+        The patient's features.
+    n_similar : int
+        Virtual patients like this one.
+    n_pool : int
+        Virtual cohort size.
+    mean_distance : float
+        Mean scaled distance (sqrt) of the similar patients.
+    level : float
+        Confidence level of the interval.
+    """
+
+    table: pd.DataFrame
+    features: dict[str, Any]
+    n_similar: int
+    n_pool: int
+    mean_distance: float
+    level: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready result."""
+        return {
+            "features": self.features,
+            "n_similar": self.n_similar,
+            "n_pool": self.n_pool,
+            "mean_distance": self.mean_distance,
+            "interval_level": self.level,
+            "in_silico": True,
+            "ranking": self.table.to_dict(orient="records"),
+        }
+
+    def summary(self) -> str:
+        """Text table."""
+        lines = [
+            f"Modalities ranked for {self.features} (in silico; {self.n_similar} similar "
+            f"virtual patients of {self.n_pool}, mean scaled distance {self.mean_distance:.2f})",
+            f"{'rank':>4}  {'modality':<8} {'protocol':<34} {'day':>4} "
+            f"{'NRS change':>10}  {100 * self.level:.0f}% interval   P(best)",
+        ]
+        for r in self.table.itertuples():
+            lines.append(
+                f"{r.rank:>4}  {r.modality:<8} {str(r.protocol)[:34]:<34} {r.readout_day:>4} "
+                f"{r.nrs_change:>+10.2f}  [{r.ci_low:+.2f}, {r.ci_high:+.2f}]   {r.p_best:6.2f}"
+            )
+        return "\n".join(lines)
+
+
+def rank_modalities(
+    features: Mapping[str, Any],
+    modalities: Sequence[str] | None = None,
+    *,
+    n_pool: int = 1000,
+    n_similar: int = 100,
+    n_boot: int = 2000,
+    level: float = 0.95,
+    rng: RNGLike = 0,
+    spec: Any = None,
+    params: Mapping[str, float] | None = None,
+    protocols: Mapping[str, Any] | None = None,
+) -> ModalityRanking:
+    """Rank modalities for a patient by their simulated effect on similar virtual patients.
+
+    Parameters
+    ----------
+    features : mapping
+        Patient features (:data:`FEATURES`, ``level``); see :func:`validate_features`.
+    modalities : sequence of str or None
+        Modality keys (default :data:`DEFAULT_MODALITIES`); each runs its
+        reference protocol unless ``protocols`` gives one.
+    n_pool : int
+        Virtual cohort size (50-20000).
+    n_similar : int
+        Nearest virtual patients kept (10 to ``n_pool``).
+    n_boot : int
+        Bootstrap resamples (100-100000).
+    level : float
+        Interval level (0.5-0.999).
+    rng : int, SeedSequence, Generator or None
+        Seed of the cohort, the therapy draws and the bootstrap.
+    spec : CohortSpec or None
+        Population (default: the calibrated spec).
+    params : mapping or None
+        Therapy parameters ``"module.name"`` (default: the stored calibration).
+    protocols : mapping or None
+        Name -> protocol to rank instead of (or besides) reference protocols;
+        the name is shown as the modality.
+
+    Returns
+    -------
+    ModalityRanking
+        The ranked table with intervals.
+    """
+    from phantomlab.cohorts import VirtualCohort, calibrated_cohort_spec, calibrated_params
+    from phantomlab.cohorts.population import child_seeds
+    from phantomlab.therapies import get_therapy
+
+    feats = validate_features(features)
+    raise_if(
+        check_range("n_pool", n_pool, low=50, high=20000)
+        + check_range("n_similar", n_similar, low=10, high=n_pool)
+        + check_range("n_boot", n_boot, low=100, high=100000)
+        + check_range("level", level, low=0.5, high=0.999)
+    )
+    runs: dict[str, Any] = {}
+    mods = list(DEFAULT_MODALITIES if modalities is None and not protocols else modalities or [])
+    problems: list[Problem] = []
+    for m in mods:
+        key = str(m).strip().lower()
+        if key not in DEFAULT_MODALITIES and key not in ("sham", "combination"):
+            problems.append(
+                Problem("modalities", m, "one of: " + ", ".join(DEFAULT_MODALITIES), "", "unknown")
+            )
+            continue
+        runs[key] = None
+    raise_if(problems)
+    for name, proto in (protocols or {}).items():
+        runs[str(name)] = proto
+    if not runs:
+        raise InputError(Problem("modalities", [], "at least one modality", "", "nothing to rank"))
+    spec = spec if spec is not None else calibrated_cohort_spec()
+    params = dict(calibrated_params() if params is None else params)
+    s_cohort, s_course, s_boot = child_seeds(rng, 3)
+    vc = VirtualCohort(spec, int(n_pool), s_cohort)
+    pop = vc.population.to_frame()
+    d2 = similarity_distance(feats, pop)
+    near = np.argsort(d2, kind="stable")[: int(n_similar)]
+    rows, changes = [], []
+    for name, proto in runs.items():
+        if proto is None:
+            th = get_therapy(name)
+            proto = th.reference_protocol()
+        else:
+            th = get_therapy(proto.modality_key())
+        day = readout_day(th, proto)
+        course = vc.run_course(proto, day + 1, params=params, seed=s_course)
+        base = course.baseline[near]
+        post = course.post(day)[near]
+        ch = base - post
+        pct = 100.0 * (post - base) / np.maximum(base, 0.5)
+        changes.append(ch)
+        rows.append(
+            {
+                "modality": name,
+                "protocol": proto.name or name,
+                "readout_day": day,
+                "nrs_change": float(ch.mean()),
+                "pct_change": float(pct.mean()),
+                "responders_30": float(np.mean(pct <= -30.0)),
+            }
+        )
+    C = np.stack(changes)  # (n_modalities, n_similar)
+    gen = as_generator(s_boot)
+    idx = gen.integers(0, C.shape[1], size=(int(n_boot), C.shape[1]))
+    boot = C[:, idx].mean(axis=2)  # (n_modalities, n_boot), paired resamples
+    a = (1.0 - level) / 2.0
+    lo, hi = np.quantile(boot, [a, 1.0 - a], axis=1)
+    best = np.argmax(boot, axis=0)
+    for j, r in enumerate(rows):
+        r["ci_low"], r["ci_high"] = float(lo[j]), float(hi[j])
+        r["p_best"] = float(np.mean(best == j))
+    table = pd.DataFrame(rows).sort_values(
+        ["nrs_change", "modality"], ascending=[False, True], kind="stable"
+    )
+    table.insert(0, "rank", np.arange(1, len(table) + 1))
+    cols = ["rank", "modality", "protocol", "readout_day", "nrs_change", "ci_low", "ci_high"]
+    table = table[[*cols, "pct_change", "responders_30", "p_best"]].reset_index(drop=True)
+    return ModalityRanking(
+        table, feats, int(n_similar), int(n_pool), float(np.mean(np.sqrt(d2[near]))), float(level)
+    )
