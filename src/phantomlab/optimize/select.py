@@ -235,7 +235,7 @@ class ModalityRanking:
             f"Modalities ranked for {self.features} (in silico; {self.n_similar} similar "
             f"virtual patients of {self.n_pool}, mean scaled distance {self.mean_distance:.2f})",
             f"{'rank':>4}  {'modality':<8} {'protocol':<34} {'day':>4} "
-            f"{'NRS change':>10}  {100 * self.level:.0f}% interval   P(best)",
+            f"{'NRS relief':>10}  {100 * self.level:.0f}% interval   P(best)",
         ]
         for r in self.table.itertuples():
             lines.append(
