@@ -139,3 +139,50 @@ def test_scs_suggestions_pass_the_protocols_safety_check() -> None:
         opt.tell(p, 1e3 * p["amplitude"] * 1e3 * p["pulse_width"] + gen.normal(0, 0.1), 0.0)
     unsafe = sp.validate({**sp.safe_seed, "amplitude": 8e-3, "pulse_width": 8e-4})
     assert checker.violations(sp, unsafe)
+
+
+def test_titration_climbs_safely_then_hands_over() -> None:
+    # side effect 10 x: the analytic safe border is x = 0.3; titration raises x from the seed
+    opt = BayesOptimizer(SPACE, side_effect_limit=3.0, titrate="x", rng=6, n_candidates=256)
+    asked, reasons = [], []
+    for _ in range(30):
+        s = opt.ask()
+        asked.append(s.params)
+        reasons.append(s.reason)
+        opt.tell(s.params, relief(s.params), side(s.params))
+    tit = [p["x"] for p, r in zip(asked, reasons, strict=True) if r.startswith("titrate")]
+    assert len(tit) >= 3
+    assert all(b >= a for a, b in zip(tit, tit[1:], strict=False))  # only upward steps
+    assert all(p["arm"] == "a" for p, r in zip(asked, reasons, strict=True) if "titrate" in r)
+    assert max(side(p) for p in asked) <= 3.0 + 1e-9  # never above the tolerated side effect
+    assert max(tit) >= 0.1  # it got well above the seed (x = 0.05) toward the border
+    assert not reasons[-1].startswith("titrate")  # ... and handed over to the GP search
+    best = opt.recommend()
+    assert best is not None and best.params["x"] > 0.1
+
+
+def test_titration_free_columns_follow_the_side_effect_lengthscales() -> None:
+    sp = ParameterSpace(
+        "test",
+        (Real("x", 0.0, 1.0), Real("f", 0.0, 1.0)),
+        safe_seed={"x": 0.05, "f": 0.5},
+        side_effect_lengthscales={"f": 2.0},
+    )
+    opt = BayesOptimizer(sp, titrate="x", rng=0)
+    assert opt._free_columns().tolist() == [False, True]
+    with pytest.raises(InputError):
+        BayesOptimizer(SPACE, titrate="y")
+    with pytest.raises(InputError):
+        BayesOptimizer(SPACE, titrate="arm")
+
+
+def test_titration_state_survives_a_restart() -> None:
+    # a stored session tells its reports again to a new optimizer: titration must go on
+    opt = BayesOptimizer(SPACE, side_effect_limit=3.0, titrate="x", rng=6, n_candidates=128)
+    run(opt, 5)
+    again = BayesOptimizer(SPACE, side_effect_limit=3.0, titrate="x", rng=99, n_candidates=128)
+    for p, s in zip(opt.points_, opt.s_, strict=True):
+        again.tell(p, relief(p), float(s))
+    a, b = opt.ask(), again.ask()
+    assert a.reason.startswith("titrate") and b.reason == a.reason
+    assert a.params == b.params

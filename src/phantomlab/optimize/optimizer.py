@@ -24,6 +24,11 @@ Safety has two layers:
    effect" and declare everything safe). Simplification: SafeOpt's explicit
    *expander* set is not computed; the safe set grows when the acquisition
    chooses points near its border.
+
+Before the GP search, an optional **safe titration** (default for spaces with an
+``amplitude``) raises the amplitude of the seed protocol step by step, each
+step the highest one the side-effect GP believes safe, as SCS amplitude is
+titrated from perception toward discomfort in clinical programming.
 """
 
 from __future__ import annotations
@@ -197,6 +202,33 @@ class BayesOptimizer:
         its excess over the limit; otherwise exploit the safe set (**assumed**
         0.25, chosen on the stand-in SCS patients: 0 gave 9 side-effect
         violations in 720 sessions and a larger final gap, 0.25 gave none).
+    titrate : str or None
+        Continuous parameter to titrate upward first (safe titration, see
+        :meth:`_titrate`): after the seed, each session raises it along the seed
+        protocol to the highest step whose side-effect bound is within the
+        limit, as clinicians titrate SCS amplitude from perception toward
+        discomfort (NANS practice parameters). **Assumed**: relief needs
+        enough recruitment, and recruitment rises with this parameter.
+        ``"auto"`` (default) titrates ``amplitude`` when the space has it and a
+        side-effect limit is set; ``None`` turns titration off. Chosen on
+        therapies-layer patients drawn with seeds 7, 8 and 11 and the stand-in
+        with seed 1 (see docs/optimize.md), not on the benchmark's seed.
+    titration_sessions : int
+        Most titration suggestions (**assumed** 12).
+    titration_min_step : float
+        Smallest titration step, encoded units (**assumed** 0.01 = 1% of the
+        range).
+    titration_repeats : int
+        Repeats in a row of the highest tested step when no step is believed
+        safe yet (**assumed** 2: the side-effect bound at the seed needs about
+        two reports before a step is believed safe).
+    titration_stop : float
+        Stop titrating once the posterior mean side effect at the highest
+        tested step reaches this fraction of the limit (**assumed** 1).
+    titration_free : bool
+        Let parameters with a side-effect lengthscale of at least 1 (e.g. SCS
+        frequency) vary on the titration line, chosen by relief UCB (default
+        off: worse on one tuning seed, see docs/optimize.md).
     n_candidates : int
         Quasi-random candidates per suggestion (plus local ones around the best).
     n_restarts : int
@@ -223,6 +255,12 @@ class BayesOptimizer:
     safety: SafetyCheck | None = None
     safe_seeds: Sequence[Mapping[str, Any]] | None = None
     expansion_min_gain: float = 0.25
+    titrate: str | None = "auto"
+    titration_sessions: int = 12
+    titration_min_step: float = 0.01
+    titration_repeats: int = 2
+    titration_stop: float = 1.0
+    titration_free: bool = False
     n_candidates: int = 2048
     n_restarts: int = 0
     rng: RNGLike = None
@@ -260,6 +298,26 @@ class BayesOptimizer:
         self._check_cache: dict[tuple[Any, ...], bool] = {}
         self._obj: _Model | None = None
         self._side: _Model | None = None
+        if self.titrate == "auto":
+            has_amp = "amplitude" in self.space.names and isinstance(
+                self.space.parameter("amplitude"), Real
+            )
+            self.titrate = "amplitude" if has_amp and self.side_effect_limit is not None else None
+        self._titration_col: int | None = None
+        if self.titrate is not None:
+            j = 0
+            for p in self.space.parameters:
+                if p.name == self.titrate:
+                    if not isinstance(p, Real):
+                        raise InputError(
+                            Problem("titrate", self.titrate, "a continuous parameter", "", "")
+                        )
+                    self._titration_col = j
+                j += p.width
+            if self._titration_col is None:
+                raise InputError(
+                    Problem("titrate", self.titrate, str(self.space.names), "", "not in space")
+                )
 
     # -- data ----------------------------------------------------------------------------------
     @property
@@ -485,6 +543,10 @@ class BayesOptimizer:
                     "no safe seed protocol to start from",
                 )
             )
+        if self._titration_col is not None:
+            sug = self._titrate(rejected)
+            if sug is not None:
+                return sug
         X = self._candidates()
         mu, sd, smu, ssd = self._predict_X(X)
         if self.side_effect_limit is not None and not np.isnan(smu).all():
@@ -531,6 +593,103 @@ class BayesOptimizer:
                     rejected + rank,
                 )
         return self._fallback(rejected + len(points))
+
+    def _free_columns(self) -> np.ndarray:
+        """Return a mask of the encoded columns with a side-effect lengthscale >= 1."""
+        ls = np.concatenate([self._side_lengthscale(p) for p in self.space.parameters])
+        return np.asarray(ls >= 1.0)
+
+    def _titrate(self, rejected: int) -> Suggestion | None:
+        """Safe titration: the highest believed-safe step of one parameter above the seed.
+
+        The titration line is the first seed protocol with the titrated
+        parameter raised; with ``titration_free``, parameters the side effect
+        hardly depends on (fixed side-effect lengthscale of at least 1 encoded
+        unit, e.g. SCS frequency) are free on it. Candidates are steps of the
+        titrated parameter above the highest one tested on the line (times
+        random values of the free parameters). Among those whose side-effect
+        bound is within the limit and that pass the protocol check, the
+        highest step (in bins of twice ``titration_min_step``) is taken, and
+        among its candidates the one with the highest relief UCB. When no step
+        is believed safe, the highest tested line protocol is repeated (at most
+        ``titration_repeats`` times) to narrow its bound.
+
+        Titration is over (``None``) once a protocol off the line (other than
+        a seed) was tested, after ``titration_sessions`` line reports after
+        the seed, when the last report on the line exceeded the limit, when
+        the posterior mean side effect at the highest tested step reaches
+        ``titration_stop`` times the limit, or when no step is believed safe
+        after the repeats. The state is read from the reports alone.
+        """
+        j = self._titration_col
+        side = self._fit_side()
+        if j is None or not self._seeds or side is None or self.side_effect_limit is None:
+            return None
+        # the state is read from the reports alone, so a session restored from storage
+        # (reports told again to a new optimizer) continues exactly where it was
+        x0 = self.space.encode([self._seeds[0]])[0]
+        fixed = ~self._free_columns() if self.titration_free else np.ones(x0.size, bool)
+        fixed[j] = False
+        on_line = np.all(np.abs(self.X_[:, fixed] - x0[fixed]) < 1e-9, axis=1)
+        seeds = self.space.encode(self._seeds)
+        is_seed = np.any(np.all(np.abs(self.X_[:, None, :] - seeds[None]) < 1e-9, axis=2), axis=1)
+        if not on_line.any() or np.any(~on_line & ~is_seed):
+            return None  # the GP search has started
+        k_top = int(np.flatnonzero(on_line)[np.argmax(self.X_[on_line, j])])
+        top = float(self.X_[k_top, j])
+        top_mean = float(self._predict(side, self.X_[k_top : k_top + 1])[0][0])
+        at_top = int(np.all(np.abs(self.X_ - self.X_[k_top]) < 1e-9, axis=1).sum())
+        if (
+            int(on_line.sum()) - 1 >= self.titration_sessions
+            or (on_line[-1] and self.s_[-1] > self.side_effect_limit)
+            or top_mean >= self.titration_stop * self.side_effect_limit
+            or top >= 1.0 - 1e-9
+        ):
+            return None
+        steps = np.linspace(top + self.titration_min_step, 1.0, 100)
+        n_free = 16 if (~fixed).sum() > 1 else 1
+        X = np.repeat(x0[None, :], steps.size * n_free, axis=0)
+        X[:, j] = np.repeat(steps, n_free)
+        free = np.flatnonzero(~fixed)
+        free = free[free != j]
+        if free.size:
+            X[:, free] = self._gen.random((X.shape[0], free.size))
+            X[::n_free, free] = self.X_[k_top, free]  # the current free values are candidates too
+        X = self.space.snap(X)
+        smu, ssd = self._predict(side, X)
+        safe = np.flatnonzero(smu + self.safety_beta * ssd <= self.side_effect_limit)
+        reason = f"titrate {self.titrate}"
+        if safe.size == 0:
+            if at_top - 1 >= self.titration_repeats:
+                return None
+            # no step believed safe yet: repeat the highest tested step to narrow its bound
+            X = self.X_[k_top : k_top + 1]
+            smu, ssd = self._predict(side, X)
+            order = np.array([0])
+            reason = f"titrate {self.titrate}: repeat the highest step"
+        else:
+            mu, sd = self._predict(self._fit_objective(), X[safe])
+            # highest step first, then the relief UCB among the free values
+            # (steps binned by twice the minimum step, so that nearby steps compete on UCB)
+            level = np.floor((X[safe, j] - top) / (2.0 * self.titration_min_step))
+            order = safe[np.lexsort((-(mu + self.kappa * sd), -level))]
+        points = self.space.columns_to_points(self.space.decode_columns(X[order]))
+        for rank, pt in enumerate(points):
+            if self._protocol_ok(pt):
+                i = int(order[rank])
+                mu, sd = self._predict(self._fit_objective(), X[i : i + 1])
+                return Suggestion(
+                    pt,
+                    reason,
+                    float("nan"),
+                    float(mu[0]),
+                    float(sd[0]),
+                    float(smu[i]),
+                    float(ssd[i]),
+                    int(safe.size),
+                    rejected + rank,
+                )
+        return None
 
     def _goal(self, X: np.ndarray, acq: np.ndarray, smu: np.ndarray, ssd: np.ndarray) -> int | None:
         """Best candidate by acquisition among those that could be safe (optimistic bound)."""
