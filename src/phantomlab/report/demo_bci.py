@@ -70,7 +70,7 @@ def _row(data: str, strength: float, r: Any) -> dict[str, Any]:
     }
 
 
-def training_results(n: int = 12, seed: int = 2020) -> dict[str, Any]:
+def training_results(n: int = 40, seed: int = 2020) -> dict[str, Any]:
     """Run phantom, intact and random decoder courses on the same virtual cohort.
 
     Parameters
@@ -120,7 +120,7 @@ def run(out: Path) -> None:
     frames = [r.to_frame() for r in res.values()]
     pd.concat(frames).to_csv(out / "bci_training.csv", index=False)
     ref = res["random"]
-    typer.echo("\nClosed-loop training (12 persistence patients, 3 days; in silico):")
+    typer.echo("\nClosed-loop training (40 persistence patients, 3 days; in silico):")
     lines = []
     for dec, r in res.items():
         d4 = r.pain_change()
@@ -138,10 +138,8 @@ def run(out: Path) -> None:
         "  (Yanagisawa 2020, N = 12, intact decoder: VAS -32% at day 4, -36% at day 8; 95% CI"
     )
     typer.echo("   of the day-4 mean -61% to -3%; random decoder not significant. Expectation")
-    typer.echo("   included. Day-to-day pain varies: the mean of 12 patients on one day moves by")
-    typer.echo(
-        "   about +-11% (SD); on 40 patients the intact course gives -24% at day 4, docs/bci.md)"
-    )
+    typer.echo("   included. The mean pain of 40 patients moves by about +-4% (SD) from day to")
+    typer.echo("   day; see docs/bci.md)")
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for r in res.values():
         r.plot(axes)
