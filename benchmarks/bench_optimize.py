@@ -8,9 +8,15 @@ stand-in response surfaces (``VirtualSCSPopulation``). Every method gets the
 same patient-specific information: a search space anchored on the patient's
 measured perception threshold and a safe starting protocol just above it (on
 the therapies population, on the bipole picked by paresthesia mapping; the
-grid sweeps that bipole first). Known optimum: best allowed protocol of a dense
-grid (every bipole x 24 amplitudes x 8 pulse widths x 24 frequencies, log
-spaced) on the true expected response.
+grid sweeps that bipole first). The optimizer also uses the perception
+threshold of every bipole (measured while stepping through the bipoles in
+paresthesia mapping, no session) for its discomfort prior mean; the baselines do
+not model discomfort, so they have no use for it (the grid's amplitude levels
+stay anchored on the mapped bipole's threshold). Known optimum: best allowed
+protocol of a dense grid (every bipole x 24 amplitudes x 8 pulse widths x 24
+frequencies, log spaced) on the true expected response. All methods see the
+same report noise for the same (patient, session) (common random numbers in
+``run_policies``), so they are compared paired.
 
 Per method and patient, one protocol is tested per session and the noisy
 integer reports (pain NRS, discomfort 0-10) are told to the method.
@@ -66,7 +72,7 @@ BUDGET = int(os.environ.get("BENCH_OPT_BUDGET", "60"))
 POPULATION = os.environ.get("BENCH_OPT_POPULATION", "therapies")
 SEED = int(os.environ.get("BENCH_OPT_SEED", "2026"))
 BEST_LEVELS = {"amplitude": 24, "pulse_width": 8, "frequency": 24}
-VARIANT = "safe-gp-ucb, no titration"
+VARIANT = "safe-gp-ucb, flat discomfort prior"
 GRID_LEVELS = {"amplitude": 5, "pulse_width": 3, "frequency": 3}
 
 
@@ -184,8 +190,12 @@ def optuna_available() -> str:
     return ""
 
 
-def latency(space: ParameterSpace, pop: Any, safety: ProtocolSafety) -> float:
-    opt = BayesOptimizer(space, side_effect_limit=LIMIT, safety=safety, rng=0)
+def latency(
+    space: ParameterSpace, pop: Any, safety: ProtocolSafety, thresholds: Mapping[str, float]
+) -> float:
+    opt = BayesOptimizer(
+        space, side_effect_limit=LIMIT, safety=safety, perception_threshold=thresholds, rng=0
+    )
     cols = space.sample_columns(99, 1)
     pts = [dict(space.safe_seed), *space.columns_to_points(cols)]
     cols = space.points_to_columns(pts)
@@ -228,6 +238,12 @@ def main() -> None:
     else:
         spaces = pop.clinical_spaces()
     safety = ProtocolSafety()
+    # perception threshold of every bipole at the seed pulse width, measured while stepping
+    # through the bipoles (paresthesia mapping, no session): the optimizer's discomfort prior
+    names = list(pop.space.parameter("contacts").choices)
+    pw_seed = float(spaces[0].safe_seed["pulse_width"])
+    thr_all = {n: pop.perception_threshold(n, pw_seed) for n in names}
+    thresholds = [{n: float(thr_all[n][i]) for n in names} for i in range(N_PATIENTS)]
     t0 = time.perf_counter()
     best = best_protocols(pop, LIMIT, safety, levels=levels)
     print(
@@ -240,15 +256,21 @@ def main() -> None:
     )
     policies: dict[str, Any] = {
         "safe-gp-ucb (this)": lambda i, g: PolicyAdapter(
-            BayesOptimizer(spaces[i], side_effect_limit=LIMIT, safety=safety, rng=g)
+            BayesOptimizer(
+                spaces[i],
+                side_effect_limit=LIMIT,
+                safety=safety,
+                perception_threshold=thresholds[i],
+                rng=g,
+            )
         ),
         "grid": lambda i, g: grid_from_seed(spaces[i], safety),
         "grid-safe": lambda i, g: SafeGrid(grid_from_seed(spaces[i], safety)),
         "random": lambda i, g: RandomSearch(spaces[i], safety, g, LIMIT),
     }
-    # informative variant: the same optimizer without the safe amplitude titration
+    # informative variant: the same optimizer with a flat (zero-mean) discomfort prior
     policies[VARIANT] = lambda i, g: PolicyAdapter(
-        BayesOptimizer(spaces[i], side_effect_limit=LIMIT, safety=safety, titrate=None, rng=g)
+        BayesOptimizer(spaces[i], side_effect_limit=LIMIT, safety=safety, rng=g)
     )
     grid_n = len(GridSearch(spaces[0], GRID_LEVELS, safety).points)
     budgets = {"safe-gp-ucb (this)": BUDGET, "grid": grid_n, "grid-safe": grid_n, "random": BUDGET}
@@ -278,7 +300,7 @@ def main() -> None:
                 f"note: {m} median censored (more than half of the patients never reached "
                 f"within {b} sessions); its median is a lower bound"
             )
-    lat = latency(spaces[0], pop, safety)
+    lat = latency(spaces[0], pop, safety, thresholds[0])
     print(f"suggest latency with 100 observations: {lat:.3f} s (target < 0.5 s)")
     viol = int(
         df.loc[

@@ -186,3 +186,118 @@ def test_titration_state_survives_a_restart() -> None:
     a, b = opt.ask(), again.ask()
     assert a.reason.startswith("titrate") and b.reason == a.reason
     assert a.params == b.params
+
+
+def _scs_prior_opt(**kw: Any) -> BayesOptimizer:
+    sp = default_space("scs").with_bounds(amplitude=(0.5e-3, 8e-3))
+    sp = sp.with_seed({"amplitude": 1.1e-3, "contacts": "3-4", "pulse_width": 200e-6})
+    return BayesOptimizer(sp, perception_threshold=1e-3, rng=0, n_candidates=64, **kw)
+
+
+def test_discomfort_prior_mean_values() -> None:
+    opt = _scs_prior_opt(discomfort_ratio=1.5, chronaxie=200e-6)
+    sp = opt.space
+    pts = [
+        {"contacts": "0-1", "amplitude": a, "pulse_width": pw, "frequency": 50.0}
+        for a, pw in ((0.8e-3, 200e-6), (1e-3, 200e-6), (1.25e-3, 200e-6), (1.5e-3, 200e-6))
+    ]
+    pts.append({"contacts": "6-7", "amplitude": 3e-3, "pulse_width": 400e-6, "frequency": 900.0})
+    pts.append({"contacts": "3-4", "amplitude": 8e-3, "pulse_width": 800e-6, "frequency": 20.0})
+    m = opt.side_effect_prior_mean(sp.encode(pts))
+    # 0 below and at perception, half the limit halfway, the limit at the ratio
+    np.testing.assert_allclose(m[:4], [0.0, 0.0, 1.5, 3.0], atol=1e-9)
+    # Weiss: threshold at 400 us = 1 mA x (1 + 0.5) / (1 + 1) = 0.75 mA -> q = 4 -> capped at 10
+    assert m[4] == pytest.approx(10.0)
+    assert m[5] == pytest.approx(10.0)
+    # 0.9 mA at 400 us: q = 1.2 -> 3 x 0.2 / 0.5 = 1.2 (hand computation)
+    p = dict(pts[4], amplitude=0.9e-3)
+    assert opt.side_effect_prior_mean(sp.encode([p]))[0] == pytest.approx(1.2)
+    # one threshold per bipole: each point is scaled by its own bipole's threshold
+    tab = {c: 1e-3 for c in sp.parameter("contacts").choices}  # type: ignore[union-attr]
+    tab["0-1"] = 2e-3
+    per = BayesOptimizer(sp, perception_threshold=tab, discomfort_ratio=1.5, rng=0)
+    mp = per.side_effect_prior_mean(sp.encode(pts[:4]))
+    np.testing.assert_allclose(mp, [0.0, 0.0, 0.0, 0.0], atol=1e-9)  # 1.5 mA < 2 mA
+    p2 = dict(pts[0], contacts="2-3", amplitude=1.25e-3)
+    assert per.side_effect_prior_mean(sp.encode([p2]))[0] == pytest.approx(1.5)
+    with pytest.raises(InputError):
+        BayesOptimizer(sp, perception_threshold={"0-1": 1e-3})  # a bipole is missing
+    # without a threshold the prior mean is zero
+    plain = BayesOptimizer(sp, rng=0)
+    assert np.all(plain.side_effect_prior_mean(sp.encode(pts)) == 0.0)
+    with pytest.raises(InputError):
+        _scs_prior_opt(discomfort_ratio=1.0)
+    with pytest.raises(InputError):
+        BayesOptimizer(SPACE, perception_threshold=1e-3)  # no amplitude parameter
+
+
+def test_discomfort_prior_posterior_matches_hand_computed_gp() -> None:
+    # posterior = prior mean + zero-mean GP on the residuals: check against numpy algebra
+    opt = _scs_prior_opt(side_effect_residual_sd=1.2, titrate=None)
+    sp = opt.space
+    reports = [(1.1e-3, 0.0), (1.3e-3, 1.0), (1.6e-3, 2.0)]
+    for a, s in reports:
+        opt.tell(
+            {"contacts": "3-4", "amplitude": a, "pulse_width": 200e-6, "frequency": 50.0}, 1.0, s
+        )
+    test = [{"contacts": "2-3", "amplitude": 1.2e-3, "pulse_width": 300e-6, "frequency": 80.0}]
+    Xt, X = sp.encode(test), opt.X_
+    ls = np.concatenate([opt._side_lengthscale(p) for p in sp.parameters])
+
+    def k(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+        r = np.sqrt((((A[:, None, :] - B[None, :, :]) / ls) ** 2).sum(-1))
+        return 1.2**2 * (1 + np.sqrt(5) * r + 5 * r**2 / 3) * np.exp(-np.sqrt(5) * r)
+
+    noise = opt.side_effect_noise_sd**2
+    resid = opt.s_ - opt.side_effect_prior_mean(X)
+    K = k(X, X) + noise * np.eye(3)
+    mean = opt.side_effect_prior_mean(Xt) + k(Xt, X) @ np.linalg.solve(K, resid)
+    var = 1.2**2 - (k(Xt, X) @ np.linalg.solve(K, k(X, Xt)))[0, 0]
+    _, _, smu, ssd = opt.predict(test)
+    assert smu[0] == pytest.approx(mean[0], abs=1e-6)
+    assert ssd[0] == pytest.approx(np.sqrt(var), abs=1e-5)
+
+
+def test_discomfort_prior_lets_low_amplitudes_on_other_bipoles_be_safe() -> None:
+    # reports of no discomfort up to 1.4 x perception on the starting bipole: with the prior,
+    # a neighbouring bipole at its perception threshold is believed safe; with a flat
+    # zero-mean prior (side-effect sd 3) it is not
+    pts = [
+        {"contacts": "3-4", "amplitude": a, "pulse_width": 200e-6, "frequency": 50.0}
+        for a in (1.1e-3, 1.2e-3, 1.3e-3, 1.4e-3) * 2
+    ]
+    other = [{"contacts": "2-3", "amplitude": 1.0e-3, "pulse_width": 200e-6, "frequency": 50.0}]
+    # (residual sd 1 = limit / beta; the default 1.5 needs reports on the other bipole)
+    prior = _scs_prior_opt(side_effect_residual_sd=1.0)
+    plain = BayesOptimizer(prior.space, rng=0, n_candidates=64)
+    for opt in (prior, plain):
+        for p in pts:
+            opt.tell(p, 1.0, 0.0)
+    bounds = []
+    for opt in (prior, plain):
+        _, _, smu, ssd = opt.predict(other)
+        bounds.append(smu[0] + opt.safety_beta * ssd[0])
+    assert bounds[0] <= 3.0 < bounds[1]
+    # ... while a high amplitude there stays unsafe with the prior
+    hot = [dict(other[0], amplitude=2.5e-3)]
+    _, _, smu, ssd = prior.predict(hot)
+    assert smu[0] + prior.safety_beta * ssd[0] > 3.0
+
+
+def test_discomfort_ratio_is_estimated_conservatively() -> None:
+    # reports of a patient whose discomfort reaches 3 only at 2.2 x perception: the
+    # profile-likelihood choice moves the ratio above the lower bound, never above the truth
+    def truth(a: float) -> float:
+        return float(np.clip(3.0 * (a / 1e-3 - 1.0) / 1.2, 0.0, 10.0))
+
+    opt = _scs_prior_opt(discomfort_ratio_bounds=(1.4, 3.0), titrate=None)
+    seed = opt.space.encode([dict(opt.space.safe_seed)])
+    assert opt.side_effect_prior_mean(seed)[0] == pytest.approx(0.75)  # 1.1 x perception
+    p0 = {"contacts": "3-4", "pulse_width": 200e-6, "frequency": 50.0}
+    opt.tell(dict(p0, amplitude=1.1e-3), 1.0, truth(1.1e-3))
+    opt.predict([dict(p0, amplitude=1.1e-3)])
+    assert opt.discomfort_ratio_ == pytest.approx(1.4)  # one report near perception: no evidence
+    for a in (1.3e-3, 1.5e-3, 1.7e-3, 1.9e-3, 2.1e-3) * 3:
+        opt.tell(dict(p0, amplitude=a), 1.0, round(truth(a)))
+    opt.predict([dict(p0, amplitude=1.1e-3)])
+    assert 1.6 < opt.discomfort_ratio_ <= 2.2 + 1e-9

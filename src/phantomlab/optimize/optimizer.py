@@ -25,6 +25,17 @@ Safety has two layers:
    *expander* set is not computed; the safe set grows when the acquisition
    chooses points near its border.
 
+**Discomfort prior mean.** Given the patient's measured perception threshold
+(``perception_threshold``), the side-effect GP models the *residual* around a
+parametric prior mean that rises with charge relative to perception: 0 at or
+below the perception threshold and the tolerated limit at ``discomfort_ratio``
+times it (the clinical ordering perception < discomfort), with the threshold
+scaled to other pulse widths by the Weiss strength-duration law. The prior
+mean is subtracted from the reports before scikit-learn's GP is fitted and
+added back to its predictions. Untested bipoles then inherit the known rise of
+discomfort with amplitude instead of a flat zero-mean prior, so low amplitudes
+there can be believed safe once nearby reports agree with the prior.
+
 Before the GP search, an optional **safe titration** (default for spaces with an
 ``amplitude``) raises the amplitude of the seed protocol step by step, each
 step the highest one the side-effect GP believes safe, as SCS amplitude is
@@ -34,7 +45,7 @@ titrated from perception toward discomfort in clinical programming.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -42,6 +53,7 @@ import numpy as np
 from scipy.linalg import solve_triangular
 from scipy.optimize import minimize
 from scipy.special import ndtr
+from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
@@ -127,6 +139,7 @@ class _Model:
     gp: GaussianProcessRegressor
     noise_var: float
     offset: float = 0.0
+    prior_mean: Callable[[np.ndarray], np.ndarray] | None = None
 
 
 @dataclass
@@ -182,6 +195,54 @@ class BayesOptimizer:
     side_effect_prior_sd : float
         Prior standard deviation of the side-effect rating far from any
         report (**assumed** 3 rating points).
+    perception_threshold : float, mapping or None
+        The patient's measured perception threshold (A) at
+        ``perception_pulse_width``: one number, or one per choice of the
+        categorical parameter ``perception_key`` (e.g. per SCS bipole, as
+        measured while stepping through the bipoles in paresthesia mapping;
+        thresholds differ several-fold between bipoles). Turns the side-effect
+        prior mean on (``None``: zero prior mean). Needs an ``amplitude``
+        parameter and a side-effect limit.
+    perception_key : str
+        Categorical parameter the thresholds of a mapping are keyed by.
+    perception_pulse_width : float or None
+        Pulse width (s) of the threshold measurement (default: the first
+        seed's ``pulse_width``).
+    discomfort_ratio : float
+        Amplitude ratio, discomfort over perception threshold, at which the
+        prior mean reaches the tolerated limit, when ``discomfort_ratio_bounds``
+        is ``None`` (**assumed** 1.4: discomfort lies above perception, the
+        therapeutic window; no ratio read in a source, and a low ratio, a prior
+        that rises early, errs toward caution).
+    discomfort_ratio_bounds : tuple of float or None
+        When given, ``discomfort_ratio`` is estimated from the reports at each
+        fit instead: among 12 ratios spaced geometrically between the bounds,
+        the *smallest* whose GP log marginal likelihood is within 1.92 (half
+        the 95% chi-square quantile, 1 degree of freedom) of the best one, a
+        conservative profile-likelihood choice; with few reports it stays at
+        the lower bound. **Assumed** (1.4, 2.5): discomfort above perception by
+        a patient-specific margin (no range read in a source); ``None`` fixes
+        the ratio. Chosen on tuning seeds (docs/optimize.md): a fixed 1.4 (residual
+        sd 1.5) gave the same medians on therapies seeds 7 and 11 with 80%
+        instead of 85% of the patients reached.
+    chronaxie : float
+        Strength-duration chronaxie (s) scaling the threshold with pulse width,
+        ``I(pw) = I_rh (1 + chronaxie / pw)`` (Lapicque/Weiss form; **assumed**
+        200 us for large myelinated afferents, as in ``therapies.fibres``).
+    side_effect_residual_sd : float
+        Prior standard deviation of the side effect around the prior mean (used
+        instead of ``side_effect_prior_sd`` when ``perception_threshold`` is
+        given). **Assumed** 1.5, chosen on therapies-layer seeds 7, 8 and 11
+        among 1, 1.5 and 2 (docs/optimize.md). Above ``limit / safety_beta``
+        (1 by default) no protocol far from every report is believed safe, even
+        at perception: the safe set reaches other bipoles through the kernel's
+        correlation with tested ones.
+    min_perception_ratio : float
+        With ``perception_threshold``, the GP search only considers protocols
+        whose amplitude is at least this multiple of the perception threshold
+        at their bipole and pulse width (**assumed** 1: tonic SCS relief needs
+        paresthesia over the painful area, NANS practice parameters, so
+        sub-perception protocols are not worth a session; ``0`` searches them).
     side_effect_noise_sd : float
         Report noise of the side-effect rating (**assumed** equal to the NRS
         standard error of measurement, 1.02; Childs et al. 2005).
@@ -252,6 +313,14 @@ class BayesOptimizer:
     side_effect_prior_sd: float = 3.0
     side_effect_noise_sd: float = NRS_REPORT_SD
     side_effect_lengthscale: float = 0.15
+    perception_threshold: float | Mapping[str, float] | None = None
+    perception_key: str = "contacts"
+    perception_pulse_width: float | None = None
+    discomfort_ratio: float = 1.4
+    chronaxie: float = 200e-6
+    side_effect_residual_sd: float = 1.5
+    min_perception_ratio: float = 1.0
+    discomfort_ratio_bounds: tuple[float, float] | None = (1.4, 2.5)
     safety: SafetyCheck | None = None
     safe_seeds: Sequence[Mapping[str, Any]] | None = None
     expansion_min_gain: float = 0.25
@@ -282,6 +351,69 @@ class BayesOptimizer:
         if self.side_effect_limit is not None and not 0 <= self.side_effect_limit <= 10:
             problems.append(
                 Problem("side_effect_limit", self.side_effect_limit, "0 to 10", "", "bad limit")
+            )
+        self._thr_table: np.ndarray | None = None
+        self.discomfort_ratio_ = float(self.discomfort_ratio)
+        if self.perception_threshold is not None:
+            has_amp = "amplitude" in self.space.names and isinstance(
+                self.space.parameter("amplitude"), Real
+            )
+            thr = self.perception_threshold
+            if isinstance(thr, Mapping):
+                key = (
+                    self.space.parameter(self.perception_key)
+                    if self.perception_key in self.space.names
+                    else None
+                )
+                if not isinstance(key, Categorical) or set(thr) != set(key.choices):
+                    problems.append(
+                        Problem(
+                            "perception_threshold",
+                            sorted(thr),
+                            f"one threshold per choice of {self.perception_key!r}",
+                            "",
+                            "thresholds do not match the choices",
+                        )
+                    )
+                    thr_min = 0.0
+                else:
+                    self._thr_table = np.array([float(thr[c]) for c in key.choices])
+                    thr_min = float(self._thr_table.min())
+            else:
+                thr_min = float(thr)
+            if not (thr_min > 0 and has_amp):
+                problems.append(
+                    Problem(
+                        "perception_threshold",
+                        self.perception_threshold,
+                        "> 0 A, with an amplitude parameter",
+                        "",
+                        "bad perception threshold",
+                    )
+                )
+            if self.side_effect_limit is None:
+                problems.append(
+                    Problem(
+                        "perception_threshold",
+                        self.perception_threshold,
+                        "",
+                        "",
+                        "a discomfort prior needs a side-effect limit",
+                    )
+                )
+        if not self.discomfort_ratio > 1.0:
+            problems.append(
+                Problem("discomfort_ratio", self.discomfort_ratio, "> 1", "", "no window")
+            )
+        if not (self.chronaxie > 0 and self.side_effect_residual_sd > 0):
+            problems.append(
+                Problem(
+                    "chronaxie, side_effect_residual_sd",
+                    (self.chronaxie, self.side_effect_residual_sd),
+                    "> 0",
+                    "",
+                    "must be positive",
+                )
             )
         if self.n_candidates < 16:
             problems.append(Problem("n_candidates", self.n_candidates, ">= 16", "", "too few"))
@@ -413,14 +545,99 @@ class BayesOptimizer:
             return self._side
         ls = np.concatenate([self._side_lengthscale(p) for p in self.space.parameters])
         noise = self.side_effect_noise_sd**2
-        kernel = ConstantKernel(self.side_effect_prior_sd**2, "fixed") * Matern(
+        with_prior = self.perception_threshold is not None
+        sd = self.side_effect_residual_sd if with_prior else self.side_effect_prior_sd
+        kernel = ConstantKernel(sd**2, "fixed") * Matern(
             length_scale=ls, length_scale_bounds="fixed", nu=2.5
         ) + WhiteKernel(noise, "fixed")
         gp = GaussianProcessRegressor(kernel, normalize_y=False, optimizer=None)
         m = self._has_side
-        gp.fit(self.X_[m], self.s_[m])
-        self._side = _Model(gp, noise)
+        if not with_prior:
+            gp.fit(self.X_[m], self.s_[m])
+            self._side = _Model(gp, noise)
+            return self._side
+        ratios = [self.discomfort_ratio]
+        if self.discomfort_ratio_bounds is not None:
+            lo, hi = self.discomfort_ratio_bounds
+            ratios = list(np.geomspace(lo, hi, 12))
+        fits = []
+        q = self.perception_ratio(self.X_[m])
+        for r in ratios:
+            g = clone(gp)
+            # residual around the prior mean: subtract before fitting, add back in _predict
+            g.fit(self.X_[m], self.s_[m] - self._ramp(q, r))
+            fits.append((float(g.log_marginal_likelihood_value_), r, g))
+        best = max(f[0] for f in fits)
+        _, r, g = next(f for f in fits if f[0] >= best - 1.92)
+        self.discomfort_ratio_ = float(r)
+
+        def prior(X: np.ndarray) -> np.ndarray:
+            return self._ramp(self.perception_ratio(X), r)
+
+        self._side = _Model(g, noise, prior_mean=prior)
         return self._side
+
+    def _ramp(self, q: np.ndarray, ratio: float) -> np.ndarray:
+        lim = float(self.side_effect_limit or 0.0)
+        hi = 10.0 / lim if lim > 0 else 0.0
+        return lim * np.clip((q - 1.0) / (ratio - 1.0), 0.0, hi)
+
+    def side_effect_prior_mean(self, X: np.ndarray) -> np.ndarray:
+        """Prior mean side effect at encoded points (zero without a perception threshold).
+
+        With the perception threshold ``I_p`` measured at pulse width ``pw_p``,
+        the threshold at pulse width ``pw`` is ``I_p (1 + c / pw) / (1 + c / pw_p)``
+        (Weiss strength-duration, chronaxie ``c``), ``q`` is the amplitude over
+        that threshold, and the prior mean is
+        ``limit * clip((q - 1) / (ratio - 1), 0, 10 / limit)``: 0 up to
+        perception, the tolerated limit at ``ratio``, at most 10. ``ratio`` is
+        ``discomfort_ratio``, or with ``discomfort_ratio_bounds`` the one chosen
+        at the last fit of the side-effect model (``discomfort_ratio_``).
+
+        Parameters
+        ----------
+        X : ndarray
+            Encoded points, shape ``(n, space.n_encoded)``.
+
+        Returns
+        -------
+        ndarray
+            Prior mean rating (0-10), shape ``(n,)``.
+        """
+        X = np.atleast_2d(np.asarray(X, dtype=float))
+        if self.perception_threshold is None or self.side_effect_limit is None:
+            return np.zeros(X.shape[0])
+        return self._ramp(self.perception_ratio(X), self.discomfort_ratio_)
+
+    def perception_ratio(self, X: np.ndarray) -> np.ndarray:
+        """Amplitude over the perception threshold at each encoded point's bipole and pulse width.
+
+        Parameters
+        ----------
+        X : ndarray
+            Encoded points, shape ``(n, space.n_encoded)``.
+
+        Returns
+        -------
+        ndarray
+            Ratio, shape ``(n,)`` (NaN without ``perception_threshold``).
+        """
+        X = np.atleast_2d(np.asarray(X, dtype=float))
+        if self.perception_threshold is None:
+            return np.full(X.shape[0], np.nan)
+        cols = self.space.decode_columns(X)
+        if self._thr_table is not None:
+            thr = self._thr_table[np.asarray(cols[self.perception_key], dtype=int)]
+        else:
+            thr = np.full(X.shape[0], float(self.perception_threshold))  # type: ignore[arg-type]
+        if "pulse_width" in cols:
+            pw0 = self.perception_pulse_width
+            if pw0 is None:
+                pw0 = float(self._seeds[0]["pulse_width"]) if self._seeds else None
+            if pw0 is not None:
+                pw = np.asarray(cols["pulse_width"], dtype=float)
+                thr = thr * (1.0 + self.chronaxie / pw) / (1.0 + self.chronaxie / pw0)
+        return np.asarray(cols["amplitude"], dtype=float) / thr
 
     def _side_lengthscale(self, p: Real | Categorical) -> np.ndarray:
         """Return the fixed side-effect lengthscales of one parameter's encoded columns."""
@@ -437,7 +654,10 @@ class BayesOptimizer:
     def _predict(model: _Model, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         mu, sd = model.gp.predict(X, return_std=True)
         latent = np.sqrt(np.maximum(np.asarray(sd) ** 2 - model.noise_var, 1e-12))
-        return np.asarray(mu, dtype=float) + model.offset, latent
+        mean = np.asarray(mu, dtype=float) + model.offset
+        if model.prior_mean is not None:
+            mean = mean + model.prior_mean(X)
+        return mean, latent
 
     def predict(
         self, points: Sequence[Mapping[str, Any]]
@@ -548,6 +768,9 @@ class BayesOptimizer:
             if sug is not None:
                 return sug
         X = self._candidates()
+        if self.perception_threshold is not None and self.min_perception_ratio > 0:
+            keep = self.perception_ratio(X) >= self.min_perception_ratio - 1e-9
+            X = X[keep] if keep.any() else X
         mu, sd, smu, ssd = self._predict_X(X)
         if self.side_effect_limit is not None and not np.isnan(smu).all():
             safe = smu + self.safety_beta * ssd <= self.side_effect_limit

@@ -11,6 +11,8 @@ each policy its noisy report. The result records, per session, the true expected
 relief and side effect of what was tested and of what each policy would
 recommend, so "sessions to within 0.5 NRS of the best protocol" and safety
 violations can be counted against the known optimum (:func:`best_protocols`).
+Methods are compared paired: every method sees the same report noise for the
+same (patient, session) (common random numbers, see :func:`run_policies`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from phantomlab._rng import RNGLike, as_generator, spawn
+from phantomlab._rng import RNGLike, as_generator, spawn_seeds
 from phantomlab.exceptions import InputError, Problem
 from phantomlab.optimize.optimizer import BayesOptimizer, SafetyCheck
 from phantomlab.optimize.response import PatientResponse
@@ -426,8 +428,13 @@ def run_policies(
     best : BestProtocols or None
         Known optimum (computed with :func:`best_protocols` if ``None``).
     rng : Generator, int or None
-        Randomness; each method and patient gets its own child stream, so
-        results do not depend on which other methods run.
+        Randomness, shared by the methods (common random numbers): the report
+        noise of session ``t`` comes from one child stream per session, drawn
+        the same way for every method, so every method sees the same noise for
+        the same (patient, session); each patient's policy gets a fresh
+        generator from one child stream per patient, the same for every method.
+        Methods are thus compared paired, and a method's trace depends neither
+        on its place in ``policies`` nor on which other methods run.
     progress : callable or None
         Called as ``progress(method, session)``.
 
@@ -440,14 +447,18 @@ def run_policies(
     n_pat = population.n_patients
     best = best or best_protocols(population, side_effect_limit, safety)
     names = list(policies)
-    streams = dict(zip(names, spawn(rng, len(names)), strict=True))
+    n_max = max(
+        [n_sessions] if isinstance(n_sessions, int) else [int(n_sessions[m]) for m in names]
+    )
+    # common random numbers: children of one root, independent of the method
+    noise_root, policy_root = spawn_seeds(rng, 2)
+    session_seeds = noise_root.spawn(n_max)
+    patient_seeds = policy_root.spawn(n_pat)
     out: dict[str, dict[str, np.ndarray]] = {}
     viol: dict[str, np.ndarray] = {}
     for name in names:
         n_s = n_sessions if isinstance(n_sessions, int) else int(n_sessions[name])
-        gens = spawn(streams[name], n_pat + 1)
-        pol = [policies[name](i, gens[i]) for i in range(n_pat)]
-        noise = gens[n_pat]
+        pol = [policies[name](i, np.random.default_rng(patient_seeds[i])) for i in range(n_pat)]
         rec = {k: np.full((n_pat, n_s), np.nan) for k in ("tr", "ts", "rr", "cr", "cs")}
         viol[name] = np.zeros(n_pat, dtype=int)
         for t in range(n_s):
@@ -455,7 +466,7 @@ def run_policies(
             viol[name] += [0 if _allowed(space, safety, p) else 1 for p in pts]
             cols = {k: v[:, None] for k, v in space.points_to_columns(pts).items()}
             e = population.expected(cols)
-            o = population.observe(cols, noise)
+            o = population.observe(cols, np.random.default_rng(session_seeds[t]))
             rec["tr"][:, t] = e.nrs_change[:, 0]
             rec["ts"][:, t] = e.side_effect[:, 0]
             rec["rr"][:, t] = o.nrs_change[:, 0]
