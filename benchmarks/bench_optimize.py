@@ -61,6 +61,7 @@ from phantomlab.optimize import (
     RandomSearch,
     VirtualSCSPopulation,
     best_protocols,
+    bipole_thresholds,
     run_policies,
 )
 from phantomlab.optimize.virtual import TherapySCSPatients
@@ -240,10 +241,7 @@ def main() -> None:
     safety = ProtocolSafety()
     # perception threshold of every bipole at the seed pulse width, measured while stepping
     # through the bipoles (paresthesia mapping, no session): the optimizer's discomfort prior
-    names = list(pop.space.parameter("contacts").choices)
-    pw_seed = float(spaces[0].safe_seed["pulse_width"])
-    thr_all = {n: pop.perception_threshold(n, pw_seed) for n in names}
-    thresholds = [{n: float(thr_all[n][i]) for n in names} for i in range(N_PATIENTS)]
+    thresholds = bipole_thresholds(pop, float(spaces[0].safe_seed["pulse_width"]))
     t0 = time.perf_counter()
     best = best_protocols(pop, LIMIT, safety, levels=levels)
     print(

@@ -27,6 +27,7 @@ from phantomlab.optimize.response import (
     PatientResponse,
     Responses,
     VirtualSCSPopulation,
+    bipole_thresholds,
 )
 from phantomlab.optimize.safety import ProtocolSafety
 from phantomlab.optimize.select import ModalityRanking, rank_modalities
@@ -86,6 +87,7 @@ __all__ = [
     "TherapySCSPatients",
     "VirtualSCSPopulation",
     "best_protocols",
+    "bipole_thresholds",
     "default_space",
     "default_url",
     "known_modalities",

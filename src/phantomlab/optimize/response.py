@@ -465,6 +465,31 @@ def threshold_anchored_spaces(
     return out
 
 
+def bipole_thresholds(population: Any, pulse_width: float) -> list[dict[str, float]]:
+    """Perception threshold of every bipole per patient, as paresthesia mapping measures it.
+
+    Stepping through the bipoles at one pulse width (no session counted) gives each
+    patient's thresholds; :class:`~phantomlab.optimize.BayesOptimizer` takes them as
+    ``perception_threshold`` for its discomfort prior.
+
+    Parameters
+    ----------
+    population : VirtualSCSPopulation or TherapySCSPatients
+        Patients with ``space`` (a ``contacts`` parameter), ``n_patients`` and
+        ``perception_threshold(contacts, pulse_width)``.
+    pulse_width : float
+        Pulse width of the mapping, s.
+
+    Returns
+    -------
+    list of dict
+        One ``{bipole: threshold (A)}`` per patient.
+    """
+    names = list(population.space.parameter("contacts").choices)
+    thr = {n: population.perception_threshold(n, pulse_width) for n in names}
+    return [{n: float(thr[n][i]) for n in names} for i in range(population.n_patients)]
+
+
 def as_columns(points: list[dict[str, Any]], space: ParameterSpace) -> dict[str, np.ndarray]:
     """Convert point dicts to the column form the responses take (helper)."""
     return space.points_to_columns(points)

@@ -21,6 +21,7 @@ from phantomlab.optimize import (
     PolicyAdapter,
     ProtocolSafety,
     best_protocols,
+    bipole_thresholds,
     run_policies,
 )
 from phantomlab.optimize.select import rank_modalities
@@ -51,12 +52,20 @@ def run(out: Path) -> None:
     best = best_protocols(
         pop, LIMIT, safety, levels={"amplitude": 24, "pulse_width": 8, "frequency": 24}
     )
+    # paresthesia mapping also measures every bipole's perception threshold (no session)
+    thresholds = bipole_thresholds(pop, float(spaces[0].safe_seed["pulse_width"]))
     name = "safe GP-UCB"
     res = run_policies(
         pop,
         {
             name: lambda i, g: PolicyAdapter(
-                BayesOptimizer(spaces[i], side_effect_limit=LIMIT, safety=safety, rng=g)
+                BayesOptimizer(
+                    spaces[i],
+                    side_effect_limit=LIMIT,
+                    safety=safety,
+                    perception_threshold=thresholds[i],
+                    rng=g,
+                )
             )
         },
         N_SESSIONS,
