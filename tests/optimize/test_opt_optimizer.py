@@ -301,3 +301,93 @@ def test_discomfort_ratio_is_estimated_conservatively() -> None:
         opt.tell(dict(p0, amplitude=a), 1.0, round(truth(a)))
     opt.predict([dict(p0, amplitude=1.1e-3)])
     assert 1.6 < opt.discomfort_ratio_ <= 2.2 + 1e-9
+
+
+def _bipole_case(
+    thr: dict[str, float] | None = None, amp: tuple[float, float] = (0.4e-3, 4e-3), **kw: Any
+) -> tuple[BayesOptimizer, dict[str, float]]:
+    # perception thresholds rise away from the mapped bipole 3-4 (unless given); discomfort
+    # reaches the limit at 1.8 x perception; the mapped bipole gives no relief at all
+    sp = default_space("scs").with_bounds(amplitude=amp)
+    sp = sp.with_seed(
+        {"amplitude": float(np.clip(1.1e-3, *amp)), "contacts": "3-4", "pulse_width": 200e-6}
+    )
+    names = sp.parameter("contacts").choices  # type: ignore[union-attr]
+    thr = thr or {c: 1e-3 * (1.0 + 0.1 * abs(i - 3)) for i, c in enumerate(names)}
+    opt = BayesOptimizer(
+        sp, side_effect_limit=3.0, perception_threshold=thr, rng=0, n_candidates=128, **kw
+    )
+    return opt, thr
+
+
+def _ratio(p: Mapping[str, Any], thr: Mapping[str, float]) -> float:
+    weiss = (1.0 + 200e-6 / p["pulse_width"]) / 2.0  # threshold measured at 200 us
+    return float(p["amplitude"] / (thr[p["contacts"]] * weiss))
+
+
+def _bipole_side(p: Mapping[str, Any], thr: Mapping[str, float]) -> float:
+    return float(np.clip(3.0 * (_ratio(p, thr) - 1.0) / 0.8, 0.0, 10.0))
+
+
+def _bipole_relief(p: Mapping[str, Any], thr: Mapping[str, float], good: str = "") -> float:
+    if p["contacts"] == "3-4" or (good and p["contacts"] != good):
+        return 0.0
+    return float(4.0 * np.clip((_ratio(p, thr) - 1.0) / 0.5, 0.0, 1.0))
+
+
+def _play(opt: BayesOptimizer, thr: dict[str, float], n: int, good: str = "") -> list[Any]:
+    out = []
+    for _ in range(n):
+        p = opt.ask().params
+        out.append(p)
+        opt.tell(p, _bipole_relief(p, thr, good), _bipole_side(p, thr))
+    return out
+
+
+def test_bipole_switch_leaves_a_bipole_below_perception() -> None:
+    # the mapped bipole's perception threshold (20 mA at 200 us; 12.5 mA at 800 us by the
+    # Weiss law) is out of the space (2-8 mA): its seed is clipped below perception
+    names = default_space("scs").parameter("contacts").choices  # type: ignore[union-attr]
+    thr = {c: 6e-3 for c in names}
+    thr.update({"3-4": 20e-3, "2-3": 1.5e-3, "4-5": 3e-3})
+    opt, _ = _bipole_case(thr, amp=(2e-3, 8e-3))
+    assert not opt._bipole_reachable(3) and opt._bipole_reachable(2)
+    # 2-3 at 1.1 x 1.5 mA is below 2 mA: 2 mA with the pulse width giving 1.1 x perception,
+    # 200 us / ((2 / 1.65) x 2 - 1) = 140.4 us (hand computation)
+    s23 = opt._bipole_seeds[2]
+    assert s23["amplitude"] == pytest.approx(2e-3)
+    assert s23["pulse_width"] == pytest.approx(200e-6 / (2.0 / 1.65 * 2.0 - 1.0), rel=1e-9)
+    assert _ratio(s23, thr) == pytest.approx(1.1)
+    assert opt._bipole_seeds[4]["amplitude"] == pytest.approx(3.3e-3)  # at the seed's 200 us
+    tested = _play(opt, thr, 25, good="2-3")
+    assert tested[0]["contacts"] == "3-4" and tested[1] == s23  # the nearest bipole next
+    assert max(_bipole_side(p, thr) for p in tested) <= 3.0
+    best = opt.recommend()
+    assert best is not None and _bipole_relief(best.params, thr, "2-3") > 1.0
+    # without the switch the search never leaves the mapped bipole
+    off, _ = _bipole_case(thr, amp=(2e-3, 8e-3), bipole_switch=False)
+    assert all(p["contacts"] == "3-4" for p in _play(off, thr, 25, good="2-3"))
+
+
+def test_bipole_switch_on_poor_relief_is_safe_and_restarts_titration() -> None:
+    # optional rule (off by default): no relief above 2 NRS after titration -> next bipole
+    opt, thr = _bipole_case(switch_relief=2.0)
+    for pt in opt._bipole_seeds.values():
+        assert _ratio(pt, thr) == pytest.approx(1.1)  # threshold-anchored seeds
+    assert len(opt._bipole_seeds) == 6
+    tested = _play(opt, thr, 30)
+    assert max(_bipole_side(p, thr) for p in tested) <= 3.0
+    assert any(p["contacts"] != "3-4" for p in tested[:20])
+    best = opt.recommend()
+    assert best is not None and _bipole_relief(best.params, thr) > 1.0
+    off, _ = _bipole_case()
+    assert all(p["contacts"] == "3-4" for p in _play(off, thr, 30))
+    # the state is read from the reports: a restored session goes on the same way
+    opt, thr = _bipole_case(switch_relief=2.0)
+    _play(opt, thr, 18)
+    assert len({p["contacts"] for p in opt.points_}) == 2  # titrating the second bipole
+    again, _ = _bipole_case(switch_relief=2.0)
+    for p, y, s in zip(opt.points_, opt.y_, opt.s_, strict=True):
+        again.tell(p, float(y), float(s))
+    a, b = opt.ask(), again.ask()
+    assert a.reason == b.reason and a.params == b.params

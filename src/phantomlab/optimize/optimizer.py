@@ -39,7 +39,10 @@ there can be believed safe once nearby reports agree with the prior.
 Before the GP search, an optional **safe titration** (default for spaces with an
 ``amplitude``) raises the amplitude of the seed protocol step by step, each
 step the highest one the side-effect GP believes safe, as SCS amplitude is
-titrated from perception toward discomfort in clinical programming.
+titrated from perception toward discomfort in clinical programming. With one
+perception threshold per bipole, a **bipole switch** leaves a bipole that cannot
+reach perception inside the space for the nearest one that can, starting at its
+own threshold-anchored seed and titrating again (``bipole_switch``).
 """
 
 from __future__ import annotations
@@ -290,6 +293,39 @@ class BayesOptimizer:
         Let parameters with a side-effect lengthscale of at least 1 (e.g. SCS
         frequency) vary on the titration line, chosen by relief UCB (default
         off: worse on one tuning seed, see docs/optimize.md).
+    bipole_switch : bool
+        **Bipole switch** (needs one perception threshold per bipole,
+        ``perception_threshold`` a mapping, and titration). When the current
+        bipole cannot reach its perception threshold inside the space (at the
+        highest amplitude and pulse width, by the Weiss law), the next session
+        starts the nearest untested bipole that can, at its own
+        threshold-anchored seed, and titration restarts there. The seed of a
+        bipole has the first seed's amplitude over perception threshold (at
+        least 1.1), the same a priori belief that makes the first seed safe;
+        when that amplitude is below the space's lower bound, the lower bound
+        is taken with the pulse width that gives the same ratio by the Weiss
+        law. **Assumed**: tonic SCS relief needs paresthesia (NANS practice
+        parameters), so a bipole below perception cannot give relief. Chosen
+        on therapies-layer seeds 7, 8 and 11 (docs/optimize.md).
+    switch_relief : float or None
+        Optional second trigger of the bipole switch: after titration, when at
+        least ``switch_after`` reports were told since the current bipole was
+        started and the highest posterior mean relief among the tested
+        protocols is below this (NRS points), start the next bipole. Default
+        ``None`` (off): on the tuning seeds every setting tried (2 NRS right
+        after titration; 1 or 0.5 NRS after 20-30 reports) was worse or equal,
+        because relief in the virtual patients is all-or-nothing and no relief
+        after titration does not tell a poor bipole from a window not found yet
+        (docs/optimize.md).
+    switch_after : int
+        See ``switch_relief`` (default 0).
+    max_bipoles : int
+        Most bipoles the switch visits, the first included (**assumed** 4).
+    bipole_order : {"distance", "ucb"}
+        Which untested bipole the switch tries next: the nearest to the tested
+        ones (default; the best bipole is usually a neighbour of the mapped
+        one), or the one with the highest relief upper confidence bound at the
+        best tested protocol moved to it (``"ucb"``).
     n_candidates : int
         Quasi-random candidates per suggestion (plus local ones around the best).
     n_restarts : int
@@ -330,6 +366,11 @@ class BayesOptimizer:
     titration_repeats: int = 2
     titration_stop: float = 1.0
     titration_free: bool = False
+    bipole_switch: bool = True
+    switch_relief: float | None = None
+    max_bipoles: int = 4
+    switch_after: int = 0
+    bipole_order: Literal["ucb", "distance"] = "distance"
     n_candidates: int = 2048
     n_restarts: int = 0
     rng: RNGLike = None
@@ -450,6 +491,7 @@ class BayesOptimizer:
                 raise InputError(
                     Problem("titrate", self.titrate, str(self.space.names), "", "not in space")
                 )
+        self._bipole_seeds = self._make_bipole_seeds()
 
     # -- data ----------------------------------------------------------------------------------
     @property
@@ -764,7 +806,13 @@ class BayesOptimizer:
                 )
             )
         if self._titration_col is not None:
+            sug = self._switch_bipole(rejected, unreachable_only=True)
+            if sug is not None:
+                return sug
             sug = self._titrate(rejected)
+            if sug is not None:
+                return sug
+            sug = self._switch_bipole(rejected)
             if sug is not None:
                 return sug
         X = self._candidates()
@@ -850,13 +898,21 @@ class BayesOptimizer:
             return None
         # the state is read from the reports alone, so a session restored from storage
         # (reports told again to a new optimizer) continues exactly where it was
+        # the line of the latest bipole started by the switch rule, else the first seed's;
+        # only the reports since that line's seed count
         x0 = self.space.encode([self._seeds[0]])[0]
+        since = np.ones(self.n_observations, dtype=bool)
+        starts = self._bipole_starts()
+        if starts:
+            k0, b0 = max(starts)
+            x0 = self.space.encode([self._bipole_seeds[b0]])[0]
+            since[:k0] = False
         fixed = ~self._free_columns() if self.titration_free else np.ones(x0.size, bool)
         fixed[j] = False
-        on_line = np.all(np.abs(self.X_[:, fixed] - x0[fixed]) < 1e-9, axis=1)
-        seeds = self.space.encode(self._seeds)
+        on_line = np.all(np.abs(self.X_[:, fixed] - x0[fixed]) < 1e-9, axis=1) & since
+        seeds = self.space.encode(self._seeds + list(self._bipole_seeds.values()))
         is_seed = np.any(np.all(np.abs(self.X_[:, None, :] - seeds[None]) < 1e-9, axis=2), axis=1)
-        if not on_line.any() or np.any(~on_line & ~is_seed):
+        if not on_line.any() or np.any(~on_line & ~is_seed & since):
             return None  # the GP search has started
         k_top = int(np.flatnonzero(on_line)[np.argmax(self.X_[on_line, j])])
         top = float(self.X_[k_top, j])
@@ -911,6 +967,144 @@ class BayesOptimizer:
                     float(ssd[i]),
                     int(safe.size),
                     rejected + rank,
+                )
+        return None
+
+    def _make_bipole_seeds(self) -> dict[int, dict[str, Any]]:
+        """Threshold-anchored seed of every other bipole (empty without the switch).
+
+        The seed of bipole ``b`` is the first seed with ``b`` and the same
+        amplitude over perception threshold as the first seed (at least 1.1).
+        When that amplitude is below the space's lower bound, the amplitude is
+        the lower bound and the pulse width is shortened so that the Weiss
+        strength-duration law gives the same ratio. Bipoles whose seed falls
+        outside the space are left out.
+        """
+        if not self.bipole_switch or self._thr_table is None or not self._seeds:
+            return {}
+        if self._titration_col is None:
+            return {}
+        key = self.space.parameter(self.perception_key)
+        amp = self.space.parameter("amplitude")
+        assert isinstance(key, Categorical) and isinstance(amp, Real)
+        seed = self._seeds[0]
+        i0 = key.choices.index(seed[self.perception_key])
+        ratio = max(1.1, float(self.perception_ratio(self.space.encode([seed]))[0]))
+        pw_par = self.space.parameter("pulse_width") if "pulse_width" in self.space.names else None
+        out: dict[int, dict[str, Any]] = {}
+        for b, name in enumerate(key.choices):
+            if b == i0:
+                continue
+            pt = {**seed, self.perception_key: name}
+            pt["amplitude"] = amp.low
+            q_low = float(self.perception_ratio(self.space.encode([pt]))[0])
+            a = amp.low * ratio / q_low  # amplitude at the ratio, at the seed's pulse width
+            if amp.low <= a <= amp.high:
+                pt["amplitude"] = a
+            elif a < amp.low and isinstance(pw_par, Real):
+                # Weiss: threshold(pw) = thr (1 + c / pw) / (1 + c / pw0); solve for pw
+                pw0 = float(seed["pulse_width"])
+                f = (amp.low / a) * (1.0 + self.chronaxie / pw0) - 1.0
+                pw = self.chronaxie / f if f > 0 else np.inf
+                if not pw_par.low <= pw <= pw_par.high:
+                    continue
+                pt["pulse_width"] = pw
+            else:
+                continue
+            out[b] = self.space.validate(pt)
+        return out
+
+    def _bipole_reachable(self, b: int) -> bool:
+        """Whether bipole ``b`` can reach its perception threshold within the space."""
+        key = self.space.parameter(self.perception_key)
+        assert isinstance(key, Categorical)
+        pt = {**self._seeds[0], self.perception_key: key.choices[b]}
+        for p in self.space.parameters:
+            if isinstance(p, Real) and p.name in ("amplitude", "pulse_width"):
+                pt[p.name] = p.high
+        return bool(self.perception_ratio(self.space.encode([pt]))[0] >= 1.0)
+
+    def _bipole_starts(self) -> list[tuple[int, int]]:
+        """(first report index, bipole) of every bipole seed tested so far."""
+        if not self._bipole_seeds or not self.n_observations:
+            return []
+        S = self.space.encode(list(self._bipole_seeds.values()))
+        hit = np.all(np.abs(self.X_[:, None, :] - S[None]) < 1e-9, axis=2)
+        keys = list(self._bipole_seeds)
+        return [
+            (int(np.flatnonzero(hit[:, m])[0]), keys[m])
+            for m in range(len(keys))
+            if hit[:, m].any()
+        ]
+
+    def _switch_bipole(self, rejected: int, unreachable_only: bool = False) -> Suggestion | None:
+        """Start an untested bipole at its threshold-anchored seed (see ``bipole_switch``).
+
+        Applies while fewer than ``max_bipoles`` bipoles were tested, when the
+        current bipole (the latest one started, else the first seed's) cannot
+        reach its perception threshold inside the space, or, with
+        ``switch_relief`` and not ``unreachable_only``, after titration when
+        the highest posterior mean relief among tested protocols is below
+        ``switch_relief`` after ``switch_after`` reports on the current
+        bipole. Only bipoles that can reach perception are started; the seed
+        must pass the protocol check and its posterior mean side effect must be
+        within the limit.
+        """
+        if not self._bipole_seeds:
+            return None
+        key = self.space.parameter(self.perception_key)
+        assert isinstance(key, Categorical)
+        cols = self.space.decode_columns(self.X_)
+        tested = {int(v) for v in np.asarray(cols[self.perception_key], dtype=int)}
+        if len(tested) >= self.max_bipoles:
+            return None
+        starts = self._bipole_starts()
+        k0, current = (
+            max(starts) if starts else (0, key.choices.index(self._seeds[0][self.perception_key]))
+        )
+        obj = self._fit_objective()
+        mu, _ = self._predict(obj, self.X_)
+        if self._bipole_reachable(current):
+            if unreachable_only or self.switch_relief is None:
+                return None
+            if self.n_observations - k0 < self.switch_after:
+                return None
+            if float(np.max(mu)) >= self.switch_relief:
+                return None
+        todo = [b for b in self._bipole_seeds if b not in tested and self._bipole_reachable(b)]
+        if not todo:
+            return None
+        if self.bipole_order == "distance":
+            pos = np.asarray(key.positions or range(len(key.choices)), dtype=float)
+            t = np.array(sorted(tested))
+            score = np.array([-np.min(np.abs(pos[b] - pos[t])) for b in todo])
+        else:
+            best = self.X_[int(np.argmax(mu))]
+            X = np.repeat(best[None, :], len(todo), axis=0)
+            j = 0
+            for p in self.space.parameters:
+                if p.name == self.perception_key:
+                    X[:, j : j + p.width] = key.encode_index(np.array(todo))
+                j += p.width
+            m, sd = self._predict(obj, X)
+            score = m + self.kappa * sd
+        side = self._fit_side()
+        for r in np.argsort(-score, kind="stable"):
+            pt = dict(self._bipole_seeds[todo[int(r)]])
+            x = self.space.encode([pt])
+            m, sd = self._predict(obj, x)
+            smu, ssd = self._predict(side, x) if side is not None else (m * np.nan, m * np.nan)
+            if self._protocol_ok(pt) and not float(smu[0]) > float(self.side_effect_limit or 10.0):
+                return Suggestion(
+                    pt,
+                    f"switch {self.perception_key}: start an untested one",
+                    float(score[int(r)]),
+                    float(m[0]),
+                    float(sd[0]),
+                    float(smu[0]),
+                    float(ssd[0]),
+                    len(todo),
+                    rejected,
                 )
         return None
 
