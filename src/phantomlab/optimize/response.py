@@ -394,13 +394,7 @@ class VirtualSCSPopulation:
             Reported NRS (integer 0-10), its change from baseline, and the
             reported side effect (integer 0-10).
         """
-        gen = as_generator(rng)
-        e = self.expected(columns)
-        nrs = np.clip(np.rint(e.nrs + NRS_REPORT_SD * gen.standard_normal(e.nrs.shape)), 0, 10)
-        side = np.clip(
-            np.rint(e.side_effect + NRS_REPORT_SD * gen.standard_normal(e.nrs.shape)), 0, 10
-        )
-        return Responses(nrs_change=self.baseline_[:, None] - nrs, side_effect=side, nrs=nrs)
+        return noisy_reports(self.expected(columns), self.baseline_, rng)
 
     @staticmethod
     def provenance() -> pd.DataFrame:
@@ -463,6 +457,30 @@ def threshold_anchored_spaces(
         sp = space.with_bounds(amplitude=(lo, hi))
         out.append(sp.with_seed({"amplitude": float(np.clip(seed_factor * t, lo, hi))}))
     return out
+
+
+def noisy_reports(expected: Responses, baseline: np.ndarray, rng: RNGLike = None) -> Responses:
+    """Integer 0-10 reports around expected responses (report SD :data:`NRS_REPORT_SD`).
+
+    Parameters
+    ----------
+    expected : Responses
+        Expected NRS and side effect, shape ``(n_patients, n_points)``.
+    baseline : ndarray, shape (n_patients,)
+        Baseline NRS the change is taken from.
+    rng : Generator, int or None
+        Report noise (NRS first, then side effect).
+
+    Returns
+    -------
+    Responses
+        Reported NRS, its change from baseline, reported side effect.
+    """
+    gen = as_generator(rng)
+    e = expected
+    nrs = np.clip(np.rint(e.nrs + NRS_REPORT_SD * gen.standard_normal(e.nrs.shape)), 0, 10)
+    side = np.clip(np.rint(e.side_effect + NRS_REPORT_SD * gen.standard_normal(e.nrs.shape)), 0, 10)
+    return Responses(nrs_change=np.asarray(baseline)[:, None] - nrs, side_effect=side, nrs=nrs)
 
 
 def bipole_thresholds(population: Any, pulse_width: float) -> list[dict[str, float]]:

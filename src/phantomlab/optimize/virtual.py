@@ -51,6 +51,7 @@ from phantomlab.optimize.response import (
     NRS_REPORT_SD,
     ModelParameter,
     Responses,
+    noisy_reports,
     threshold_anchored_spaces,
 )
 from phantomlab.optimize.space import Categorical, ParameterSpace, default_space
@@ -481,13 +482,7 @@ class TherapySCSPatients:
         Responses
             Reported NRS (integer 0-10), its change from baseline, reported side effect.
         """
-        gen = as_generator(rng)
-        e = self.expected(columns)
-        nrs = np.clip(np.rint(e.nrs + NRS_REPORT_SD * gen.standard_normal(e.nrs.shape)), 0, 10)
-        side = np.clip(
-            np.rint(e.side_effect + NRS_REPORT_SD * gen.standard_normal(e.nrs.shape)), 0, 10
-        )
-        return Responses(nrs_change=self.baseline_[:, None] - nrs, side_effect=side, nrs=nrs)
+        return noisy_reports(self.expected(columns), self.baseline_, rng)
 
     def describe_patients(self) -> Any:
         """One row per patient: cohort covariates, therapy draws, assumed geometry."""
