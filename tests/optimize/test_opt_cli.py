@@ -77,3 +77,37 @@ def test_cli_session_flow_and_errors(
             ["optimize", "record", "alice", "--nrs", nrs, "--side-effect", "1"], monkeypatch, capsys
         )
         assert code == 2 and "nrs" in err
+
+
+def test_cli_perception_thresholds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Per-bipole thresholds are stored (SI) and drive the session's discomfort prior."""
+    from phantomlab.optimize import OptimizationSession
+
+    monkeypatch.setenv("PHANTOMLAB_OPTIMIZE_DB", str(tmp_path / "thr.sqlite"))
+    thr = [f"--threshold={b}={1.0 + 0.2 * i} mA" for i, b in enumerate(
+        ["0-1", "1-2", "2-3", "3-4", "4-5", "5-6", "6-7"])]  # fmt: skip
+    args = ["optimize", "new", "bob", "--modality", "scs", "--seed", "amplitude=1.7 mA", *thr]
+    code, out, err = cli([*args, "--json"], monkeypatch, capsys)
+    assert code == 0, err
+    cfg = json.loads(out)["config"]
+    assert cfg["perception_threshold"]["3-4"] == pytest.approx(1.6e-3)
+    s = OptimizationSession.open("bob")
+    assert s.config.threshold() == pytest.approx(cfg["perception_threshold"])
+    for nrs, side in ((6, 1), (5, 2), (5, 1)):
+        assert cli(["optimize", "suggest", "bob"], monkeypatch, capsys)[0] == 0
+        rec = ["optimize", "record", "bob", "--nrs", str(nrs), "--side-effect", str(side)]
+        assert cli(rec, monkeypatch, capsys)[0] == 0
+    # the rebuilt optimizer carries the prior: 0 below perception, the limit above it
+    opt = OptimizationSession._optimizer_for(s.config, s.space, None, [], 1)
+    x = opt.space.encode([{**s.space.safe_seed, "amplitude": a} for a in (1.0e-3, 6e-3)])
+    prior = opt.side_effect_prior_mean(x)
+    assert prior[0] == 0.0 and prior[1] >= 3.0
+    for bad, field in ((["--threshold=9-9=1 mA"], "perception_threshold"),
+                       (["--threshold=*=-1 mA"], "perception_threshold"),
+                       (["--threshold", "nonsense"], "--threshold")):  # fmt: skip
+        code, _, err = cli(
+            ["optimize", "new", "eve", "--modality", "scs", *bad], monkeypatch, capsys
+        )
+        assert code == 2 and field in err and "Traceback" not in err, err

@@ -69,6 +69,12 @@ def new(
         help="Narrow a bound, NAME=LOW:HIGH, e.g. amplitude='1 mA:5 mA' (repeatable).",
     ),
     rng: int = typer.Option(0, "--rng", help="Random seed of the optimizer."),
+    threshold: list[str] = typer.Option(
+        [],
+        "--threshold",
+        help="Measured perception threshold per bipole, BIPOLE=VALUE (repeatable), e.g. "
+        "E3-E4='1.2 mA', or *='1.2 mA' for one value; turns on the discomfort prior.",
+    ),
     db: str | None = _DB,
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -93,6 +99,7 @@ def new(
         safe_seed=_pairs(seed_point, "--seed"),
         bounds=bounds,
         seed=rng,
+        perception_threshold=_pairs(threshold, "--threshold"),
     )
     if json_out:
         emit_json(

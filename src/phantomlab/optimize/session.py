@@ -60,6 +60,10 @@ class SessionConfig:
         Narrowed bounds per continuous parameter (SI).
     safe_seed : dict
         Safe starting protocol overriding the modality default (SI).
+    perception_threshold : dict
+        Measured perception threshold (A) per bipole (SCS paresthesia mapping),
+        or ``{"*": A}`` for one threshold; turns on the optimizer's
+        threshold-anchored discomfort prior (empty: flat prior).
     """
 
     modality: str
@@ -71,6 +75,15 @@ class SessionConfig:
     seed: int = 0
     bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
     safe_seed: dict[str, Any] = field(default_factory=dict)
+    perception_threshold: dict[str, float] = field(default_factory=dict)
+
+    def threshold(self) -> float | dict[str, float] | None:
+        """Return the optimizer's ``perception_threshold`` argument (None when not measured)."""
+        if not self.perception_threshold:
+            return None
+        if set(self.perception_threshold) == {"*"}:
+            return float(self.perception_threshold["*"])
+        return dict(self.perception_threshold)
 
     def space(self) -> ParameterSpace:
         """Return the patient's parameter space (bounds and seed applied)."""
@@ -247,6 +260,7 @@ class OptimizationSession:
         safe_seed: dict[str, Any] | None = None,
         bounds: dict[str, tuple[Any, Any]] | None = None,
         seed: int = 0,
+        perception_threshold: dict[str, Any] | None = None,
     ) -> OptimizationSession:
         """Create a patient's session (validated) and store it.
 
@@ -270,6 +284,10 @@ class OptimizationSession:
             Narrowed bounds, ``{"amplitude": ("1 mA", "5 mA")}``.
         seed : int
             Optimizer random seed.
+        perception_threshold : dict or None
+            Measured perception threshold per bipole, with units
+            (``{"E3-E4": "1.2 mA"}``), or ``{"*": "1.2 mA"}`` for one value
+            (measured at the seed's pulse width).
 
         Returns
         -------
@@ -299,6 +317,9 @@ class OptimizationSession:
         seed_point = space.parse(safe_seed or {})
         if seed_point:
             space = space.with_seed(seed_point)
+        thresholds: dict[str, float] = {}
+        for k, v in (perception_threshold or {}).items():
+            thresholds[str(k)] = float(space.parse({"amplitude": v})["amplitude"])
         config = SessionConfig(
             modality=space.modality,
             acquisition=acquisition,
@@ -309,6 +330,7 @@ class OptimizationSession:
             seed=int(seed),
             bounds=parsed_bounds,
             safe_seed=seed_point,
+            perception_threshold=thresholds,
         )
         cls._optimizer_for(config, config.space(), ProtocolSafety(), [], 1)  # validates settings
         bad = ProtocolSafety().violations(space, space.safe_seed)
@@ -351,6 +373,7 @@ class OptimizationSession:
             side_effect_limit=config.side_effect_limit,
             objective=config.objective,  # type: ignore[arg-type]
             safety=safety,
+            perception_threshold=config.threshold(),
             rng=np.random.default_rng([config.seed, seq]),
         )
         for h in history:
