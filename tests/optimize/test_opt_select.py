@@ -8,26 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from phantomlab.cli.main import main
 from phantomlab.cohorts import VirtualCohort, calibrated_cohort_spec, calibrated_params
 from phantomlab.cohorts.population import child_seeds
 from phantomlab.exceptions import InputError
 from phantomlab.optimize.select import rank_modalities, readout_day, validate_features
 from phantomlab.therapies import get_therapy
 
-
-def cli(
-    args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> tuple[int, str, str]:
-    monkeypatch.setattr("sys.argv", ["phantomlab", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
+from .test_opt_cli import cli
 
 FEATS = {"age": 55, "baseline_nrs": 7, "level": "lower"}
 SMALL = {"n_pool": 120, "n_similar": 40, "n_boot": 400}

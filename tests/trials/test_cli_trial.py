@@ -28,31 +28,6 @@ def _subprocess(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-class _Result:
-    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
-        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
-
-
-@pytest.fixture
-def run(monkeypatch, capsys):
-    """Run ``phantomlab trial ...`` in-process through ``main()`` (exit codes included)."""
-    from phantomlab.cli import main
-
-    def _run(*args: str, cwd: Path | None = None) -> _Result:
-        monkeypatch.setattr(sys, "argv", ["phantomlab", "trial", *args])
-        if cwd is not None:
-            monkeypatch.chdir(cwd)
-        code = 0
-        try:
-            main()
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out = capsys.readouterr()
-        return _Result(code, out.out, out.err)
-
-    return _run
-
-
 def test_schema_command_through_the_entry_point():
     r = _subprocess("schema")
     assert r.returncode == 0, r.stderr

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 import yaml
 
 from phantomlab.trials import load_design, simulated_power
@@ -28,30 +26,13 @@ DESIGN = {
 }
 
 
-@pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    """Run ``phantomlab trial ...`` in-process: (exit code, stdout, stderr)."""
-    from phantomlab.cli import main
-
-    def _run(args: list[str]) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["phantomlab", "trial", *args])
-        code = 0
-        try:
-            main()
-        except SystemExit as e:
-            code = int(e.code or 0)
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return _run
-
-
-def test_virtual_power_cli(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+def test_virtual_power_cli(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
     """The virtual cohort simulates each arm's protocol; same seed, same power."""
     f = tmp_path / "d.yaml"
     f.write_text(yaml.safe_dump(DESIGN))
     args = ["power", str(f), "--n", "4", "--sims", "2", "--model", "virtual", "--json"]
-    code, out, err = cli(args)
+    r = run(*args)
+    code, out, err = r.returncode, r.stdout, r.stderr
     assert code == 0, err
     res = json.loads(out)
     assert "virtual cohort" in res["method"]
@@ -62,12 +43,14 @@ def test_virtual_power_cli(tmp_path: Path, cli) -> None:  # type: ignore[no-unty
     assert np.array_equal(again, [row["simulated"]])
 
 
-def test_virtual_power_needs_protocols(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+def test_virtual_power_needs_protocols(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
     """A design without protocols cannot run on the virtual cohort: one clear error."""
     bad = {**DESIGN, "arms": [{"name": "sham", "sham": True}, {"name": "rtms"}]}
     f = tmp_path / "d.yaml"
     f.write_text(yaml.safe_dump(bad))
-    code, _, err = cli(["power", str(f), "--model", "virtual", "--sims", "2"])
+    r = run("power", str(f), "--model", "virtual", "--sims", "2")
+    code, err = r.returncode, r.stderr
     assert code == 2 and "arms.protocol" in err and "Traceback" not in err
-    code, _, err = cli(["power", str(f), "--model", "mechanistic"])
+    r = run("power", str(f), "--model", "mechanistic")
+    code, err = r.returncode, r.stderr
     assert code == 2 and "model" in err

@@ -50,7 +50,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, cast, runtime_checkable
 
 import numpy as np
 from scipy.linalg import solve_triangular
@@ -984,9 +984,8 @@ class BayesOptimizer:
             return {}
         if self._titration_col is None:
             return {}
-        key = self.space.parameter(self.perception_key)
-        amp = self.space.parameter("amplitude")
-        assert isinstance(key, Categorical) and isinstance(amp, Real)
+        key = self._perception_param()
+        amp = cast(Real, self.space.parameter("amplitude"))  # validated with the thresholds
         seed = self._seeds[0]
         i0 = key.choices.index(seed[self.perception_key])
         ratio = max(1.1, float(self.perception_ratio(self.space.encode([seed]))[0]))
@@ -1014,10 +1013,13 @@ class BayesOptimizer:
             out[b] = self.space.validate(pt)
         return out
 
+    def _perception_param(self) -> Categorical:
+        """Return the categorical parameter the thresholds are keyed by (validated at init)."""
+        return cast(Categorical, self.space.parameter(self.perception_key))
+
     def _bipole_reachable(self, b: int) -> bool:
         """Whether bipole ``b`` can reach its perception threshold within the space."""
-        key = self.space.parameter(self.perception_key)
-        assert isinstance(key, Categorical)
+        key = self._perception_param()
         pt = {**self._seeds[0], self.perception_key: key.choices[b]}
         for p in self.space.parameters:
             if isinstance(p, Real) and p.name in ("amplitude", "pulse_width"):
@@ -1052,8 +1054,7 @@ class BayesOptimizer:
         """
         if not self._bipole_seeds:
             return None
-        key = self.space.parameter(self.perception_key)
-        assert isinstance(key, Categorical)
+        key = self._perception_param()
         cols = self.space.decode_columns(self.X_)
         tested = {int(v) for v in np.asarray(cols[self.perception_key], dtype=int)}
         if len(tested) >= self.max_bipoles:

@@ -391,29 +391,16 @@ def mixed_model(data: pd.DataFrame, design: TrialDesign, *, fast: bool = True) -
         out = pd.DataFrame(columns=_EFFECT_COLS)
         out.attrs["error"] = f"mixed model could not be fitted: {exc}"
         return out
-    rows = [
-        _effect_row(
-            "mixed",
-            f"{a} - {ctrl}",
-            params[1 + i],
-            bse[1 + i],
-            float("inf"),
-            design.analysis.alpha,
-        )
-        for i, a in enumerate(others)
-    ]
-    out = pd.DataFrame(rows, columns=_EFFECT_COLS)
     vc = {"residual": float(fit.scale)}
     if random_center:
         vc["center"] = float(np.asarray(fit.cov_re)[0, 0])
         vc["patient"] = float(np.asarray(fit.vcomp)[0])
     else:
         vc["patient"] = float(np.asarray(fit.cov_re)[0, 0])
-    out.attrs["variance_components"] = vc
-    out.attrs["converged"] = bool(fit.converged)
-    out.attrs["se_method"] = "gls" if gls else "hessian"
-    out.attrs["method"] = "statsmodels"
-    return out
+    se_method = "gls" if gls else "hessian"
+    return _mixed_table(
+        params, bse, vc, others, design, se_method, "statsmodels", converged=bool(fit.converged)
+    )
 
 
 def _mixed_fast(
@@ -489,6 +476,7 @@ def _mixed_table(
     design: TrialDesign,
     se_method: str,
     method: str,
+    converged: bool = True,
 ) -> pd.DataFrame:
     """Effects table of the mixed model with its ``attrs``."""
     ctrl = design.control_arm
@@ -505,7 +493,7 @@ def _mixed_table(
     ]
     out = pd.DataFrame(rows, columns=_EFFECT_COLS)
     out.attrs["variance_components"] = {k: float(v) for k, v in vc.items()}
-    out.attrs["converged"] = True
+    out.attrs["converged"] = converged
     out.attrs["se_method"] = se_method
     out.attrs["method"] = method
     return out
