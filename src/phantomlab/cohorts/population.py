@@ -344,14 +344,6 @@ class VirtualCohort:
         """Number of patients."""
         return self.population.n_patients
 
-    @property
-    def groups(self) -> list[tuple[slice, Cohort]]:
-        """The warmed strata: ``(rows of the population, their Cohort)``, in row order.
-
-        The cohorts are the live warmed states; copy them before advancing.
-        """
-        return list(self._groups)
-
     def run_course(
         self,
         protocol: ProtocolBase,

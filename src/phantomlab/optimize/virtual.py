@@ -211,7 +211,7 @@ class TherapySCSPatients:
                 state.draws["distance"] * cfac[:, j_seed], float(seed_pt["pulse_width"])
             )
             acute0 = np.empty(pool)
-            for sl, cohort in vc.groups:  # the warmed strata of the virtual cohort
+            for sl, cohort in vc._groups:  # the warmed strata of the virtual cohort
                 acute0[sl] = cohort.acute(None).pain
             ok = np.flatnonzero(
                 pop.enrolled
@@ -251,7 +251,7 @@ class TherapySCSPatients:
         table = np.empty((n, self.abeta_grid_.size))
         base = np.empty(n)
         exp_pool = np.asarray(state.draws["expectation"])
-        for sl, cohort in vc.groups:  # the warmed strata of the virtual cohort
+        for sl, cohort in vc._groups:  # the warmed strata of the virtual cohort
             members = np.flatnonzero((chosen >= sl.start) & (chosen < sl.stop))
             if members.size == 0:
                 continue
