@@ -391,3 +391,58 @@ def test_bipole_switch_on_poor_relief_is_safe_and_restarts_titration() -> None:
         again.tell(p, float(y), float(s))
     a, b = opt.ask(), again.ask()
     assert a.reason == b.reason and a.params == b.params
+
+
+def test_bipole_switch_restarts_a_clipped_seed_on_its_own_bipole() -> None:
+    # the mapped bipole's threshold (5 mA at 200 us) is above the space (2-4 mA), but the
+    # Weiss law brings it within reach at a longer pulse width: its own threshold-anchored
+    # seed is 4 mA at 200 us / ((4 / 5.5) x 2 - 1) = 440 us (hand computation), tried first
+    names = default_space("scs").parameter("contacts").choices  # type: ignore[union-attr]
+    thr = {c: 3e-3 for c in names}
+    thr["3-4"] = 5e-3
+    opt, _ = _bipole_case(thr, amp=(2e-3, 4e-3))
+    own = opt._bipole_seeds[3]
+    assert own["contacts"] == "3-4" and own["amplitude"] == pytest.approx(4e-3)
+    assert own["pulse_width"] == pytest.approx(200e-6 / (4.0 / 5.5 * 2.0 - 1.0), rel=1e-9)
+    assert _ratio(own, thr) == pytest.approx(1.1)
+
+    def relief(p: Mapping[str, Any]) -> float:  # only the mapped bipole relieves
+        on = p["contacts"] == "3-4"
+        return 4.0 * float(np.clip((_ratio(p, thr) - 1.0) / 0.2, 0.0, 1.0)) * on
+
+    tested = []
+    for _ in range(20):
+        p = opt.ask().params
+        tested.append(p)
+        opt.tell(p, relief(p), _bipole_side(p, thr))
+    assert _ratio(tested[0], thr) == pytest.approx(0.4)  # the first seed: 2 mA, below perception
+    assert tested[1] == own  # then the same bipole, above perception
+    assert max(_bipole_side(p, thr) for p in tested) <= 3.0
+    best = opt.recommend()
+    assert best is not None and best.params["contacts"] == "3-4" and relief(best.params) > 1.0
+
+
+def test_free_titration_explores_frequency_on_the_titration_line() -> None:
+    # SCS frequency has a side-effect lengthscale of 2 (discomfort hardly depends on it):
+    # titration raises the amplitude on the seed's bipole and pulse width and tries
+    # frequencies across the range; with titration_free=False frequency stays at the seed's
+    for free in (True, False):
+        opt, thr = _bipole_case(titration_free=free)
+        tested, reasons = [], []
+        for _ in range(8):
+            s = opt.ask()
+            tested.append(s.params)
+            reasons.append(s.reason)
+            opt.tell(s.params, 0.0, _bipole_side(s.params, thr))
+        line = [p for p, r in zip(tested, reasons, strict=True) if r.startswith("titrate")]
+        assert len(line) >= 5
+        assert {p["contacts"] for p in line} == {"3-4"}
+        assert [p["pulse_width"] for p in line] == pytest.approx([200e-6] * len(line))
+        amps = [p["amplitude"] for p in line]
+        assert all(b >= a for a, b in zip(amps, amps[1:], strict=False))
+        freqs = {round(p["frequency"], 3) for p in line}
+        if free:
+            assert len(freqs) >= 3 and max(freqs) / min(freqs) > 5.0
+        else:
+            assert freqs == {50.0}
+        assert max(_bipole_side(p, thr) for p in tested) <= 3.0

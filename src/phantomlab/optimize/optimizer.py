@@ -56,6 +56,7 @@ import numpy as np
 from scipy.linalg import solve_triangular
 from scipy.optimize import minimize
 from scipy.special import ndtr
+from scipy.stats import qmc
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.gaussian_process import GaussianProcessRegressor
@@ -291,21 +292,33 @@ class BayesOptimizer:
         tested step reaches this fraction of the limit (**assumed** 1).
     titration_free : bool
         Let parameters with a side-effect lengthscale of at least 1 (e.g. SCS
-        frequency) vary on the titration line, chosen by relief UCB (default
-        off: worse on one tuning seed, see docs/optimize.md).
+        frequency: the space declares that discomfort hardly depends on it)
+        vary on the titration line, chosen by relief UCB among
+        ``titration_free_levels`` fixed values, so that each titration session
+        also explores the relief along them. Default on: with the threshold-
+        anchored discomfort prior it cut the median sessions on therapies-layer
+        tuning seeds 7, 8 and 11 from 17-23 to 5.5-6 (docs/optimize.md; before
+        that prior existed it had been worse on one tuning seed).
+    titration_free_levels : int
+        Values of the free parameters tried on the titration line: a regular
+        grid over the encoded range of one free parameter (Halton points for
+        several), the same in every session, plus the current values
+        (**assumed** 17, a step of 1/16 of the range).
     bipole_switch : bool
         **Bipole switch** (needs one perception threshold per bipole,
         ``perception_threshold`` a mapping, and titration). When the current
-        bipole cannot reach its perception threshold inside the space (at the
-        highest amplitude and pulse width, by the Weiss law), the next session
-        starts the nearest untested bipole that can, at its own
-        threshold-anchored seed, and titration restarts there. The seed of a
-        bipole has the first seed's amplitude over perception threshold (at
-        least 1.1), the same a priori belief that makes the first seed safe;
-        when that amplitude is below the space's lower bound, the lower bound
-        is taken with the pulse width that gives the same ratio by the Weiss
-        law. **Assumed**: tonic SCS relief needs paresthesia (NANS practice
-        parameters), so a bipole below perception cannot give relief. Chosen
+        bipole's titration line cannot reach its perception threshold inside
+        the space (the line's seed with the amplitude at its bound, by the
+        Weiss law), the next session starts the nearest untested bipole that
+        can, at its own threshold-anchored seed, and titration restarts there;
+        a first seed clipped below perception first restarts its own bipole at
+        a longer pulse width. The seed of a bipole has the first seed's
+        amplitude over perception threshold (at least 1.1), the same a priori
+        belief that makes the first seed safe; when that amplitude is outside
+        the space's bounds, the nearer bound is taken with the pulse width that
+        gives the same ratio by the Weiss law. **Assumed**: tonic SCS relief
+        needs paresthesia (NANS practice parameters), so a bipole below
+        perception cannot give relief. Chosen
         on therapies-layer seeds 7, 8 and 11 (docs/optimize.md).
     switch_relief : float or None
         Optional second trigger of the bipole switch: after titration, when at
@@ -365,7 +378,8 @@ class BayesOptimizer:
     titration_min_step: float = 0.01
     titration_repeats: int = 2
     titration_stop: float = 1.0
-    titration_free: bool = False
+    titration_free: bool = True
+    titration_free_levels: int = 17
     bipole_switch: bool = True
     switch_relief: float | None = None
     max_bipoles: int = 4
@@ -926,14 +940,23 @@ class BayesOptimizer:
         ):
             return None
         steps = np.linspace(top + self.titration_min_step, 1.0, 100)
-        n_free = 16 if (~fixed).sum() > 1 else 1
-        X = np.repeat(x0[None, :], steps.size * n_free, axis=0)
-        X[:, j] = np.repeat(steps, n_free)
         free = np.flatnonzero(~fixed)
         free = free[free != j]
+        # the free values: the current ones and a fixed space-filling design (a regular grid
+        # of one free column, else Halton points), the same at every step and in every
+        # session, so that the titration suggestion follows from the reports alone
+        if free.size == 1:
+            design = np.linspace(0.0, 1.0, self.titration_free_levels)[:, None]
+        elif free.size:
+            design = qmc.Halton(d=free.size, scramble=False).random(self.titration_free_levels)
+        else:
+            design = np.zeros((0, 0))
+        design = np.vstack([self.X_[k_top, free][None, :], design])
+        n_free = design.shape[0]
+        X = np.repeat(x0[None, :], steps.size * n_free, axis=0)
+        X[:, j] = np.repeat(steps, n_free)
         if free.size:
-            X[:, free] = self._gen.random((X.shape[0], free.size))
-            X[::n_free, free] = self.X_[k_top, free]  # the current free values are candidates too
+            X[:, free] = np.tile(design, (steps.size, 1))
         X = self.space.snap(X)
         smu, ssd = self._predict(side, X)
         safe = np.flatnonzero(smu + self.safety_beta * ssd <= self.side_effect_limit)
@@ -975,10 +998,13 @@ class BayesOptimizer:
 
         The seed of bipole ``b`` is the first seed with ``b`` and the same
         amplitude over perception threshold as the first seed (at least 1.1).
-        When that amplitude is below the space's lower bound, the amplitude is
-        the lower bound and the pulse width is shortened so that the Weiss
-        strength-duration law gives the same ratio. Bipoles whose seed falls
-        outside the space are left out.
+        When that amplitude is outside the space's bounds, the amplitude is the
+        nearer bound and the pulse width is changed so that the Weiss
+        strength-duration law gives the same ratio (shorter below the lower
+        bound, longer above the upper one). Bipoles whose seed falls outside
+        the space are left out. The first seed's own bipole gets such a seed
+        too when the first seed is below its perception threshold (a seed
+        clipped at the amplitude bound), so that its line can reach perception.
         """
         if not self.bipole_switch or self._thr_table is None or not self._seeds:
             return {}
@@ -988,11 +1014,12 @@ class BayesOptimizer:
         amp = cast(Real, self.space.parameter("amplitude"))  # validated with the thresholds
         seed = self._seeds[0]
         i0 = key.choices.index(seed[self.perception_key])
-        ratio = max(1.1, float(self.perception_ratio(self.space.encode([seed]))[0]))
+        q0 = float(self.perception_ratio(self.space.encode([seed]))[0])
+        ratio = max(1.1, q0)
         pw_par = self.space.parameter("pulse_width") if "pulse_width" in self.space.names else None
         out: dict[int, dict[str, Any]] = {}
         for b, name in enumerate(key.choices):
-            if b == i0:
+            if b == i0 and q0 >= 1.0:
                 continue
             pt = {**seed, self.perception_key: name}
             pt["amplitude"] = amp.low
@@ -1000,10 +1027,12 @@ class BayesOptimizer:
             a = amp.low * ratio / q_low  # amplitude at the ratio, at the seed's pulse width
             if amp.low <= a <= amp.high:
                 pt["amplitude"] = a
-            elif a < amp.low and isinstance(pw_par, Real):
+            elif isinstance(pw_par, Real):
                 # Weiss: threshold(pw) = thr (1 + c / pw) / (1 + c / pw0); solve for pw
                 pw0 = float(seed["pulse_width"])
-                f = (amp.low / a) * (1.0 + self.chronaxie / pw0) - 1.0
+                bound = amp.low if a < amp.low else amp.high
+                pt["amplitude"] = bound
+                f = (bound / a) * (1.0 + self.chronaxie / pw0) - 1.0
                 pw = self.chronaxie / f if f > 0 else np.inf
                 if not pw_par.low <= pw <= pw_par.high:
                     continue
@@ -1026,6 +1055,12 @@ class BayesOptimizer:
                 pt[p.name] = p.high
         return bool(self.perception_ratio(self.space.encode([pt]))[0] >= 1.0)
 
+    def _line_reaches(self, seed: Mapping[str, Any]) -> bool:
+        """Whether the titration line of ``seed`` reaches perception at the highest amplitude."""
+        amp = cast(Real, self.space.parameter("amplitude"))
+        pt = {**seed, "amplitude": amp.high}
+        return bool(self.perception_ratio(self.space.encode([pt]))[0] >= 1.0)
+
     def _bipole_starts(self) -> list[tuple[int, int]]:
         """(first report index, bipole) of every bipole seed tested so far."""
         if not self._bipole_seeds or not self.n_observations:
@@ -1043,12 +1078,15 @@ class BayesOptimizer:
         """Start an untested bipole at its threshold-anchored seed (see ``bipole_switch``).
 
         Applies while fewer than ``max_bipoles`` bipoles were tested, when the
-        current bipole (the latest one started, else the first seed's) cannot
-        reach its perception threshold inside the space, or, with
+        titration line of the current bipole (the latest one started, else the
+        first seed's: its seed with the amplitude raised to the bound) cannot
+        reach the bipole's perception threshold, or, with
         ``switch_relief`` and not ``unreachable_only``, after titration when
         the highest posterior mean relief among tested protocols is below
         ``switch_relief`` after ``switch_after`` reports on the current
-        bipole. Only bipoles that can reach perception are started; the seed
+        bipole. Only bipoles that can reach perception are started, nearest
+        first; a first seed clipped below perception restarts its own bipole at
+        its threshold-anchored seed (a longer pulse width) before others; the seed
         must pass the protocol check and its posterior mean side effect must be
         within the limit.
         """
@@ -1065,14 +1103,21 @@ class BayesOptimizer:
         )
         obj = self._fit_objective()
         mu, _ = self._predict(obj, self.X_)
-        if self._bipole_reachable(current):
+        line_seed = self._bipole_seeds[current] if starts else self._seeds[0]
+        if self._line_reaches(line_seed):
             if unreachable_only or self.switch_relief is None:
                 return None
             if self.n_observations - k0 < self.switch_after:
                 return None
             if float(np.max(mu)) >= self.switch_relief:
                 return None
-        todo = [b for b in self._bipole_seeds if b not in tested and self._bipole_reachable(b)]
+        started = {b for _, b in starts}
+        i0 = key.choices.index(self._seeds[0][self.perception_key])
+        todo = [
+            b
+            for b in self._bipole_seeds
+            if b not in started and (b not in tested or b == i0) and self._bipole_reachable(b)
+        ]
         if not todo:
             return None
         if self.bipole_order == "distance":
