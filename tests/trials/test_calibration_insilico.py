@@ -102,24 +102,10 @@ def test_calibrate_improves_the_discrepancy_on_a_subset(monkeypatch: pytest.Monk
     assert again["params"] == rec["params"]
 
 
-def test_cli_calibration_specs_and_cohort(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_calibration_specs_and_cohort(run) -> None:
     import json
-    import sys
 
-    from phantomlab.cli import main
-
-    def cli(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["phantomlab", "trial", *args])
-        code = 0
-        try:
-            main()
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
+    cli = run  # conftest: (returncode, stdout, stderr) of ``phantomlab trial ...``
     code, out, err = cli("calibration", "--json")
     assert code == 0, err
     rep = json.loads(out)

@@ -132,28 +132,8 @@ def test_virtual_trial_model_feeds_the_analysis() -> None:
     assert np.isfinite(res.effects["estimate"]).all()
 
 
-def _cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str):
-    """Run ``phantomlab trial ...`` through ``main()`` (exit codes as for a user)."""
-    import sys
-
-    from phantomlab.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["phantomlab", "trial", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def test_cli_replicate_json_and_bad_input(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    code, out, err = _cli(
-        monkeypatch,
-        capsys,
+def test_cli_replicate_json_and_bad_input(run, tmp_path: Path) -> None:
+    code, out, err = run(
         "replicate",
         "kikkert2019",
         "--replicates",
@@ -172,9 +152,7 @@ def test_cli_replicate_json_and_bad_input(
     spec = load_trial_spec("kikkert2019").model_copy(update={"study_id": "mytrial2030"})
     f = tmp_path / "mytrial.yaml"
     f.write_text(spec.to_yaml())
-    code, out, err = _cli(
-        monkeypatch,
-        capsys,
+    code, out, err = run(
         "replicate",
         str(f),
         "--replicates",
@@ -188,11 +166,11 @@ def test_cli_replicate_json_and_bad_input(
     )
     assert code == 0, err
     assert json.loads(out)["study_id"] == "mytrial2030"
-    code, out, err = _cli(monkeypatch, capsys, "replicate", "kikkert2019", "--replicates", "0")
+    code, out, err = run("replicate", "kikkert2019", "--replicates", "0")
     assert code == 2 and "replicates" in err and "Traceback" not in err
-    code, out, err = _cli(monkeypatch, capsys, "replicate", "nosuchstudy1999")
+    code, out, err = run("replicate", "nosuchstudy1999")
     assert code == 2 and "spec" in err
-    code, out, _ = _cli(monkeypatch, capsys, "spec-schema")
+    code, out, _ = run("spec-schema")
     assert code == 0 and "TrialSpec" in out
 
 

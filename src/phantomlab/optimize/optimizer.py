@@ -950,7 +950,7 @@ class BayesOptimizer:
         elif free.size:
             design = qmc.Halton(d=free.size, scramble=False).random(self.titration_free_levels)
         else:
-            design = np.zeros((0, 0))
+            design = np.zeros((0, 0))  # nothing free: the line is the seed's
         design = np.vstack([self.X_[k_top, free][None, :], design])
         n_free = design.shape[0]
         X = np.repeat(x0[None, :], steps.size * n_free, axis=0)
@@ -1050,10 +1050,10 @@ class BayesOptimizer:
         """Whether bipole ``b`` can reach its perception threshold within the space."""
         key = self._perception_param()
         pt = {**self._seeds[0], self.perception_key: key.choices[b]}
-        for p in self.space.parameters:
-            if isinstance(p, Real) and p.name in ("amplitude", "pulse_width"):
-                pt[p.name] = p.high
-        return bool(self.perception_ratio(self.space.encode([pt]))[0] >= 1.0)
+        pw = self.space.parameter("pulse_width") if "pulse_width" in self.space.names else None
+        if isinstance(pw, Real):
+            pt["pulse_width"] = pw.high
+        return self._line_reaches(pt)
 
     def _line_reaches(self, seed: Mapping[str, Any]) -> bool:
         """Whether the titration line of ``seed`` reaches perception at the highest amplitude."""
