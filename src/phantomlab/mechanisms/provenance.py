@@ -16,51 +16,9 @@ never written by hand.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from phantomlab._params import KINDS, Kind, Param, make_param
 
 __all__ = ["KINDS", "REGISTRY", "Param", "param", "value"]
-
-#: Allowed provenance kinds.
-KINDS: tuple[str, ...] = ("source", "calibrated", "assumed")
-
-Kind = Literal["source", "calibrated", "assumed"]
-
-
-@dataclass(frozen=True)
-class Param:
-    """One model parameter with its provenance.
-
-    Parameters
-    ----------
-    module : str
-        Short name of the model level (``"peripheral"``, ``"spinal"``, ...).
-    name : str
-        Parameter name, unique within its module.
-    value : float
-        Numeric value in ``unit`` (SI unless the unit says otherwise).
-    unit : str
-        Unit of ``value`` (``"1"`` for dimensionless).
-    kind : {"source", "calibrated", "assumed"}
-        Provenance kind.
-    source : str
-        Citation (DOI/PMID), calibration target, or ``""`` for assumed values.
-    note : str
-        Reason (assumed), procedure (calibrated) or location (source).
-    """
-
-    module: str
-    name: str
-    value: float
-    unit: str
-    kind: Kind
-    source: str
-    note: str = ""
-
-    @property
-    def key(self) -> str:
-        """Return ``"module.name"``."""
-        return f"{self.module}.{self.name}"
 
 
 #: Every registered parameter, keyed by ``"module.name"``.
@@ -103,13 +61,7 @@ def param(
     ValueError
         If the record is malformed (programming error, not user input).
     """
-    if kind not in KINDS:
-        raise ValueError(f"provenance kind must be one of {KINDS}, got {kind!r}")
-    if kind in ("source", "calibrated") and not source:
-        raise ValueError(f"{module}.{name}: a {kind} parameter needs a source")
-    if kind == "assumed" and not note:
-        raise ValueError(f"{module}.{name}: an assumed parameter needs a reason")
-    rec = Param(module, name, float(value), unit, kind, source, note)
+    rec = make_param(module, name, value, unit, kind, source, note)
     REGISTRY[rec.key] = rec
     return float(value)
 
