@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 __all__ = ["KINDS", "Kind", "Param", "make_param", "registry_values"]
 
@@ -120,13 +120,13 @@ def make_param(
     return Param(module, name, float(value), unit, kind, source, note, rng)  # type: ignore[arg-type]
 
 
-def registry_values(*registries: Mapping[str, Param]) -> dict[str, float]:
+def registry_values(*registries: Mapping[str, Any]) -> dict[str, float]:
     """Every parameter value of ``registries``, keyed ``"module.name"`` (for fingerprints).
 
     Parameters
     ----------
     *registries : mapping of str to Param
-        Registries to read.
+        Registries to read (records with ``key`` and ``value``).
 
     Returns
     -------

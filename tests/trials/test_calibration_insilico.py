@@ -14,8 +14,9 @@ from phantomlab.trials.calibration import (
     collect_targets,
     data_hash,
     evaluate,
+    fingerprint_changes,
     format_report,
-    model_hash,
+    model_fingerprint,
 )
 
 
@@ -44,8 +45,24 @@ def test_fitted_to_the_current_evidence(record: dict) -> None:
 
 
 def test_fitted_to_the_current_model(record: dict) -> None:
-    """Mechanisms, therapies, protocols or cohorts changed since the fit: recalibrate."""
-    assert record["model_sha256"] == model_hash()
+    """Model parameters or behaviour on the targets changed since the fit: recalibrate."""
+    assert fingerprint_changes(record["fingerprint"], model_fingerprint(record)) == []
+
+
+def test_fingerprint_sees_a_parameter_and_a_behaviour_change(record: dict) -> None:
+    """The fingerprint is not a source hash: it must catch a changed value or output."""
+    fp = record["fingerprint"]
+    key = next(iter(fp["params"]))
+    moved = {**fp, "params": {**fp["params"], key: fp["params"][key] + 1.0}}
+    assert fingerprint_changes(fp, moved) == [
+        f"parameter {key}: {fp['params'][key]} -> {fp['params'][key] + 1.0}"
+    ]
+    # a different calibrated value moves the golden simulation of its arms
+    p = dict(record["params"])
+    p["rtms.high_effect"] = REGISTRY["rtms.high_effect"].prior[0]
+    changed = fingerprint_changes(fp, model_fingerprint({**record, "params": p}))
+    assert changed and all(c.startswith("golden ") for c in changed)
+    assert fingerprint_changes(fp, fp) == []
 
 
 def test_stored_calibration_reproduces_its_reported_numbers(record: dict) -> None:
@@ -68,7 +85,7 @@ def test_acceptance_fraction_inside_and_loso_reported(record: dict) -> None:
 def test_report_and_text(record: dict) -> None:
     rep = calibration_report()
     assert rep["in_silico"] is True and rep["data_current"] is True
-    assert rep["model_current"] is True
+    assert rep["model_current"] is True and rep["model_changes"] == []
     text = format_report(rep)
     assert "fraction inside" in text and "leave-one-study-out" in text
 

@@ -39,8 +39,9 @@ Method (documented in ``docs/calibration.md``)
   the all-data fit in this check (an approximation, stated in the output).
 
 The result is written as a versioned JSON
-(``cohorts/data/calibration_v1.json``) with date, method, seed and the SHA-256
-of the evidence data and specs it was fitted to.
+(``cohorts/data/calibration_v1.json``) with date, method, seed, the SHA-256
+of the evidence data and specs it was fitted to, and the model fingerprint
+(:func:`model_fingerprint`: parameter values and a golden simulation output).
 """
 
 from __future__ import annotations
@@ -79,7 +80,8 @@ __all__ = [
     "collect_targets",
     "data_hash",
     "evaluate",
-    "model_hash",
+    "fingerprint_changes",
+    "model_fingerprint",
 ]
 
 #: Therapy parameter blocks fitted together (prior ranges from the therapy registry).
@@ -187,47 +189,92 @@ def data_hash(specs: Sequence[TrialSpec] | None = None) -> str:
     return h.hexdigest()
 
 
-def _code_digest(source: str) -> str:
-    """Canonical form of Python source without docstrings, comments or layout."""
-    import ast
-
-    tree = ast.parse(source)
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if (
-            isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
-            and isinstance(body, list)
-            and body
-            and isinstance(body[0], ast.Expr)
-            and isinstance(body[0].value, ast.Constant)
-            and isinstance(body[0].value.value, str)
-        ):
-            node.body = body[1:] or [ast.Pass()]
-    return ast.dump(tree, include_attributes=False)
+#: Pool and seed of the golden simulation in the model fingerprint (assumed: small enough
+#: to run in about a second, large enough that every target arm enrols someone).
+GOLDEN_POOL = 60
+GOLDEN_SEED = 20261207
+#: Absolute tolerance on a golden value (float reordering in a refactor, not a model change).
+GOLDEN_ATOL = 1e-6
 
 
-def model_hash() -> str:
-    """SHA-256 of the model code and data the calibration depends on.
+def _registry_fingerprint() -> dict[str, float]:
+    """Every parameter value the calibrated model reads, keyed ``"module.name"``."""
+    from phantomlab._params import registry_values
+    from phantomlab.mechanisms.provenance import REGISTRY as MECHANISMS
 
-    Covers ``mechanisms``, ``therapies``, ``protocols`` (reference library), ``fields`` and
-    ``cohorts``: Python files in canonical form (docstrings, comments and layout do not
-    count), data files byte for byte, the calibration files themselves excluded. When it
-    changes, the stored calibration may no longer describe the code.
+    out = registry_values(MECHANISMS, REGISTRY)
+    for row in default_cohort_spec().provenance_table():
+        d = json.loads(row["value"])
+        for k, v in sorted(d.items()):
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                out[f"cohort.{row['field']}.{k}"] = float(v)
+    return dict(sorted(out.items()))
+
+
+def model_fingerprint(
+    record: Mapping[str, Any], *, specs: Sequence[TrialSpec] | None = None
+) -> dict[str, Any]:
+    """Fingerprint of the model a calibration describes: parameters and a golden output.
+
+    Not a hash of source code: a refactor that leaves every parameter value and the
+    simulated arm statistics unchanged leaves the fingerprint unchanged, while any change
+    of the model's behaviour on the calibration targets shows up in the golden values.
+
+    Parameters
+    ----------
+    record : mapping
+        A calibration record (its ``params`` and ``cohort`` are simulated).
+    specs : sequence of TrialSpec, optional
+        Trials (default: the packaged specs).
+
+    Returns
+    -------
+    dict
+        ``{"params": {key: value}, "golden": {"pool", "seed", "values": {target: value}}}``.
     """
-    import phantomlab
+    targets = collect_targets(specs)
+    cs = _cohort(default_cohort_spec(), record.get("cohort", {}))
+    params = {k: float(v) for k, v in record["params"].items()}
+    pred = _Simulator(GOLDEN_POOL, GOLDEN_SEED).predict(cs, params, targets)
+    return {
+        "params": _registry_fingerprint(),
+        "golden": {
+            "pool": GOLDEN_POOL,
+            "seed": GOLDEN_SEED,
+            "values": {t.key: float(v) for t, v in zip(targets, pred, strict=True)},
+        },
+    }
 
-    root = Path(phantomlab.__file__).parent
-    h = hashlib.sha256()
-    for sub in ("mechanisms", "therapies", "protocols", "fields", "cohorts"):
-        for f in sorted((root / sub).rglob("*")):
-            if f.suffix not in (".py", ".yaml", ".csv") or "calibration_" in f.name:
-                continue
-            h.update(str(f.relative_to(root)).encode())
-            if f.suffix == ".py":
-                h.update(_code_digest(f.read_text()).encode())
-            else:
-                h.update(f.read_bytes())
-    return h.hexdigest()
+
+def fingerprint_changes(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """List what differs between two :func:`model_fingerprint` records (empty: same model).
+
+    Parameters
+    ----------
+    stored, current : mapping
+        Fingerprints.
+
+    Returns
+    -------
+    list of str
+        One line per changed parameter or golden value.
+    """
+    out = []
+    sp, cp = stored.get("params", {}), current.get("params", {})
+    for k in sorted(set(sp) | set(cp)):
+        if sp.get(k) != cp.get(k):
+            out.append(f"parameter {k}: {sp.get(k)} -> {cp.get(k)}")
+    sg, cg = stored.get("golden", {}), current.get("golden", {})
+    if (sg.get("pool"), sg.get("seed")) != (cg.get("pool"), cg.get("seed")):
+        out.append("golden simulation settings differ")
+    sv, cv = sg.get("values", {}), cg.get("values", {})
+    for k in sorted(set(sv) | set(cv)):
+        a, b = sv.get(k), cv.get(k)
+        if a is None or b is None:
+            out.append(f"golden {k}: {a} -> {b}")
+        elif not (np.isnan(a) and np.isnan(b)) and not abs(a - b) <= GOLDEN_ATOL:
+            out.append(f"golden {k}: {a:.6g} -> {b:.6g}")
+    return out
 
 
 class _Simulator:
@@ -402,7 +449,6 @@ def calibrate(
         "sweeps": int(sweeps),
         "de_budget": {"maxiter": int(maxiter), "popsize": int(popsize)},
         "data_sha256": data_hash(specs),
-        "model_sha256": model_hash(),
         "n_targets": len(targets),
         "discrepancy": total,
         "params": params,
@@ -440,6 +486,7 @@ def calibrate(
         "the part of the fit that is simulation noise of the calibration pool"
     )
     say(f"independent pool: fraction inside {fresh['fraction_inside']:.2f}")
+    record["fingerprint"] = model_fingerprint(record, specs=specs)
     return record
 
 
@@ -570,14 +617,20 @@ def calibration_report(path: str | Path | None = None) -> dict[str, Any]:
     """
     rec = load_calibration(path)
     keys = (
-        "version", "date", "method", "seed", "pool", "data_sha256", "model_sha256", "n_targets",
+        "version", "date", "method", "seed", "pool", "data_sha256", "n_targets",
         "discrepancy",
         "params", "cohort", "arms", "fraction_inside", "loso_fraction_inside", "loso_note",
         "fresh_pool_fraction_inside", "fresh_pool_note", "not_replicable",
     )  # fmt: skip
     out = {k: rec.get(k) for k in keys}
     out["data_current"] = rec.get("data_sha256") == data_hash()
-    out["model_current"] = rec.get("model_sha256") == model_hash()
+    changes = (
+        fingerprint_changes(rec["fingerprint"], model_fingerprint(rec))
+        if "fingerprint" in rec
+        else ["no model fingerprint stored"]
+    )
+    out["model_current"] = not changes
+    out["model_changes"] = changes
     out["in_silico"] = True
     return out
 
@@ -590,6 +643,7 @@ def format_report(rep: Mapping[str, Any]) -> str:
         f"model {'current' if rep['model_current'] else 'CHANGED since the fit'} (in silico)",
         f"{'study/arm/outcome':<44} {'published [95% CI]':>25} {'sim [95% int.]':>26} in  LOSO",
     ]
+    lines[1:1] = [f"  model change since the fit: {c}" for c in rep.get("model_changes", [])[:10]]
     for r in rep["arms"]:
         key = f"{r['study_id']}/{r['arm']}/{r['outcome']}"
         lo = r.get("loso_mean")
