@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from phantomlab.evidence import _kernels as K
-from phantomlab.evidence.rma import MetaAnalysisWarning, rma, rma_batch
+import phantomlab.meta._kernels as K  # the exact optimum of tau^2, for the accuracy check
+from phantomlab.meta import MetaAnalysisWarning, rma, rma_batch
 
-REF = Path(__file__).resolve().parents[1] / "tests" / "evidence" / "metafor_reference" / "bcg.json"
+REF = Path(__file__).resolve().parents[1] / "tests" / "meta" / "metafor_reference" / "bcg.json"
 N_META = 10_000
 K_STUDIES = 20
 N_LOOP = 300  # peers are looped over this many meta-analyses; time per fit is extrapolated

@@ -15,10 +15,11 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "phantomlab"
 CORE = {"_units", "_validation", "_rng", "_params", "_result", "exceptions"}
-BASE = {"protocols", "fields", "mechanisms", "evidence"}
+BASE = {"protocols", "fields", "mechanisms", "meta", "evidence"}
 ALLOWED: dict[str, set[str]] = {
     **{c: CORE for c in CORE},
     **{b: CORE for b in BASE},
+    "evidence": CORE | {"meta"},
     "therapies": CORE | {"protocols", "fields", "mechanisms"},
     "bci": CORE | {"protocols", "fields", "mechanisms"},
     "cohorts": CORE | BASE | {"therapies"},

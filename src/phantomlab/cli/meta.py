@@ -1,8 +1,8 @@
 """``phantomlab meta``: effect sizes and meta-analysis from a CSV table.
 
-A thin layer over :mod:`phantomlab.evidence.escalc` and
-:mod:`phantomlab.evidence.rma`: read the table, pick the columns, call the
-public API, print metafor-style text or (``--json``) one JSON object.
+A thin layer over :mod:`phantomlab.meta` (``escalc``, ``rma`` and the analyses of a
+fitted model): read the table, pick the columns, call the public API, print
+metafor-style text or (``--json``) one JSON object.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def _fit(
     slab: str | None,
     mods: str | None = None,
 ) -> Any:
-    from phantomlab.evidence.rma import rma
+    from phantomlab.meta import rma
 
     df, y, v, labels = _load(data, yi, vi, sei, slab)
     moddf = None
@@ -151,7 +151,7 @@ def escalc_cmd(
     as_json: bool = _JSON,
 ) -> None:
     """Compute effect sizes yi and sampling variances vi (metafor escalc)."""
-    from phantomlab.evidence.escalc import escalc
+    from phantomlab.meta import escalc
 
     df = read_table(data)
     cols = dict(
@@ -324,7 +324,7 @@ def subgroups_cmd(
     as_json: bool = _JSON,
 ) -> None:
     """Subgroup analysis with the test of subgroup differences."""
-    from phantomlab.evidence.rma import rma_subgroups
+    from phantomlab.meta import rma_subgroups
 
     with _warnings_to_stderr():
         df, y, v, labels = _load(data, yi, vi, sei, slab)

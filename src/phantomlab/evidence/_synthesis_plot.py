@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
     from phantomlab.evidence.synthesis import GroupResult, SynthesisResult
 
-__all__ = ["forest_by_group"]
+__all__ = ["forest_by_group", "forest_group"]
 
 _NULL = {"SMD": 0.0, "MD": 0.0, "RD": 0.0, "MN": 0.0, "RR": 1.0, "OR": 1.0}
 
@@ -201,3 +201,34 @@ def forest_by_group(res: SynthesisResult, path: str | Path | None = None) -> Fig
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=150)
     return fig
+
+
+def forest_group(g: GroupResult, ax: Axes | None = None) -> Figure:
+    """Draw the forest plot of one group (the panel of :func:`forest_by_group`).
+
+    Parameters
+    ----------
+    g : GroupResult
+        The group.
+    ax : matplotlib Axes, optional
+        Axes to draw into (leave room on the left and right for the labels);
+        default: a new figure sized to the group.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
+    from phantomlab._result import as_figure
+    from phantomlab.evidence.synthesis import OUTCOMES
+
+    title = f"{OUTCOMES[g.outcome].title} ({g.measure})"
+    if ax is None:
+        from matplotlib.figure import Figure
+
+        h = _rows([g]) * 0.24
+        total = h + 0.45 + 0.7
+        fig = Figure(figsize=(10.5, total))
+        ax = fig.add_axes((0.30, 0.7 / total, 0.45, h / total))
+    _panel(ax, [g], g.measure, title)
+    return as_figure(ax)

@@ -13,7 +13,7 @@ import numpy as np
 if TYPE_CHECKING:
     from phantomlab.evidence.synthesis import GroupResult, SynthesisResult
 
-__all__ = ["summary_text"]
+__all__ = ["group_text", "summary_text"]
 
 _SHOWN = {
     "SMD": "g",
@@ -73,6 +73,32 @@ def _group_lines(g: GroupResult) -> list[str]:
             seen.add((label, cv.text))
             out.append(f"      - {label}: {cv.text}")
     return out
+
+
+def group_text(g: GroupResult) -> str:
+    """Return one group as text: its pooled line, then its studies and caveats.
+
+    Parameters
+    ----------
+    g : GroupResult
+        The group.
+
+    Returns
+    -------
+    str
+        The heading line (analysis, measure, group, estimate and CI on the shown
+        scale) and the lines that :func:`summary_text` prints for the group.
+    """
+    from phantomlab.evidence.synthesis import _transform
+
+    est, lb, ub = g.estimate()
+    t = _transform(g.measure, np.array([est, lb, ub]))
+    how = f"k = {g.k}" if g.fit is not None else "k = 1, not pooled"
+    head = (
+        f"{g.outcome} ({g.measure}), {g.group}: {_SHOWN[g.measure]} {_num(float(t[0]))} "
+        f"{_ci(float(t[1]), float(t[2]))} ({how})"
+    )
+    return "\n".join([head, *_group_lines(g)])
 
 
 def summary_text(res: SynthesisResult) -> str:

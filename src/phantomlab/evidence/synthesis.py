@@ -4,8 +4,8 @@
 into one comparison per study and analysis, by rules written down here (and in
 ``docs/evidence.md``), and lists every row it cannot use with the reason.
 :func:`synthesize` computes the effect sizes with
-:func:`~phantomlab.evidence.escalc.escalc`, pools each group (by modality) with
-:func:`~phantomlab.evidence.rma.rma`, and returns a :class:`SynthesisResult`
+:func:`~phantomlab.meta.escalc`, pools each group (by modality) with
+:func:`~phantomlab.meta.rma`, and returns a :class:`SynthesisResult`
 that prints every caveat the rows carry and draws a forest plot.
 
 Analyses (``outcome``)
@@ -58,8 +58,8 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy.stats import norm
 
+from phantomlab._result import Result
 from phantomlab._validation import check_in, raise_if
-from phantomlab.evidence._inputs import check_options
 from phantomlab.evidence._select import (
     BY,
     OUTCOMES,
@@ -69,7 +69,6 @@ from phantomlab.evidence._select import (
     combine_arms,
     select,
 )
-from phantomlab.evidence.escalc import escalc
 from phantomlab.evidence.records import (
     MODALITIES,
     Caveat,
@@ -77,8 +76,8 @@ from phantomlab.evidence.records import (
     StudyTable,
     load_studies,
 )
-from phantomlab.evidence.rma import RMAResult, rma
 from phantomlab.exceptions import InputError, Problem
+from phantomlab.meta import RMAResult, check_options, escalc, rma
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -121,8 +120,8 @@ def _transform(measure: str, x: Any) -> Any:
 
 
 # -------------------------------------------------------------------- results
-@dataclass(frozen=True)
-class GroupResult:
+@dataclass(frozen=True, repr=False)
+class GroupResult(Result):
     """Pooled result of one group (modality) of one analysis.
 
     Parameters
@@ -253,9 +252,59 @@ class GroupResult:
         }
         return out
 
+    def summary(self) -> str:
+        """Return the group as text: pooled estimate, studies, leave-one-out, caveats."""
+        from phantomlab.evidence._synthesis_text import group_text
 
-@dataclass(frozen=True)
-class SynthesisResult:
+        return group_text(self)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return one row per study: yi, vi, CI, weight (percent) and caveat codes."""
+        slb, sub = self.study_ci()
+        weights = self.fit.weights if self.fit is not None else np.full(self.k, 100.0)
+        return pd.DataFrame(
+            {
+                "study_id": [c.study_id for c in self.comparisons],
+                "label": [c.label for c in self.comparisons],
+                "yi": self.yi,
+                "vi": self.vi,
+                "ci_lb": slb,
+                "ci_ub": sub,
+                "weight": weights,
+                "caveats": [
+                    "; ".join(dict.fromkeys(cv.code for cv in c.caveats()))
+                    for c in self.comparisons
+                ],
+            }
+        )
+
+    def _brief(self) -> str:
+        est, lb, ub = (float(_transform(self.measure, x)) for x in self.estimate())
+        return (
+            f"{self.outcome}/{self.group} ({self.measure}), k = {self.k}: "
+            f"{est:.3g} [{lb:.3g}, {ub:.3g}]"
+        )
+
+    def plot(self, ax: Any = None) -> Figure:
+        """Draw the forest plot of this group (studies, pooled diamond, published estimates).
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Axes to draw into (default: a new figure sized to the group).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure.
+        """
+        from phantomlab.evidence._synthesis_plot import forest_group
+
+        return forest_group(self, ax=ax)
+
+
+@dataclass(frozen=True, repr=False)
+class SynthesisResult(Result):
     """Result of :func:`synthesize`: pooled groups, exclusions, published estimates.
 
     Parameters
@@ -408,9 +457,46 @@ class SynthesisResult:
 
         return forest_by_group(self, path=path)
 
-    def plot(self, path: str | Path | None = None) -> Figure:
-        """Draw the forest plot (alias of :meth:`forest`)."""
+    def plot(self, ax: Any = None, path: str | Path | None = None) -> Figure:
+        """Draw the forest plot (see :meth:`forest`).
+
+        Parameters
+        ----------
+        ax : None
+            Not supported: the figure has one panel per analysis; draw one group
+            into given Axes with ``res.group(outcome, group).plot(ax)``.
+        path : str or Path, optional
+            Where to save the figure.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure.
+
+        Raises
+        ------
+        InputError
+            If ``ax`` is given.
+        """
+        if ax is not None:
+            raise InputError(
+                Problem(
+                    "ax",
+                    type(ax).__name__,
+                    "None (one panel per analysis; use group(...).plot(ax) for one group)",
+                    "",
+                    "cannot draw several panels into one Axes",
+                )
+            )
         return self.forest(path=path)
+
+    def _brief(self) -> str:
+        pooled = sum(g.pooled for g in self.groups)
+        outcomes = ", ".join(self.settings.get("outcomes", [])) or "no analyses"
+        return (
+            f"{len(self.groups)} groups ({pooled} pooled) over {outcomes}; "
+            f"{len(self.excluded)} rows not poolable"
+        )
 
 
 # ------------------------------------------------------------------ synthesis
@@ -460,7 +546,7 @@ def synthesize(
         escalc measure per analysis, e.g. ``{"pain": "MD"}`` (default: the first
         measure of each analysis: SMD, RR, PLO, MN).
     method : str
-        tau^2 estimator passed to :func:`~phantomlab.evidence.rma.rma` (default REML).
+        tau^2 estimator passed to :func:`~phantomlab.meta.rma` (default REML).
     test : str
         ``"z"`` or ``"knha"`` (Knapp-Hartung).
     level : float

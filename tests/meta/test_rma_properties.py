@@ -8,9 +8,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from phantomlab.evidence.escalc import escalc
-from phantomlab.evidence.rma import MetaAnalysisWarning, rma
 from phantomlab.exceptions import InputError
+from phantomlab.meta import MetaAnalysisWarning, rma
+from phantomlab.meta.escalc import escalc
 
 _num = st.one_of(
     st.floats(min_value=-1e3, max_value=1e3, allow_nan=False),

@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import stats
 
-from phantomlab.evidence._format import fmt_p
+from phantomlab.meta._format import fmt_p
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from phantomlab.evidence.rma import RMAResult
-    from phantomlab.evidence.sensitivity import SubgroupResult
+    from phantomlab.meta.diagnostics import SubgroupResult
+    from phantomlab.meta.results import RMAResult
 
 __all__ = ["forest", "forest_subgroups", "funnel"]
 
@@ -222,7 +222,7 @@ def forest_subgroups(
     Parameters
     ----------
     sub : SubgroupResult
-        Result of :func:`~phantomlab.evidence.sensitivity.rma_subgroups`.
+        Result of :func:`~phantomlab.meta.sensitivity.rma_subgroups`.
     ax, path, xlabel, refline, fmt, title
         As in :func:`forest`.
 

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from phantomlab.evidence.escalc import escalc
-from phantomlab.evidence.rma import confint, leave1out, regtest, rma, trimfill
+from phantomlab.meta import confint, leave1out, regtest, rma, trimfill
+from phantomlab.meta.escalc import escalc
 
 REF = Path(__file__).with_name("metafor_reference")
 FILES = sorted(REF.glob("*.json"))
@@ -110,7 +110,7 @@ def test_bcg_published_values() -> None:
     assert round(ml.se_tau2, 4) == 0.1443
     # REML subgroup by allocation (rma.uni help page)
     data = pd.read_csv(REF / "bcg.csv")
-    from phantomlab.evidence.rma import rma_subgroups
+    from phantomlab.meta import rma_subgroups
 
     sub = rma_subgroups(data["yi"], data["vi"], data["alloc"])
     assert np.round(

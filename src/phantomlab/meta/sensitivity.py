@@ -14,22 +14,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 from scipy import stats
 
-from phantomlab.evidence import _kernels as K
-from phantomlab.evidence._format import fmt_p, fmt_x, format_table
-from phantomlab.evidence._inputs import METAFOR, as_vector
-from phantomlab.evidence._zeroin import R_UNIROOT_TOL, zeroin
+import phantomlab.meta._kernels as K
 from phantomlab.exceptions import InputError, Problem
-
-if TYPE_CHECKING:
-    from phantomlab.evidence.rma import RMAResult
+from phantomlab.meta._inputs import METAFOR, as_vector
+from phantomlab.meta._zeroin import R_UNIROOT_TOL, zeroin
+from phantomlab.meta.diagnostics import ConfintResult, Leave1outResult, SubgroupResult
+from phantomlab.meta.results import RMAResult
+from phantomlab.meta.rma import rma
 
 __all__ = [
     "ConfintResult",
@@ -39,61 +37,6 @@ __all__ = [
     "leave1out",
     "rma_subgroups",
 ]
-
-
-@dataclass(frozen=True)
-class ConfintResult:
-    """Q-profile confidence intervals of the heterogeneity parameters.
-
-    Attributes
-    ----------
-    tau2, tau, I2, H2 : tuple of float
-        ``(estimate, ci_lb, ci_ub)`` each.
-    level : float
-        Confidence level in percent.
-    lb_note, ub_note : str
-        ``""``, ``"<"`` (bound below the search interval) or ``">"`` (above it),
-        as metafor marks them; ``"null set"`` when the interval is empty.
-    """
-
-    tau2: tuple[float, float, float]
-    tau: tuple[float, float, float]
-    I2: tuple[float, float, float]
-    H2: tuple[float, float, float]
-    level: float
-    lb_note: str = ""
-    ub_note: str = ""
-
-    def to_frame(self) -> pd.DataFrame:
-        """Return rows tau^2, tau, I^2(%), H^2 with estimate, ci_lb, ci_ub."""
-        return pd.DataFrame(
-            [self.tau2, self.tau, self.I2, self.H2],
-            index=["tau^2", "tau", "I^2(%)", "H^2"],
-            columns=["estimate", "ci_lb", "ci_ub"],
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return ``{"tau2": [est, lb, ub], "tau": ..., "I2": ..., "H2": ...}``."""
-        return {
-            "tau2": list(self.tau2),
-            "tau": list(self.tau),
-            "I2": list(self.I2),
-            "H2": list(self.H2),
-            "level": self.level,
-        }
-
-    def summary(self, digits: int = 4) -> str:
-        """Return metafor-style text."""
-        df = self.to_frame()
-        rows = [[str(i), *(fmt_x(float(x), digits) for x in df.loc[i])] for i in df.index]
-        note = ""
-        if self.lb_note or self.ub_note:
-            where = f"{self.lb_note}{self.ub_note}"
-            note = f"\nNote: bound(s) at the limit of the search interval ({where})."
-        return "\n" + format_table(["", "estimate", "ci.lb", "ci.ub"], rows) + "\n" + note
-
-    def __str__(self) -> str:
-        return self.summary()
 
 
 def confint(res: RMAResult, level: float | None = None) -> ConfintResult:
@@ -195,52 +138,6 @@ def confint(res: RMAResult, level: float | None = None) -> ConfintResult:
     )
 
 
-@dataclass(frozen=True)
-class Leave1outResult:
-    """Leave-one-out diagnostics: one row per omitted study.
-
-    Attributes
-    ----------
-    frame : DataFrame
-        Columns estimate, se, zval, pval, ci_lb, ci_ub, Q, Qp, tau2, I2, H2,
-        indexed by the label of the omitted study.
-    """
-
-    frame: pd.DataFrame
-
-    @property
-    def estimate(self) -> NDArray[np.float64]:
-        """Pooled estimates with each study omitted."""
-        return self.frame["estimate"].to_numpy()
-
-    @property
-    def tau2(self) -> NDArray[np.float64]:
-        """tau^2 with each study omitted."""
-        return self.frame["tau2"].to_numpy()
-
-    def to_frame(self) -> pd.DataFrame:
-        """Return the table."""
-        return self.frame.copy()
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return column -> list (plus ``slab``)."""
-        out: dict[str, Any] = {"slab": [str(s) for s in self.frame.index]}
-        out.update({c: self.frame[c].tolist() for c in self.frame.columns})
-        return out
-
-    def summary(self, digits: int = 4) -> str:
-        """Return metafor-style text."""
-        rows = [
-            [str(i), *(fmt_x(float(x), digits) for x in r)]
-            for i, r in zip(self.frame.index, self.frame.to_numpy(), strict=True)
-        ]
-        head = ["", *[c.replace("_", ".") for c in self.frame.columns]]
-        return "\n" + format_table(head, rows) + "\n"
-
-    def __str__(self) -> str:
-        return self.summary()
-
-
 def leave1out(res: RMAResult) -> Leave1outResult:
     """Refit the model leaving out each study in turn (metafor ``leave1out``).
 
@@ -290,75 +187,6 @@ def leave1out(res: RMAResult) -> Leave1outResult:
     return Leave1outResult(frame)
 
 
-@dataclass(frozen=True)
-class SubgroupResult:
-    """Subgroup analysis with a test of subgroup differences.
-
-    Attributes
-    ----------
-    groups : DataFrame
-        One row per subgroup: k, estimate, se, ci_lb, ci_ub, tau2, I2, QE, QEp.
-    fits : dict
-        Subgroup label -> RMAResult (subgroups with k >= 2).
-    Qb, df, pval : float, int, float
-        Test of subgroup differences (chi^2 with ``df`` = groups - 1).
-    tau2_mode : str
-        ``"separate"`` or ``"common"``.
-    overall : RMAResult
-        The model pooling every study.
-    """
-
-    groups: pd.DataFrame
-    fits: dict[str, Any]
-    Qb: float
-    df: int
-    pval: float
-    tau2_mode: str
-    overall: Any
-    method: str = field(default="REML")
-
-    def to_frame(self) -> pd.DataFrame:
-        """Return the subgroup table."""
-        return self.groups.copy()
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-able dict."""
-        return {
-            "groups": {str(g): r for g, r in self.groups.to_dict(orient="index").items()},
-            "Qb": self.Qb,
-            "df": self.df,
-            "pval": self.pval,
-            "tau2": self.tau2_mode,
-            "method": self.method,
-        }
-
-    def summary(self, digits: int = 4) -> str:
-        """Return a text table and the test of subgroup differences."""
-        rows = []
-        for g, r in self.groups.iterrows():
-            rows.append(
-                [str(g), str(int(r["k"]))]
-                + [fmt_x(float(r[c]), digits) for c in ("estimate", "se", "ci_lb", "ci_ub", "tau2")]
-                + [f"{r['I2']:.2f}"]
-            )
-        table = format_table(["", "k", "estimate", "se", "ci.lb", "ci.ub", "tau^2", "I^2(%)"], rows)
-        how = "separate tau^2 per subgroup" if self.tau2_mode == "separate" else "common tau^2"
-        return (
-            f"\nSubgroup analysis ({self.method}, {how})\n\n{table}\n\n"
-            f"Test for Subgroup Differences: Q(df = {self.df}) = {fmt_x(self.Qb, digits)}, "
-            f"p-val {fmt_p(self.pval)}\n"
-        )
-
-    def __str__(self) -> str:
-        return self.summary()
-
-    def forest(self, **kwargs: Any) -> Any:
-        """Forest plot of all studies, grouped, with a diamond per subgroup."""
-        from phantomlab.evidence.plots import forest_subgroups
-
-        return forest_subgroups(self, **kwargs)
-
-
 def rma_subgroups(
     yi: Any,
     vi: Any,
@@ -379,7 +207,7 @@ def rma_subgroups(
     groups : sequence
         Subgroup label of each study.
     method, test, level, slab
-        As in :func:`~phantomlab.evidence.rma.rma`.
+        As in :func:`~phantomlab.meta.rma.rma`.
     tau2 : {"separate", "common"}
         ``"separate"``: a model per subgroup, then Q_between = Q of the subgroup
         estimates in an equal-effects model (df = groups - 1). ``"common"``:
@@ -390,8 +218,6 @@ def rma_subgroups(
     SubgroupResult
         Subgroup table, fits and the test of subgroup differences.
     """
-    from phantomlab.evidence.rma import rma
-
     y = as_vector("yi", yi)
     v = as_vector("vi", vi)
     g = pd.Series(list(groups), dtype=object)

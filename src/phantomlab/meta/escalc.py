@@ -41,7 +41,7 @@ proportions to ``xi`` and ``mi``; for incidence rates to ``xi``. ``to="all"``
 adds to every study, ``"if0all"`` to every study if any has a zero, ``"none"``
 never. ``drop00=True`` sets studies with no events (or only events) in both
 groups to missing. Studies with a missing input get missing ``yi``/``vi``
-(:func:`~phantomlab.evidence.rma.rma` drops them with a warning).
+(:func:`~phantomlab.meta.rma.rma` drops them with a warning).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ def test_docs_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caps
     matplotlib.use("Agg")
     text = DOC.read_text()
     code = "\n".join(re.findall(r"```python\n(.*?)```", text, re.S))
-    code = code.replace('"tests/evidence', f'"{ROOT}/tests/evidence')
+    code = code.replace('"tests/meta', f'"{ROOT}/tests/meta')
     monkeypatch.chdir(tmp_path)
     ns: dict = {}
     exec(compile(code, str(DOC), "exec"), ns)
@@ -31,9 +31,9 @@ def test_docs_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caps
 
 def test_docstring_examples() -> None:
     import doctest
+    import importlib
 
-    from phantomlab.evidence import escalc, rma
-
-    for mod in (escalc, rma):
+    names = ("phantomlab.meta", "phantomlab.meta.escalc", "phantomlab.meta.rma")
+    for mod in map(importlib.import_module, names):
         result = doctest.testmod(mod)
         assert result.failed == 0 and result.attempted > 0, mod.__name__

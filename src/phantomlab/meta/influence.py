@@ -20,66 +20,17 @@ or the chi^2_p CDF of Cook's distance exceeds 0.5, or h_i > 3p/k, or any
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
 import numpy as np
 import pandas as pd
 from scipy import special
 
-from phantomlab.evidence import _kernels as K
-from phantomlab.evidence._format import fmt_x, format_table
-from phantomlab.evidence._inputs import METAFOR
+import phantomlab.meta._kernels as K
 from phantomlab.exceptions import InputError, Problem
-
-if TYPE_CHECKING:
-    from phantomlab.evidence.rma import RMAResult
+from phantomlab.meta._inputs import METAFOR
+from phantomlab.meta.diagnostics import InfluenceResult
+from phantomlab.meta.results import RMAResult
 
 __all__ = ["InfluenceResult", "influence"]
-
-
-@dataclass(frozen=True)
-class InfluenceResult:
-    """Influence diagnostics, one row per study.
-
-    Attributes
-    ----------
-    frame : DataFrame
-        Columns rstudent, dffits, cook_d, cov_r, tau2_del, QE_del, hat, weight,
-        influential (bool), indexed by study label.
-    dfbetas : DataFrame
-        One column per coefficient.
-    """
-
-    frame: pd.DataFrame
-    dfbetas: pd.DataFrame
-
-    def to_frame(self) -> pd.DataFrame:
-        """Return the diagnostics table."""
-        return self.frame.copy()
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return column -> list (plus ``slab`` and ``dfbetas``)."""
-        out: dict[str, Any] = {"slab": [str(s) for s in self.frame.index]}
-        out.update({c: self.frame[c].tolist() for c in self.frame.columns})
-        out["dfbetas"] = {c: self.dfbetas[c].tolist() for c in self.dfbetas.columns}
-        return out
-
-    def summary(self, digits: int = 4) -> str:
-        """Return metafor-style text (``*`` marks influential studies)."""
-        cols = ["rstudent", "dffits", "cook_d", "cov_r", "tau2_del", "QE_del", "hat", "weight"]
-        rows = []
-        for lab, r in self.frame.iterrows():
-            rows.append(
-                [str(lab)]
-                + [fmt_x(float(r[c]), digits) for c in cols]
-                + ["*" if r["influential"] else ""]
-            )
-        head = ["", *[c.replace("_", ".") for c in cols], "inf"]
-        return "\n" + format_table(head, rows) + "\n"
-
-    def __str__(self) -> str:
-        return self.summary()
 
 
 def influence(res: RMAResult) -> InfluenceResult:

@@ -36,7 +36,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import special
 
-from phantomlab.evidence._zeroin import R_UNIROOT_TOL, zeroin
+from phantomlab.meta._zeroin import R_UNIROOT_TOL, zeroin
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from phantomlab.evidence._kernels import ALIASES, METHODS, TESTS
 from phantomlab.exceptions import InputError, Problem
+from phantomlab.meta._kernels import ALIASES, METHODS, TESTS
 
 __all__ = ["MetaAnalysisWarning", "Prepared", "as_vector", "design_matrix", "prepare"]
 
@@ -193,7 +193,7 @@ def prepare(
     slab: Sequence[Any] | None = None,
     min_k: int = 2,
 ) -> Prepared:
-    """Validate the inputs of :func:`~phantomlab.evidence.rma.rma`.
+    """Validate the inputs of :func:`~phantomlab.meta.rma.rma`.
 
     Parameters
     ----------

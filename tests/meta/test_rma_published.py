@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from phantomlab.evidence.escalc import escalc
-from phantomlab.evidence.rma import rma
+from phantomlab.meta import rma
+from phantomlab.meta.escalc import escalc
 
 CLASP = dict(
     n1i=[156, 303, 565, 1570, 103, 4659],
@@ -198,7 +198,7 @@ def test_bcg_influence_published() -> None:
     """metafor ``influence.rma.uni`` help page, REML with ablat + year (stats.md §1.5)."""
     import pandas as pd
 
-    from phantomlab.evidence.rma import influence
+    from phantomlab.meta import influence
 
     es = escalc("RR", **BCG)
     ablat = [44, 55, 42, 52, 13, 44, 19, 13, 27, 42, 18, 33, 33]

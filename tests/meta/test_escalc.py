@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from scipy.special import gamma
 
-from phantomlab.evidence.escalc import MEASURES, escalc, hedges_correction
 from phantomlab.exceptions import InputError
+from phantomlab.meta.escalc import MEASURES, escalc, hedges_correction
 
 
 def test_hedges_correction_exact_and_large_m() -> None:

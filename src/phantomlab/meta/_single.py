@@ -1,6 +1,6 @@
 """Fast path of one intercept-only fit (the common case), same algorithms.
 
-:func:`phantomlab.evidence._kernels.fit` handles batches and moderators with
+:func:`phantomlab.meta._kernels.fit` handles batches and moderators with
 arrays of shape (n, k). For a single intercept-only meta-analysis the cost is
 dominated by numpy's per-call overhead, so this module runs the same
 estimators (HE start, metafor's Fisher scoring and ll0 check, R's Brent steps
@@ -18,9 +18,9 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import special
 
-from phantomlab.evidence import _kernels as K
-from phantomlab.evidence._zeroin import R_UNIROOT_TOL, zeroin
+import phantomlab.meta._kernels as K
 from phantomlab.exceptions import ConvergenceError
+from phantomlab.meta._zeroin import R_UNIROOT_TOL, zeroin
 
 FloatArray = NDArray[np.float64]
 
@@ -110,7 +110,7 @@ def fit_single(
     y, v : ndarray, shape (k,)
         Validated outcomes and sampling variances.
     method, test, level
-        As in :func:`phantomlab.evidence._kernels.fit`.
+        As in :func:`phantomlab.meta._kernels.fit`.
     maxiter, threshold
         Controls of the iterative estimators.
 

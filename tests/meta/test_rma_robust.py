@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from scipy import optimize
 
-from phantomlab.evidence import _kernels as K
-from phantomlab.evidence.rma import MetaAnalysisWarning, rma, rma_batch, rma_subgroups
+import phantomlab.meta._kernels as K
 from phantomlab.exceptions import InputError
+from phantomlab.meta import MetaAnalysisWarning, rma, rma_batch, rma_subgroups
 
 METHODS = ["EE", "DL", "HE", "HS", "HSk", "SJ", "ML", "REML", "EB", "PM", "PMM", "DLIT", "SJIT"]
 

@@ -19,99 +19,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
 import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
-from phantomlab.evidence import _kernels as K
-from phantomlab.evidence._format import fmt_p, fmt_x
-from phantomlab.evidence._inputs import METAFOR
+import phantomlab.meta._kernels as K
 from phantomlab.exceptions import ConvergenceError, InputError, Problem
-
-if TYPE_CHECKING:
-    from phantomlab.evidence.rma import RMAResult
+from phantomlab.meta._inputs import METAFOR
+from phantomlab.meta.diagnostics import RanktestResult
+from phantomlab.meta.results import _PREDICTORS, RegtestResult, RMAResult, TrimfillResult
+from phantomlab.meta.rma import rma
 
 __all__ = ["RanktestResult", "RegtestResult", "TrimfillResult", "ranktest", "regtest", "trimfill"]
-
-_PREDICTORS = {"sei": "standard error", "vi": "sampling variance"}
-
-
-@dataclass(frozen=True)
-class RegtestResult:
-    """Result of :func:`regtest`.
-
-    Attributes
-    ----------
-    zval, pval : float
-        Test statistic of the predictor (z, or t with ``dfs`` degrees of freedom)
-        and its p-value.
-    dfs : int or None
-        Degrees of freedom of the t test (None for z).
-    limit, ci_lb, ci_ub : float
-        Limit estimate (intercept, the effect as the predictor -> 0) and its CI.
-    predictor, model : str
-        The options used.
-    fit : RMAResult or None
-        The fitted meta-regression (``model="rma"``).
-    """
-
-    zval: float
-    pval: float
-    dfs: int | None
-    limit: float
-    ci_lb: float
-    ci_ub: float
-    predictor: str
-    model: str
-    fit: RMAResult | None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the numbers as a JSON-able dict."""
-        return {
-            "zval": self.zval,
-            "pval": self.pval,
-            "dfs": self.dfs,
-            "limit": self.limit,
-            "ci_lb": self.ci_lb,
-            "ci_ub": self.ci_ub,
-            "predictor": self.predictor,
-            "model": self.model,
-        }
-
-    def summary(self, digits: int = 4) -> str:
-        """Return metafor-style text."""
-        kind = (
-            "weighted regression with multiplicative dispersion"
-            if self.model == "lm"
-            else (
-                "fixed-effects meta-regression model"
-                if self.fit is not None and self.fit.method == "EE"
-                else "mixed-effects meta-regression model"
-            )
-        )
-        stat = "z" if self.dfs is None else "t"
-        dfs = "" if self.dfs is None else f", df = {self.dfs}"
-        return "\n".join(
-            [
-                "",
-                "Regression Test for Funnel Plot Asymmetry",
-                "",
-                f"Model:     {kind}",
-                f"Predictor: {_PREDICTORS[self.predictor]}",
-                "",
-                f"Test for Funnel Plot Asymmetry: {stat} = {fmt_x(self.zval, digits)}{dfs}, "
-                f"p {fmt_p(self.pval)}",
-                f"Limit Estimate (as {self.predictor} -> 0):   b = {fmt_x(self.limit, digits)} "
-                f"(CI: {fmt_x(self.ci_lb, digits)}, {fmt_x(self.ci_ub, digits)})",
-                "",
-            ]
-        )
-
-    def __str__(self) -> str:
-        return self.summary()
 
 
 def regtest(res: RMAResult, predictor: str = "sei", model: str = "rma") -> RegtestResult:
@@ -157,8 +76,6 @@ def regtest(res: RMAResult, predictor: str = "sei", model: str = "rma") -> Regte
     else:
         import pandas as pd
 
-        from phantomlab.evidence.rma import rma
-
         names = [*res.coef_names[1:], predictor]
         fit = rma(
             res.yi,
@@ -179,6 +96,8 @@ def regtest(res: RMAResult, predictor: str = "sei", model: str = "rma") -> Regte
             predictor=predictor,
             model=model,
             fit=fit,
+            tested=res,
+            slope=float(fit.coef[-1]),
         )
     return RegtestResult(
         zval=float(bf.zval[0, -1]),
@@ -190,80 +109,9 @@ def regtest(res: RMAResult, predictor: str = "sei", model: str = "rma") -> Regte
         predictor=predictor,
         model=model,
         fit=None,
+        tested=res,
+        slope=float(bf.beta[0, -1]),
     )
-
-
-@dataclass(frozen=True)
-class TrimfillResult:
-    """Result of :func:`trimfill`.
-
-    Attributes
-    ----------
-    k0 : int
-        Estimated number of missing studies.
-    se_k0 : float
-        Its standard error.
-    side : str
-        ``"left"`` or ``"right"``: where the missing studies are.
-    estimator : str
-        ``"L0"``, ``"R0"`` or ``"Q0"``.
-    p_k0 : float
-        For R0, the p-value of the test of k0 = 0 (NaN otherwise).
-    fit : RMAResult
-        The model fitted to the observed plus the filled studies.
-    fill : ndarray of bool
-        True for the filled (imputed) studies of ``fit``.
-    """
-
-    k0: int
-    se_k0: float
-    side: str
-    estimator: str
-    p_k0: float
-    fit: RMAResult
-    fill: NDArray[np.bool_]
-
-    @property
-    def estimate(self) -> float:
-        """Pooled estimate after filling."""
-        return self.fit.estimate
-
-    @property
-    def se(self) -> float:
-        """Standard error of the pooled estimate after filling."""
-        return self.fit.se
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the numbers as a JSON-able dict (``k0 side estimate se ...``)."""
-        out = {
-            "k0": self.k0,
-            "se_k0": self.se_k0,
-            "side": self.side,
-            "estimator": self.estimator,
-            "p_k0": None if np.isnan(self.p_k0) else self.p_k0,
-        }
-        fit = self.fit.to_dict()
-        out.update({k: v for k, v in fit.items() if k not in out})
-        out["k"] = self.fit.k
-        return out
-
-    def summary(self, digits: int = 4) -> str:
-        """Return metafor-style text."""
-        extra = "" if np.isnan(self.p_k0) else f", p-val {fmt_p(self.p_k0)}"
-        head = (
-            f"\nEstimated number of missing studies on the {self.side} side: {self.k0} "
-            f"(SE = {fmt_x(self.se_k0, digits)}{extra})\n"
-        )
-        return head + self.fit.summary(digits)
-
-    def __str__(self) -> str:
-        return self.summary()
-
-    def funnel(self, **kwargs: Any) -> Any:
-        """Funnel plot with the filled studies drawn as open circles."""
-        from phantomlab.evidence.plots import funnel
-
-        return funnel(self.fit, fill=self.fill, **kwargs)
 
 
 def _estimate_intercept(y: NDArray[np.float64], v: NDArray[np.float64], method: str) -> float:
@@ -369,8 +217,6 @@ def trimfill(
                 )
         k0 = int(max(0, np.round(k0f)))
         se_k0 = max(0.0, se_k0)
-    from phantomlab.evidence.rma import rma
-
     if k0 > 0:
         mirrored = 2 * beta - yi[k - k0 :]
         fill_y = -mirrored if side == "right" else mirrored
@@ -392,29 +238,6 @@ def trimfill(
     return TrimfillResult(
         k0=k0, se_k0=se_k0, side=side, estimator=estimator, p_k0=p_k0, fit=fit, fill=fill
     )
-
-
-@dataclass(frozen=True)
-class RanktestResult:
-    """Result of :func:`ranktest`: Kendall's tau and its p-value."""
-
-    tau: float
-    pval: float
-    exact: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the numbers as a JSON-able dict."""
-        return {"tau": self.tau, "pval": self.pval, "exact": self.exact}
-
-    def summary(self, digits: int = 4) -> str:
-        """Return metafor-style text."""
-        return (
-            "\nRank Correlation Test for Funnel Plot Asymmetry\n\n"
-            f"Kendall's tau = {fmt_x(self.tau, digits)}, p {fmt_p(self.pval)}\n"
-        )
-
-    def __str__(self) -> str:
-        return self.summary()
 
 
 def ranktest(res: RMAResult) -> RanktestResult:

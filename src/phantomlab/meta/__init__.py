@@ -1,0 +1,72 @@
+"""The generic meta-analysis engine, with metafor's names (nothing PLP-specific).
+
+Effect sizes and models
+    :func:`escalc` (effect sizes ``yi`` and sampling variances ``vi``),
+    :func:`rma` (equal-, random- and mixed-effects models), :func:`rma_batch`
+    (many intercept-only models at once), :func:`rma_subgroups` (subgroups and the
+    test of subgroup differences).
+Heterogeneity and sensitivity
+    :func:`confint` (Q-profile intervals of tau^2, I^2, H^2), :func:`leave1out`,
+    :func:`influence` (case-deletion diagnostics).
+Small-study effects
+    :func:`regtest` (Egger-type), :func:`ranktest` (Begg & Mazumdar),
+    :func:`trimfill` (Duval & Tweedie).
+Figures
+    :func:`forest`, :func:`forest_subgroups`, :func:`funnel`.
+
+Every analysis returns a result object (:class:`RMAResult`, :class:`ConfintResult`,
+...) with ``summary()`` (metafor's printed text), ``to_frame()``, ``to_dict()`` and
+``plot()``. Numbers agree with metafor 3.8-1 (reference files in ``tests/meta/``).
+
+Examples
+--------
+>>> from phantomlab.meta import rma
+>>> round(rma([-0.89, -1.59, -1.35, -1.44], [0.33, 0.19, 0.42, 0.02]).estimate, 4)
+-1.422
+"""
+
+from __future__ import annotations
+
+from phantomlab.meta._inputs import MetaAnalysisWarning
+from phantomlab.meta.bias import ranktest, regtest, trimfill
+from phantomlab.meta.diagnostics import (
+    ConfintResult,
+    InfluenceResult,
+    Leave1outResult,
+    RanktestResult,
+    SubgroupResult,
+)
+from phantomlab.meta.escalc import MEASURES, escalc
+from phantomlab.meta.influence import influence
+from phantomlab.meta.plots import forest, forest_subgroups, funnel
+from phantomlab.meta.results import BatchResult, RegtestResult, RMAResult, TrimfillResult
+from phantomlab.meta.rma import check_options, rma, rma_batch
+from phantomlab.meta.sensitivity import confint, leave1out, rma_subgroups
+
+__all__ = [
+    "MEASURES",
+    "BatchResult",
+    "ConfintResult",
+    "InfluenceResult",
+    "Leave1outResult",
+    "MetaAnalysisWarning",
+    "RMAResult",
+    "RanktestResult",
+    "RegtestResult",
+    "SubgroupResult",
+    "TrimfillResult",
+    "check_options",
+    "confint",
+    "escalc",
+    "forest",
+    "forest_subgroups",
+    "funnel",
+    "influence",
+    "leave1out",
+    "ranktest",
+    "regtest",
+    "rma",
+    "rma_batch",
+    "rma_subgroups",
+    "trimfill",
+]
