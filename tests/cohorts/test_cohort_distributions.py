@@ -109,3 +109,47 @@ def test_spec_rejects_categorical_time_since_amputation() -> None:
         load_cohort_spec(data)
     assert any("years_since_amputation" in (p.field + p.message) or "cohort" in p.field
                for p in exc.value.problems)  # fmt: skip
+
+
+def test_scalars_are_core_params_with_the_same_rule() -> None:
+    """Provenanced converts losslessly to the core Param and is checked by make_param's rule."""
+    from phantomlab._params import Param, make_param
+    from phantomlab.cohorts.spec import CohortSpec, Provenanced
+
+    spec = default_cohort_spec()
+    params = spec.params()
+    scalars = [n for n in CohortSpec.model_fields if isinstance(getattr(spec, n), Provenanced)]
+    assert sorted(CohortSpec.SCALAR_UNITS) == sorted(scalars)
+    assert list(params) == [f"cohort.{n}" for n in scalars]
+    for name in scalars:
+        rec, sc = params[f"cohort.{name}"], getattr(spec, name)
+        assert isinstance(rec, Param) and rec.unit == CohortSpec.SCALAR_UNITS[name]
+        fields = ("value", "kind", "source", "note")
+        assert [getattr(rec, f) for f in fields] == [getattr(sc, f) for f in fields]
+        assert Provenanced.from_param(rec) == sc
+    # the same rule rejects the same records, with the same words
+    for kind, source, note, word in [
+        ("assumed", "", "", "reason"),
+        ("source", "", "p. 3", "source"),
+        ("calibrated", "", "fit", "source"),
+        ("guessed", "x", "y", "kind"),
+    ]:
+        with pytest.raises(ValueError, match=word):
+            make_param("cohort", "x", 1.0, "1", kind, source, note)
+        with pytest.raises(ValueError, match=word):
+            Provenanced(value=1.0, kind=kind, source=source, note=note)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match=word):
+            Normal(mean=0, sd=1, kind=kind, source=source, note=note)  # type: ignore[arg-type]
+
+
+def test_yaml_scalar_without_reason_names_the_field(tmp_path: Path) -> None:
+    import yaml
+
+    data = default_cohort_spec().model_dump(mode="json")
+    data["ectopia_gain"] = {"value": 1.0, "kind": "assumed"}
+    p = tmp_path / "c.yaml"
+    p.write_text(yaml.safe_dump(data))
+    with pytest.raises(InputError) as exc:
+        load_cohort_spec(p)
+    assert any("ectopia_gain" in pr.field for pr in exc.value.problems)
+    assert "reason" in str(exc.value)

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from phantomlab._rng import child_seeds
 from phantomlab.cohorts import VirtualCohort, calibrated_cohort_spec, calibrated_params
-from phantomlab.cohorts.population import child_seeds
 from phantomlab.exceptions import InputError
 from phantomlab.optimize.select import rank_modalities, readout_day, validate_features
 from phantomlab.therapies import get_therapy

@@ -3,7 +3,9 @@
 Every distribution of a :class:`~phantomlab.cohorts.spec.CohortSpec` is one of
 the pydantic models below and carries its provenance: ``kind`` is ``"source"``
 (``source`` names where the numbers were read), ``"calibrated"`` (fitted to
-named data) or ``"assumed"`` (``note`` gives the reason). ``sample(n, rng)``
+named data) or ``"assumed"`` (``note`` gives the reason), the vocabulary of the
+core :class:`phantomlab._params.Param`, checked by the same rule
+(:func:`phantomlab._params.check_provenance`). ``sample(n, rng)``
 draws ``n`` values at once (no Python loop over patients) from an explicit
 ``numpy.random.Generator``. Truncation uses the inverse CDF, so a truncated
 draw costs one uniform per patient and is reproducible bit for bit.
@@ -18,6 +20,8 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy.special import ndtr, ndtri
 
+from phantomlab._params import Kind, check_provenance
+
 __all__ = [
     "Bernoulli",
     "Categorical",
@@ -26,8 +30,6 @@ __all__ = [
     "Normal",
     "Uniform",
 ]
-
-Kind = Literal["source", "calibrated", "assumed"]
 
 
 class _DistBase(BaseModel):
@@ -41,10 +43,8 @@ class _DistBase(BaseModel):
 
     @model_validator(mode="after")
     def _provenance(self) -> _DistBase:
-        if self.kind in ("source", "calibrated") and not self.source:
-            raise ValueError(f"a {self.kind} distribution needs a 'source'")
-        if self.kind == "assumed" and not self.note:
-            raise ValueError("an assumed distribution needs a 'note' giving the reason")
+        dist = getattr(self, "dist", type(self).__name__.lower())
+        check_provenance(f"{dist} distribution", self.kind, self.source, self.note)
         return self
 
     def provenance(self) -> str:

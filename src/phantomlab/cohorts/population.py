@@ -29,7 +29,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy.special import ndtri
 
-from phantomlab._rng import RNGLike, as_generator, spawn_seeds
+from phantomlab._rng import RNGLike, as_generator, child_seeds
 from phantomlab._validation import check_range, raise_if
 from phantomlab.cohorts.spec import CohortSpec
 from phantomlab.mechanisms.patient import Cohort, Levers, Trajectory
@@ -39,7 +39,6 @@ from phantomlab.therapies.base import to_levers
 
 __all__ = [
     "ArmCourse",
-    "child_seeds",
     "VirtualCohort",
     "VirtualPopulation",
     "sample_population",
@@ -50,37 +49,6 @@ Arr = NDArray[np.float64]
 _SHARED = ("placebo", "m1")
 _CACHE: OrderedDict[tuple[Any, ...], tuple[Cohort, Trajectory]] = OrderedDict()
 _CACHE_SIZE = 256
-
-
-def child_seeds(seed: RNGLike, n: int) -> list[np.random.SeedSequence]:
-    """Return ``n`` child seeds of ``seed`` without changing ``seed`` (stateless spawn).
-
-    ``SeedSequence.spawn`` advances a counter, so spawning twice from the same object
-    gives different children; here the children are always
-    ``SeedSequence(entropy, spawn_key=(*key, j))``, the children of a fresh sequence, so
-    reusing a seed object reproduces the same patients.
-
-    Parameters
-    ----------
-    seed : int, SeedSequence, Generator or None
-        Seed.
-    n : int
-        Number of children.
-
-    Returns
-    -------
-    list of SeedSequence
-        Children.
-    """
-    if isinstance(seed, np.random.Generator):
-        return spawn_seeds(seed, n)
-    base = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    return [
-        np.random.SeedSequence(
-            base.entropy, spawn_key=(*base.spawn_key, j), pool_size=base.pool_size
-        )
-        for j in range(int(n))
-    ]
 
 
 def therapy_params(modality: str, params: Mapping[str, float] | None) -> dict[str, float]:

@@ -28,11 +28,12 @@ import hashlib
 import json
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from phantomlab._params import Kind, Param, check_provenance, make_param
 from phantomlab._validation import problems_from_pydantic
 from phantomlab.cohorts.distributions import (
     Bernoulli,
@@ -53,18 +54,62 @@ __all__ = [
 
 
 class Provenanced(BaseModel):
-    """A scalar with its provenance (``source``, ``calibrated`` or ``assumed``)."""
+    """A scalar with its provenance: the YAML form of a core :class:`~phantomlab._params.Param`.
+
+    ``kind``, ``source`` and ``note`` mean what they mean on a ``Param`` and are checked
+    by the same rule (:func:`phantomlab._params.check_provenance`); :meth:`to_param`
+    gives the ``Param`` (the unit and the name come from the field that holds the
+    scalar, see :meth:`CohortSpec.params`).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     value: float
-    kind: str = Field(pattern="^(source|calibrated|assumed)$")
+    kind: Kind
     source: str = ""
     note: str = ""
+
+    @model_validator(mode="after")
+    def _provenance(self) -> Provenanced:
+        check_provenance("value", self.kind, self.source, self.note)
+        return self
 
     def provenance(self) -> str:
         """Return ``"kind: source; note"``."""
         return f"{self.kind}: " + "; ".join(s for s in (self.source, self.note) if s)
+
+    def to_param(self, module: str, name: str, unit: str) -> Param:
+        """Return this scalar as a core :class:`~phantomlab._params.Param` (lossless).
+
+        Parameters
+        ----------
+        module, name : str
+            Where the parameter lives (``"cohort"``, the field name).
+        unit : str
+            Unit of ``value``.
+
+        Returns
+        -------
+        Param
+            Same value, kind, source and note.
+        """
+        return make_param(module, name, self.value, unit, self.kind, self.source, self.note)
+
+    @classmethod
+    def from_param(cls, param: Param) -> Provenanced:
+        """Return the scalar of a core :class:`~phantomlab._params.Param` (unit dropped).
+
+        Parameters
+        ----------
+        param : Param
+            The record.
+
+        Returns
+        -------
+        Provenanced
+            Same value, kind, source and note.
+        """
+        return cls(value=param.value, kind=param.kind, source=param.source, note=param.note)
 
 
 class CohortSpec(BaseModel):
@@ -106,6 +151,17 @@ class CohortSpec(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    #: Unit of every scalar (:class:`Provenanced`) field, for :meth:`params`.
+    SCALAR_UNITS: ClassVar[dict[str, str]] = {
+        "anxiety_case_share": "1",
+        "depression_case_share": "1",
+        "ectopia_gain": "1",
+        "persistence_share": "1",
+        "enrol_min_nrs": "NRS",
+        "enrol_max_nrs": "NRS",
+        "max_warmup_years": "year",
+    }
 
     name: str = "default"
     description: str = ""
@@ -160,6 +216,22 @@ class CohortSpec(BaseModel):
                 note=f"prior value {old.value:g} ({old.kind})",
             )
         return self.model_copy(update=upd)
+
+    def params(self) -> dict[str, Param]:
+        """Every scalar field as a core :class:`~phantomlab._params.Param` (module ``cohort``).
+
+        Returns
+        -------
+        dict of str to Param
+            Keyed ``"cohort.<field>"``, in field order.
+        """
+        out: dict[str, Param] = {}
+        for name in type(self).model_fields:
+            v = getattr(self, name)
+            if isinstance(v, Provenanced):
+                rec = v.to_param("cohort", name, self.SCALAR_UNITS[name])
+                out[rec.key] = rec
+        return out
 
     def digest(self) -> str:
         """SHA-256 (16 hex) of the canonical JSON of the spec (cache and provenance key)."""

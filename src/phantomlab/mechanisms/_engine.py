@@ -17,7 +17,7 @@ from phantomlab.mechanisms import peripheral as pe
 from phantomlab.mechanisms import psyche as ps
 from phantomlab.mechanisms import spinal as sp
 from phantomlab.mechanisms.levers import Levers
-from phantomlab.mechanisms.provenance import param
+from phantomlab.mechanisms.provenance import load_params
 
 __all__ = ["BLOCK", "HYPOTHESES", "PLP_THRESHOLD", "READOUTS", "Day"]
 
@@ -28,209 +28,54 @@ HYPOTHESES: tuple[str, ...] = ("reorganization", "persistence")
 #: Patients per independently seeded block (fixed: results do not depend on workers).
 BLOCK = 2048
 
-_M = "patient"
-
-_PREV = "PLP prevalence 64% (95% CI 60-68%), 2020 meta-analysis PMC7556495 (mechanisms.md §5)"
-_GEOM = "lip shift 8 mm, Makin & Flor 2020 NeuroImage 218:116943 Fig. 3 (mechanisms.md §1.3)"
+#: Parameters of the daily engine (module ``patient``): the table
+#: ``mechanisms/data/patient_params.csv`` (value, unit, kind, source and reason of each).
+_P = load_params("patient", "patient_params.csv")
 
 # --- per-patient peripheral parameters -------------------------------------------------
-DRG_RATE_MEDIAN = param(
-    _M, "drg_rate_median", 3.0, "Hz", "assumed",
-    note="median active-DRG rate across patients; only the 0.25-14 Hz range was read "
-    "(Pain 1984); human chronic values unknown",
-)  # fmt: skip
-DRG_RATE_SIGMA = param(
-    _M, "drg_rate_sigma", 0.8, "1", "assumed",
-    note="log-normal spread of DRG rate across patients, wide enough to span 0.25-14 Hz",
-)  # fmt: skip
-NEUROMA_RATE_SIGMA = param(
-    _M, "neuroma_rate_sigma", 0.8, "1", "assumed",
-    note="log-normal spread of the in-burst neuroma rate across patients; not read",
-)  # fmt: skip
-NEUROMA_RATE_MEDIAN = param(
-    _M, "neuroma_rate_median", 8.0, "Hz", "assumed",
-    note="in-burst neuroma rate; range 0-100 Hz read (Pain 1984), typical value not read",
-)  # fmt: skip
-KAPPA = param(
-    _M, "convergence_gain", 70.0, "1", "calibrated", _PREV,
-    "convergence of injured C fibres onto the deafferented projection neurons: scales the "
-    "population-mean ectopic rate into the Crodelle-Maia input; tuned so ~64% of the "
-    "default reorganization cohort has mean NRS >= 1 after 1 year (test_patient)",
-)  # fmt: skip
-SIGMA_WITHIN = param(
-    _M, "ectopia_within_day_sigma", 0.5, "1", "assumed",
-    note="log-normal fluctuation of ectopic drive within a day (bursting, Pain 1984); "
-    "the day's pain averages the dorsal-horn steady state over it",
-)  # fmt: skip
-SIGMA_DAY = param(
-    _M, "ectopia_day_sigma", 0.25, "1", "assumed",
-    note="day-to-day log-normal fluctuation of ectopic drive; not read",
-)  # fmt: skip
-D0_MEAN = param(
-    _M, "descending_inhibition_mean", 4.0, "Hz", "assumed",
-    note="baseline descending inhibition of P (Hz-equivalent); an addition to Crodelle-Maia",
-)  # fmt: skip
-D0_SD = param(
-    _M, "descending_inhibition_sd", 2.0, "Hz", "assumed",
-    note="between-patient spread of descending inhibition; not read",
-)  # fmt: skip
-TAU_SENS = param(
-    _M, "tau_sensitization", 30.0, "day", "assumed",
-    note="central sensitization builds and fades over weeks; not read",
-)  # fmt: skip
-SENS_GAIN = param(
-    _M, "sensitization_gain", 0.5, "1", "assumed",
-    note="NMDA ceiling rises by up to 50% with sustained maximal P output; not read",
-)  # fmt: skip
+DRG_RATE_MEDIAN = _P["drg_rate_median"]
+DRG_RATE_SIGMA = _P["drg_rate_sigma"]
+NEUROMA_RATE_SIGMA = _P["neuroma_rate_sigma"]
+NEUROMA_RATE_MEDIAN = _P["neuroma_rate_median"]
+KAPPA = _P["convergence_gain"]
+SIGMA_WITHIN = _P["ectopia_within_day_sigma"]
+SIGMA_DAY = _P["ectopia_day_sigma"]
+D0_MEAN = _P["descending_inhibition_mean"]
+D0_SD = _P["descending_inhibition_sd"]
+TAU_SENS = _P["tau_sensitization"]
+SENS_GAIN = _P["sensitization_gain"]
 
-POT_AMP = param(
-    _M, "potentiation_amplitude", 1.0, "1", "assumed",
-    note="long-term potentiation of C-fibre -> projection-neuron synapses, induced by the "
-    "amputation barrage, multiplies the ectopic C drive by (1 + POT_AMP*pot)/(1 + POT_AMP); "
-    "pot = 1 at amputation, so fully depotentiated synapses carry half the drive. LTP at "
-    "C-fibre synapses as a substrate of lasting central sensitization (Sandkuhler; "
-    "qualitative, magnitude not read). Untreated patients stay at pot = 1 (natural course "
-    "unchanged); the state explains the 12-month carry-over of 60-day PNS (Gilmore 2020)",
-)  # fmt: skip
-POT_DEP_RATE = param(
-    _M, "depotentiation_rate", 0.15, "1/day", "assumed",
-    note="daily depotentiation of that LTP by sustained afferent (Abeta) conditioning "
-    "stimulation at full drive; afferent low-threshold conditioning depresses C-fibre "
-    "synapses in the dorsal horn (Sandkuhler 1997 J Neurosci 17:6483, not read here). "
-    "Weeks of continuous stimulation are needed (Gilmore 2019: 60-day course)",
-)  # fmt: skip
-POT_AB_THRESHOLD = param(
-    _M, "depotentiation_abeta_threshold", 50.0, "Hz", "assumed",
-    note="added Abeta rate per fibre at the dorsal horn below which conditioning does not "
-    "depotentiate (plasticity induction has a threshold). Placed between the rates that "
-    "reach the dorsal horn through dorsal-column collaterals in tonic SCS (about 25-45 Hz "
-    "in phantomlab.therapies.scs) and direct peripheral-nerve stimulation (100 Hz), so that "
-    "PNS carry-over (Gilmore 2020) and SCS habituation (Nihon 2001) both hold; a model "
-    "choice, not a measured value",
-)  # fmt: skip
-POT_AB_HALF = param(
-    _M, "depotentiation_abeta_half", 25.0, "Hz", "assumed",
-    note="Abeta rate above the threshold giving half-maximal depotentiation; not read",
-)  # fmt: skip
-TAU_REPOT = param(
-    _M, "tau_repotentiation", 1500.0, "day", "assumed",
-    note="re-potentiation by ongoing low-rate ectopia is slow (LTP induction needs "
-    "high-frequency C bursts such as the amputation barrage); years at maximal P output. "
-    "Chosen so relief outlasts a 60-day PNS course by >= 12 months (Gilmore 2020: 6/9 "
-    "responders at 12 months vs 0/14)",
-)  # fmt: skip
+POT_AMP = _P["potentiation_amplitude"]
+POT_DEP_RATE = _P["depotentiation_rate"]
+POT_AB_THRESHOLD = _P["depotentiation_abeta_threshold"]
+POT_AB_HALF = _P["depotentiation_abeta_half"]
+TAU_REPOT = _P["tau_repotentiation"]
 
 # --- cortex -----------------------------------------------------------------------------
-GAMMA_REORG = param(
-    _M, "gamma_reorganization", 0.08, "1/day", "calibrated", _GEOM,
-    "daily learning rate of the S1 map under the reorganization hypothesis (a day's "
-    "touches lumped into one event); tuned so the mean lip shift of patients with PLP is "
-    "of the order of 8 mm at 1 year",
-)  # fmt: skip
-GAMMA_PERSIST = param(
-    _M, "gamma_persistence", 0.03, "1/day", "assumed",
-    note="under persistence (Makin 2013) the adult map changes little; 1/3 of the "
-    "reorganization rate",
-)  # fmt: skip
-NOCI_INPUT = param(
-    _M, "nociceptive_cortical_input", 1.0, "alpha", "assumed",
-    note="unstructured drive of the deafferented hand zone by the nociceptive channel "
-    "(P output / max P), in units of the field input scale α; Boström 2014 drive their "
-    "model with spontaneous activity of deafferented nociceptive channels",
-)  # fmt: skip
-EFFERENCE = param(
-    _M, "efference_input", 0.3, "alpha", "assumed",
-    note="motor efference to the former hand zone during phantom movement (units of α)",
-)  # fmt: skip
-EFF_PREDICTION = param(
-    _M, "efference_sensory_prediction", 1.0, "1", "assumed",
-    note="under persistence the efference copy predicts the hand's sensory pattern, which "
-    "maintains the hand map (Makin 2013); 0 under reorganization",
-)  # fmt: skip
-K_REORG = param(
-    _M, "cortical_gain_reorganization", 1.0, "1/8mm", "assumed",
-    note="pain amplification per 8 mm of lip shift (Flor 1995: pain as perceptual correlate "
-    "of reorganization); value not read",
-)  # fmt: skip
-K_PERSIST = param(
-    _M, "cortical_gain_persistence", 1.0, "1", "assumed",
-    note="pain amplification per unit of reference hand-zone activity times "
-    "(incongruence + entanglement); value not read",
-)  # fmt: skip
-HAND_ACT_REF = param(
-    _M, "hand_activity_reference", 0.02, "field", "assumed",
-    note="hand-zone activity during phantom movement that doubles pain at full "
-    "incongruence; order of the settled field activity",
-)  # fmt: skip
-ENT_INITIAL = param(
-    _M, "entanglement_initial", 0.5, "1", "assumed",
-    note="entanglement of pain with the phantom assembly at amputation (0-1); mid-range "
-    "because pre-amputation pain is not modelled",
-)  # fmt: skip
-TAU_ENT = param(
-    _M, "tau_entanglement", 60.0, "day", "assumed",
-    note="entanglement of pain with the phantom assembly (Ortiz-Catalan 2018) builds and "
-    "decays over months; not read",
-)  # fmt: skip
+GAMMA_REORG = _P["gamma_reorganization"]
+GAMMA_PERSIST = _P["gamma_persistence"]
+NOCI_INPUT = _P["nociceptive_cortical_input"]
+EFFERENCE = _P["efference_input"]
+EFF_PREDICTION = _P["efference_sensory_prediction"]
+K_REORG = _P["cortical_gain_reorganization"]
+K_PERSIST = _P["cortical_gain_persistence"]
+HAND_ACT_REF = _P["hand_activity_reference"]
+ENT_INITIAL = _P["entanglement_initial"]
+TAU_ENT = _P["tau_entanglement"]
 
-ETA_CONG = param(
-    _M, "congruence_learning_rate", 0.12, "1/session", "assumed",
-    note="fraction of the remaining sensorimotor incongruence learned per session of full "
-    "congruent visual feedback (times plasticity_gain); relief is learned over sessions, not "
-    "immediate (Scand J Pain 2017, doi:10.1016/j.sjpain.2017.01.007: onset by session 7, 14 "
-    "or 21 with low, medium or high baseline PLP; mechanisms.md §4). Rate not read",
-)  # fmt: skip
-PAIN_LEARN = param(
-    _M, "congruence_pain_interference", 3.0, "NRS", "assumed",
-    note="yesterday's pain that halves the congruence learning rate (pain competes for "
-    "attention and interferes with sensorimotor relearning); chosen so that relief from "
-    "mirror therapy starts later in patients with more severe PLP (Scand J Pain 2017: "
-    "sessions 7/14/21 for low/medium/high baseline PLP). Not read",
-)  # fmt: skip
-TAU_CONG = param(
-    _M, "tau_congruence", 90.0, "day", "assumed",
-    note="learned congruence fades without feedback over months; not read",
-)  # fmt: skip
-ETA_DEC = param(
-    _M, "decoder_learning_rate", 0.35, "1/session", "assumed",
-    note="fraction of the way to the trained phantom-representation strength reached per "
-    "full BCI session (times plasticity_gain); Yanagisawa 2020 (optim_bci.md §3.1) saw "
-    "the effect after 3 daily sessions. Rate not read",
-)  # fmt: skip
-REP_SPAN = param(
-    _M, "decoder_representation_span", 0.9, "1", "assumed",
-    note="trained phantom-hand representation strength is 1 + span*decoder_training: the "
-    "intact-hand decoder (-1) degrades the phantom-hand code (lower classification of "
-    "phantom movements; Yanagisawa 2016/2020), the phantom decoder (+1) sharpens it",
-)  # fmt: skip
-TAU_REP = param(
-    _M, "tau_representation", 30.0, "day", "assumed",
-    note="the trained representation relaxes back over weeks; Yanagisawa 2020 still saw "
-    "-36% at day 8 (optim_bci.md §3.1). Time constant not read",
-)  # fmt: skip
-EXC_PAIN = param(
-    _M, "excitability_pain_gain", 1.0, "1", "assumed",
-    note="the cortical amplification of pain scales as cortical_excitability**gain; S1/M1 "
-    "excitability raising and lowering the cortical contribution; not read",
-)  # fmt: skip
+ETA_CONG = _P["congruence_learning_rate"]
+PAIN_LEARN = _P["congruence_pain_interference"]
+TAU_CONG = _P["tau_congruence"]
+ETA_DEC = _P["decoder_learning_rate"]
+REP_SPAN = _P["decoder_representation_span"]
+TAU_REP = _P["tau_representation"]
+EXC_PAIN = _P["excitability_pain_gain"]
 
 # --- readout ------------------------------------------------------------------------------
-PAIN_SCALE = param(
-    _M, "pain_scale", 0.6, "1", "assumed",
-    note="drive at which latent pain reaches 63% of 10 NRS points (saturating readout)",
-)  # fmt: skip
-NRS_SD = param(
-    _M, "nrs_noise_sd", 0.8, "NRS", "assumed",
-    note="day-to-day report noise of a 0-10 NRS; not read",
-)  # fmt: skip
-EPISODE_RATE = param(
-    _M, "episode_rate_max", 6.0, "1/day", "assumed",
-    note="pain attacks per day at maximal pain; not read",
-)  # fmt: skip
-PLP_THRESHOLD = param(
-    _M, "plp_threshold", 1.0, "NRS", "assumed",
-    note="mean NRS at or above which a virtual patient counts as having PLP",
-)  # fmt: skip
+PAIN_SCALE = _P["pain_scale"]
+NRS_SD = _P["nrs_noise_sd"]
+EPISODE_RATE = _P["episode_rate_max"]
+PLP_THRESHOLD = _P["plp_threshold"]
 
 _GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(5)
 _GH_W = _GH_W / _GH_W.sum()

@@ -64,7 +64,7 @@ import numpy as np
 from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
-from phantomlab._rng import RNGLike, spawn_seeds
+from phantomlab._rng import RNGLike, child_seeds
 from phantomlab._validation import check_in, check_range, raise_if
 from phantomlab.mechanisms._engine import (
     BLOCK,
@@ -251,7 +251,7 @@ class Cohort:
         self.hypothesis = hypothesis
         self.n_workers = int(n_workers)
         starts = list(range(0, self.n_patients, block_size))
-        seeds = spawn_seeds(rng, len(starts))
+        seeds = child_seeds(rng, len(starts), advance=True)
         self._slices = [slice(s, min(s + block_size, self.n_patients)) for s in starts]
         self._blocks = [
             _Block(sl.stop - sl.start, hypothesis, sd, float(ectopia_gain))

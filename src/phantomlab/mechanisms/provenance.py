@@ -9,16 +9,20 @@ comes from. ``kind`` is one of
   the target data, ``note`` the procedure);
 * ``"assumed"``: not read anywhere; ``note`` gives the reason for the value.
 
-Modules register their records with :func:`param`; the model card
+Modules register their records with :func:`param`, or, where they are a table,
+keep them in ``mechanisms/data/<module>_params.csv`` and register them with
+:func:`load_params`; the model card
 (:mod:`phantomlab.mechanisms.model_card`) is generated from :data:`REGISTRY`,
 never written by hand.
 """
 
 from __future__ import annotations
 
-from phantomlab._params import KINDS, Kind, Param, make_param
+from importlib import resources
 
-__all__ = ["KINDS", "REGISTRY", "Param", "param", "value"]
+from phantomlab._params import KINDS, Kind, Param, make_param, read_params
+
+__all__ = ["KINDS", "REGISTRY", "Param", "load_params", "param", "value"]
 
 
 #: Every registered parameter, keyed by ``"module.name"``.
@@ -64,6 +68,37 @@ def param(
     rec = make_param(module, name, value, unit, kind, source, note)
     REGISTRY[rec.key] = rec
     return float(value)
+
+
+def load_params(module: str, filename: str) -> dict[str, float]:
+    """Register every parameter of a table in ``mechanisms/data`` and return the values.
+
+    Parameters
+    ----------
+    module : str
+        Module of the records (``"patient"``).
+    filename : str
+        CSV file in ``phantomlab/mechanisms/data`` (columns of
+        :data:`phantomlab._params.PARAM_COLUMNS`).
+
+    Returns
+    -------
+    dict of str to float
+        Value by parameter name, in file order.
+
+    Raises
+    ------
+    ValueError
+        If a record is malformed or already registered (programming error).
+    """
+    recs = read_params(resources.files("phantomlab.mechanisms") / "data" / filename, module)
+    out: dict[str, float] = {}
+    for rec in recs:
+        if rec.key in REGISTRY:
+            raise ValueError(f"{rec.key}: registered twice")
+        REGISTRY[rec.key] = rec
+        out[rec.name] = rec.value
+    return out
 
 
 def value(key: str) -> float:

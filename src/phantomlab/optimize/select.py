@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from phantomlab._rng import RNGLike, as_generator
+from phantomlab._rng import RNGLike, as_generator, child_seeds
 from phantomlab._validation import check_in, check_range, raise_if
 from phantomlab.exceptions import InputError, Problem
 
@@ -291,7 +291,6 @@ def rank_modalities(
         The ranked table with intervals.
     """
     from phantomlab.cohorts import VirtualCohort, calibrated_cohort_spec, calibrated_params
-    from phantomlab.cohorts.population import child_seeds
     from phantomlab.therapies import get_therapy
 
     feats = validate_features(features)

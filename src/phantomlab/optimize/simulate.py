@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from phantomlab._rng import RNGLike, as_generator, spawn_seeds
+from phantomlab._rng import RNGLike, as_generator, child_seeds
 from phantomlab.exceptions import InputError, Problem
 from phantomlab.optimize.optimizer import BayesOptimizer, SafetyCheck
 from phantomlab.optimize.response import PatientResponse
@@ -451,7 +451,7 @@ def run_policies(
         [n_sessions] if isinstance(n_sessions, int) else [int(n_sessions[m]) for m in names]
     )
     # common random numbers: children of one root, independent of the method
-    noise_root, policy_root = spawn_seeds(rng, 2)
+    noise_root, policy_root = child_seeds(rng, 2, advance=True)
     session_seeds = noise_root.spawn(n_max)
     patient_seeds = policy_root.spawn(n_pat)
     out: dict[str, dict[str, np.ndarray]] = {}

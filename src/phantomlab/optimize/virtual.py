@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 from scipy.special import ndtr
 
-from phantomlab._rng import RNGLike, as_generator
+from phantomlab._rng import RNGLike, as_generator, child_seeds
 from phantomlab._validation import check_range, raise_if
 from phantomlab.exceptions import InputError, Problem
 from phantomlab.mechanisms.patient import Levers
@@ -169,7 +169,6 @@ class TherapySCSPatients:
             calibrated_params,
             therapy_params,
         )
-        from phantomlab.cohorts.population import child_seeds
         from phantomlab.protocols import load_protocol
         from phantomlab.therapies import get_therapy
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from phantomlab._rng import RNGLike, spawn_seeds
+from phantomlab._rng import RNGLike, child_seeds
 from phantomlab._validation import check_range, raise_if
 from phantomlab.mechanisms.patient import Cohort, Levers, Trajectory
 from phantomlab.protocols import ProtocolBase
@@ -323,7 +323,7 @@ def simulate_course(
     cohort = warm_cohort(n_patients, hypothesis, cohort_seed, warmup_days - baseline_days)
     base = cohort.run(baseline_days)
     start = cohort.day
-    (seed,) = spawn_seeds(rng, 1)
+    (seed,) = child_seeds(rng, 1, advance=True)
     state = th.prepare(protocol, n_patients, seed, start, dose)
     table = lever_table(th, protocol, state, range(start, start + days))
     cache = [to_levers({k: v[i] for k, v in table.items()}) for i in range(days)]

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from phantomlab._rng import child_seeds
 from phantomlab.cohorts import (
     ArmCourse,
     CohortSpec,
@@ -35,7 +36,6 @@ from phantomlab.cohorts import (
     calibrated_cohort_spec,
     calibrated_params,
 )
-from phantomlab.cohorts.population import child_seeds
 from phantomlab.cohorts.spec import Provenanced
 from phantomlab.protocols import ProtocolBase
 from phantomlab.trials.runner import run_replicates

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from phantomlab._rng import child_seeds
 from phantomlab.exceptions import InputError, Problem
 from phantomlab.trials.analysis import analyze
 from phantomlab.trials.design import TrialDesign
@@ -63,12 +64,7 @@ def chunk_seeds(seed: int, n_chunks: int) -> list[np.random.SeedSequence]:
     list of SeedSequence
         One child per chunk.
     """
-    return list(np.random.SeedSequence(int(seed)).spawn(int(n_chunks)))
-
-
-def _children(seed: np.random.SeedSequence, n: int) -> list[np.random.SeedSequence]:
-    """Children of ``seed`` independent of how often it was spawned before."""
-    return [np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, j)) for j in range(n)]
+    return child_seeds(int(seed), int(n_chunks))
 
 
 def _task_name(task: Any) -> str:
@@ -360,7 +356,7 @@ class TrialSimulationTask:
         """
         sim = self.simulate or ParametricTrialModel(self.design)
         frames = []
-        for rep, child in zip(replicates, _children(seed, len(replicates)), strict=True):
+        for rep, child in zip(replicates, child_seeds(seed, len(replicates)), strict=True):
             data = sim(self.n_per_arm, np.random.default_rng(child))
             try:
                 res = analyze(data, self.design, analyses=self.analyses)
