@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "phantomlab"
-CORE = {"_units", "_validation", "_rng", "_params", "_result", "exceptions"}
+CORE = {"_units", "_validation", "_rng", "_params", "_result", "_optional", "exceptions"}
 BASE = {"protocols", "fields", "mechanisms", "evidence"}
 ALLOWED: dict[str, set[str]] = {
     **{c: CORE for c in CORE},

@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from phantomlab._optional import require
 from phantomlab._rng import RNGLike, spawn
 from phantomlab._validation import check_in, check_range, raise_if
 from phantomlab.bci import _params as bp
@@ -281,7 +282,7 @@ def _day(
     signal: SignalModel,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """One session for every patient: (congruence, phantom decoding accuracy)."""
-    import mne
+    mne = require("mne", extra="bci")
 
     act = patient_activity(cohort, course.phantom_side, session_drive=drive)
     n = cohort.n_patients
