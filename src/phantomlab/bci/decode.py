@@ -31,6 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from phantomlab._optional import require
+from phantomlab._result import Result
 from phantomlab._rng import RNGLike, as_generator
 from phantomlab._validation import check_in, check_range, raise_if
 from phantomlab.bci._threads import single_blas_thread
@@ -105,8 +106,8 @@ def make_pipeline(name: str = "csp-lda", n_components: int = 6) -> Any:
     )
 
 
-@dataclass(frozen=True)
-class DecodingResult:
+@dataclass(frozen=True, repr=False)
+class DecodingResult(Result):
     """Cross-validated decoding scores.
 
     Attributes
