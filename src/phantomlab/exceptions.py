@@ -95,3 +95,26 @@ class ProtocolError(InputError):
 
 class ConvergenceError(PhantomLabError, RuntimeError):
     """An iterative numerical routine did not converge."""
+
+
+class MissingExtraError(PhantomLabError, ImportError):
+    """A feature needs an optional dependency group (an "extra") that is not installed.
+
+    Parameters
+    ----------
+    feature : str
+        What needs the extra, e.g. ``"phantomlab.fields.fem"``.
+    extra : str
+        Name of the extra, e.g. ``"fem"``.
+    missing : str
+        The module that could not be imported.
+    """
+
+    def __init__(self, feature: str, extra: str, missing: str) -> None:
+        self.feature = feature
+        self.extra = extra
+        super().__init__(
+            f"{feature} needs the optional '{extra}' extra ({missing} is not installed): "
+            f"pip install 'phantomlab[{extra}]'",
+            name=missing,
+        )

@@ -204,8 +204,8 @@ def test_trajectory_result_object(reorg):
     import matplotlib
 
     matplotlib.use("Agg")
-    ax = tr.plot()
-    assert ax.get_ylabel().startswith("NRS")
+    fig = tr.plot()
+    assert fig.axes[0].get_ylabel().startswith("NRS")
 
 
 @pytest.mark.slow

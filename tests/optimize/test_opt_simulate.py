@@ -117,8 +117,8 @@ def test_run_policies_shapes_and_reproducibility() -> None:
     df = a.to_frame()
     assert list(df["method"]) == ["bo", "random"]
     assert "median_sessions_to_target" in a.summary()
-    fig = a.plot("bo")
-    assert fig is not None
+    fig = a.plot(method="bo")
+    assert fig.axes[0].get_title().startswith("bo:")
     # the first session of the optimizer is each patient's safe seed (just above perception)
     assert np.all(a.tested_side_effect["bo"][:, 0] < 3.0)
 

@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from phantomlab._optional import require
+from phantomlab._result import Result
 from phantomlab._rng import RNGLike, as_generator
 from phantomlab._validation import check_in, check_range, raise_if
 from phantomlab.bci._threads import single_blas_thread
@@ -55,8 +57,8 @@ def _import_pyriemann() -> None:
         return
     sys.modules["torch"] = None  # type: ignore[assignment]  # makes ``import torch`` fail
     try:
-        import pyriemann.estimation
-        import pyriemann.tangentspace  # noqa: F401
+        require("pyriemann.estimation", extra="bci")
+        require("pyriemann.tangentspace", extra="bci")
     finally:
         if sys.modules.get("torch", 0) is None:
             del sys.modules["torch"]
@@ -83,7 +85,7 @@ def make_pipeline(name: str = "csp-lda", n_components: int = 6) -> Any:
 
     raise_if(check_in("pipeline", name, PIPELINES))
     if name == "csp-lda":
-        from mne.decoding import CSP
+        CSP = require("mne.decoding", extra="bci").CSP
 
         return Pipeline(
             [
@@ -92,8 +94,8 @@ def make_pipeline(name: str = "csp-lda", n_components: int = 6) -> Any:
             ]
         )
     _import_pyriemann()
-    from pyriemann.estimation import Covariances
-    from pyriemann.tangentspace import TangentSpace
+    Covariances = require("pyriemann.estimation", extra="bci").Covariances
+    TangentSpace = require("pyriemann.tangentspace", extra="bci").TangentSpace
 
     return Pipeline(
         [
@@ -104,8 +106,8 @@ def make_pipeline(name: str = "csp-lda", n_components: int = 6) -> Any:
     )
 
 
-@dataclass(frozen=True)
-class DecodingResult:
+@dataclass(frozen=True, repr=False)
+class DecodingResult(Result):
     """Cross-validated decoding scores.
 
     Attributes
@@ -203,7 +205,7 @@ class DecodingResult:
 
 
 def _check_epochs(epochs: Any, n_folds: int, classes: list[str] | None) -> list[str]:
-    import mne
+    mne = require("mne", extra="bci")
 
     if not isinstance(epochs, mne.BaseEpochs):
         raise InputError(
@@ -271,7 +273,7 @@ def _cross_validate(
     The same numbers as :func:`sklearn.model_selection.cross_validate` with the
     ``accuracy`` and ``roc_auc`` scorers, without its per-call scorer overhead.
     """
-    import mne
+    mne = require("mne", extra="bci")
     from sklearn.base import clone
     from sklearn.metrics import roc_auc_score
     from sklearn.pipeline import Pipeline
@@ -408,7 +410,7 @@ def load_epochs(path: str | Path, tmin: float = -1.0, tmax: float = 3.0) -> Any:
     mne.Epochs
         Loaded epochs (EEG/MEG channels only).
     """
-    import mne
+    mne = require("mne", extra="bci")
 
     p = Path(path)
     name = p.name.lower()

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from phantomlab._optional import require
 from phantomlab._validation import check_in, raise_if
 from phantomlab.bci import _params as bp
 from phantomlab.mechanisms import cortical as cx
@@ -139,7 +140,7 @@ def fixed_gain(
     ndarray, shape (n_channels, n_sources)
         EEG: potential (V) per A·m, average-referenced; MEG: field (T) per A·m.
     """
-    import mne
+    mne = require("mne", extra="bci")
 
     meg = "mag" in info.get_channel_types()
     src = mne.setup_volume_source_space(pos=dict(rr=rr, nn=nn), verbose=False)
@@ -160,7 +161,7 @@ _HELMET_RADIUS = 0.12  # m, assumed: helmet surface ~12 cm from the head centre
 @lru_cache(maxsize=1)
 def _eeg_sphere() -> tuple[NDArray[np.float64], float, dict[str, NDArray[np.float64]]]:
     """Sphere fitted to the 32-channel montage: centre, radius, electrode positions."""
-    import mne
+    mne = require("mne", extra="bci")
 
     montage = mne.channels.make_standard_montage(MONTAGE)
     info = mne.create_info(list(CHANNEL_SETS["eeg32"]), 250.0, "eeg")
@@ -197,8 +198,8 @@ def sensor_info(channels: str = "eeg32", sfreq: float = 250.0) -> Any:
     mne.Info
         Channel info with positions.
     """
-    import mne
-    from mne.io.constants import FIFF
+    mne = require("mne", extra="bci")
+    FIFF = require("mne.io.constants", extra="bci").FIFF
 
     raise_if(check_in("channels", channels, CHANNELS))
     if channels != "meg102":
@@ -221,7 +222,7 @@ def sensor_info(channels: str = "eeg32", sfreq: float = 250.0) -> Any:
 
 @lru_cache(maxsize=4)
 def _head(channels: str) -> HeadModel:
-    import mne
+    mne = require("mne", extra="bci")
 
     r0, radius, ch_pos = _eeg_sphere()
     info = sensor_info(channels)

@@ -43,11 +43,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from phantomlab._optional import require
+from phantomlab._result import Result, as_figure
 from phantomlab._rng import RNGLike, spawn
 from phantomlab._validation import check_in, check_range, raise_if
 from phantomlab.bci import _params as bp
@@ -57,6 +59,9 @@ from phantomlab.bci.decode import PIPELINES, _decode, _prepare, make_pipeline
 from phantomlab.bci.head import CHANNELS
 from phantomlab.bci.simulate import SignalModel, simulate_epochs
 from phantomlab.mechanisms.levers import Levers
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["DECODERS", "BCICourse", "CourseResult", "run_course"]
 
@@ -134,8 +139,8 @@ class BCICourse:
         )
 
 
-@dataclass(frozen=True)
-class CourseResult:
+@dataclass(frozen=True, repr=False)
+class CourseResult(Result):
     """Outcome of a closed-loop course (in silico).
 
     Attributes
@@ -241,23 +246,24 @@ class CourseResult:
         ]
         return "\n".join(lines)
 
-    def plot(self, axes: Any = None) -> Any:
+    def plot(self, ax: Any = None) -> Figure:
         """Plot pain change and phantom decoding accuracy by day.
 
         Parameters
         ----------
-        axes : sequence of two matplotlib Axes, optional
-            Where to draw.
+        ax : sequence of two matplotlib Axes, optional
+            Where to draw (default: a new Figure with two panels).
 
         Returns
         -------
-        sequence of Axes
-            The axes.
+        matplotlib.figure.Figure
+            The figure drawn into.
         """
-        import matplotlib.pyplot as plt
+        if ax is None:
+            from matplotlib.figure import Figure
 
-        if axes is None:
-            _, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+            ax = Figure(figsize=(9, 3.5)).subplots(1, 2)
+        axes = ax
         days = np.arange(0, self.pain.shape[0] + 1)
         rel = np.concatenate([[0.0], [self.pain_change(d) for d in days[1:]]])
         axes[0].plot(days, 100 * rel, marker="o", label=self.decoder)
@@ -270,7 +276,7 @@ class CourseResult:
         axes[1].set_xlabel("course day")
         axes[1].set_ylabel("phantom vs rest accuracy")
         axes[1].legend()
-        return axes
+        return as_figure(axes)
 
 
 def _day(
@@ -281,7 +287,7 @@ def _day(
     signal: SignalModel,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """One session for every patient: (congruence, phantom decoding accuracy)."""
-    import mne
+    mne = require("mne", extra="bci")
 
     act = patient_activity(cohort, course.phantom_side, session_drive=drive)
     n = cohort.n_patients

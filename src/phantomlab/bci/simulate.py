@@ -25,6 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.fft import irfft, next_fast_len
 
+from phantomlab._optional import require
 from phantomlab._rng import RNGLike, as_generator
 from phantomlab._validation import check_in, check_range, raise_if
 from phantomlab.bci import _params as bp
@@ -194,7 +195,7 @@ def simulate_epochs(
         Epochs in volts (EEG) or tesla (MEG); ``event_id`` maps each task to 1, 2, …; ``metadata``
         has columns ``task`` and ``erd_scale`` (the trial's ERD factor).
     """
-    import mne
+    mne = require("mne", extra="bci")
     import pandas as pd
 
     sig = SignalModel() if signal is None else signal

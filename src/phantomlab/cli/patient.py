@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from phantomlab._optional import require
 from phantomlab.cli._common import emit_json
 
 app = typer.Typer(help="Virtual PLP patients: simulate cohorts, show the model card.")
@@ -33,6 +34,7 @@ def simulate(
     if output is not None:
         df = tr.to_frame()
         if output.suffix == ".parquet":
+            require("pyarrow", extra="scale", feature="phantomlab patient simulate -o *.parquet")
             df.to_parquet(output, index=False)
         else:
             df.to_csv(output, index=False)

@@ -124,7 +124,7 @@ def curve(
 ) -> None:
     """Dose-response curve of MODALITY over amplitude / frequency / sessions (in silico)."""
     from phantomlab.therapies import dose_response, get_therapy
-    from phantomlab.therapies.curves import _units
+    from phantomlab.therapies.curves import display_unit
 
     key = _modality(modality)
     _hypothesis(hypothesis)
@@ -146,7 +146,7 @@ def curve(
         )
     grid = None
     if values is not None:
-        unit, factor = th.curve_unit if name == th.curve_param else _units(name)
+        unit, factor = th.curve_unit if name == th.curve_param else display_unit(name)
         try:
             grid = [float(v) / factor for v in values.split(",") if v.strip()]
         except ValueError:
@@ -161,15 +161,9 @@ def curve(
             hypothesis=hypothesis, rng=seed,
         )  # fmt: skip
     if png is not None:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        ax = res.plot()
-        ax.figure.tight_layout()
-        ax.figure.savefig(png, dpi=110)
-        plt.close(ax.figure)
+        fig = res.plot()  # a Figure outside pyplot: no backend, nothing to close
+        fig.tight_layout()
+        fig.savefig(png, dpi=110)
     if as_json:
         emit_json(res.to_dict() | ({"png": str(png)} if png else {}))
     else:

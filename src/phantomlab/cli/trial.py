@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 
+from phantomlab.cli import trial_insilico
 from phantomlab.cli._common import emit_json, read_table
 
 app = typer.Typer(help="Trial statistics: design schema, randomization, analysis, power.")
@@ -157,4 +158,5 @@ def power_cmd(
         typer.echo(res.summary())
 
 
-from phantomlab.cli import trial_insilico  # noqa: E402,F401  (registers the in-silico commands)
+# the in-silico commands (specs, replicate, calibration, cohort) are defined next door
+app.registered_commands += trial_insilico.app.registered_commands

@@ -1,6 +1,6 @@
 """``phantomlab trial`` in-silico commands: trial specs, replication, calibration, cohorts.
 
-Registered on the ``trial`` app of :mod:`phantomlab.cli.trial`. Thin: the science
+Their ``app`` is merged into the ``trial`` app of :mod:`phantomlab.cli.trial`. Thin: the science
 lives in :mod:`phantomlab.trials.specs`, :mod:`phantomlab.trials.replicate`,
 :mod:`phantomlab.trials.calibration` and :mod:`phantomlab.cohorts`.
 """
@@ -14,9 +14,10 @@ from typing import Any
 import typer
 
 from phantomlab.cli._common import emit_json
-from phantomlab.cli.trial import app
 
 __all__ = ["app"]
+
+app = typer.Typer()
 
 
 @app.command("spec-schema")

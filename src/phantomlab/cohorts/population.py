@@ -22,13 +22,14 @@ import copy
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 from scipy.special import ndtri
 
+from phantomlab._result import Result, as_figure, new_axes
 from phantomlab._rng import RNGLike, as_generator, child_seeds
 from phantomlab._validation import check_range, raise_if
 from phantomlab.cohorts.spec import CohortSpec
@@ -36,6 +37,9 @@ from phantomlab.mechanisms.patient import Cohort, Levers, Trajectory
 from phantomlab.protocols import ProtocolBase
 from phantomlab.therapies import combine_levers, get_therapy, lever_table
 from phantomlab.therapies.base import to_levers
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "ArmCourse",
@@ -77,8 +81,8 @@ def therapy_params(modality: str, params: Mapping[str, float] | None) -> dict[st
     return out
 
 
-@dataclass(frozen=True)
-class VirtualPopulation:
+@dataclass(frozen=True, repr=False)
+class VirtualPopulation(Result):
     """Characteristics of every virtual patient (arrays of shape ``(n,)``).
 
     Attributes
@@ -154,6 +158,27 @@ class VirtualPopulation:
             f"with PLP (mean NRS >= 1) {100 * np.mean(self.baseline_nrs >= 1):.0f}%",
         ]
         return "\n".join(lines)
+
+    def plot(self, ax: Any = None) -> Figure:
+        """Histogram of the baseline NRS, all patients and the enrolled ones.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Axes to draw into (default: a new Figure).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure drawn into.
+        """
+        ax = new_axes(ax)
+        bins = np.linspace(0.0, 10.0, 21)
+        ax.hist(self.baseline_nrs, bins=bins, alpha=0.5, label="all")
+        ax.hist(self.baseline_nrs[self.enrolled], bins=bins, alpha=0.5, label="enrolled")
+        ax.set(xlabel="baseline NRS (in silico)", ylabel="patients")
+        ax.legend(fontsize=8)
+        return as_figure(ax)
 
 
 @dataclass(frozen=True)
@@ -311,6 +336,14 @@ class VirtualCohort:
     def n_patients(self) -> int:
         """Number of patients."""
         return self.population.n_patients
+
+    @property
+    def groups(self) -> tuple[tuple[slice, Cohort], ...]:
+        """The warmed-up strata: ``(patients' slice, their Cohort)`` in patient order.
+
+        The Cohorts are the cohort's own state (deep-copy one before running it).
+        """
+        return tuple(self._groups)
 
     def run_course(
         self,

@@ -1,7 +1,8 @@
 """Electrode caps from MNE's bundled montages and named stimulation targets.
 
-Positions come from the montage files shipped inside the MNE wheel (no
-download). The default caps are MNE's ``spherical_1020`` / ``spherical_1010`` /
+Positions come from the montage files shipped inside the MNE wheel, copied once
+into ``data/montages.csv`` by ``tools/make_electrode_data.py`` (exact floats), so
+MNE is not needed. The default caps are MNE's ``spherical_1020`` / ``spherical_1010`` /
 ``spherical_1005`` montages: ideal 10-20-system positions on a sphere centred at
 the origin (x right, y anterior, z up; MNE's montage README says they come from
 the ``eeg_positions`` package). Projecting them onto the scalp sphere is then a
@@ -13,9 +14,10 @@ to their positions and then projected radially. The deprecated names
 
 from __future__ import annotations
 
-import warnings
+import csv
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
 
 import numpy as np
 from numpy.typing import NDArray
@@ -112,16 +114,22 @@ def _fit_sphere(p: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.asarray(sol[:3])
 
 
+@lru_cache(maxsize=1)
+def _montage_table() -> dict[str, list[tuple[str, tuple[float, float, float]]]]:
+    """Channel names and positions (m) of every montage in ``data/montages.csv``."""
+    text = resources.files("phantomlab.fields").joinpath("data/montages.csv")
+    table: dict[str, list[tuple[str, tuple[float, float, float]]]] = {}
+    for row in csv.DictReader(text.read_text(encoding="utf-8").splitlines()):
+        xyz = (float(row["x"]), float(row["y"]), float(row["z"]))
+        table.setdefault(row["montage"], []).append((row["name"], xyz))
+    return table
+
+
 @lru_cache(maxsize=16)
 def _montage_positions(montage: str) -> tuple[tuple[str, ...], NDArray[np.float64]]:
-    import mne
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        m = mne.channels.make_standard_montage(montage)
-    ch = m.get_positions()["ch_pos"]
-    names = tuple(ch.keys())
-    pos = np.array([ch[n] for n in names], dtype=float)
+    rows = _montage_table()[montage]
+    names = tuple(n for n, _ in rows)
+    pos = np.array([p for _, p in rows], dtype=float)
     keep = np.all(np.isfinite(pos), axis=1)
     return tuple(n for n, k in zip(names, keep, strict=True) if k), pos[keep]
 

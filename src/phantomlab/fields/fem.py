@@ -9,7 +9,8 @@ default CG+AMG rtol in fields.md section 1.6). One node is grounded; potentials
 are compared after removing their mean.
 
 All three packages are pip wheels (gmsh 4.15.2, scikit-fem 12.0.2, pyamg 5.4.1)
-and are imported lazily, so the rest of :mod:`phantomlab.fields` works without them.
+and are imported lazily (the ``fem`` extra), so the rest of :mod:`phantomlab.fields`
+works without them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from phantomlab._optional import require
 from phantomlab.exceptions import ConvergenceError, InputError, Problem
 from phantomlab.fields.sphere import SphereModel
 
@@ -92,7 +94,7 @@ def mesh_layered_sphere(
     shell : ndarray, shape (M,)
         Shell index of each tetrahedron.
     """
-    import gmsh  # type: ignore[import-untyped]
+    gmsh = require("gmsh", extra="fem")
 
     if not size > 0:
         raise InputError(Problem("size", size, "> 0 m", "", "bad mesh size"))
@@ -178,23 +180,19 @@ def solve_fem_tdcs(
     ConvergenceError
         If CG does not reach ``tol``.
     """
-    import pyamg  # type: ignore[import-untyped]
-    from skfem import (  # type: ignore[import-untyped]
-        Basis,
-        BilinearForm,
-        ElementTetP1,
-        ElementTetP2,
-        MeshTet,
-    )
-    from skfem.helpers import dot, grad  # type: ignore[import-untyped]
+    pyamg = require("pyamg", extra="fem")
+    skfem = require("skfem", extra="fem")
+    Basis, MeshTet = skfem.Basis, skfem.MeshTet
+    helpers = require("skfem.helpers", extra="fem")
+    dot, grad = helpers.dot, helpers.grad
 
     if order not in (1, 2):
         raise InputError(Problem("order", order, "1 or 2", "", "unsupported element order"))
     nodes, tets, shell = mesh if mesh is not None else mesh_layered_sphere(model, size)
     m = MeshTet(np.ascontiguousarray(nodes.T), np.ascontiguousarray(tets.T))
-    elem = ElementTetP1() if order == 1 else ElementTetP2()
+    elem = skfem.ElementTetP1() if order == 1 else skfem.ElementTetP2()
 
-    @BilinearForm
+    @skfem.BilinearForm
     def laplace(u: Any, v: Any, w: Any) -> Any:
         return w.sigma * dot(grad(u), grad(v))
 

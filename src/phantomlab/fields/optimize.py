@@ -37,11 +37,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from phantomlab._result import Result, as_figure, new_axes
 from phantomlab.exceptions import InputError, Problem
 from phantomlab.fields.result import FOCALITY_PERCENTILE
 
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.figure import Figure
 
 __all__ = [
     "DEFAULT_SPLITS",
@@ -66,8 +68,8 @@ _BLOCKS: tuple[float, ...] = (0.06, 0.09, 0.14, 0.22, 0.35, 0.55)
 # tDCS
 
 
-@dataclass(frozen=True)
-class TDCSOptimum:
+@dataclass(frozen=True, repr=False)
+class TDCSOptimum(Result):
     """Result of :func:`optimize_tdcs`.
 
     Parameters
@@ -115,6 +117,26 @@ class TDCSOptimum:
         import pandas as pd
 
         return pd.DataFrame({"electrode": list(self.names), "current_A": self.currents})
+
+    def plot(self, ax: Any = None) -> Figure:
+        """Bar chart of the non-zero electrode currents (mA).
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Axes to draw into (default: a new Figure).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure drawn into.
+        """
+        ax = new_axes(ax)
+        act = self.active()
+        ax.bar(list(act), [c * 1e3 for c in act.values()], color="C0")
+        ax.axhline(0.0, color="0.6", lw=0.8)
+        ax.set(ylabel="current (mA)", title="tDCS optimum (in silico, sphere model)")
+        return as_figure(ax)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly dict."""
@@ -240,8 +262,8 @@ def enumerate_ti_montages(n_electrodes: int) -> NDArray[np.intp]:
     )
 
 
-@dataclass(frozen=True)
-class TIOptimum:
+@dataclass(frozen=True, repr=False)
+class TIOptimum(Result):
     """Result of :func:`optimize_ti`.
 
     Parameters

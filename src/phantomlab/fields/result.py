@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from phantomlab._result import Result, as_figure
+
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
@@ -46,8 +48,8 @@ def focality_ratio(
     return float(values[roi].mean() / hi) if hi > 0 else float("inf")
 
 
-@dataclass(frozen=True)
-class FieldResult:
+@dataclass(frozen=True, repr=False)
+class FieldResult(Result):
     """A field (tDCS E-field, TMS E-field or TI envelope) sampled at points.
 
     Parameters
@@ -160,11 +162,13 @@ class FieldResult:
             data["roi"] = self.roi
         return pd.DataFrame(data)
 
-    def plot(self, slab: float = 0.004) -> Figure:
+    def plot(self, ax: Any = None, *, slab: float = 0.004) -> Figure:
         """Slice through the target (coronal, x-z) and a top-view map of the upper points.
 
         Parameters
         ----------
+        ax : pair of matplotlib Axes, optional
+            The two Axes to draw into (default: a new Figure with two panels).
         slab : float
             Half thickness in m of the slab of points shown in the slice.
 
@@ -173,9 +177,13 @@ class FieldResult:
         matplotlib.figure.Figure
             The figure (two panels).
         """
-        import matplotlib.pyplot as plt
+        if ax is None:
+            from matplotlib.figure import Figure
 
-        fig, axes = plt.subplots(1, 2, figsize=(10, 4.4))
+            axes = Figure(figsize=(10, 4.4)).subplots(1, 2)
+        else:
+            axes = ax
+        fig = as_figure(axes)
         y0 = 0.0 if self.target is None else float(self.target[1])
         sel = np.abs(self.points[:, 1] - y0) <= slab
         label = "TI envelope (V/m)" if self.kind == "ti" else "|E| (V/m)"
@@ -213,5 +221,6 @@ class FieldResult:
             for a, (i, j) in zip(axes, ((0, 2), (0, 1)), strict=True):
                 a.plot(self.target[i] * 1e3, self.target[j] * 1e3, "r+", ms=12, mew=2)
         fig.suptitle(f"{self.kind} field (in silico, sphere model)")
-        fig.tight_layout()
+        if ax is None:
+            fig.tight_layout()
         return fig

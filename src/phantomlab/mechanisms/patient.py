@@ -58,12 +58,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
+from phantomlab._result import Result, as_figure
 from phantomlab._rng import RNGLike, child_seeds
 from phantomlab._validation import check_in, check_range, raise_if
 from phantomlab.mechanisms._engine import (
@@ -75,6 +76,9 @@ from phantomlab.mechanisms._engine import (
     _Block,
 )
 from phantomlab.mechanisms.levers import Levers, lever_names, with_levers
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "BLOCK",
@@ -90,8 +94,8 @@ __all__ = [
 _NO_LEVERS = Levers()
 
 
-@dataclass(frozen=True)
-class Trajectory:
+@dataclass(frozen=True, repr=False)
+class Trajectory(Result):
     """Daily read-outs of a cohort run.
 
     Attributes
@@ -182,23 +186,23 @@ class Trajectory:
         ]
         return "\n".join(lines)
 
-    def plot(self, ax: Any = None) -> Any:
+    def plot(self, ax: Any = None) -> Figure:
         """Plot the cohort's daily mean NRS with its 10–90 % band.
 
         Parameters
         ----------
         ax : matplotlib Axes, optional
-            Where to draw.
+            Where to draw (default: a new Figure).
 
         Returns
         -------
-        matplotlib Axes
-            The axes.
+        matplotlib.figure.Figure
+            The figure drawn into.
         """
-        import matplotlib.pyplot as plt
-
         if ax is None:
-            _, ax = plt.subplots(figsize=(7, 3.5))
+            from matplotlib.figure import Figure
+
+            ax = Figure(figsize=(7, 3.5)).subplots()
         days = np.arange(self.day0, self.day0 + self.n_days)
         q10, q90 = np.percentile(self.pain, [10, 90], axis=1)
         ax.fill_between(days, q10, q90, alpha=0.25, label="latent pain 10-90%")
@@ -207,7 +211,7 @@ class Trajectory:
         ax.set_ylabel("NRS (0-10), in silico")
         ax.set_ylim(0, 10)
         ax.legend(loc="upper right")
-        return ax
+        return as_figure(ax)
 
 
 class Cohort:

@@ -19,16 +19,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
 
+from phantomlab._result import Result, as_figure
 from phantomlab._rng import RNGLike, as_generator, child_seeds
 from phantomlab.exceptions import InputError, Problem
 from phantomlab.optimize.optimizer import BayesOptimizer, SafetyCheck
 from phantomlab.optimize.response import PatientResponse
 from phantomlab.optimize.space import ParameterSpace
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "BestObserved",
@@ -269,8 +273,8 @@ def best_protocols(
     return BestProtocols(best_rel, points)
 
 
-@dataclass(frozen=True)
-class SimulationResult:
+@dataclass(frozen=True, repr=False)
+class SimulationResult(Result):
     """Session-by-session record of several policies on one population.
 
     Attributes
@@ -364,30 +368,36 @@ class SimulationResult:
         """Text table of :meth:`to_frame`."""
         return self.to_frame(tolerance).to_string(index=False)
 
-    def plot(self, method: str, patients: Sequence[int] | None = None, ax: Any = None) -> Any:
+    def _brief(self) -> str:
+        n_patients, n_sessions = self.tested_relief[self.methods[0]].shape
+        return f"{', '.join(self.methods)} on {n_patients} patients, {n_sessions} sessions"
+
+    def plot(
+        self, ax: Any = None, *, method: str | None = None, patients: Sequence[int] | None = None
+    ) -> Figure:
         """Plot traces: tested and recommended relief vs session, optimum dashed.
 
         Parameters
         ----------
-        method : str
-            Policy name.
+        ax : matplotlib Axes or None
+            Where to draw (default: a new Figure).
+        method : str or None
+            Policy name (default: the first method).
         patients : sequence of int or None
             Patients to show (default: the first five).
-        ax : matplotlib Axes or None
-            Where to draw.
 
         Returns
         -------
         matplotlib.figure.Figure
             The figure.
         """
-        import matplotlib.pyplot as plt
-
+        method = self.methods[0] if method is None else method
         idx = list(patients) if patients is not None else list(range(min(5, len(self.best.relief))))
         if ax is None:
-            fig, ax = plt.subplots(figsize=(7, 4))
-        else:
-            fig = ax.figure
+            from matplotlib.figure import Figure
+
+            ax = Figure(figsize=(7, 4)).subplots()
+        fig = as_figure(ax)
         t = np.arange(1, self.tested_relief[method].shape[1] + 1)
         for k, i in enumerate(idx):
             color = f"C{k % 10}"

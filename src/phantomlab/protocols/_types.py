@@ -5,16 +5,17 @@ Every dimensional field is written by the user with its unit (``"2 mA"``,
 protocol is written back (``model_dump``, YAML, JSON) each quantity is printed
 in its clinical display unit, so a dump can be loaded again.
 
-Electrode names are checked against the 10-05 positions bundled with MNE-Python
-(``colin27_1005``, the FieldTrip ``standard_1005`` layout; no download).
+Electrode names are checked against the 10-05 positions of MNE-Python's bundled
+``colin27_1005`` montage (the FieldTrip ``standard_1005`` layout), shipped as a data
+file so that MNE is not needed.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import warnings
 from functools import lru_cache
+from importlib import resources
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
@@ -259,25 +260,20 @@ SpinalLevel = Annotated[
 # ------------------------------------------------------------------------- electrodes
 @lru_cache(maxsize=1)
 def electrode_names() -> dict[str, str]:
-    """Return the 10-05 electrode names bundled with MNE, keyed by lower case.
+    """Return the 10-05 electrode names of MNE's ``colin27_1005`` montage, keyed by lower case.
 
-    Uses ``mne.channels.make_standard_montage("colin27_1005")`` (called
-    ``"standard_1005"`` before MNE 1.13); no download is needed. Cached.
+    The names ship as ``data/electrode_names.csv`` (written once from MNE 1.13's
+    ``colin27_1005``, called ``"standard_1005"`` before MNE 1.13, by
+    ``tools/make_electrode_data.py``), so MNE is not needed. Cached.
 
     Returns
     -------
     dict of str to str
         ``{"c3": "C3", "fp2": "Fp2", ...}`` (343 positions).
     """
-    import mne
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        try:
-            montage = mne.channels.make_standard_montage("colin27_1005")
-        except ValueError:  # MNE < 1.13 only knows the old name
-            montage = mne.channels.make_standard_montage("standard_1005")
-    return {n.lower(): n for n in montage.ch_names}
+    text = resources.files("phantomlab.protocols").joinpath("data/electrode_names.csv")
+    rows = text.read_text(encoding="utf-8").split()
+    return {n.lower(): n for n in rows[1:]}
 
 
 _LAT_RE = re.compile(r"^([A-Za-z]+?)(\d+)(h?)$")

@@ -26,6 +26,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from phantomlab._result import Result
 from phantomlab._units import format_si
 from phantomlab.protocols._base import ProtocolBase
 from phantomlab.protocols._types import parse_intensity
@@ -93,8 +94,8 @@ def shannon_k(charge_per_phase_C: float, charge_density_C_per_m2: float) -> floa
     return math.log10(q_uc) + math.log10(d_uc_cm2)
 
 
-@dataclass(frozen=True)
-class DoseMetrics:
+@dataclass(frozen=True, repr=False)
+class DoseMetrics(Result):
     """Dose of one protocol. Every value in SI; ``None`` where not determined.
 
     Attributes

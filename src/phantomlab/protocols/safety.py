@@ -22,8 +22,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from phantomlab._result import Result, as_figure, new_axes
 from phantomlab.exceptions import Problem, ProtocolError
 from phantomlab.protocols._base import ProtocolBase
 from phantomlab.protocols._types import parse_intensity
@@ -31,6 +32,9 @@ from phantomlab.protocols.dose import DoseMetrics, compute_dose
 from phantomlab.protocols.electrical import PulsedElectrical
 from phantomlab.protocols.models import TDCS, TI, Combination, Sham
 from phantomlab.protocols.noninvasive import RTMS
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "ParameterBound",
@@ -351,8 +355,8 @@ def protocol_quantities(protocol: ProtocolBase) -> dict[str, Any]:
     return q
 
 
-@dataclass(frozen=True)
-class SafetyReport:
+@dataclass(frozen=True, repr=False)
+class SafetyReport(Result):
     """Result of checking a protocol.
 
     Attributes
@@ -411,6 +415,25 @@ class SafetyReport:
 
         cols = ["field", "value", "limit", "source", "message", "severity"]
         return pd.DataFrame([p.to_dict() for p in self.errors + self.warnings], columns=cols)
+
+    def plot(self, ax: Any = None) -> Figure:
+        """Bar chart of the errors, warnings and rules not evaluated.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Axes to draw into (default: a new Figure).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure drawn into.
+        """
+        ax = new_axes(ax)
+        counts = [len(self.errors), len(self.warnings), len(self.not_evaluated)]
+        ax.bar(["errors", "warnings", "not evaluated"], counts, color=["C3", "C1", "0.6"])
+        ax.set(ylabel="count", title="VALID" if self.valid else "INVALID")
+        return as_figure(ax)
 
     def raise_if_invalid(self) -> None:
         """Raise :class:`~phantomlab.exceptions.ProtocolError` if there are errors."""

@@ -75,7 +75,7 @@ def run(out: Path) -> None:
         rng=3,
     )
     fig, (a1, a2) = plt.subplots(2, 1, figsize=(8, 7), sharex=True)
-    res.plot(name, ax=a1)
+    res.plot(a1, method=name)
     t = np.arange(1, N_SESSIONS + 1)
     for i in range(N_PATIENTS):
         a2.plot(t, res.tested_side_effect[name][i], "-", color=f"C{i}", lw=1)

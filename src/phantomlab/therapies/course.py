@@ -11,17 +11,21 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from phantomlab._result import Result, as_figure
 from phantomlab._rng import RNGLike, child_seeds
 from phantomlab._validation import check_range, raise_if
 from phantomlab.mechanisms.patient import Cohort, Levers, Trajectory
 from phantomlab.protocols import ProtocolBase
 from phantomlab.therapies.base import CohortState, Therapy, to_levers
 from phantomlab.therapies.registry import therapy_for
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["CourseResult", "lever_table", "prepare_course", "simulate_course", "warm_cohort"]
 
@@ -118,8 +122,8 @@ def lever_table(
     return {k: np.stack([r[k] for r in rows]) for k in rows[0]}
 
 
-@dataclass(frozen=True)
-class CourseResult:
+@dataclass(frozen=True, repr=False)
+class CourseResult(Result):
     """A simulated course (in silico).
 
     Attributes
@@ -236,7 +240,7 @@ class CourseResult:
             }
         )
 
-    def plot(self, ax: Any = None, label: str | None = None) -> Any:
+    def plot(self, ax: Any = None, label: str | None = None) -> Figure:
         """Plot the mean NRS trajectory (enrolled patients).
 
         Parameters
@@ -248,13 +252,13 @@ class CourseResult:
 
         Returns
         -------
-        matplotlib Axes
-            The axes.
+        matplotlib.figure.Figure
+            The figure drawn into.
         """
-        import matplotlib.pyplot as plt
-
         if ax is None:
-            _, ax = plt.subplots(figsize=(7, 3.5))
+            from matplotlib.figure import Figure
+
+            ax = Figure(figsize=(7, 3.5)).subplots()
         base = self.baseline_nrs[self.enrolled].mean()
         days = np.arange(-self.baseline.n_days, self.trajectory.n_days)
         y = np.concatenate([self.baseline.nrs[:, self.enrolled].mean(axis=1), self.mean_pain()])
@@ -262,7 +266,7 @@ class CourseResult:
         ax.axhline(base, color="0.7", lw=0.8, ls=":")
         ax.set_xlabel("day of course")
         ax.set_ylabel("mean NRS (in silico)")
-        return ax
+        return as_figure(ax)
 
 
 def simulate_course(

@@ -11,11 +11,12 @@ of the same calendar, so the curve shows the specific effect.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from phantomlab._result import Result, as_figure
 from phantomlab._rng import RNGLike
 from phantomlab.exceptions import InputError, Problem
 from phantomlab.protocols import ProtocolBase
@@ -23,13 +24,16 @@ from phantomlab.therapies.base import Therapy
 from phantomlab.therapies.course import simulate_course
 from phantomlab.therapies.registry import get_therapy
 
-__all__ = ["DoseResponse", "dose_response"]
+__all__ = ["DoseResponse", "display_unit", "dose_response"]
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 Arr = NDArray[np.float64]
 
 
-@dataclass(frozen=True)
-class DoseResponse:
+@dataclass(frozen=True, repr=False)
+class DoseResponse(Result):
     """A dose-response curve (in silico).
 
     Attributes
@@ -126,29 +130,29 @@ class DoseResponse:
             lines.append(f"{vd:>22.4g}  {p:+9.1f}%  {100 * r:14.1f}%")
         return "\n".join(lines)
 
-    def plot(self, ax: Any = None) -> Any:
+    def plot(self, ax: Any = None) -> Figure:
         """Plot % change against the parameter.
 
         Parameters
         ----------
         ax : matplotlib Axes, optional
-            Where to draw.
+            Where to draw (default: a new Figure).
 
         Returns
         -------
-        matplotlib Axes
-            The axes.
+        matplotlib.figure.Figure
+            The figure drawn into.
         """
-        import matplotlib.pyplot as plt
-
         if ax is None:
-            _, ax = plt.subplots(figsize=(5, 3.5))
+            from matplotlib.figure import Figure
+
+            ax = Figure(figsize=(5, 3.5)).subplots()
         ax.plot(self.values_display, self.pct_change, "o-")
         ax.axhline(0.0, color="0.6", lw=0.8)
         ax.set_xlabel(f"{self.param} [{self.unit}]")
         ax.set_ylabel(f"NRS change at day {self.readout_day} (%)")
         ax.set_title(f"{self.modality}: {self.protocol_name} (in silico)", fontsize=9)
-        return ax
+        return as_figure(ax)
 
 
 def _readout_day(th: Therapy, protocol: ProtocolBase) -> int:
@@ -224,14 +228,28 @@ def dose_response(
         )  # fmt: skip
         pct.append(res.percent_change(day))
         resp.append(res.responders(day))
-    unit, factor = th.curve_unit if name == th.curve_param else _units(name)
+    unit, factor = th.curve_unit if name == th.curve_param else display_unit(name)
     return DoseResponse(
         modality, proto.name or modality, name, unit, grid, grid * factor, day,
         np.asarray(pct), np.asarray(resp), hypothesis, n_patients,
     )  # fmt: skip
 
 
-def _units(name: str) -> tuple[str, float]:
+def display_unit(name: str) -> tuple[str, float]:
+    """Return the display unit of a dose parameter and its factor from SI.
+
+    Parameters
+    ----------
+    name : str
+        Dose parameter (``"amplitude"``, ``"frequency"``, ``"pulse_width"`` ...).
+
+    Returns
+    -------
+    unit : str
+        Display unit (``"SI"`` for a parameter without one).
+    factor : float
+        Display value = SI value * factor.
+    """
     return {
         "amplitude": ("mA", 1e3),
         "current": ("mA", 1e3),

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from phantomlab._optional import require
 from phantomlab._rng import child_seeds
 from phantomlab.exceptions import InputError, Problem
 from phantomlab.trials.analysis import analyze
@@ -210,6 +211,7 @@ def run_replicates(
     results: dict[int, pd.DataFrame] = {}
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
+        require("pyarrow", extra="scale", feature="run_replicates with out_dir (Parquet chunks)")
         manifest = {
             "seed": int(seed),
             "n_replicates": int(n_replicates),
@@ -260,7 +262,9 @@ def _run_dask(
     processes: bool,
     done: Callable[[int, pd.DataFrame], None],
 ) -> str:
-    from distributed import Client, LocalCluster, as_completed
+    distributed = require("distributed", extra="scale")
+    Client, LocalCluster = distributed.Client, distributed.LocalCluster
+    as_completed = distributed.as_completed
 
     cluster = None
     own = True
