@@ -95,3 +95,11 @@ class ProtocolError(InputError):
 
 class ConvergenceError(PhantomLabError, RuntimeError):
     """An iterative numerical routine did not converge."""
+
+
+class PhantomLabWarning(UserWarning):
+    """Base class of every warning PhantomLab issues on purpose."""
+
+
+class ModelFitWarning(PhantomLabWarning):
+    """A statistical model could not be fitted; the message says why and what was left out."""
