@@ -28,6 +28,11 @@ Missed visits are missing rows (or NaN outcomes). Analyses:
 * CONSORT-style flow counts;
 * 2x2 crossover (Jones & Kenward period-difference analysis with a carry-over
   test on patient totals) and 2x2 factorial ANCOVA (effect-coded main effects).
+
+The mixed model lives in :mod:`~phantomlab.trials.analysis_mixed`, responders and
+NNT in :mod:`~phantomlab.trials.responders`, the design-specific analyses in
+:mod:`~phantomlab.trials.analysis_designs` (all re-exported here); which of them
+run is decided by the design's strategy (:mod:`phantomlab.trials.designs`).
 """
 
 from __future__ import annotations
