@@ -118,3 +118,11 @@ class MissingExtraError(PhantomLabError, ImportError):
             f"pip install 'phantomlab[{extra}]'",
             name=missing,
         )
+
+
+class PhantomLabWarning(UserWarning):
+    """Base class of every warning PhantomLab issues on purpose."""
+
+
+class ModelFitWarning(PhantomLabWarning):
+    """A statistical model could not be fitted; the message says why and what was left out."""

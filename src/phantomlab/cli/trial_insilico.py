@@ -110,7 +110,7 @@ def replicate_cmd(
             progress=_tick,
         )
     if plot is not None:
-        res.plot().figure.savefig(plot, dpi=120, bbox_inches="tight")
+        res.plot().savefig(plot, dpi=120, bbox_inches="tight")
     if as_json:
         emit_json(res.to_dict())
     else:

@@ -3,6 +3,8 @@
 The same analysis code serves real trial data and simulated trials. Submodules:
 
 * :mod:`~phantomlab.trials.design` -- validated, YAML-loadable trial designs;
+* :mod:`~phantomlab.trials.designs` -- one strategy object per design (parallel,
+  crossover, factorial, ...), registered by name with :func:`register_design`;
 * :mod:`~phantomlab.trials.randomize` -- permuted blocks, minimization, sealed lists;
 * :mod:`~phantomlab.trials.analysis` -- change, ANCOVA, mixed models, responders, NNT, CONSORT;
 * :mod:`~phantomlab.trials.simulate` -- a vectorized parametric trial simulator;
@@ -26,6 +28,15 @@ from phantomlab.trials.analysis import (
     to_wide,
 )
 from phantomlab.trials.design import TrialDesign, design_schema, example_design, load_design
+from phantomlab.trials.designs import (
+    CrossoverDesign,
+    Design,
+    FactorialDesign,
+    ParallelDesign,
+    design_names,
+    get_design,
+    register_design,
+)
 from phantomlab.trials.power import (
     PowerResult,
     analytic_power,
@@ -49,6 +60,10 @@ from phantomlab.trials.simulate import ParametricTrialModel
 __all__ = [
     "NNT",
     "AllocationList",
+    "CrossoverDesign",
+    "Design",
+    "FactorialDesign",
+    "ParallelDesign",
     "ParametricTrialModel",
     "PowerResult",
     "RunResult",
@@ -62,9 +77,11 @@ __all__ = [
     "change_from_baseline",
     "consort_counts",
     "crossover_analysis",
+    "design_names",
     "design_schema",
     "example_design",
     "factorial_analysis",
+    "get_design",
     "load_design",
     "minimize",
     "mixed_model",
@@ -75,6 +92,7 @@ __all__ = [
     "power_curve",
     "prepare",
     "randomize",
+    "register_design",
     "responder_analysis",
     "run_replicates",
     "simple_randomization",

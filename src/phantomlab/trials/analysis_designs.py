@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from phantomlab.exceptions import ModelFitWarning
 from phantomlab.trials._stats import EFFECT_COLS as _EFFECT_COLS
 from phantomlab.trials._stats import center_dummies as _center_dummies
 from phantomlab.trials._stats import effect_row as _effect_row
@@ -116,8 +117,12 @@ def crossover_analysis(
             model = sm.MixedLM(data[y].to_numpy(float), x, data["patient"].to_numpy())
             fit = model.fit(reml=True)
             fe, bse = np.asarray(fit.fe_params), np.asarray(fit.bse_fe)
-    except (np.linalg.LinAlgError, ValueError):  # too few data for the mixed model
-        return pd.DataFrame(rows, columns=_EFFECT_COLS)
+    except (np.linalg.LinAlgError, ValueError) as exc:  # too few data for the mixed model
+        msg = f"crossover mixed model could not be fitted: {exc}"
+        warnings.warn(msg, ModelFitWarning, stacklevel=2)
+        out = pd.DataFrame(rows, columns=_EFFECT_COLS)
+        out.attrs["error"] = msg
+        return out
     for i, a in enumerate(others):
         rows.append(_effect_row("mixed", f"{a} - {ctrl}", fe[1 + i], bse[1 + i], np.inf, alpha))
     return pd.DataFrame(rows, columns=_EFFECT_COLS)

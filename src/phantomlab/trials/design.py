@@ -14,7 +14,6 @@ documented with a worked example in ``docs/trials.md``.
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 from dataclasses import replace
@@ -23,10 +22,12 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from phantomlab._units import as_si
 from phantomlab._validation import problems_from_pydantic
 from phantomlab.exceptions import InputError, Problem
+from phantomlab.trials.strategy import Design, design_names, get_design
 
 __all__ = [
     "Analysis",
@@ -369,9 +370,11 @@ class TrialDesign(_Spec):
     ----------
     name : str
         Short title.
-    design : {"parallel", "crossover", "factorial"}
-        Trial structure. Factorial means 2x2: two factors with two levels each,
-        one arm per combination.
+    design : str
+        Trial structure, the name of a registered design strategy
+        (:mod:`phantomlab.trials.designs`): built in are ``parallel``,
+        ``crossover`` and ``factorial`` (2x2: two factors with two levels each,
+        one arm per combination).
     arms : list of Arm
         At least two.
     centers : list of Center
@@ -393,7 +396,7 @@ class TrialDesign(_Spec):
     """
 
     name: str = "trial"
-    design: Literal["parallel", "crossover", "factorial"] = "parallel"
+    design: str = "parallel"
     arms: list[Arm] = Field(min_length=2, max_length=12)
     centers: list[Center] = Field(default_factory=lambda: [Center(name="site1")], min_length=1)
     covariates: list[Covariate] = Field(default_factory=list)
@@ -427,42 +430,31 @@ class TrialDesign(_Spec):
             raise ValueError(f"block_sizes {bad} are not multiples of the allocation total {unit}")
         if self.analysis.control is not None and self.analysis.control not in names:
             raise ValueError(f"analysis.control {self.analysis.control!r} is not an arm")
-        if self.design == "crossover":
-            if self.crossover is None:
-                raise ValueError("design 'crossover' needs a 'crossover' section")
-            for seq in self.crossover.sequences:
-                if any(a not in names for a in seq) or len(seq) < 2:
-                    raise ValueError(f"crossover sequence {seq} must list >= 2 known arms")
-            if len({len(s) for s in self.crossover.sequences}) != 1:
-                raise ValueError("all crossover sequences must have the same number of periods")
-        elif self.crossover is not None:
-            raise ValueError("a 'crossover' section is only allowed with design 'crossover'")
-        elif self.simulation.carryover > 0 or self.simulation.period_effect != 0:
-            raise ValueError(
-                "simulation.carryover and simulation.period_effect apply to crossover designs only"
-            )
-        if self.design == "factorial":
-            self._check_factorial()
+        self.strategy.validate(self)
         eff = self.simulation.effects or {}
         for k in eff:
             if k not in names:
                 raise ValueError(f"simulation.effects names unknown arm {k!r}")
         return self
 
-    def _check_factorial(self) -> None:
-        keys = {tuple(sorted(a.factors)) for a in self.arms}
-        if len(self.arms) != 4 or len(keys) != 1 or len(next(iter(keys))) != 2:
-            raise ValueError(
-                "a 2x2 factorial needs 4 arms, each giving a level of the same 2 factors"
+    @field_validator("design")
+    @classmethod
+    def _registered(cls, v: str) -> str:
+        names = design_names(trial_designs_only=True)
+        if v not in names:
+            raise PydanticCustomError(
+                "unknown_design",
+                "unknown design {design!r}",
+                {"design": v, "expected": ", ".join(repr(n) for n in names)},
             )
-        f1, f2 = next(iter(keys))
-        l1 = sorted({a.factors[f1] for a in self.arms})
-        l2 = sorted({a.factors[f2] for a in self.arms})
-        combos = {(a.factors[f1], a.factors[f2]) for a in self.arms}
-        if len(l1) != 2 or len(l2) != 2 or combos != set(itertools.product(l1, l2)):
-            raise ValueError("factorial arms must cover each combination of 2 x 2 levels once")
+        return v
 
     # ---- derived quantities -------------------------------------------------
+    @property
+    def strategy(self) -> Design:
+        """The :class:`~phantomlab.trials.designs.Design` strategy named by ``design``."""
+        return get_design(self.design)
+
     @property
     def arm_names(self) -> list[str]:
         """Names of the arms, in order."""
@@ -498,11 +490,9 @@ class TrialDesign(_Spec):
         -------
         list of (str, int)
             Arms with their ratio; for crossover designs, the sequences (arm names
-            joined by ``-``) with weight 1.
+            joined by ``-``) with weight 1 (the strategy decides).
         """
-        if self.design == "crossover" and self.crossover is not None:
-            return [("-".join(s), 1) for s in self.crossover.sequences]
-        return [(a.name, a.ratio) for a in self.arms]
+        return self.strategy.allocation_units(self)
 
     def strata_factors(self) -> dict[str, list[str]]:
         """Return the stratification factors and their levels.
@@ -527,15 +517,7 @@ class TrialDesign(_Spec):
             Empty for non-factorial designs. The control arm's level comes first,
         so effects read "other level minus control level".
         """
-        if self.design != "factorial":
-            return {}
-        ctrl = next(a for a in self.arms if a.name == self.control_arm)
-        keys = sorted(self.arms[0].factors)
-        out = {}
-        for k in keys:
-            other = sorted({a.factors[k] for a in self.arms} - {ctrl.factors[k]})
-            out[k] = [ctrl.factors[k], *other]
-        return out
+        return self.strategy.factor_levels(self)
 
     def arm_effects(self) -> dict[str, float]:
         """Return the simulation effect of each arm versus control (NRS points).
@@ -579,9 +561,12 @@ def design_schema() -> dict[str, Any]:
     Returns
     -------
     dict
-        JSON Schema (draft 2020-12) generated from :class:`TrialDesign`.
+        JSON Schema (draft 2020-12) generated from :class:`TrialDesign`; the
+        ``design`` property lists the registered designs.
     """
-    return TrialDesign.model_json_schema()
+    schema = TrialDesign.model_json_schema()
+    schema["properties"]["design"]["enum"] = design_names(trial_designs_only=True)
+    return schema
 
 
 def load_design(source: str | Path | dict[str, Any] | TrialDesign) -> TrialDesign:

@@ -2,7 +2,8 @@
 
 Analytic power uses the two-sample t-test (``statsmodels.stats.power.TTestIndPower``,
 which reproduces R ``pwr``) on the standardized effect implied by the design's
-:class:`~phantomlab.trials.design.SimulationModel`:
+:class:`~phantomlab.trials.design.SimulationModel`; the design's strategy
+(:meth:`~phantomlab.trials.designs.Design.power`) picks the SD and sample sizes:
 
 * ANCOVA on baseline: residual variance ``V_y - C_by^2 / V_b`` (Borm, Fransen &
   Lemmens 2007, J Clin Epidemiol 60:1234: the design factor ``1 - rho^2``);
@@ -21,7 +22,8 @@ Simulated power accepts any ``simulate(n_per_arm, rng) -> DataFrame`` callable
 :class:`~phantomlab.trials.simulate.ParametricTrialModel` with an ANCOVA or
 change primary analysis a fast path simulates all replicates at once and fits
 every ANCOVA with batched normal equations (2x2 crossovers: batched
-period-difference t-tests). Other cases run through
+period-difference t-tests); the strategy's
+:meth:`~phantomlab.trials.designs.Design.fast_power` provides it. Other cases run through
 :func:`~phantomlab.trials.runner.run_replicates` (in-process or on Dask).
 """
 
@@ -29,17 +31,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from phantomlab._result import Result
 from phantomlab._rng import RNGLike, spawn
 from phantomlab.exceptions import InputError, Problem
 from phantomlab.trials.design import TrialDesign
 from phantomlab.trials.runner import TrialSimulationTask, run_replicates
-from phantomlab.trials.simulate import ParametricTrialModel
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "PowerResult",
@@ -54,8 +59,8 @@ __all__ = [
 SimulateFn = Callable[[int, np.random.Generator], pd.DataFrame]
 
 
-@dataclass(frozen=True)
-class PowerResult:
+@dataclass(frozen=True, repr=False)
+class PowerResult(Result):
     """Power per sample size, analytic and simulated.
 
     Attributes
@@ -114,7 +119,10 @@ class PowerResult:
             lines.append(f"  {int(n):5d}  {a:8.4f}  {s:9.4f} ({e:.4f})")
         return "\n".join(lines)
 
-    def plot(self, ax: Any = None) -> Any:
+    def _brief(self) -> str:
+        return f"{self.contrast}, n/arm {int(self.n_per_arm.min())}-{int(self.n_per_arm.max())}"
+
+    def plot(self, ax: Any = None) -> Figure:
         """Plot the power curves (simulated with ±1.96 MC SE).
 
         Parameters
@@ -184,25 +192,6 @@ def parse_n_range(text: str) -> list[int]:
     return out
 
 
-def _variances(design: TrialDesign) -> tuple[float, float, float]:
-    """Return ``(V_b, V_y, C_by)`` of baseline and primary outcome."""
-    m = design.simulation
-    c2 = m.center_sd**2 if design.analysis.center == "none" else 0.0
-    return m.baseline_sd**2 + c2, m.sd**2 + c2, m.rho * m.sd * m.baseline_sd + c2
-
-
-def _default_contrast(design: TrialDesign) -> tuple[str, float]:
-    eff = design.arm_effects()
-    ctrl = design.control_arm
-    if design.design == "factorial":
-        (f1, l1), _ = design.factor_levels().items()
-        hi = np.mean([eff[a.name] for a in design.arms if a.factors[f1] == l1[1]])
-        lo = np.mean([eff[a.name] for a in design.arms if a.factors[f1] == l1[0]])
-        return f"{f1}: {l1[1]} - {l1[0]}", float(hi - lo)
-    arm = next(a for a in design.arm_names if a != ctrl)
-    return f"{arm} - {ctrl}", eff[arm] - eff[ctrl]
-
-
 def analytic_power(
     design: TrialDesign, n_per_arm: int | Sequence[int], *, alpha: float | None = None
 ) -> np.ndarray:
@@ -222,33 +211,9 @@ def analytic_power(
     numpy.ndarray
         Power for each ``n_per_arm``.
     """
-    from statsmodels.stats.power import TTestIndPower
-
     a = design.analysis.alpha if alpha is None else alpha
-    m = design.simulation
-    n = np.atleast_1d(np.asarray(n_per_arm, dtype=float)) * (1.0 - m.dropout)
-    _, delta = _default_contrast(design)
-    vb, vy, cby = _variances(design)
-    ctrl = next(x for x in design.arms if x.name == design.control_arm)
-    ratio_ = 1.0
-    if design.design == "crossover":
-        sd = m.sd * np.sqrt(2.0 * (1.0 - m.icc)) / 2.0
-        n1 = n
-    elif design.design == "factorial":
-        resid = vy - cby**2 / vb if design.analysis.primary != "change" else vy + vb - 2 * cby
-        sd = float(np.sqrt(resid))
-        n1 = 2.0 * n
-    else:
-        if design.analysis.primary == "change":
-            resid = vy + vb - 2 * cby
-        else:
-            resid = vy - cby**2 / vb
-        sd = float(np.sqrt(resid))
-        arm = next(x for x in design.arms if x.name != ctrl.name)
-        n1 = n * arm.ratio
-        ratio_ = ctrl.ratio / arm.ratio
-    d = abs(delta) / sd
-    return np.asarray(TTestIndPower().power(effect_size=d, nobs1=n1, alpha=a, ratio=ratio_))
+    n = np.atleast_1d(np.asarray(n_per_arm, dtype=float)) * (1.0 - design.simulation.dropout)
+    return np.asarray(design.strategy.power(design, n, a))
 
 
 def batched_ancova(
@@ -301,40 +266,6 @@ def batched_ancova(
     return beta[:, 1], np.sqrt(s2 * inv11), dfree.astype(float)
 
 
-def _fast_power(design: TrialDesign, n: int, n_sims: int, g: np.random.Generator) -> float:
-    model = ParametricTrialModel(design)
-    s = model.simulate_arrays(n, g, n_reps=n_sims, weeks=[design.outcome.primary_week])
-    y = s.y[:, :, 0]
-    ctrl = design.arm_names.index(design.control_arm)
-    if design.design == "factorial":
-        (f1, l1), _ = design.factor_levels().items()
-        hi = np.array([a.factors[f1] == l1[1] for a in design.arms])
-        treat = hi[s.arm].astype(float)
-        keep = np.ones(s.arm.size, bool)
-        lev2 = list(design.factor_levels().values())[1]
-        f2 = list(design.factor_levels())[1]
-        b_hi = np.array([a.factors[f2] == lev2[1] for a in design.arms])[s.arm] - 0.5
-        extra_cols = [(treat - 0.5) * b_hi, b_hi]
-        treat = treat - 0.5
-    else:
-        other = next(i for i in range(len(design.arms)) if i != ctrl)
-        keep = (s.arm == ctrl) | (s.arm == other)
-        treat = (s.arm == other).astype(float)
-        extra_cols = []
-    centers = s.center[keep]
-    cd = []
-    if design.analysis.center != "none":
-        cd = [(centers == c).astype(float) for c in np.unique(centers)[1:]]
-    extra = np.column_stack([c[keep] for c in extra_cols] + cd) if (extra_cols or cd) else None
-    yk = y[:, keep]
-    if design.analysis.primary == "change":
-        est, se, dfree = batched_ancova(yk - s.baseline[:, keep], treat[keep], None, None)
-    else:
-        est, se, dfree = batched_ancova(yk, treat[keep], s.baseline[:, keep], extra)
-    p = 2 * stats.t.sf(np.abs(est / se), dfree)
-    return float(np.mean(p < design.analysis.alpha))
-
-
 def crossover_pvalues(
     arms: np.ndarray, y: np.ndarray, observed: np.ndarray, control: str
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -369,14 +300,6 @@ def crossover_pvalues(
     se = np.sqrt(ss / dfree * (1 / n1 + 1 / n2))
     est = mean1 - mean2
     return est, 2 * stats.t.sf(np.abs(est / se), dfree)
-
-
-def _fast_crossover_power(
-    design: TrialDesign, n: int, n_sims: int, g: np.random.Generator
-) -> float:
-    _, _, arms, y, obs = ParametricTrialModel(design).crossover_arrays(n, g, n_reps=n_sims)
-    _, p = crossover_pvalues(arms, y, obs, design.control_arm)
-    return float(np.mean(p < design.analysis.alpha))
 
 
 def simulated_power(
@@ -435,26 +358,14 @@ def simulated_power(
         raise InputError(Problem("n_sims", n_sims, ">= 1", "", "need at least one simulation"))
     gens = spawn(rng, len(ns))
     plain = simulate is None and analysis is None and contrast is None
-    fast = (
-        plain
-        and design.design in ("parallel", "factorial")
-        and design.analysis.primary in ("ancova", "change")
-    )
-    seqs = design.crossover.sequences if design.crossover else []
-    fast_x = plain and len(seqs) == 2 and len(seqs[0]) == 2 and design.control_arm in seqs[0]
+    strategy = design.strategy
     out = []
     for n, g in zip(ns, gens, strict=True):
-        if fast:
-            out.append(_fast_power(design, n, n_sims, g))
+        fast = strategy.fast_power(design, n, n_sims, g) if plain else None
+        if fast is not None:
+            out.append(fast)
             continue
-        if fast_x:
-            out.append(_fast_crossover_power(design, n, n_sims, g))
-            continue
-        which = analysis or (
-            design.design
-            if design.design in ("factorial", "crossover")
-            else design.analysis.primary
-        )
+        which = analysis or strategy.primary_analysis(design)
         task = TrialSimulationTask(design, n, (which,), simulate)
         run = run_replicates(
             task,
@@ -519,11 +430,8 @@ def power_curve(
         n_workers=n_workers,
         progress=progress,
     )
-    label, _ = _default_contrast(design)
-    analysis = {
-        "crossover": "period-difference t-test",
-        "factorial": f"factorial {design.analysis.primary} (main effect)",
-    }.get(design.design, f"{design.analysis.primary} analysis")
+    label, _ = design.strategy.primary_contrast(design)
+    analysis = design.strategy.power_method(design)
     sim_label = getattr(simulate, "label", "custom simulator")
     method = f"{design.design}, {analysis}" + ("" if simulate is None else f", {sim_label}")
     return PowerResult(

@@ -23,14 +23,18 @@ import itertools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from phantomlab._result import Result, as_figure, new_axes
 from phantomlab._rng import RNGLike, as_generator
 from phantomlab.exceptions import InputError, Problem
 from phantomlab.trials.design import TrialDesign
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "AllocationList",
@@ -45,8 +49,8 @@ __all__ = [
 _COLUMNS = ["stratum", "seq", "block", "block_size", "allocation"]
 
 
-@dataclass(frozen=True)
-class AllocationList:
+@dataclass(frozen=True, repr=False)
+class AllocationList(Result):
     """An allocation list (one row per slot or participant).
 
     Attributes
@@ -147,6 +151,35 @@ class AllocationList:
     def counts(self) -> pd.DataFrame:
         """Return allocations per stratum (rows) and arm (columns)."""
         return pd.crosstab(self.table["stratum"], self.table["allocation"])
+
+    def plot(self, ax: Any = None) -> Figure:
+        """Bar chart of the allocations per stratum, one bar segment per arm.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Axes to draw into (default: a new Figure).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure.
+        """
+        ax = new_axes(ax)
+        counts = self.counts()
+        bottom = np.zeros(len(counts))
+        for arm in counts.columns:
+            vals = counts[arm].to_numpy(float)
+            ax.bar(range(len(counts)), vals, bottom=bottom, label=str(arm))
+            bottom += vals
+        ax.set_xticks(range(len(counts)), [str(i) for i in counts.index], rotation=45, ha="right")
+        ax.set_ylabel("allocations")
+        ax.legend(fontsize=8)
+        ax.set_title(f"{self.design_name}: {self.method}")
+        return as_figure(ax)
+
+    def _brief(self) -> str:
+        return f"{self.design_name!r}, {self.method}, {len(self.table)} rows"
 
     def summary(self) -> str:
         """Return a short text summary (method, seed digest, counts per arm)."""

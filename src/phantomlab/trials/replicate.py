@@ -22,12 +22,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from phantomlab._result import Result, as_figure
 from phantomlab._rng import child_seeds
 from phantomlab.cohorts import (
     ArmCourse,
@@ -40,6 +41,9 @@ from phantomlab.cohorts.spec import Provenanced
 from phantomlab.protocols import ProtocolBase
 from phantomlab.trials.runner import run_replicates
 from phantomlab.trials.specs import ArmSpec, OutcomeSpec, TrialSpec
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "ReplicationResult",
@@ -176,7 +180,7 @@ def simulate_arms(
     s_pool, s_ther = child_seeds(seed, 2)
     pool_seeds = child_seeds(s_pool, len(spec.arms))
     ther_seeds = child_seeds(s_ther, len(spec.arms))
-    shared = VirtualCohort(cs, pool, pool_seeds[0]) if spec.design == "crossover" else None
+    shared = VirtualCohort(cs, pool, pool_seeds[0]) if spec.strategy.within_patient else None
     out: dict[str, ArmCourse] = {}
     wanted = {a.name for a in (arms or spec.arms)}
     for i, arm in enumerate(spec.arms):
@@ -251,7 +255,7 @@ class ReplicationTask:
         shared_idx: tuple[NDArray[np.int64], bool] | None = None
         for arm in self.spec.arms:
             c = courses[arm.name]
-            if self.spec.design == "crossover":
+            if self.spec.strategy.within_patient:
                 if shared_idx is None:
                     shared_idx = _trial_indices(c.enrolled, k, arm.n, g)
                 idx, res = shared_idx[0][:, : arm.n], shared_idx[1]
@@ -266,8 +270,8 @@ class ReplicationTask:
         )
 
 
-@dataclass(frozen=True)
-class ReplicationResult:
+@dataclass(frozen=True, repr=False)
+class ReplicationResult(Result):
     """Simulated arm statistics next to the published ones (in silico).
 
     Attributes
@@ -336,8 +340,25 @@ class ReplicationResult:
         )
         return "\n".join(lines)
 
-    def plot(self, ax: Any = None) -> Any:
-        """Plot published CIs (black) and simulated intervals (colour) per arm outcome."""
+    def _brief(self) -> str:
+        return (
+            f"{self.spec.study_id} in silico, {self.meta.get('replicates')} replicates, "
+            f"fraction inside {self.fraction_inside():.2f}"
+        )
+
+    def plot(self, ax: Any = None) -> Figure:
+        """Plot published CIs (black) and simulated intervals (colour) per arm outcome.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Axes to draw into (default: a new figure).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure.
+        """
         import matplotlib.pyplot as plt
 
         t = self.table
@@ -354,7 +375,7 @@ class ReplicationResult:
         ax.set_yticks(y, [f"{a} {o}" for a, o in zip(t["arm"], t["outcome"], strict=True)])
         ax.legend(loc="best", fontsize=8)
         ax.set_title(f"{self.spec.study_id}: in-silico replication")
-        return ax
+        return as_figure(ax)
 
 
 def summarize(spec: TrialSpec, reps: pd.DataFrame) -> pd.DataFrame:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from phantomlab._result import Result
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 __all__ = ["TrialResult"]
 
 
-@dataclass(frozen=True)
-class TrialResult:
+@dataclass(frozen=True, repr=False)
+class TrialResult(Result):
     """The analyses of one trial.
 
     Attributes
@@ -40,6 +45,11 @@ class TrialResult:
         Outcome name.
     variance_components : dict
         Mixed-model variance components (if a mixed model was fitted).
+    time_label : str
+        What the time axis of :attr:`trajectories` counts (``week`` or ``period``).
+    notes : tuple of str
+        Problems met in the analysis (e.g. a primary analysis without estimate),
+        also issued as warnings.
     """
 
     design_name: str
@@ -53,6 +63,23 @@ class TrialResult:
     alpha: float
     outcome: str
     variance_components: dict[str, float] = field(default_factory=dict)
+    time_label: str = "week"
+    notes: tuple[str, ...] = ()
+
+    def replace(self, **changes: Any) -> TrialResult:
+        """Return a copy with some fields changed (a frozen value object).
+
+        Parameters
+        ----------
+        **changes
+            New values of fields.
+
+        Returns
+        -------
+        TrialResult
+            The copy.
+        """
+        return replace(self, **changes)
 
     @property
     def primary_effects(self) -> pd.DataFrame:
@@ -82,7 +109,7 @@ class TrialResult:
             "consort": self.consort.reset_index(names="arm").to_dict(orient="records"),
             "arms": self.arms.to_dict(orient="records"),
             "variance_components": dict(self.variance_components),
-        }
+        } | ({"notes": list(self.notes)} if self.notes else {})
 
     def summary(self) -> str:
         """Return a text report: flow, effects (primary first), responders.
@@ -117,9 +144,14 @@ class TrialResult:
         if self.variance_components:
             vc = ", ".join(f"{k}={v:.3f}" for k, v in self.variance_components.items())
             lines.append(f"Mixed-model variance components: {vc}")
+        lines.extend(f"Note: {n}" for n in self.notes)
         return "\n".join(lines)
 
-    def plot(self, ax: Any = None) -> Any:
+    def _brief(self) -> str:
+        n = int(self.consort.loc["total", "allocated"]) if "total" in self.consort.index else 0
+        return f"{self.design_name!r} ({self.design}), {n} allocated, primary {self.primary}"
+
+    def plot(self, ax: Any = None) -> Figure:
         """Plot mean outcome per arm over visits (±1.96 SE) and the effects.
 
         Parameters
@@ -143,7 +175,7 @@ class TrialResult:
             axes[0].errorbar(
                 t["time"], t["mean"], yerr=1.96 * t["se"].fillna(0), label=str(arm), capsize=3
             )
-        axes[0].set_xlabel("period" if self.design == "crossover" else "week")
+        axes[0].set_xlabel(self.time_label)
         axes[0].set_ylabel(f"mean {self.outcome}")
         axes[0].legend(fontsize=8)
         e = self.effects.reset_index(drop=True)

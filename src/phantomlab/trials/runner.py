@@ -33,17 +33,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from phantomlab._optional import require
+from phantomlab._result import Result, as_figure, new_axes
 from phantomlab._rng import child_seeds
 from phantomlab.exceptions import InputError, Problem
 from phantomlab.trials.analysis import analyze
 from phantomlab.trials.design import TrialDesign
 from phantomlab.trials.simulate import ParametricTrialModel
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["RunResult", "TrialSimulationTask", "chunk_seeds", "run_replicates"]
 
@@ -75,8 +79,8 @@ def _task_name(task: Any) -> str:
     return str(getattr(task, "__qualname__", type(task).__qualname__))
 
 
-@dataclass(frozen=True)
-class RunResult:
+@dataclass(frozen=True, repr=False)
+class RunResult(Result):
     """The concatenated output of a run.
 
     Attributes
@@ -95,6 +99,8 @@ class RunResult:
         Wall time of this call.
     scheduler : str
         ``serial``, ``local`` or the scheduler address.
+    meta : dict
+        Seed, chunk size and workers.
     """
 
     table: pd.DataFrame
@@ -109,6 +115,28 @@ class RunResult:
     def to_frame(self) -> pd.DataFrame:
         """Return the result table (a copy)."""
         return self.table.copy()
+
+    def plot(self, ax: Any = None) -> Figure:
+        """Histogram of the ``p`` column (simulated trials), else the default plot.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Axes to draw into (default: a new Figure).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure.
+        """
+        if "p" not in self.table:
+            return super().plot(ax)
+        ax = new_axes(ax)
+        ax.hist(self.table["p"].dropna().to_numpy(float), bins=20, range=(0.0, 1.0))
+        ax.set_xlabel("p")
+        ax.set_ylabel("replicates x contrasts")
+        ax.set_title(f"{len(self.table)} rows from {self.n_chunks} chunks")
+        return as_figure(ax)
 
     def summary(self) -> str:
         """Return a one-paragraph description of the run."""

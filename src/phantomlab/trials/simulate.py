@@ -258,13 +258,12 @@ class ParametricTrialModel:
         Returns
         -------
         pandas.DataFrame
-            Columns ``patient``, ``center``, ``arm``, ``week``, and the outcome
-            (``design.outcome.name``); week 0 is baseline; missed visits have no row.
+            Columns ``patient``, ``center``, ``arm``, ``week`` (``period`` for
+            crossover designs), and the outcome (``design.outcome.name``); week 0
+            is baseline; missed visits have no row. The design's strategy
+            (:meth:`~phantomlab.trials.designs.Design.simulate`) lays them out.
         """
-        if self.design.design == "crossover":
-            return self._simulate_crossover(n_per_arm, rng)
-        s = self.simulate_arrays(n_per_arm, rng, n_reps=1)
-        return arrays_to_frame(self.design, s, rep=0)
+        return self.design.strategy.simulate(self.design, n_per_arm, rng)
 
     def crossover_arrays(
         self, n_per_arm: int, rng: RNGLike, *, n_reps: int = 1
@@ -342,22 +341,6 @@ class ParametricTrialModel:
         kept = np.where(drop, g.integers(1, n_per, size=(r, n)), n_per)
         observed = np.arange(n_per)[None, None, :] < kept[:, :, None]
         return seq, center, arms, y, observed
-
-    def _simulate_crossover(self, n_per_arm: int, rng: RNGLike) -> pd.DataFrame:
-        """Simulate one crossover trial in long format (``period`` column)."""
-        _, center, arms, y, observed = self.crossover_arrays(n_per_arm, rng, n_reps=1)
-        n, n_per = arms.shape
-        pid = np.repeat(np.arange(1, n + 1), n_per)
-        frame = pd.DataFrame(
-            {
-                "patient": pid,
-                "center": np.array([c.name for c in self.design.centers])[center][pid - 1],
-                "arm": arms.ravel(),
-                "period": np.tile(np.arange(1, n_per + 1), n),
-                self.design.outcome.name: y[0].ravel(),
-            }
-        )
-        return frame[observed[0].ravel()].reset_index(drop=True)
 
     def __call__(self, n_per_arm: int, rng: RNGLike) -> pd.DataFrame:
         """Alias of :meth:`simulate` (the simulate-callable protocol)."""

@@ -33,11 +33,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from scipy import stats as sps
 
 from phantomlab._validation import problems_from_pydantic
 from phantomlab.exceptions import InputError, Problem
+from phantomlab.trials.strategy import Design, design_names, get_design
 
 __all__ = [
     "TIMEPOINTS",
@@ -191,8 +193,11 @@ class TrialSpec(BaseModel):
         Short title.
     citation : str
         Citation (DOI/PMID).
-    design : {"parallel", "crossover", "single_arm"}
-        Parallel arms get different virtual patients, crossover arms the same ones.
+    design : str
+        A registered design (:mod:`phantomlab.trials.designs`), usually
+        ``parallel``, ``crossover`` or ``single_arm``. Arms of a design whose
+        strategy is ``within_patient`` (crossover) share their virtual patients;
+        other arms get their own.
     design_text : str
         Design as published.
     arms : list of ArmSpec
@@ -208,11 +213,27 @@ class TrialSpec(BaseModel):
     study_id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
     title: str = ""
     citation: str = ""
-    design: Literal["parallel", "crossover", "single_arm"] = "parallel"
+    design: str = "parallel"
     design_text: str = ""
     arms: list[ArmSpec] = Field(min_length=1)
     enrol_min_nrs: float | None = Field(None, ge=0, le=10)
     notes: str = ""
+
+    @field_validator("design")
+    @classmethod
+    def _registered(cls, v: str) -> str:
+        if v not in design_names():
+            raise PydanticCustomError(
+                "unknown_design",
+                "unknown design {design!r}",
+                {"design": v, "expected": ", ".join(repr(n) for n in design_names())},
+            )
+        return v
+
+    @property
+    def strategy(self) -> Design:
+        """The :class:`~phantomlab.trials.designs.Design` strategy named by ``design``."""
+        return get_design(self.design)
 
     @model_validator(mode="after")
     def _unique(self) -> TrialSpec:
@@ -237,8 +258,10 @@ class TrialSpec(BaseModel):
 
 
 def trial_spec_schema() -> dict[str, Any]:
-    """Return the JSON Schema of the trial-spec YAML format."""
-    return TrialSpec.model_json_schema()
+    """Return the JSON Schema of the trial-spec format (``design`` lists the registered designs)."""
+    schema = TrialSpec.model_json_schema()
+    schema["properties"]["design"]["enum"] = design_names()
+    return schema
 
 
 def load_trial_spec(source: str | Path | dict[str, Any]) -> TrialSpec:
