@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 
 import phantomlab
 from phantomlab._result import REPR_MAX, Result
+from phantomlab.trials import nnt
 
 LEAVES = {"cli", "report", "web"}
 
@@ -302,6 +303,7 @@ FACTORIES: dict[str, Callable[[], Any]] = {
     "SubgroupResult": lambda: _fn("rma_subgroups")(YI, VI, list("aaabbbb")),
     "SynthesisResult": _synthesis,
     "GroupResult": lambda: _synthesis().group("pain", "rTMS"),
+    "NNT": lambda: nnt(12, 20, 5, 20),
 }
 
 
