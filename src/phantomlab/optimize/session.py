@@ -1,11 +1,15 @@
 """Persistent per-patient optimization sessions: new, suggest, record, status.
 
 An :class:`OptimizationSession` ties one patient to a :class:`SessionStore`. The
-optimizer holds no state of its own between calls: every ``suggest`` rebuilds
+policy holds no state of its own between calls: every ``suggest`` rebuilds
 it from the stored history (same seed and history give the same suggestion),
 so a crash between ``suggest`` and ``record`` loses nothing - the suggestion is
 stored before it is shown, ``suggest`` returns it again until it is reported,
 and ``record`` attaches a report to exactly one suggestion.
+
+The search policy is chosen by name (:func:`~phantomlab.optimize.policy.register_policy`;
+default ``"scs"``, :class:`~phantomlab.optimize.scs.SCSProgramming`) and stored with the
+session, so a restored session rebuilds the same policy.
 
 Reports: pain NRS 0-10 with the protocol, and the side-effect rating 0-10. With
 a baseline NRS the relief (baseline - NRS) and the responder flag (relief of
@@ -24,8 +28,15 @@ import pandas as pd
 
 from phantomlab._validation import check_range, raise_if
 from phantomlab.exceptions import InputError, Problem
-from phantomlab.optimize.optimizer import BayesOptimizer, Suggestion
+from phantomlab.optimize.policy import (
+    Policy,
+    PolicySettings,
+    SafetyCheck,
+    Suggestion,
+    make_policy,
+)
 from phantomlab.optimize.safety import ProtocolSafety
+from phantomlab.optimize.scs import SCS_POLICY
 from phantomlab.optimize.space import ParameterSpace, default_space
 from phantomlab.optimize.storage import SessionRecord, SessionStore, SuggestionRecord
 
@@ -55,15 +66,17 @@ class SessionConfig:
     baseline_nrs : float or None
         Pain NRS without stimulation.
     seed : int
-        Random seed of the optimizer.
+        Random seed of the policy.
     bounds : dict
         Narrowed bounds per continuous parameter (SI).
     safe_seed : dict
         Safe starting protocol overriding the modality default (SI).
     perception_threshold : dict
         Measured perception threshold (A) per bipole (SCS paresthesia mapping),
-        or ``{"*": A}`` for one threshold; turns on the optimizer's
+        or ``{"*": A}`` for one threshold; turns on the policy's
         threshold-anchored discomfort prior (empty: flat prior).
+    policy : str
+        Registered name of the search policy (default ``"scs"``).
     """
 
     modality: str
@@ -76,9 +89,10 @@ class SessionConfig:
     bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
     safe_seed: dict[str, Any] = field(default_factory=dict)
     perception_threshold: dict[str, float] = field(default_factory=dict)
+    policy: str = SCS_POLICY
 
     def threshold(self) -> float | dict[str, float] | None:
-        """Return the optimizer's ``perception_threshold`` argument (None when not measured)."""
+        """Return the policy's ``perception_threshold`` argument (None when not measured)."""
         if not self.perception_threshold:
             return None
         if set(self.perception_threshold) == {"*"}:
@@ -261,6 +275,7 @@ class OptimizationSession:
         bounds: dict[str, tuple[Any, Any]] | None = None,
         seed: int = 0,
         perception_threshold: dict[str, Any] | None = None,
+        policy: str = SCS_POLICY,
     ) -> OptimizationSession:
         """Create a patient's session (validated) and store it.
 
@@ -277,17 +292,19 @@ class OptimizationSession:
         side_effect_limit : float or None
             Tolerated side-effect rating (0-10).
         acquisition, kappa, objective
-            Optimizer settings (see :class:`BayesOptimizer`).
+            Policy settings (see :class:`~phantomlab.optimize.policy.PolicySettings`).
         safe_seed : dict or None
             Safe starting protocol, values with units (``{"amplitude": "1.9 mA"}``).
         bounds : dict or None
             Narrowed bounds, ``{"amplitude": ("1 mA", "5 mA")}``.
         seed : int
-            Optimizer random seed.
+            Policy random seed.
         perception_threshold : dict or None
             Measured perception threshold per bipole, with units
             (``{"E3-E4": "1.2 mA"}``), or ``{"*": "1.2 mA"}`` for one value
             (measured at the seed's pulse width).
+        policy : str
+            Registered name of the search policy (:func:`~phantomlab.optimize.policy.policy_names`).
 
         Returns
         -------
@@ -331,8 +348,9 @@ class OptimizationSession:
             bounds=parsed_bounds,
             safe_seed=seed_point,
             perception_threshold=thresholds,
+            policy=policy,
         )
-        cls._optimizer_for(config, config.space(), ProtocolSafety(), [], 1)  # validates settings
+        cls._policy_for(config, config.space(), ProtocolSafety(), [], 1)  # validates settings
         bad = ProtocolSafety().violations(space, space.safe_seed)
         if bad:
             raise InputError(
@@ -357,31 +375,32 @@ class OptimizationSession:
         store = SessionStore(db)
         return cls(store, store.get_session(patient))
 
-    # -- optimizer from history ------------------------------------------------------------------
+    # -- policy from history ---------------------------------------------------------------------
     @staticmethod
-    def _optimizer_for(
+    def _policy_for(
         config: SessionConfig,
         space: ParameterSpace,
-        safety: ProtocolSafety,
+        safety: SafetyCheck | None,
         history: list[SuggestionRecord],
         seq: int,
-    ) -> BayesOptimizer:
-        opt = BayesOptimizer(
-            space,
-            acquisition=config.acquisition,  # type: ignore[arg-type]
-            kappa=config.kappa,
+    ) -> Policy:
+        settings = PolicySettings(
+            space=space,
             side_effect_limit=config.side_effect_limit,
-            objective=config.objective,  # type: ignore[arg-type]
-            safety=safety,
+            objective=config.objective,
+            acquisition=config.acquisition,
+            kappa=config.kappa,
             perception_threshold=config.threshold(),
+            safety=safety,
             rng=np.random.default_rng([config.seed, seq]),
         )
+        policy = make_policy(config.policy, settings)
         for h in history:
             o = h.observation
             if o is None:
                 continue
-            opt.tell(h.params, OptimizationSession._value(config, o.nrs), o.side_effect)
-        return opt
+            policy.tell(h.params, OptimizationSession._value(config, o.nrs), o.side_effect)
+        return policy
 
     @staticmethod
     def _value(config: SessionConfig, nrs: float) -> float:
@@ -391,10 +410,10 @@ class OptimizationSession:
             return float(base > 0 and relief >= RESPONDER_FRACTION * base)
         return float(relief)
 
-    def optimizer(self) -> BayesOptimizer:
-        """Return an optimizer told every report so far."""
+    def policy(self) -> Policy:
+        """Return the session's policy told every report so far."""
         hist = self.store.history(self.record_.id)
-        return self._optimizer_for(self.config, self.space, self.safety, hist, len(hist) + 1)
+        return self._policy_for(self.config, self.space, self.safety, hist, len(hist) + 1)
 
     # -- verbs ---------------------------------------------------------------------------------
     def suggest(self) -> tuple[SuggestionRecord, bool]:
@@ -408,10 +427,10 @@ class OptimizationSession:
         """
 
         def compute(history: list[SuggestionRecord]) -> tuple[dict[str, Any], dict[str, Any]]:
-            opt = self._optimizer_for(
+            policy = self._policy_for(
                 self.config, self.space, self.safety, history, len(history) + 1
             )
-            s = opt.ask()
+            s = policy.ask()
             info = s.to_dict()
             info.pop("params")
             info["protocol"] = self.space.protocol_fields(s.params)
@@ -460,7 +479,7 @@ class OptimizationSession:
         hist = self.store.history(self.record_.id)
         rec = None
         if any(h.observation is not None for h in hist):
-            rec = self._optimizer_for(
+            rec = self._policy_for(
                 self.config, self.space, self.safety, hist, len(hist) + 1
             ).recommend()
         return SessionStatus(self.patient, self.config.modality, self.config, hist, rec)
