@@ -38,7 +38,6 @@ from phantomlab.optimize.policy import (
 from phantomlab.optimize.response import (
     NRS_REPORT_SD,
     SCS_STANDIN_PARAMETERS,
-    ModelParameter,
     PatientResponse,
     Responses,
     VirtualSCSPopulation,
@@ -90,7 +89,6 @@ __all__ = [
     "DiscomfortPrior",
     "GridSearch",
     "ModalityRanking",
-    "ModelParameter",
     "OptimizationSession",
     "ParameterSpace",
     "PatientResponse",
