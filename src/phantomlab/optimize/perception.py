@@ -179,11 +179,11 @@ class PerceptionModel:
             if not isinstance(par, Categorical) or set(threshold) != set(par.choices):
                 problems.append(
                     Problem(
-                        "perception_threshold",
-                        sorted(threshold),
-                        f"one threshold per choice of {key!r}",
-                        "",
-                        "thresholds do not match the choices",
+                        field="perception_threshold",
+                        value=sorted(threshold),
+                        limit=f"one threshold per choice of {key!r}",
+                        source="",
+                        message="thresholds do not match the choices",
                     )
                 )
                 thr_min = 0.0
@@ -194,21 +194,21 @@ class PerceptionModel:
         if not (thr_min > 0 and has_amp):
             problems.append(
                 Problem(
-                    "perception_threshold",
-                    threshold,
-                    "> 0 A, with an amplitude parameter",
-                    "",
-                    "bad perception threshold",
+                    field="perception_threshold",
+                    value=threshold,
+                    limit="> 0 A, with an amplitude parameter",
+                    source="",
+                    message="bad perception threshold",
                 )
             )
         if side_effect_limit is None:
             problems.append(
                 Problem(
-                    "perception_threshold",
-                    threshold,
-                    "a side-effect limit",
-                    "",
-                    "a discomfort prior needs a side-effect limit",
+                    field="perception_threshold",
+                    value=threshold,
+                    limit="a side-effect limit",
+                    source="",
+                    message="a discomfort prior needs a side-effect limit",
                 )
             )
         return problems

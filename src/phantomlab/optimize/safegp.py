@@ -36,7 +36,7 @@ from scipy.special import ndtr
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from phantomlab._rng import RNGLike, as_generator
-from phantomlab._validation import check_in, check_range, raise_if
+from phantomlab._validation import check_finite, check_in, check_range, raise_if
 from phantomlab.exceptions import InputError, Problem
 from phantomlab.optimize.policy import (
     Policy,
@@ -239,12 +239,16 @@ class SafeBayesOptimizer:
             ``self``.
         """
         p = self.space.validate(point)
-        problems = []
-        if not (isinstance(value, int | float) and np.isfinite(value)):
-            problems.append(Problem("value", value, "a finite number", "", "bad report"))
+        problems = check_finite("value", value)
         if side_effect is None and self.side_effect_limit is not None:
             problems.append(
-                Problem("side_effect", None, "0 to 10", "", "a side-effect rating is required")
+                Problem(
+                    field="side_effect",
+                    value=None,
+                    limit="0 to 10",
+                    source="",
+                    message="a side-effect rating is required",
+                )
             )
         if side_effect is not None:
             problems += check_range("side_effect", side_effect, low=0.0, high=10.0)
@@ -319,7 +323,15 @@ class SafeBayesOptimizer:
             arrays are NaN without a side-effect model.
         """
         if self.n_observations == 0:
-            raise InputError(Problem("observations", 0, ">= 1", "", "no report told yet"))
+            raise InputError(
+                Problem(
+                    field="observations",
+                    value=0,
+                    limit=">= 1",
+                    source="",
+                    message="no report told yet",
+                )
+            )
         X = self.space.encode([self.space.validate(p) for p in points])
         with threadpool_limits(limits=1, user_api="blas"):
             return self.predict_encoded(X)
@@ -392,11 +404,11 @@ class SafeBayesOptimizer:
         if self.n_observations == 0:
             raise InputError(
                 Problem(
-                    "safe_seeds",
-                    self.seeds,
-                    "a seed passing the protocol safety check",
-                    "",
-                    "no safe seed protocol to start from",
+                    field="safe_seeds",
+                    value=self.seeds,
+                    limit="a seed passing the protocol safety check",
+                    source="",
+                    message="no safe seed protocol to start from",
                 )
             )
         return None, rejected
@@ -534,11 +546,11 @@ class SafeBayesOptimizer:
                 )
         raise InputError(
             Problem(
-                "history",
-                self.n_observations,
-                "a tested protocol passing the safety check",
-                "",
-                "no safe protocol left to suggest",
+                field="history",
+                value=self.n_observations,
+                limit="a tested protocol passing the safety check",
+                source="",
+                message="no safe protocol left to suggest",
             )
         )
 

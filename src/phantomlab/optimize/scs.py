@@ -38,7 +38,6 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from phantomlab._rng import RNGLike
 from phantomlab._validation import check_in, check_range, raise_if
-from phantomlab.exceptions import InputError, Problem
 from phantomlab.optimize.perception import DiscomfortPrior, PerceptionModel
 from phantomlab.optimize.policy import (
     Policy,
@@ -253,16 +252,14 @@ class SCSProgramming:
         """Return the encoded column of the continuous parameter ``name`` (or ``None``)."""
         if name is None:
             return None
+        continuous = [p.name for p in self.space.parameters if isinstance(p, Real)]
+        raise_if(check_in("titration.parameter", name, continuous))
         j = 0
         for p in self.space.parameters:
             if p.name == name:
-                if not isinstance(p, Real):
-                    raise InputError(
-                        Problem("titrate", name, "a continuous parameter", "", "not continuous")
-                    )
-                return j
+                break
             j += p.width
-        raise InputError(Problem("titrate", name, str(self.space.names), "", "not in space"))
+        return j
 
     def _above_perception(self, X: np.ndarray) -> np.ndarray:
         """Candidate filter: protocols at or above ``min_perception_ratio`` x perception."""
