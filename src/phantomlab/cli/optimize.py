@@ -199,7 +199,7 @@ def status(
         import matplotlib
 
         matplotlib.use("Agg")
-        st.plot(png)
+        st.plot(path=png)
     if json_out:
         emit_json(
             {

@@ -21,11 +21,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from phantomlab._result import Result, as_figure
 from phantomlab._validation import check_range, raise_if
 from phantomlab.exceptions import InputError, Problem
 from phantomlab.optimize.policy import (
@@ -39,6 +40,9 @@ from phantomlab.optimize.safety import ProtocolSafety
 from phantomlab.optimize.scs import SCS_POLICY
 from phantomlab.optimize.space import ParameterSpace, default_space
 from phantomlab.optimize.storage import SessionRecord, SessionStore, SuggestionRecord
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["RESPONDER_FRACTION", "OptimizationSession", "SessionConfig", "SessionStatus"]
 
@@ -120,8 +124,8 @@ class SessionConfig:
         return cls(**d)
 
 
-@dataclass(frozen=True)
-class SessionStatus:
+@dataclass(frozen=True, repr=False)
+class SessionStatus(Result):
     """History and current recommendation of one patient's session.
 
     Attributes
@@ -174,7 +178,8 @@ class SessionStatus:
         lines = [
             f"patient {self.patient} - {self.modality} - {n_obs} report(s), "
             f"{len(self.history) - n_obs} pending",
-            f"acquisition {self.config.acquisition} (kappa {self.config.kappa:g}), "
+            f"policy {self.config.policy}, acquisition {self.config.acquisition} "
+            f"(kappa {self.config.kappa:g}), "
             f"side-effect limit {self.config.side_effect_limit}, "
             f"baseline NRS {self.config.baseline_nrs}",
         ]
@@ -191,11 +196,13 @@ class SessionStatus:
         lines.append("in silico decision support: a clinician decides every protocol.")
         return "\n".join(lines)
 
-    def plot(self, path: str | Path | None = None) -> Any:
+    def plot(self, ax: Any = None, path: str | Path | None = None) -> Figure:
         """History plot: NRS and side effect per session, limit and baseline lines.
 
         Parameters
         ----------
+        ax : pair of matplotlib Axes, optional
+            Axes for the NRS and the side-effect panels (default: a new Figure).
         path : str, Path or None
             Save the figure there (PNG, SVG, PDF by suffix).
 
@@ -204,10 +211,14 @@ class SessionStatus:
         matplotlib.figure.Figure
             The figure.
         """
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
 
         df = self.to_frame()
-        fig, (a1, a2) = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
+        if ax is None:
+            a1, a2 = Figure(figsize=(7, 5)).subplots(2, 1, sharex=True)
+        else:
+            a1, a2 = ax
+        fig = as_figure(a1)
         if len(df):
             a1.plot(df["seq"], df["nrs"], "o-", label="reported NRS")
             a1.plot(df["seq"], pd.Series(df["nrs"]).cummin(), "--", label="lowest so far")
@@ -224,7 +235,8 @@ class SessionStatus:
         a1.set_title(f"optimization history - patient {self.patient} ({self.modality})")
         a1.legend(fontsize=7)
         a2.legend(fontsize=7)
-        fig.tight_layout()
+        if ax is None:
+            fig.tight_layout()
         if path is not None:
             fig.savefig(path, dpi=120)
         return fig
