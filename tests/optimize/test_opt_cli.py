@@ -112,3 +112,19 @@ def test_cli_perception_thresholds(
             ["optimize", "new", "eve", "--modality", "scs", *bad], monkeypatch, capsys
         )
         assert code == 2 and field in err and "Traceback" not in err, err
+
+
+def test_cli_policy_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--policy stores the registered policy's name; an unknown name is a clear error."""
+    monkeypatch.setenv("PHANTOMLAB_OPTIMIZE_DB", str(tmp_path / "pol.sqlite"))
+    args = ["optimize", "new", "carl", "--modality", "tdcs", "--policy", "safe-gp", "--json"]
+    code, out, err = cli(args, monkeypatch, capsys)
+    assert code == 0, err
+    assert json.loads(out)["config"]["policy"] == "safe-gp"
+    code, out, err = cli(["optimize", "suggest", "carl"], monkeypatch, capsys)
+    assert code == 0 and "safe seed" in out, err
+    bad = ["optimize", "new", "dora", "--modality", "scs", "--policy", "nope"]
+    code, _, err = cli(bad, monkeypatch, capsys)
+    assert code == 2 and "policy" in err and "safe-gp" in err and "Traceback" not in err, err
