@@ -394,8 +394,8 @@ class VirtualSCSPopulation:
         idx = c["contacts"].astype(int)
         amp, pw, freq = c["amplitude"], c["pulse_width"], c["frequency"]
         rows = np.arange(self._n)[:, None]
-        c = _sp("chronaxie")
-        ipt = self.rheobase_[:, None] * (1.0 + c / pw) * self.contact_factor_[rows, idx]
+        chronaxie = _sp("chronaxie")
+        ipt = self.rheobase_[:, None] * (1.0 + chronaxie / pw) * self.contact_factor_[rows, idx]
         d = np.abs(self._pos[idx] - self.target_[:, None])
         d50 = _sp("field_d50") * (pw / 200e-6) ** _sp("pulse_width_area_exponent")
         field = 2.0 ** (-((d / d50) ** 2))

@@ -201,7 +201,6 @@ class SCSProgramming:
         self.prior = prior or DiscomfortPrior()
         self.titration = titration or TitrationConfig()
         self.bipoles = bipoles or BipoleConfig()
-        self.perception_threshold = perception_threshold
         if perception_threshold is not None:
             raise_if(
                 PerceptionModel.check(
@@ -386,14 +385,15 @@ class SCSProgramming:
             if sug is not None:
                 return sug
             if self._titration_col is not None:
-                for step in (
-                    lambda: self._switch_bipole(rejected, unreachable_only=True),
-                    lambda: self._titrate(rejected),
-                    lambda: self._switch_bipole(rejected),
-                ):
-                    sug = step()
-                    if sug is not None:
-                        return sug
+                # a bipole below perception is left first; then titration; then the
+                # optional relief trigger of the switch
+                sug = (
+                    self._switch_bipole(rejected, unreachable_only=True)
+                    or self._titrate(rejected)
+                    or self._switch_bipole(rejected)
+                )
+                if sug is not None:
+                    return sug
             return self.core.search(rejected)
 
     # -- titration -------------------------------------------------------------------------------
