@@ -51,7 +51,6 @@ from typing import Any
 import numpy as np
 
 from phantomlab.optimize import (
-    BayesOptimizer,
     BestObserved,
     Categorical,
     GridSearch,
@@ -59,6 +58,7 @@ from phantomlab.optimize import (
     PolicyAdapter,
     ProtocolSafety,
     RandomSearch,
+    SCSProgramming,
     VirtualSCSPopulation,
     best_protocols,
     bipole_thresholds,
@@ -194,7 +194,7 @@ def optuna_available() -> str:
 def latency(
     space: ParameterSpace, pop: Any, safety: ProtocolSafety, thresholds: Mapping[str, float]
 ) -> float:
-    opt = BayesOptimizer(
+    opt = SCSProgramming(
         space, side_effect_limit=LIMIT, safety=safety, perception_threshold=thresholds, rng=0
     )
     cols = space.sample_columns(99, 1)
@@ -209,8 +209,7 @@ def latency(
     opt.ask()  # warm-up: protocol-rule tables load once per process
     times = []
     for _ in range(5):
-        opt._obj = None  # refit the surrogate each time, as a new session would
-        opt._side = None
+        opt.core.discard_models()  # refit the surrogates each time, as a new session would
         t0 = time.perf_counter()
         opt.ask()
         times.append(time.perf_counter() - t0)
@@ -254,7 +253,7 @@ def main() -> None:
     )
     policies: dict[str, Any] = {
         "safe-gp-ucb (this)": lambda i, g: PolicyAdapter(
-            BayesOptimizer(
+            SCSProgramming(
                 spaces[i],
                 side_effect_limit=LIMIT,
                 safety=safety,
@@ -268,7 +267,7 @@ def main() -> None:
     }
     # informative variant: the same optimizer with a flat (zero-mean) discomfort prior
     policies[VARIANT] = lambda i, g: PolicyAdapter(
-        BayesOptimizer(spaces[i], side_effect_limit=LIMIT, safety=safety, rng=g)
+        SCSProgramming(spaces[i], side_effect_limit=LIMIT, safety=safety, rng=g)
     )
     grid_n = len(GridSearch(spaces[0], GRID_LEVELS, safety).points)
     budgets = {"safe-gp-ucb (this)": BUDGET, "grid": grid_n, "grid-safe": grid_n, "random": BUDGET}

@@ -219,6 +219,19 @@ def _policies() -> Any:
     return run_policies(pop, policy, 3, 3.0, safety, best, rng=0)
 
 
+def _session_status() -> Any:
+    import tempfile
+    from pathlib import Path
+
+    from phantomlab.optimize import OptimizationSession
+
+    db = Path(tempfile.mkdtemp()) / "status.sqlite"
+    s = OptimizationSession.new("p1", "scs", db=db, baseline_nrs=7.0)
+    s.suggest()
+    s.record(5, 1)
+    return s.status()
+
+
 @cache
 def _trial_data() -> tuple[Any, Any]:
     from phantomlab.trials import ParametricTrialModel, example_design
@@ -284,6 +297,7 @@ FACTORIES: dict[str, Callable[[], Any]] = {
     "protocols.DoseMetrics": _dose,
     "protocols.SafetyReport": _safety,
     "optimize.SimulationResult": _policies,
+    "optimize.SessionStatus": _session_status,
     # trials (converted to Result by the trials work)
     "TrialResult": _trial,
     "PowerResult": _power,

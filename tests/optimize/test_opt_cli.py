@@ -83,7 +83,7 @@ def test_cli_perception_thresholds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Per-bipole thresholds are stored (SI) and drive the session's discomfort prior."""
-    from phantomlab.optimize import OptimizationSession
+    from phantomlab.optimize import OptimizationSession, SCSProgramming
 
     monkeypatch.setenv("PHANTOMLAB_OPTIMIZE_DB", str(tmp_path / "thr.sqlite"))
     thr = [f"--threshold={b}={1.0 + 0.2 * i} mA" for i, b in enumerate(
@@ -100,7 +100,8 @@ def test_cli_perception_thresholds(
         rec = ["optimize", "record", "bob", "--nrs", str(nrs), "--side-effect", str(side)]
         assert cli(rec, monkeypatch, capsys)[0] == 0
     # the rebuilt optimizer carries the prior: 0 below perception, the limit above it
-    opt = OptimizationSession._optimizer_for(s.config, s.space, None, [], 1)
+    opt = OptimizationSession.open("bob").policy()
+    assert isinstance(opt, SCSProgramming)
     x = opt.space.encode([{**s.space.safe_seed, "amplitude": a} for a in (1.0e-3, 6e-3)])
     prior = opt.side_effect_prior_mean(x)
     assert prior[0] == 0.0 and prior[1] >= 3.0
@@ -111,3 +112,19 @@ def test_cli_perception_thresholds(
             ["optimize", "new", "eve", "--modality", "scs", *bad], monkeypatch, capsys
         )
         assert code == 2 and field in err and "Traceback" not in err, err
+
+
+def test_cli_policy_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--policy stores the registered policy's name; an unknown name is a clear error."""
+    monkeypatch.setenv("PHANTOMLAB_OPTIMIZE_DB", str(tmp_path / "pol.sqlite"))
+    args = ["optimize", "new", "carl", "--modality", "tdcs", "--policy", "safe-gp", "--json"]
+    code, out, err = cli(args, monkeypatch, capsys)
+    assert code == 0, err
+    assert json.loads(out)["config"]["policy"] == "safe-gp"
+    code, out, err = cli(["optimize", "suggest", "carl"], monkeypatch, capsys)
+    assert code == 0 and "safe seed" in out, err
+    bad = ["optimize", "new", "dora", "--modality", "scs", "--policy", "nope"]
+    code, _, err = cli(bad, monkeypatch, capsys)
+    assert code == 2 and "policy" in err and "safe-gp" in err and "Traceback" not in err, err

@@ -234,3 +234,20 @@ def test_postgresql_round_trip() -> None:
     with pytest.raises(InputError, match="no pending"):
         s.record(5, 1)
     assert OptimizationSession.open(name, url).status().to_frame()["nrs"].tolist() == [5.0]
+
+
+def test_status_follows_the_result_contract(tmp_path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    from phantomlab._result import REPR_MAX, Result
+
+    s = _new(tmp_path / "r.sqlite")
+    s.suggest()
+    s.record(5, 1)
+    st = s.status()
+    assert isinstance(st, Result)
+    assert len(repr(st)) <= REPR_MAX and "p1" in repr(st)
+    assert "<table" in st._repr_html_()
+    assert "policy scs" in st.summary()
+    fig = st.plot(path=tmp_path / "h.png")
+    assert isinstance(fig, Figure) and (tmp_path / "h.png").stat().st_size > 0

@@ -4,13 +4,14 @@ import numpy as np
 import pytest
 
 from phantomlab.optimize import (
-    BayesOptimizer,
+    AcquisitionConfig,
     BestObserved,
     BestProtocols,
     GridSearch,
     PolicyAdapter,
     ProtocolSafety,
     RandomSearch,
+    SCSProgramming,
     SimulationResult,
     VirtualSCSPopulation,
     best_protocols,
@@ -99,7 +100,12 @@ def test_run_policies_shapes_and_reproducibility() -> None:
             pop,
             {
                 "bo": lambda i, g: PolicyAdapter(
-                    BayesOptimizer(spaces[i], safety=safety, rng=g, n_candidates=128)
+                    SCSProgramming(
+                        spaces[i],
+                        safety=safety,
+                        rng=g,
+                        acquisition=AcquisitionConfig(n_candidates=128),
+                    )
                 ),
                 "random": lambda i, g: RandomSearch(spaces[i], safety, g, 3.0),
             },
@@ -131,7 +137,10 @@ def test_run_policies_common_random_numbers() -> None:
     best = best_protocols(pop, 3.0, safety, levels=6)
 
     def bo(i: int, g: np.random.Generator) -> PolicyAdapter:
-        return PolicyAdapter(BayesOptimizer(spaces[i], safety=safety, rng=g, n_candidates=64))
+        opt = SCSProgramming(
+            spaces[i], safety=safety, rng=g, acquisition=AcquisitionConfig(n_candidates=64)
+        )
+        return PolicyAdapter(opt)
 
     def rnd(i: int, g: np.random.Generator) -> RandomSearch:
         return RandomSearch(spaces[i], safety, g, 3.0)

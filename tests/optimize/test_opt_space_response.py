@@ -3,10 +3,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from phantomlab._params import KINDS, Param
 from phantomlab.exceptions import InputError
 from phantomlab.optimize import (
     NRS_REPORT_SD,
     SCS_STANDIN_PARAMETERS,
+    THERAPY_SCS_ASSUMPTIONS,
     Categorical,
     ParameterSpace,
     Real,
@@ -133,10 +135,14 @@ def test_report_noise_matches_cited_sem() -> None:
 
 
 def test_provenance_every_number_labelled() -> None:
-    assert all(p.status in {"cited", "assumed", "calibrated"} for p in SCS_STANDIN_PARAMETERS)
-    assert all(p.source for p in SCS_STANDIN_PARAMETERS)
+    # one core provenance type: a source for cited numbers, a reason for assumed ones
+    for registry in (SCS_STANDIN_PARAMETERS, THERAPY_SCS_ASSUMPTIONS):
+        for name, p in registry.items():
+            assert isinstance(p, Param) and p.name == name
+            assert p.kind in KINDS
+            assert p.source if p.kind == "source" else p.note
     df = VirtualSCSPopulation.provenance()
-    assert (df["status"] == "assumed").sum() >= 8
+    assert (df["kind"] == "assumed").sum() >= 8
     assert "stand-in" in VirtualSCSPopulation.label
 
 

@@ -75,6 +75,9 @@ def new(
         help="Measured perception threshold per bipole, BIPOLE=VALUE (repeatable), e.g. "
         "E3-E4='1.2 mA', or *='1.2 mA' for one value; turns on the discomfort prior.",
     ),
+    policy: str = typer.Option(
+        "scs", "--policy", help="Registered search policy (scs, safe-gp, or a plug-in's name)."
+    ),
     db: str | None = _DB,
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -100,6 +103,7 @@ def new(
         bounds=bounds,
         seed=rng,
         perception_threshold=_pairs(threshold, "--threshold"),
+        policy=policy,
     )
     if json_out:
         emit_json(
@@ -199,7 +203,7 @@ def status(
         import matplotlib
 
         matplotlib.use("Agg")
-        st.plot(png)
+        st.plot(path=png)
     if json_out:
         emit_json(
             {

@@ -1,8 +1,13 @@
 """Individualized protocol optimization from noisy pain reports, explored safely.
 
-* :class:`BayesOptimizer` - ask/tell Gaussian-process optimizer (scikit-learn,
-  Matérn 5/2 + white noise; UCB or EI) with a SafeOpt-style side-effect
-  constraint and the ``protocols`` safety check on every suggestion.
+* :class:`Policy` - what a session needs of a search policy (``ask``, ``tell``,
+  ``recommend``); policies are registered by name (:func:`register_policy`).
+* :class:`SafeBayesOptimizer` - the generic safe ask/tell core: Gaussian-process
+  surrogate (scikit-learn, Matérn 5/2 + white noise; UCB or EI), a SafeOpt-style
+  side-effect constraint and the ``protocols`` safety check on every suggestion.
+* :class:`SCSProgramming` - the SCS programming policy on that core: safe
+  amplitude titration, bipole switching by perception thresholds (Weiss
+  strength-duration law) and a threshold-anchored discomfort prior.
 * :class:`ParameterSpace`, :func:`default_space` - a modality's searched
   parameters (continuous, log-scaled, categorical such as contacts).
 * :class:`OptimizationSession` - persistent per-patient sessions (SQLite or any
@@ -14,22 +19,33 @@
 * :func:`rank_modalities` - rank modalities for a new patient on similar
   calibrated virtual patients (digital-twin style, bootstrap intervals).
 * :func:`run_policies`, :class:`GridSearch`, :class:`RandomSearch` - session-by-
-  session simulation and baselines.
+  session simulation and baselines (:class:`PolicyAdapter` wraps a policy).
 
 See ``docs/optimize.md``.
 """
 
-from phantomlab.optimize.optimizer import BayesOptimizer, SafetyCheck, Suggestion
+from phantomlab.optimize.perception import DiscomfortPrior
+from phantomlab.optimize.policy import (
+    Policy,
+    PolicySettings,
+    SafetyCheck,
+    Suggestion,
+    make_policy,
+    policy_names,
+    register_policy,
+    unregister_policy,
+)
 from phantomlab.optimize.response import (
     NRS_REPORT_SD,
     SCS_STANDIN_PARAMETERS,
-    ModelParameter,
     PatientResponse,
     Responses,
     VirtualSCSPopulation,
     bipole_thresholds,
 )
+from phantomlab.optimize.safegp import AcquisitionConfig, SafeBayesOptimizer, SafeSetConfig
 from phantomlab.optimize.safety import ProtocolSafety
+from phantomlab.optimize.scs import BipoleConfig, SCSProgramming, TitrationConfig
 from phantomlab.optimize.select import ModalityRanking, rank_modalities
 from phantomlab.optimize.session import (
     RESPONDER_FRACTION,
@@ -43,6 +59,7 @@ from phantomlab.optimize.simulate import (
     GridSearch,
     PolicyAdapter,
     RandomSearch,
+    SearchPolicy,
     SimulationResult,
     best_protocols,
     run_policies,
@@ -55,6 +72,7 @@ from phantomlab.optimize.space import (
     known_modalities,
 )
 from phantomlab.optimize.storage import ENV_VAR, SessionStore, default_url
+from phantomlab.optimize.surrogate import SurrogateConfig
 from phantomlab.optimize.virtual import THERAPY_SCS_ASSUMPTIONS, TherapySCSPatients
 
 __all__ = [
@@ -63,34 +81,47 @@ __all__ = [
     "RESPONDER_FRACTION",
     "SCS_STANDIN_PARAMETERS",
     "THERAPY_SCS_ASSUMPTIONS",
-    "BayesOptimizer",
+    "AcquisitionConfig",
     "BestObserved",
     "BestProtocols",
+    "BipoleConfig",
     "Categorical",
+    "DiscomfortPrior",
     "GridSearch",
     "ModalityRanking",
-    "ModelParameter",
     "OptimizationSession",
     "ParameterSpace",
     "PatientResponse",
+    "Policy",
     "PolicyAdapter",
+    "PolicySettings",
     "ProtocolSafety",
     "RandomSearch",
     "Real",
     "Responses",
+    "SCSProgramming",
+    "SafeBayesOptimizer",
+    "SafeSetConfig",
     "SafetyCheck",
+    "SearchPolicy",
     "SessionConfig",
     "SessionStatus",
     "SessionStore",
     "SimulationResult",
     "Suggestion",
+    "SurrogateConfig",
     "TherapySCSPatients",
+    "TitrationConfig",
     "VirtualSCSPopulation",
     "best_protocols",
     "bipole_thresholds",
     "default_space",
     "default_url",
     "known_modalities",
+    "make_policy",
+    "policy_names",
     "rank_modalities",
+    "register_policy",
     "run_policies",
+    "unregister_policy",
 ]

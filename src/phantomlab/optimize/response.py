@@ -8,25 +8,29 @@ drawn around them. Everything is vectorized over patients.
 
 :class:`VirtualSCSPopulation` is a **stand-in** for the virtual patients that the
 ``therapies`` layer will provide: a population of hand-built SCS response
-surfaces whose structure follows published SCS physiology (paresthesia must
-cover the painful area; coverage needs an amplitude above the perception
-threshold and below the discomfort threshold; pulse width lowers thresholds and
-widens the paresthesia area; the best frequency differs between patients) and
-whose numbers are mostly **assumed**. Every number is listed in
-:data:`SCS_STANDIN_PARAMETERS` with its source or the reason it is assumed. It
-is a test bed for the optimizer, never a model of a real patient.
+surfaces whose structure follows published SCS physiology and whose numbers are
+mostly **assumed**. Structure: paresthesia must cover the painful area
+(paresthesia/pain overlap is considered necessary to achieve relief, NANS
+practice parameters, neuromodfound.org); coverage needs an amplitude above the
+perception threshold, which rises with electrode-target distance (NANS), and
+below the discomfort threshold; pulse width lowers thresholds and widens the
+paresthesia area; the best frequency differs between patients. Every number is
+a :class:`~phantomlab._params.Param` in :data:`SCS_STANDIN_PARAMETERS` with its
+source or the reason it is assumed. It is a test bed for the optimizer, never a
+model of a real patient.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
+from phantomlab._params import Param, make_param
 from phantomlab._rng import RNGLike, as_generator
 from phantomlab.exceptions import InputError, Problem
 from phantomlab.optimize.space import Categorical, ParameterSpace, default_space
@@ -34,34 +38,11 @@ from phantomlab.optimize.space import Categorical, ParameterSpace, default_space
 __all__ = [
     "NRS_REPORT_SD",
     "SCS_STANDIN_PARAMETERS",
-    "ModelParameter",
     "PatientResponse",
     "Responses",
     "VirtualSCSPopulation",
     "threshold_anchored_spaces",
 ]
-
-
-@dataclass(frozen=True)
-class ModelParameter:
-    """Provenance of one number of a response model.
-
-    Parameters
-    ----------
-    name : str
-        Parameter name.
-    value : str
-        Value or distribution, in words with units (``"lognormal, median 0.8 mA"``).
-    status : str
-        ``"cited"`` (read in a source), ``"assumed"`` or ``"calibrated"``.
-    source : str
-        Citation for ``cited``; the reason for ``assumed``.
-    """
-
-    name: str
-    value: str
-    status: str
-    source: str
 
 
 #: Standard error of measurement of the 0-10 NRS, 1.02 points (Childs JD et al.,
@@ -121,115 +102,155 @@ class PatientResponse(Protocol):
         ...
 
 
-#: Every number of :class:`VirtualSCSPopulation`, with its source or reason.
-SCS_STANDIN_PARAMETERS: tuple[ModelParameter, ...] = (
-    ModelParameter(
-        "structure: paresthesia-pain overlap needed",
-        "relief scales with paresthesia coverage of the phantom's dermatome",
-        "cited",
-        "NANS practice parameters (neuromodfound.org): paresthesia/pain overlap is considered "
-        "necessary to achieve pain relief",
-    ),
-    ModelParameter(
-        "structure: perception threshold rises with electrode-target distance",
-        "coverage needs amplitude x field(distance) above the perception threshold",
-        "cited",
-        "NANS practice parameters: perception threshold increases with electrode distance "
-        "from the cord and with mediolateral offset",
-    ),
-    ModelParameter(
-        "field 50% fall-off distance, rostro-caudal",
-        "8 mm (human)",
-        "cited",
-        "SCS dose-scaling FEM study, PMC6919276 (via research/fields.md)",
-    ),
-    ModelParameter(
-        "field fall-off shape",
-        "2^-(d/d50)^2",
-        "assumed",
-        "a smooth bell shape matching the cited 50% point; shape not read in a source",
-    ),
-    ModelParameter(
-        "pulse width widens the paresthesia area",
-        "d50 x (PW / 200 us)^0.3",
-        "assumed",
-        "direction cited (Bioelectron Med 2019 s42234-019-0023-1 Fig 2: longer PW may recruit "
-        "more Abeta fibres and broaden paresthesia); exponent 0.3 assumed",
-    ),
-    ModelParameter(
-        "strength-duration threshold",
-        "I_pt(PW) = I_rh (1 + 200 us / PW)",
-        "assumed",
-        "Lapicque/Weiss form; 200 us chronaxie assumed for large myelinated fibres, "
-        "no value read in a source",
-    ),
-    ModelParameter(
-        "rheobase I_rh",
-        "lognormal, median 0.8 mA, log-sd 0.35",
-        "assumed",
-        "chosen so perception thresholds fall inside the clinical 0.5-5 mA range "
-        "(Anesthesiology 122(6):1362 via research/fields.md)",
-    ),
-    ModelParameter(
-        "per-contact threshold variation",
-        "x exp(N(0, 0.15^2)) per bipole",
-        "assumed",
-        "CSF thickness varies along the lead (NANS: threshold depends on distance to cord)",
-    ),
-    ModelParameter(
-        "discomfort / perception threshold ratio",
-        "uniform 1.4-2.2",
-        "assumed",
-        "a therapeutic window above 1 must exist; no ratio read in a source",
-    ),
-    ModelParameter(
-        "recruitment and discomfort slopes",
-        "log-amplitude sd 0.15 (coverage), 0.20 (discomfort)",
-        "assumed",
-        "steep but smooth transitions; not read in a source",
-    ),
-    ModelParameter(
-        "target position along the lead",
-        "normal around the lead centre, sd 7 mm (one contact pitch), clipped to the lead",
-        "assumed",
-        "leads are placed so that paresthesia overlaps the painful area (Falowski, SCS for "
-        "practitioners; NANS practice parameters); the spread stands for imperfect placement "
-        "and migration",
-    ),
-    ModelParameter(
-        "best frequency",
-        "log-uniform 40-200 Hz; relief x (0.5 + 0.5 exp(-ln(f/f*)^2 / (2 0.7^2)))",
-        "assumed",
-        "direction cited (J Neurophysiol 2023 dorsal-horn model via research/mechanisms.md: "
-        "the optimal SCS frequency differs across conditions); range and width assumed",
-    ),
-    ModelParameter(
-        "baseline pain NRS",
-        "uniform 5-9",
-        "assumed",
-        "moderate-to-severe chronic PLP, the population referred for SCS",
-    ),
-    ModelParameter(
-        "maximal relief",
-        "uniform 0.3-0.8 x baseline",
-        "assumed",
-        "SCS relief in PLP spreads from little to near-complete (Jaffee 2025 scoping review, "
-        "via research/evidence.md); this range is assumed",
-    ),
-    ModelParameter(
-        "discomfort lowers relief",
-        "relief - 0.3 x discomfort",
-        "assumed",
-        "uncomfortable stimulation is not analgesic; weight assumed",
-    ),
-    ModelParameter(
-        "report noise, NRS and side effect",
-        f"Gaussian sd {NRS_REPORT_SD} then rounded to integers in 0-10",
-        "cited",
-        "NRS standard error of measurement 1.02 (Childs et al. 2005, PMID 15928561); the same "
-        "sd is assumed for the 0-10 discomfort rating",
-    ),
-)
+_CHILDS = "Childs JD et al., Spine 2005;30(11):1331-4, PMID 15928561"
+
+
+def _standin(name: str, value: float, unit: str, kind: str, note: str, source: str = "") -> Param:
+    return make_param("scs_standin", name, value, unit, kind, source, note)
+
+
+#: Every number of :class:`VirtualSCSPopulation` (module ``scs_standin``), with its
+#: source or the reason it is assumed, keyed by name.
+SCS_STANDIN_PARAMETERS: dict[str, Param] = {
+    p.name: p
+    for p in (
+        _standin(
+            "field_d50",
+            8e-3,
+            "m",
+            "source",
+            "50% fall-off distance of the field, rostro-caudal (human); the bell shape "
+            "2^-(d/d50)^2 around it is assumed, not read in a source",
+            "SCS dose-scaling FEM study, PMC6919276 (via research/fields.md)",
+        ),
+        _standin(
+            "pulse_width_area_exponent",
+            0.3,
+            "1",
+            "assumed",
+            "d50 x (PW / 200 us)^0.3: direction cited (Bioelectron Med 2019 "
+            "s42234-019-0023-1 Fig 2: longer PW may recruit more Abeta fibres and broaden "
+            "paresthesia); exponent assumed",
+        ),
+        _standin(
+            "chronaxie",
+            200e-6,
+            "s",
+            "assumed",
+            "strength-duration threshold I_pt(PW) = I_rh (1 + chronaxie / PW), Lapicque/Weiss "
+            "form; 200 us assumed for large myelinated fibres, no value read in a source",
+        ),
+        _standin(
+            "rheobase_median",
+            0.8e-3,
+            "A",
+            "assumed",
+            "lognormal rheobase; chosen so perception thresholds fall inside the clinical "
+            "0.5-5 mA range (Anesthesiology 122(6):1362 via research/fields.md)",
+        ),
+        _standin("rheobase_log_sd", 0.35, "1", "assumed", "spread of the lognormal rheobase"),
+        _standin(
+            "contact_log_sd",
+            0.15,
+            "1",
+            "assumed",
+            "per-bipole threshold factor exp(N(0, sd^2)): CSF thickness varies along the lead "
+            "(NANS: threshold depends on distance to cord); spread not read",
+        ),
+        _standin(
+            "discomfort_ratio_low",
+            1.4,
+            "1",
+            "assumed",
+            "discomfort / perception threshold ratio, uniform between low and high: a "
+            "therapeutic window above 1 must exist; no ratio read in a source",
+        ),
+        _standin("discomfort_ratio_high", 2.2, "1", "assumed", "see discomfort_ratio_low"),
+        _standin(
+            "coverage_log_sd",
+            0.15,
+            "1",
+            "assumed",
+            "log-amplitude slope of paresthesia coverage: steep but smooth; not read",
+        ),
+        _standin(
+            "discomfort_log_sd",
+            0.20,
+            "1",
+            "assumed",
+            "log-amplitude slope of discomfort: steep but smooth; not read",
+        ),
+        _standin(
+            "target_sd",
+            7e-3,
+            "m",
+            "assumed",
+            "target position along the lead, normal around the lead centre (one contact pitch), "
+            "clipped to the lead: leads are placed so that paresthesia overlaps the painful area "
+            "(Falowski, SCS for practitioners; NANS practice parameters); the spread stands for "
+            "imperfect placement and migration",
+        ),
+        _standin(
+            "best_frequency_low",
+            40.0,
+            "Hz",
+            "assumed",
+            "best frequency log-uniform between low and high: direction cited (J Neurophysiol "
+            "2023 dorsal-horn model via research/mechanisms.md: the optimal SCS frequency "
+            "differs across conditions); range assumed",
+        ),
+        _standin("best_frequency_high", 200.0, "Hz", "assumed", "see best_frequency_low"),
+        _standin(
+            "frequency_tuning_log_sd",
+            0.7,
+            "1",
+            "assumed",
+            "relief x (floor + (1 - floor) exp(-ln(f/f*)^2 / (2 sd^2))); width assumed",
+        ),
+        _standin(
+            "frequency_floor", 0.5, "1", "assumed", "relief share kept far from the best frequency"
+        ),
+        _standin(
+            "baseline_nrs_low",
+            5.0,
+            "NRS",
+            "assumed",
+            "baseline pain uniform between low and high: moderate-to-severe chronic PLP, the "
+            "population referred for SCS",
+        ),
+        _standin("baseline_nrs_high", 9.0, "NRS", "assumed", "see baseline_nrs_low"),
+        _standin(
+            "max_relief_low",
+            0.3,
+            "1",
+            "assumed",
+            "maximal relief uniform between low and high x baseline: SCS relief in PLP spreads "
+            "from little to near-complete (Jaffee 2025 scoping review, via research/evidence.md); "
+            "this range is assumed",
+        ),
+        _standin("max_relief_high", 0.8, "1", "assumed", "see max_relief_low"),
+        _standin(
+            "discomfort_relief_weight",
+            0.3,
+            "NRS",
+            "assumed",
+            "relief - weight x discomfort: uncomfortable stimulation is not analgesic",
+        ),
+        _standin(
+            "report_noise_sd",
+            NRS_REPORT_SD,
+            "NRS",
+            "source",
+            "Gaussian report noise then rounded to integers in 0-10; NRS standard error of "
+            "measurement 1.02; the same sd is assumed for the 0-10 discomfort rating",
+            _CHILDS,
+        ),
+    )
+}
+
+
+def _sp(name: str) -> float:
+    return SCS_STANDIN_PARAMETERS[name].value
 
 
 class VirtualSCSPopulation:
@@ -267,14 +288,21 @@ class VirtualSCSPopulation:
         self._n = n
         centre = 0.5 * (self._pos.min() + self._pos.max())
         self.target_ = np.clip(
-            centre + 7e-3 * gen.standard_normal(n), self._pos.min(), self._pos.max()
+            centre + _sp("target_sd") * gen.standard_normal(n), self._pos.min(), self._pos.max()
         )
-        self.rheobase_ = 0.8e-3 * np.exp(0.35 * gen.standard_normal(n))
-        self.contact_factor_ = np.exp(0.15 * gen.standard_normal((n, self._pos.size)))
-        self.window_ = gen.uniform(1.4, 2.2, n)
-        self.best_frequency_ = np.exp(gen.uniform(np.log(40.0), np.log(200.0), n))
-        self.baseline_ = gen.uniform(5.0, 9.0, n)
-        self.max_relief_ = gen.uniform(0.3, 0.8, n) * self.baseline_
+        self.rheobase_ = _sp("rheobase_median") * np.exp(
+            _sp("rheobase_log_sd") * gen.standard_normal(n)
+        )
+        self.contact_factor_ = np.exp(
+            _sp("contact_log_sd") * gen.standard_normal((n, self._pos.size))
+        )
+        self.window_ = gen.uniform(_sp("discomfort_ratio_low"), _sp("discomfort_ratio_high"), n)
+        f_lo, f_hi = np.log(_sp("best_frequency_low")), np.log(_sp("best_frequency_high"))
+        self.best_frequency_ = np.exp(gen.uniform(f_lo, f_hi, n))
+        self.baseline_ = gen.uniform(_sp("baseline_nrs_low"), _sp("baseline_nrs_high"), n)
+        self.max_relief_ = (
+            gen.uniform(_sp("max_relief_low"), _sp("max_relief_high"), n) * self.baseline_
+        )
 
     @property
     def n_patients(self) -> int:
@@ -301,7 +329,8 @@ class VirtualSCSPopulation:
             Threshold per patient, shape ``(n_patients,)``.
         """
         j = int(self.space.parameter("contacts").index([contacts])[0])  # type: ignore[union-attr]
-        return self.rheobase_ * (1.0 + 200e-6 / pulse_width) * self.contact_factor_[:, j]
+        c = _sp("chronaxie")
+        return self.rheobase_ * (1.0 + c / pulse_width) * self.contact_factor_[:, j]
 
     def clinical_spaces(
         self, seed_factor: float = 1.1, span: tuple[float, float] = (0.4, 4.0)
@@ -365,15 +394,22 @@ class VirtualSCSPopulation:
         idx = c["contacts"].astype(int)
         amp, pw, freq = c["amplitude"], c["pulse_width"], c["frequency"]
         rows = np.arange(self._n)[:, None]
-        ipt = self.rheobase_[:, None] * (1.0 + 200e-6 / pw) * self.contact_factor_[rows, idx]
+        chronaxie = _sp("chronaxie")
+        ipt = self.rheobase_[:, None] * (1.0 + chronaxie / pw) * self.contact_factor_[rows, idx]
         d = np.abs(self._pos[idx] - self.target_[:, None])
-        d50 = 8e-3 * (pw / 200e-6) ** 0.3
+        d50 = _sp("field_d50") * (pw / 200e-6) ** _sp("pulse_width_area_exponent")
         field = 2.0 ** (-((d / d50) ** 2))
-        coverage = ndtr((np.log(amp * field) - np.log(ipt)) / 0.15)
-        discomfort = 10.0 * ndtr((np.log(amp) - np.log(self.window_[:, None] * ipt)) / 0.20)
+        coverage = ndtr((np.log(amp * field) - np.log(ipt)) / _sp("coverage_log_sd"))
+        discomfort = 10.0 * ndtr(
+            (np.log(amp) - np.log(self.window_[:, None] * ipt)) / _sp("discomfort_log_sd")
+        )
         lf = np.log(freq / self.best_frequency_[:, None])
-        ffac = 0.5 + 0.5 * np.exp(-(lf**2) / (2 * 0.7**2))
-        relief = self.max_relief_[:, None] * coverage * ffac - 0.3 * discomfort
+        floor, width = _sp("frequency_floor"), _sp("frequency_tuning_log_sd")
+        ffac = floor + (1.0 - floor) * np.exp(-(lf**2) / (2 * width**2))
+        relief = (
+            self.max_relief_[:, None] * coverage * ffac
+            - _sp("discomfort_relief_weight") * discomfort
+        )
         relief = np.minimum(relief, self.baseline_[:, None])
         nrs = self.baseline_[:, None] - relief
         return Responses(nrs_change=relief, side_effect=discomfort, nrs=nrs)
@@ -398,8 +434,8 @@ class VirtualSCSPopulation:
 
     @staticmethod
     def provenance() -> pd.DataFrame:
-        """Table of every model number with its status and source."""
-        return pd.DataFrame([p.__dict__ for p in SCS_STANDIN_PARAMETERS])
+        """Table of every model number with its provenance kind, source and note."""
+        return pd.DataFrame([asdict(p) for p in SCS_STANDIN_PARAMETERS.values()])
 
     def describe_patients(self) -> pd.DataFrame:
         """One row per drawn patient (target position, thresholds, best frequency)."""
@@ -487,7 +523,7 @@ def bipole_thresholds(population: Any, pulse_width: float) -> list[dict[str, flo
     """Perception threshold of every bipole per patient, as paresthesia mapping measures it.
 
     Stepping through the bipoles at one pulse width (no session counted) gives each
-    patient's thresholds; :class:`~phantomlab.optimize.BayesOptimizer` takes them as
+    patient's thresholds; :class:`~phantomlab.optimize.SCSProgramming` takes them as
     ``perception_threshold`` for its discomfort prior.
 
     Parameters

@@ -1,11 +1,15 @@
 """Persistent per-patient optimization sessions: new, suggest, record, status.
 
 An :class:`OptimizationSession` ties one patient to a :class:`SessionStore`. The
-optimizer holds no state of its own between calls: every ``suggest`` rebuilds
+policy holds no state of its own between calls: every ``suggest`` rebuilds
 it from the stored history (same seed and history give the same suggestion),
 so a crash between ``suggest`` and ``record`` loses nothing - the suggestion is
 stored before it is shown, ``suggest`` returns it again until it is reported,
 and ``record`` attaches a report to exactly one suggestion.
+
+The search policy is chosen by name (:func:`~phantomlab.optimize.policy.register_policy`;
+default ``"scs"``, :class:`~phantomlab.optimize.scs.SCSProgramming`) and stored with the
+session, so a restored session rebuilds the same policy.
 
 Reports: pain NRS 0-10 with the protocol, and the side-effect rating 0-10. With
 a baseline NRS the relief (baseline - NRS) and the responder flag (relief of
@@ -17,17 +21,28 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from phantomlab._result import Result, as_figure
 from phantomlab._validation import check_range, raise_if
 from phantomlab.exceptions import InputError, Problem
-from phantomlab.optimize.optimizer import BayesOptimizer, Suggestion
+from phantomlab.optimize.policy import (
+    Policy,
+    PolicySettings,
+    SafetyCheck,
+    Suggestion,
+    make_policy,
+)
 from phantomlab.optimize.safety import ProtocolSafety
+from phantomlab.optimize.scs import SCS_POLICY
 from phantomlab.optimize.space import ParameterSpace, default_space
 from phantomlab.optimize.storage import SessionRecord, SessionStore, SuggestionRecord
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["RESPONDER_FRACTION", "OptimizationSession", "SessionConfig", "SessionStatus"]
 
@@ -55,15 +70,17 @@ class SessionConfig:
     baseline_nrs : float or None
         Pain NRS without stimulation.
     seed : int
-        Random seed of the optimizer.
+        Random seed of the policy.
     bounds : dict
         Narrowed bounds per continuous parameter (SI).
     safe_seed : dict
         Safe starting protocol overriding the modality default (SI).
     perception_threshold : dict
         Measured perception threshold (A) per bipole (SCS paresthesia mapping),
-        or ``{"*": A}`` for one threshold; turns on the optimizer's
+        or ``{"*": A}`` for one threshold; turns on the policy's
         threshold-anchored discomfort prior (empty: flat prior).
+    policy : str
+        Registered name of the search policy (default ``"scs"``).
     """
 
     modality: str
@@ -76,9 +93,10 @@ class SessionConfig:
     bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
     safe_seed: dict[str, Any] = field(default_factory=dict)
     perception_threshold: dict[str, float] = field(default_factory=dict)
+    policy: str = SCS_POLICY
 
     def threshold(self) -> float | dict[str, float] | None:
-        """Return the optimizer's ``perception_threshold`` argument (None when not measured)."""
+        """Return the policy's ``perception_threshold`` argument (None when not measured)."""
         if not self.perception_threshold:
             return None
         if set(self.perception_threshold) == {"*"}:
@@ -106,8 +124,8 @@ class SessionConfig:
         return cls(**d)
 
 
-@dataclass(frozen=True)
-class SessionStatus:
+@dataclass(frozen=True, repr=False)
+class SessionStatus(Result):
     """History and current recommendation of one patient's session.
 
     Attributes
@@ -160,7 +178,8 @@ class SessionStatus:
         lines = [
             f"patient {self.patient} - {self.modality} - {n_obs} report(s), "
             f"{len(self.history) - n_obs} pending",
-            f"acquisition {self.config.acquisition} (kappa {self.config.kappa:g}), "
+            f"policy {self.config.policy}, acquisition {self.config.acquisition} "
+            f"(kappa {self.config.kappa:g}), "
             f"side-effect limit {self.config.side_effect_limit}, "
             f"baseline NRS {self.config.baseline_nrs}",
         ]
@@ -177,11 +196,13 @@ class SessionStatus:
         lines.append("in silico decision support: a clinician decides every protocol.")
         return "\n".join(lines)
 
-    def plot(self, path: str | Path | None = None) -> Any:
+    def plot(self, ax: Any = None, path: str | Path | None = None) -> Figure:
         """History plot: NRS and side effect per session, limit and baseline lines.
 
         Parameters
         ----------
+        ax : pair of matplotlib Axes, optional
+            Axes for the NRS and the side-effect panels (default: a new Figure).
         path : str, Path or None
             Save the figure there (PNG, SVG, PDF by suffix).
 
@@ -190,10 +211,14 @@ class SessionStatus:
         matplotlib.figure.Figure
             The figure.
         """
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
 
         df = self.to_frame()
-        fig, (a1, a2) = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
+        if ax is None:
+            a1, a2 = Figure(figsize=(7, 5)).subplots(2, 1, sharex=True)
+        else:
+            a1, a2 = ax
+        fig = as_figure(a1)
         if len(df):
             a1.plot(df["seq"], df["nrs"], "o-", label="reported NRS")
             a1.plot(df["seq"], pd.Series(df["nrs"]).cummin(), "--", label="lowest so far")
@@ -210,7 +235,8 @@ class SessionStatus:
         a1.set_title(f"optimization history - patient {self.patient} ({self.modality})")
         a1.legend(fontsize=7)
         a2.legend(fontsize=7)
-        fig.tight_layout()
+        if ax is None:
+            fig.tight_layout()
         if path is not None:
             fig.savefig(path, dpi=120)
         return fig
@@ -261,6 +287,7 @@ class OptimizationSession:
         bounds: dict[str, tuple[Any, Any]] | None = None,
         seed: int = 0,
         perception_threshold: dict[str, Any] | None = None,
+        policy: str = SCS_POLICY,
     ) -> OptimizationSession:
         """Create a patient's session (validated) and store it.
 
@@ -277,17 +304,19 @@ class OptimizationSession:
         side_effect_limit : float or None
             Tolerated side-effect rating (0-10).
         acquisition, kappa, objective
-            Optimizer settings (see :class:`BayesOptimizer`).
+            Policy settings (see :class:`~phantomlab.optimize.policy.PolicySettings`).
         safe_seed : dict or None
             Safe starting protocol, values with units (``{"amplitude": "1.9 mA"}``).
         bounds : dict or None
             Narrowed bounds, ``{"amplitude": ("1 mA", "5 mA")}``.
         seed : int
-            Optimizer random seed.
+            Policy random seed.
         perception_threshold : dict or None
             Measured perception threshold per bipole, with units
             (``{"E3-E4": "1.2 mA"}``), or ``{"*": "1.2 mA"}`` for one value
             (measured at the seed's pulse width).
+        policy : str
+            Registered name of the search policy (:func:`~phantomlab.optimize.policy.policy_names`).
 
         Returns
         -------
@@ -331,8 +360,9 @@ class OptimizationSession:
             bounds=parsed_bounds,
             safe_seed=seed_point,
             perception_threshold=thresholds,
+            policy=policy,
         )
-        cls._optimizer_for(config, config.space(), ProtocolSafety(), [], 1)  # validates settings
+        cls._policy_for(config, config.space(), ProtocolSafety(), [], 1)  # validates settings
         bad = ProtocolSafety().violations(space, space.safe_seed)
         if bad:
             raise InputError(
@@ -357,31 +387,32 @@ class OptimizationSession:
         store = SessionStore(db)
         return cls(store, store.get_session(patient))
 
-    # -- optimizer from history ------------------------------------------------------------------
+    # -- policy from history ---------------------------------------------------------------------
     @staticmethod
-    def _optimizer_for(
+    def _policy_for(
         config: SessionConfig,
         space: ParameterSpace,
-        safety: ProtocolSafety,
+        safety: SafetyCheck | None,
         history: list[SuggestionRecord],
         seq: int,
-    ) -> BayesOptimizer:
-        opt = BayesOptimizer(
-            space,
-            acquisition=config.acquisition,  # type: ignore[arg-type]
-            kappa=config.kappa,
+    ) -> Policy:
+        settings = PolicySettings(
+            space=space,
             side_effect_limit=config.side_effect_limit,
-            objective=config.objective,  # type: ignore[arg-type]
-            safety=safety,
+            objective=config.objective,
+            acquisition=config.acquisition,
+            kappa=config.kappa,
             perception_threshold=config.threshold(),
+            safety=safety,
             rng=np.random.default_rng([config.seed, seq]),
         )
+        policy = make_policy(config.policy, settings)
         for h in history:
             o = h.observation
             if o is None:
                 continue
-            opt.tell(h.params, OptimizationSession._value(config, o.nrs), o.side_effect)
-        return opt
+            policy.tell(h.params, OptimizationSession._value(config, o.nrs), o.side_effect)
+        return policy
 
     @staticmethod
     def _value(config: SessionConfig, nrs: float) -> float:
@@ -391,10 +422,10 @@ class OptimizationSession:
             return float(base > 0 and relief >= RESPONDER_FRACTION * base)
         return float(relief)
 
-    def optimizer(self) -> BayesOptimizer:
-        """Return an optimizer told every report so far."""
+    def policy(self) -> Policy:
+        """Return the session's policy told every report so far."""
         hist = self.store.history(self.record_.id)
-        return self._optimizer_for(self.config, self.space, self.safety, hist, len(hist) + 1)
+        return self._policy_for(self.config, self.space, self.safety, hist, len(hist) + 1)
 
     # -- verbs ---------------------------------------------------------------------------------
     def suggest(self) -> tuple[SuggestionRecord, bool]:
@@ -408,10 +439,10 @@ class OptimizationSession:
         """
 
         def compute(history: list[SuggestionRecord]) -> tuple[dict[str, Any], dict[str, Any]]:
-            opt = self._optimizer_for(
+            policy = self._policy_for(
                 self.config, self.space, self.safety, history, len(history) + 1
             )
-            s = opt.ask()
+            s = policy.ask()
             info = s.to_dict()
             info.pop("params")
             info["protocol"] = self.space.protocol_fields(s.params)
@@ -460,7 +491,7 @@ class OptimizationSession:
         hist = self.store.history(self.record_.id)
         rec = None
         if any(h.observation is not None for h in hist):
-            rec = self._optimizer_for(
+            rec = self._policy_for(
                 self.config, self.space, self.safety, hist, len(hist) + 1
             ).recommend()
         return SessionStatus(self.patient, self.config.modality, self.config, hist, rec)

@@ -1,8 +1,9 @@
 """Run search policies session by session on a population of (virtual) patients.
 
-A *policy* is anything with ``ask() -> dict``, ``tell(point, value, side_effect)``
-and ``recommend() -> dict | None`` for one patient: the Bayesian optimizer
-(:class:`PolicyAdapter` around :class:`~phantomlab.optimize.optimizer.BayesOptimizer`),
+A *search policy* (:class:`SearchPolicy`) is anything with ``ask() -> dict``,
+``tell(point, value, side_effect)`` and ``recommend() -> dict | None`` for one
+patient: any session :class:`~phantomlab.optimize.policy.Policy` wrapped in a
+:class:`PolicyAdapter` (e.g. :class:`~phantomlab.optimize.scs.SCSProgramming`),
 :class:`GridSearch` and :class:`RandomSearch` here, Optuna in the benchmark.
 :func:`run_policies` plays ``n_sessions`` sessions: each session asks every
 patient's policy for a protocol, evaluates all patients at once through a
@@ -27,7 +28,7 @@ import pandas as pd
 from phantomlab._result import Result, as_figure
 from phantomlab._rng import RNGLike, as_generator, child_seeds
 from phantomlab.exceptions import InputError, Problem
-from phantomlab.optimize.optimizer import BayesOptimizer, SafetyCheck
+from phantomlab.optimize.policy import Policy, SafetyCheck
 from phantomlab.optimize.response import PatientResponse
 from phantomlab.optimize.space import ParameterSpace
 
@@ -38,17 +39,17 @@ __all__ = [
     "BestObserved",
     "BestProtocols",
     "GridSearch",
-    "Policy",
     "PolicyAdapter",
     "RandomSearch",
+    "SearchPolicy",
     "SimulationResult",
     "best_protocols",
     "run_policies",
 ]
 
 
-class Policy(Protocol):
-    """One patient's search policy (ask/tell)."""
+class SearchPolicy(Protocol):
+    """One patient's search policy in a simulation (ask/tell with plain dicts)."""
 
     def ask(self) -> dict[str, Any]:
         """Next protocol to test."""
@@ -175,22 +176,28 @@ class RandomSearch(BestObserved):
 
 
 class PolicyAdapter:
-    """Wrap a :class:`BayesOptimizer` as a :class:`Policy`."""
+    """Wrap a session :class:`~phantomlab.optimize.policy.Policy` as a :class:`SearchPolicy`.
 
-    def __init__(self, optimizer: BayesOptimizer) -> None:
-        self.optimizer = optimizer
+    Parameters
+    ----------
+    policy : Policy
+        The wrapped policy.
+    """
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
 
     def ask(self) -> dict[str, Any]:
         """Next suggestion's parameters."""
-        return self.optimizer.ask().params
+        return self.policy.ask().params
 
     def tell(self, point: Mapping[str, Any], value: float, side_effect: float) -> None:
-        """Tell the optimizer."""
-        self.optimizer.tell(point, value, side_effect)
+        """Tell the policy."""
+        self.policy.tell(point, value, side_effect)
 
     def recommend(self) -> dict[str, Any] | None:
-        """GP-mean best among believed-safe tested protocols."""
-        r = self.optimizer.recommend()
+        """Return the parameters of the policy's recommendation."""
+        r = self.policy.recommend()
         return None if r is None else r.params
 
 
@@ -413,7 +420,7 @@ class SimulationResult(Result):
 
 def run_policies(
     population: PatientResponse,
-    policies: Mapping[str, Callable[[int, np.random.Generator], Policy]],
+    policies: Mapping[str, Callable[[int, np.random.Generator], SearchPolicy]],
     n_sessions: int | Mapping[str, int],
     side_effect_limit: float | None = 3.0,
     safety: SafetyCheck | None = None,
@@ -428,7 +435,7 @@ def run_policies(
     population : PatientResponse
         The patients (evaluated vectorized, one call per session).
     policies : mapping
-        Name -> factory ``(patient_index, rng) -> Policy``.
+        Name -> factory ``(patient_index, rng) -> SearchPolicy``.
     n_sessions : int or mapping
         Sessions per patient (one number, or per method).
     side_effect_limit : float or None

@@ -43,13 +43,13 @@ from typing import Any
 import numpy as np
 from scipy.special import ndtr
 
+from phantomlab._params import Param, make_param
 from phantomlab._rng import RNGLike, as_generator, child_seeds
 from phantomlab._validation import check_range, raise_if
 from phantomlab.exceptions import InputError, Problem
 from phantomlab.mechanisms.patient import Levers
 from phantomlab.optimize.response import (
     NRS_REPORT_SD,
-    ModelParameter,
     Responses,
     noisy_reports,
     threshold_anchored_spaces,
@@ -58,72 +58,105 @@ from phantomlab.optimize.space import Categorical, ParameterSpace, default_space
 
 __all__ = ["THERAPY_SCS_ASSUMPTIONS", "TherapySCSPatients"]
 
-#: Numbers this adapter adds to the therapies layer (all assumed), with reasons.
-THERAPY_SCS_ASSUMPTIONS: tuple[ModelParameter, ...] = (
-    ModelParameter(
-        "phantom-dermatome target along the lead",
-        "normal around the lead centre, sd 7 mm (one contact pitch), clipped to the lead",
-        "assumed",
-        "SCSTherapy has no contact geometry; leads are placed so that paresthesia overlaps the "
-        "painful area (NANS practice parameters), the spread stands for imperfect placement",
-    ),
-    ModelParameter(
-        "coverage of the dermatome from a bipole",
-        "therapy coverage draw x 2^-(d/8 mm)^2, d = bipole-to-target distance",
-        "assumed",
-        "50% field fall-off at 8 mm rostro-caudally (SCS dose-scaling FEM study, PMC6919276, "
-        "via research/fields.md); bell shape assumed",
-    ),
-    ModelParameter(
-        "contact-to-cord distance per bipole",
-        "therapy distance draw x exp(N(0, 0.15^2)) per bipole",
-        "assumed",
-        "CSF thickness varies along the lead (NANS: threshold depends on distance to cord); "
-        "spread not read",
-    ),
-    ModelParameter(
-        "discomfort threshold / perception threshold",
-        "uniform 1.4-2.2 per patient; perception threshold from SCSTherapy.perception_threshold",
-        "assumed",
-        "a therapeutic window above 1 must exist; no ratio read in a source",
-    ),
-    ModelParameter(
-        "discomfort rating",
-        "10 x Phi(ln(I / (ratio x I_perception)) / 0.20) on 0-10",
-        "assumed",
-        "steep but smooth rise above the discomfort threshold; slope not read",
-    ),
-    ModelParameter(
-        "trial screening",
-        "keep patients whose perception threshold at the seed bipole is <= half the space's "
-        "amplitude bound, and whose acute and weekly baseline NRS are >= min_baseline",
-        "assumed",
-        "SCSTherapy's thresholds rise steeply with the CSF distance (many patients above the "
-        "8 mA of the optimize space); a patient without paresthesia and a therapeutic window in "
-        "the programmable range fails the trial and is not programmed",
-    ),
-    ModelParameter(
-        "read-out",
-        "Cohort.acute pain on day 0 of the course with the patient's expectation lever",
-        "assumed",
-        "programming sessions judge the pain during trial stimulation; habituation "
-        "(SCSTherapy tolerance) has not started on day 0",
-    ),
-    ModelParameter(
-        "report noise, NRS and side effect",
-        f"Gaussian sd {NRS_REPORT_SD} then rounded to integers in 0-10",
-        "cited",
-        "NRS standard error of measurement 1.02 (Childs et al. 2005, PMID 15928561); the same "
-        "sd is assumed for the 0-10 discomfort rating",
-    ),
-)
 
-_PITCH_SD = 7e-3
-_D50 = 8e-3
-_CONTACT_SD = 0.15
-_RATIO = (1.4, 2.2)
-_SLOPE = 0.20
-_SCREEN_FACTOR = 2.0
+def _adds(name: str, value: float, unit: str, kind: str, note: str, source: str = "") -> Param:
+    return make_param("scs_virtual", name, value, unit, kind, source, note)
+
+
+#: Numbers this adapter adds to the therapies layer (module ``scs_virtual``), with
+#: their source or the reason they are assumed, keyed by name.
+THERAPY_SCS_ASSUMPTIONS: dict[str, Param] = {
+    p.name: p
+    for p in (
+        _adds(
+            "target_sd",
+            7e-3,
+            "m",
+            "assumed",
+            "phantom-dermatome target along the lead, normal around the lead centre (one contact "
+            "pitch), clipped to the lead: SCSTherapy has no contact geometry; leads are placed "
+            "so that paresthesia overlaps the painful area (NANS practice parameters), the "
+            "spread stands for imperfect placement",
+        ),
+        _adds(
+            "field_d50",
+            8e-3,
+            "m",
+            "source",
+            "coverage of the dermatome from a bipole = therapy coverage draw x 2^-(d/d50)^2, "
+            "d = bipole-to-target distance: 50% field fall-off rostro-caudally; the bell shape "
+            "is assumed",
+            "SCS dose-scaling FEM study, PMC6919276 (via research/fields.md)",
+        ),
+        _adds(
+            "contact_log_sd",
+            0.15,
+            "1",
+            "assumed",
+            "contact-to-cord distance per bipole = therapy distance draw x exp(N(0, sd^2)): CSF "
+            "thickness varies along the lead (NANS: threshold depends on distance to cord); "
+            "spread not read",
+        ),
+        _adds(
+            "discomfort_ratio_low",
+            1.4,
+            "1",
+            "assumed",
+            "discomfort / perception threshold ratio, uniform between low and high per patient "
+            "(perception threshold from SCSTherapy.perception_threshold): a therapeutic window "
+            "above 1 must exist; no ratio read in a source",
+        ),
+        _adds("discomfort_ratio_high", 2.2, "1", "assumed", "see discomfort_ratio_low"),
+        _adds(
+            "discomfort_log_sd",
+            0.20,
+            "1",
+            "assumed",
+            "discomfort rating 10 x Phi(ln(I / (ratio x I_perception)) / sd) on 0-10: steep but "
+            "smooth rise above the discomfort threshold; slope not read",
+        ),
+        _adds(
+            "screen_factor",
+            2.0,
+            "1",
+            "assumed",
+            "trial screening: keep patients whose perception threshold at the seed bipole is <= "
+            "the space's amplitude bound / factor, and whose acute and weekly baseline NRS are "
+            ">= min_baseline. SCSTherapy's thresholds rise steeply with the CSF distance (many "
+            "patients above the 8 mA of the optimize space); a patient without paresthesia and "
+            "a therapeutic window in the programmable range fails the trial and is not programmed",
+        ),
+        _adds(
+            "readout_day",
+            0.0,
+            "d",
+            "assumed",
+            "read-out: Cohort.acute pain on this day of the course with the patient's "
+            "expectation lever; programming sessions judge the pain during trial stimulation, "
+            "and habituation (SCSTherapy tolerance) has not started on day 0",
+        ),
+        _adds(
+            "report_noise_sd",
+            NRS_REPORT_SD,
+            "NRS",
+            "source",
+            "Gaussian report noise then rounded to integers in 0-10; NRS standard error of "
+            "measurement 1.02; the same sd is assumed for the 0-10 discomfort rating",
+            "Childs JD et al., Spine 2005;30(11):1331-4, PMID 15928561",
+        ),
+    )
+}
+
+_PITCH_SD = THERAPY_SCS_ASSUMPTIONS["target_sd"].value
+_D50 = THERAPY_SCS_ASSUMPTIONS["field_d50"].value
+_CONTACT_SD = THERAPY_SCS_ASSUMPTIONS["contact_log_sd"].value
+_RATIO = (
+    THERAPY_SCS_ASSUMPTIONS["discomfort_ratio_low"].value,
+    THERAPY_SCS_ASSUMPTIONS["discomfort_ratio_high"].value,
+)
+_SLOPE = THERAPY_SCS_ASSUMPTIONS["discomfort_log_sd"].value
+_SCREEN_FACTOR = THERAPY_SCS_ASSUMPTIONS["screen_factor"].value
+_READOUT_DAY = int(THERAPY_SCS_ASSUMPTIONS["readout_day"].value)
 
 
 class TherapySCSPatients:
@@ -210,7 +243,7 @@ class TherapySCSPatients:
                 state.draws["distance"] * cfac[:, j_seed], float(seed_pt["pulse_width"])
             )
             acute0 = np.empty(pool)
-            for sl, cohort in vc._groups:  # the warmed strata of the virtual cohort
+            for sl, cohort in vc.groups:  # the warmed strata of the virtual cohort
                 acute0[sl] = cohort.acute(None).pain
             ok = np.flatnonzero(
                 pop.enrolled
@@ -250,7 +283,7 @@ class TherapySCSPatients:
         table = np.empty((n, self.abeta_grid_.size))
         base = np.empty(n)
         exp_pool = np.asarray(state.draws["expectation"])
-        for sl, cohort in vc._groups:  # the warmed strata of the virtual cohort
+        for sl, cohort in vc.groups:  # the warmed strata of the virtual cohort
             members = np.flatnonzero((chosen >= sl.start) & (chosen < sl.stop))
             if members.size == 0:
                 continue
@@ -343,7 +376,7 @@ class TherapySCSPatients:
                 (),
                 "scs",
             )
-            out[m] = self.therapy.specific(state, 0)["abeta_rate"]
+            out[m] = self.therapy.specific(state, _READOUT_DAY)["abeta_rate"]
         return out.reshape(c["amplitude"].shape)
 
     def acute_pain(self, abeta: np.ndarray) -> np.ndarray:

@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 from phantomlab.optimize import (
-    BayesOptimizer,
     PolicyAdapter,
     ProtocolSafety,
+    SCSProgramming,
     best_protocols,
     bipole_thresholds,
     run_policies,
@@ -59,7 +59,7 @@ def run(out: Path) -> None:
         pop,
         {
             name: lambda i, g: PolicyAdapter(
-                BayesOptimizer(
+                SCSProgramming(
                     spaces[i],
                     side_effect_limit=LIMIT,
                     safety=safety,

@@ -1,3 +1,5 @@
+"""The SCS programming policy: safe titration, discomfort prior, bipole switching."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -6,13 +8,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from phantomlab.exceptions import InputError, Problem
+from phantomlab.exceptions import InputError
 from phantomlab.optimize import (
-    BayesOptimizer,
+    AcquisitionConfig,
+    BipoleConfig,
     Categorical,
+    DiscomfortPrior,
     ParameterSpace,
-    ProtocolSafety,
     Real,
+    SCSProgramming,
+    TitrationConfig,
     default_space,
 )
 
@@ -21,6 +26,11 @@ SPACE = ParameterSpace(
     (Real("x", 0.0, 1.0), Categorical("arm", ("a", "b"))),
     safe_seed={"x": 0.05, "arm": "a"},
 )
+CANDIDATES_256 = AcquisitionConfig(n_candidates=256)
+CANDIDATES_128 = AcquisitionConfig(n_candidates=128)
+TITRATE_X = TitrationConfig(parameter="x")
+NO_TITRATION = TitrationConfig(parameter=None)
+SWITCH_ON_RELIEF = BipoleConfig(switch_relief=2.0)
 
 
 def relief(p: Mapping[str, Any]) -> float:
@@ -32,21 +42,7 @@ def side(p: Mapping[str, Any]) -> float:
     return 10.0 * p["x"]  # tolerated up to 3 => safe region x <= 0.3
 
 
-class MaxX:
-    """Protocol rule stand-in: forbid x > limit."""
-
-    def __init__(self, limit: float) -> None:
-        self.limit = limit
-        self.calls = 0
-
-    def violations(self, space: ParameterSpace, point: Mapping[str, Any]) -> list[Problem]:
-        self.calls += 1
-        if point["x"] > self.limit:
-            return [Problem("x", point["x"], f"<= {self.limit}", "test", "too high")]
-        return []
-
-
-def run(opt: BayesOptimizer, n: int, noise: float = 0.0, rng: int = 0) -> list[dict[str, Any]]:
+def run(opt: SCSProgramming, n: int, noise: float = 0.0, rng: int = 0) -> list[dict[str, Any]]:
     gen = np.random.default_rng(rng)
     asked = []
     for _ in range(n):
@@ -56,94 +52,9 @@ def run(opt: BayesOptimizer, n: int, noise: float = 0.0, rng: int = 0) -> list[d
     return asked
 
 
-def test_unconstrained_ucb_finds_analytic_optimum() -> None:
-    opt = BayesOptimizer(SPACE, side_effect_limit=None, rng=1, n_candidates=256)
-    run(opt, 20, noise=0.1)
-    best = opt.recommend()
-    assert best is not None
-    assert best.params["arm"] == "b"
-    assert best.params["x"] == pytest.approx(0.7, abs=0.08)
-
-
-def test_ei_also_converges() -> None:
-    opt = BayesOptimizer(SPACE, acquisition="ei", side_effect_limit=None, rng=2, n_candidates=256)
-    run(opt, 20, noise=0.1)
-    best = opt.recommend()
-    assert best is not None and best.params["arm"] == "b"
-    assert relief(best.params) > 3.0 - 0.3
-
-
-def test_safe_exploration_never_leaves_the_safe_region() -> None:
-    seeds = [{"x": 0.05, "arm": "a"}, {"x": 0.05, "arm": "b"}]
-    opt = BayesOptimizer(
-        SPACE, side_effect_limit=3.0, safety_beta=2.0, safe_seeds=seeds, rng=3, n_candidates=256
-    )
-    asked = run(opt, 25, noise=0.1)
-    sides = np.array([side(p) for p in asked])
-    assert sides.max() <= 3.0 + 1e-9  # never a suggestion with an expected side effect > limit
-    # ... yet it expands from the seed (x = 0.05) to the constrained optimum on the border x = 0.3
-    best = opt.recommend()
-    assert best is not None and best.params["arm"] == "b"
-    assert best.params["x"] > 0.2
-    assert max(p["x"] for p in asked) > 0.22
-
-
-def test_protocol_rule_is_never_violated() -> None:
-    rule = MaxX(0.5)
-    opt = BayesOptimizer(SPACE, side_effect_limit=None, safety=rule, rng=4, n_candidates=256)
-    asked = run(opt, 15)
-    assert max(p["x"] for p in asked) <= 0.5
-    assert rule.calls > 0
-    best = opt.recommend()
-    assert best is not None and best.params["x"] == pytest.approx(0.5, abs=0.06)
-
-
-def test_seed_failing_protocol_check_is_an_error() -> None:
-    opt = BayesOptimizer(SPACE, side_effect_limit=None, safety=MaxX(0.01), rng=0)
-    with pytest.raises(InputError, match="safe seed"):
-        opt.ask()
-
-
-def test_same_seed_same_suggestions() -> None:
-    a = run(BayesOptimizer(SPACE, rng=9, n_candidates=128), 6, noise=0.2, rng=1)
-    b = run(BayesOptimizer(SPACE, rng=9, n_candidates=128), 6, noise=0.2, rng=1)
-    assert a == b
-
-
-def test_bad_settings_and_reports() -> None:
-    with pytest.raises(InputError):
-        BayesOptimizer(SPACE, acquisition="pi")  # type: ignore[arg-type]
-    with pytest.raises(InputError):
-        BayesOptimizer(SPACE, side_effect_limit=12.0)
-    opt = BayesOptimizer(SPACE)
-    with pytest.raises(InputError):
-        opt.tell({"x": 0.1, "arm": "a"}, 1.0, 11.0)
-    with pytest.raises(InputError):
-        opt.tell({"x": 0.1, "arm": "a"}, 1.0, None)  # a limit is set: rating required
-    with pytest.raises(InputError):
-        opt.tell({"x": 2.0, "arm": "a"}, 1.0, 0.0)
-    with pytest.raises(InputError):
-        opt.predict([{"x": 0.1, "arm": "a"}])  # nothing told yet
-
-
-def test_scs_suggestions_pass_the_protocols_safety_check() -> None:
-    # with every Shannon-unsafe corner in reach, no suggestion fails the protocols check
-    sp = default_space("scs").with_seed({"amplitude": 1.0e-3})
-    checker = ProtocolSafety()
-    opt = BayesOptimizer(sp, side_effect_limit=None, safety=checker, rng=5, n_candidates=128)
-    gen = np.random.default_rng(0)
-    for _ in range(6):
-        p = opt.ask().params
-        assert not checker.violations(sp, p)
-        # a report that rewards charge pushes the search toward the unsafe corner
-        opt.tell(p, 1e3 * p["amplitude"] * 1e3 * p["pulse_width"] + gen.normal(0, 0.1), 0.0)
-    unsafe = sp.validate({**sp.safe_seed, "amplitude": 8e-3, "pulse_width": 8e-4})
-    assert checker.violations(sp, unsafe)
-
-
 def test_titration_climbs_safely_then_hands_over() -> None:
     # side effect 10 x: the analytic safe border is x = 0.3; titration raises x from the seed
-    opt = BayesOptimizer(SPACE, side_effect_limit=3.0, titrate="x", rng=6, n_candidates=256)
+    opt = SCSProgramming(SPACE, rng=6, acquisition=CANDIDATES_256, titration=TITRATE_X)
     asked, reasons = [], []
     for _ in range(30):
         s = opt.ask()
@@ -168,34 +79,36 @@ def test_titration_free_columns_follow_the_side_effect_lengthscales() -> None:
         safe_seed={"x": 0.05, "f": 0.5},
         side_effect_lengthscales={"f": 2.0},
     )
-    opt = BayesOptimizer(sp, titrate="x", rng=0)
-    assert opt._free_columns().tolist() == [False, True]
+    opt = SCSProgramming(sp, titration=TITRATE_X, rng=0)
+    assert opt.free_columns().tolist() == [False, True]
     with pytest.raises(InputError):
-        BayesOptimizer(SPACE, titrate="y")
+        SCSProgramming(SPACE, titration=TitrationConfig(parameter="y"))
     with pytest.raises(InputError):
-        BayesOptimizer(SPACE, titrate="arm")
+        SCSProgramming(SPACE, titration=TitrationConfig(parameter="arm"))
 
 
 def test_titration_state_survives_a_restart() -> None:
     # a stored session tells its reports again to a new optimizer: titration must go on
-    opt = BayesOptimizer(SPACE, side_effect_limit=3.0, titrate="x", rng=6, n_candidates=128)
+    opt = SCSProgramming(SPACE, rng=6, acquisition=CANDIDATES_128, titration=TITRATE_X)
     run(opt, 5)
-    again = BayesOptimizer(SPACE, side_effect_limit=3.0, titrate="x", rng=99, n_candidates=128)
-    for p, s in zip(opt.points_, opt.s_, strict=True):
+    again = SCSProgramming(SPACE, rng=99, acquisition=CANDIDATES_128, titration=TITRATE_X)
+    for p, s in zip(opt.core.points_, opt.core.s_, strict=True):
         again.tell(p, relief(p), float(s))
     a, b = opt.ask(), again.ask()
     assert a.reason.startswith("titrate") and b.reason == a.reason
     assert a.params == b.params
 
 
-def _scs_prior_opt(**kw: Any) -> BayesOptimizer:
+def _scs_prior_opt(**kw: Any) -> SCSProgramming:
     sp = default_space("scs").with_bounds(amplitude=(0.5e-3, 8e-3))
     sp = sp.with_seed({"amplitude": 1.1e-3, "contacts": "3-4", "pulse_width": 200e-6})
-    return BayesOptimizer(sp, perception_threshold=1e-3, rng=0, n_candidates=64, **kw)
+    return SCSProgramming(
+        sp, perception_threshold=1e-3, rng=0, acquisition=AcquisitionConfig(n_candidates=64), **kw
+    )
 
 
 def test_discomfort_prior_mean_values() -> None:
-    opt = _scs_prior_opt(discomfort_ratio=1.5, chronaxie=200e-6)
+    opt = _scs_prior_opt(prior=DiscomfortPrior(ratio=1.5, chronaxie=200e-6))
     sp = opt.space
     pts = [
         {"contacts": "0-1", "amplitude": a, "pulse_width": pw, "frequency": 50.0}
@@ -215,25 +128,25 @@ def test_discomfort_prior_mean_values() -> None:
     # one threshold per bipole: each point is scaled by its own bipole's threshold
     tab = {c: 1e-3 for c in sp.parameter("contacts").choices}  # type: ignore[union-attr]
     tab["0-1"] = 2e-3
-    per = BayesOptimizer(sp, perception_threshold=tab, discomfort_ratio=1.5, rng=0)
+    per = SCSProgramming(sp, perception_threshold=tab, prior=DiscomfortPrior(ratio=1.5), rng=0)
     mp = per.side_effect_prior_mean(sp.encode(pts[:4]))
     np.testing.assert_allclose(mp, [0.0, 0.0, 0.0, 0.0], atol=1e-9)  # 1.5 mA < 2 mA
     p2 = dict(pts[0], contacts="2-3", amplitude=1.25e-3)
     assert per.side_effect_prior_mean(sp.encode([p2]))[0] == pytest.approx(1.5)
     with pytest.raises(InputError):
-        BayesOptimizer(sp, perception_threshold={"0-1": 1e-3})  # a bipole is missing
+        SCSProgramming(sp, perception_threshold={"0-1": 1e-3})  # a bipole is missing
     # without a threshold the prior mean is zero
-    plain = BayesOptimizer(sp, rng=0)
+    plain = SCSProgramming(sp, rng=0)
     assert np.all(plain.side_effect_prior_mean(sp.encode(pts)) == 0.0)
+    with pytest.raises(InputError, match="discomfort_ratio"):
+        DiscomfortPrior(ratio=1.0)
     with pytest.raises(InputError):
-        _scs_prior_opt(discomfort_ratio=1.0)
-    with pytest.raises(InputError):
-        BayesOptimizer(SPACE, perception_threshold=1e-3)  # no amplitude parameter
+        SCSProgramming(SPACE, perception_threshold=1e-3)  # no amplitude parameter
 
 
 def test_discomfort_prior_posterior_matches_hand_computed_gp() -> None:
     # posterior = prior mean + zero-mean GP on the residuals: check against numpy algebra
-    opt = _scs_prior_opt(side_effect_residual_sd=1.2, titrate=None)
+    opt = _scs_prior_opt(prior=DiscomfortPrior(residual_sd=1.2), titration=NO_TITRATION)
     sp = opt.space
     reports = [(1.1e-3, 0.0), (1.3e-3, 1.0), (1.6e-3, 2.0)]
     for a, s in reports:
@@ -241,15 +154,15 @@ def test_discomfort_prior_posterior_matches_hand_computed_gp() -> None:
             {"contacts": "3-4", "amplitude": a, "pulse_width": 200e-6, "frequency": 50.0}, 1.0, s
         )
     test = [{"contacts": "2-3", "amplitude": 1.2e-3, "pulse_width": 300e-6, "frequency": 80.0}]
-    Xt, X = sp.encode(test), opt.X_
-    ls = np.concatenate([opt._side_lengthscale(p) for p in sp.parameters])
+    Xt, X = sp.encode(test), opt.core.X_
+    ls = opt.core.side_lengthscales()
 
     def k(A: np.ndarray, B: np.ndarray) -> np.ndarray:
         r = np.sqrt((((A[:, None, :] - B[None, :, :]) / ls) ** 2).sum(-1))
         return 1.2**2 * (1 + np.sqrt(5) * r + 5 * r**2 / 3) * np.exp(-np.sqrt(5) * r)
 
-    noise = opt.side_effect_noise_sd**2
-    resid = opt.s_ - opt.side_effect_prior_mean(X)
+    noise = opt.core.safe_set.noise_sd**2
+    resid = opt.core.s_ - opt.side_effect_prior_mean(X)
     K = k(X, X) + noise * np.eye(3)
     mean = opt.side_effect_prior_mean(Xt) + k(Xt, X) @ np.linalg.solve(K, resid)
     var = 1.2**2 - (k(Xt, X) @ np.linalg.solve(K, k(X, Xt)))[0, 0]
@@ -268,20 +181,20 @@ def test_discomfort_prior_lets_low_amplitudes_on_other_bipoles_be_safe() -> None
     ]
     other = [{"contacts": "2-3", "amplitude": 1.0e-3, "pulse_width": 200e-6, "frequency": 50.0}]
     # (residual sd 1 = limit / beta; the default 1.5 needs reports on the other bipole)
-    prior = _scs_prior_opt(side_effect_residual_sd=1.0)
-    plain = BayesOptimizer(prior.space, rng=0, n_candidates=64)
+    prior = _scs_prior_opt(prior=DiscomfortPrior(residual_sd=1.0))
+    plain = SCSProgramming(prior.space, rng=0, acquisition=AcquisitionConfig(n_candidates=64))
     for opt in (prior, plain):
         for p in pts:
             opt.tell(p, 1.0, 0.0)
     bounds = []
     for opt in (prior, plain):
         _, _, smu, ssd = opt.predict(other)
-        bounds.append(smu[0] + opt.safety_beta * ssd[0])
+        bounds.append(smu[0] + opt.core.safe_set.beta * ssd[0])
     assert bounds[0] <= 3.0 < bounds[1]
     # ... while a high amplitude there stays unsafe with the prior
     hot = [dict(other[0], amplitude=2.5e-3)]
     _, _, smu, ssd = prior.predict(hot)
-    assert smu[0] + prior.safety_beta * ssd[0] > 3.0
+    assert smu[0] + prior.core.safe_set.beta * ssd[0] > 3.0
 
 
 def test_discomfort_ratio_is_estimated_conservatively() -> None:
@@ -290,7 +203,7 @@ def test_discomfort_ratio_is_estimated_conservatively() -> None:
     def truth(a: float) -> float:
         return float(np.clip(3.0 * (a / 1e-3 - 1.0) / 1.2, 0.0, 10.0))
 
-    opt = _scs_prior_opt(discomfort_ratio_bounds=(1.4, 3.0), titrate=None)
+    opt = _scs_prior_opt(prior=DiscomfortPrior(ratio_bounds=(1.4, 3.0)), titration=NO_TITRATION)
     seed = opt.space.encode([dict(opt.space.safe_seed)])
     assert opt.side_effect_prior_mean(seed)[0] == pytest.approx(0.75)  # 1.1 x perception
     p0 = {"contacts": "3-4", "pulse_width": 200e-6, "frequency": 50.0}
@@ -305,7 +218,7 @@ def test_discomfort_ratio_is_estimated_conservatively() -> None:
 
 def _bipole_case(
     thr: dict[str, float] | None = None, amp: tuple[float, float] = (0.4e-3, 4e-3), **kw: Any
-) -> tuple[BayesOptimizer, dict[str, float]]:
+) -> tuple[SCSProgramming, dict[str, float]]:
     # perception thresholds rise away from the mapped bipole 3-4 (unless given); discomfort
     # reaches the limit at 1.8 x perception; the mapped bipole gives no relief at all
     sp = default_space("scs").with_bounds(amplitude=amp)
@@ -314,8 +227,13 @@ def _bipole_case(
     )
     names = sp.parameter("contacts").choices  # type: ignore[union-attr]
     thr = thr or {c: 1e-3 * (1.0 + 0.1 * abs(i - 3)) for i, c in enumerate(names)}
-    opt = BayesOptimizer(
-        sp, side_effect_limit=3.0, perception_threshold=thr, rng=0, n_candidates=128, **kw
+    opt = SCSProgramming(
+        sp,
+        side_effect_limit=3.0,
+        perception_threshold=thr,
+        rng=0,
+        acquisition=AcquisitionConfig(n_candidates=128),
+        **kw,
     )
     return opt, thr
 
@@ -335,7 +253,7 @@ def _bipole_relief(p: Mapping[str, Any], thr: Mapping[str, float], good: str = "
     return float(4.0 * np.clip((_ratio(p, thr) - 1.0) / 0.5, 0.0, 1.0))
 
 
-def _play(opt: BayesOptimizer, thr: dict[str, float], n: int, good: str = "") -> list[Any]:
+def _play(opt: SCSProgramming, thr: dict[str, float], n: int, good: str = "") -> list[Any]:
     out = []
     for _ in range(n):
         p = opt.ask().params
@@ -351,30 +269,30 @@ def test_bipole_switch_leaves_a_bipole_below_perception() -> None:
     thr = {c: 6e-3 for c in names}
     thr.update({"3-4": 20e-3, "2-3": 1.5e-3, "4-5": 3e-3})
     opt, _ = _bipole_case(thr, amp=(2e-3, 8e-3))
-    assert not opt._bipole_reachable(3) and opt._bipole_reachable(2)
+    assert not opt.bipole_reachable(3) and opt.bipole_reachable(2)
     # 2-3 at 1.1 x 1.5 mA is below 2 mA: 2 mA with the pulse width giving 1.1 x perception,
     # 200 us / ((2 / 1.65) x 2 - 1) = 140.4 us (hand computation)
-    s23 = opt._bipole_seeds[2]
+    s23 = opt.bipole_seeds[2]
     assert s23["amplitude"] == pytest.approx(2e-3)
     assert s23["pulse_width"] == pytest.approx(200e-6 / (2.0 / 1.65 * 2.0 - 1.0), rel=1e-9)
     assert _ratio(s23, thr) == pytest.approx(1.1)
-    assert opt._bipole_seeds[4]["amplitude"] == pytest.approx(3.3e-3)  # at the seed's 200 us
+    assert opt.bipole_seeds[4]["amplitude"] == pytest.approx(3.3e-3)  # at the seed's 200 us
     tested = _play(opt, thr, 25, good="2-3")
     assert tested[0]["contacts"] == "3-4" and tested[1] == s23  # the nearest bipole next
     assert max(_bipole_side(p, thr) for p in tested) <= 3.0
     best = opt.recommend()
     assert best is not None and _bipole_relief(best.params, thr, "2-3") > 1.0
     # without the switch the search never leaves the mapped bipole
-    off, _ = _bipole_case(thr, amp=(2e-3, 8e-3), bipole_switch=False)
+    off, _ = _bipole_case(thr, amp=(2e-3, 8e-3), bipoles=BipoleConfig(switch=False))
     assert all(p["contacts"] == "3-4" for p in _play(off, thr, 25, good="2-3"))
 
 
 def test_bipole_switch_on_poor_relief_is_safe_and_restarts_titration() -> None:
     # optional rule (off by default): no relief above 2 NRS after titration -> next bipole
-    opt, thr = _bipole_case(switch_relief=2.0)
-    for pt in opt._bipole_seeds.values():
+    opt, thr = _bipole_case(bipoles=SWITCH_ON_RELIEF)
+    for pt in opt.bipole_seeds.values():
         assert _ratio(pt, thr) == pytest.approx(1.1)  # threshold-anchored seeds
-    assert len(opt._bipole_seeds) == 6
+    assert len(opt.bipole_seeds) == 6
     tested = _play(opt, thr, 30)
     assert max(_bipole_side(p, thr) for p in tested) <= 3.0
     assert any(p["contacts"] != "3-4" for p in tested[:20])
@@ -383,11 +301,11 @@ def test_bipole_switch_on_poor_relief_is_safe_and_restarts_titration() -> None:
     off, _ = _bipole_case()
     assert all(p["contacts"] == "3-4" for p in _play(off, thr, 30))
     # the state is read from the reports: a restored session goes on the same way
-    opt, thr = _bipole_case(switch_relief=2.0)
+    opt, thr = _bipole_case(bipoles=SWITCH_ON_RELIEF)
     _play(opt, thr, 18)
-    assert len({p["contacts"] for p in opt.points_}) == 2  # titrating the second bipole
-    again, _ = _bipole_case(switch_relief=2.0)
-    for p, y, s in zip(opt.points_, opt.y_, opt.s_, strict=True):
+    assert len({p["contacts"] for p in opt.core.points_}) == 2  # titrating the second bipole
+    again, _ = _bipole_case(bipoles=SWITCH_ON_RELIEF)
+    for p, y, s in zip(opt.core.points_, opt.core.y_, opt.core.s_, strict=True):
         again.tell(p, float(y), float(s))
     a, b = opt.ask(), again.ask()
     assert a.reason == b.reason and a.params == b.params
@@ -401,7 +319,7 @@ def test_bipole_switch_restarts_a_clipped_seed_on_its_own_bipole() -> None:
     thr = {c: 3e-3 for c in names}
     thr["3-4"] = 5e-3
     opt, _ = _bipole_case(thr, amp=(2e-3, 4e-3))
-    own = opt._bipole_seeds[3]
+    own = opt.bipole_seeds[3]
     assert own["contacts"] == "3-4" and own["amplitude"] == pytest.approx(4e-3)
     assert own["pulse_width"] == pytest.approx(200e-6 / (4.0 / 5.5 * 2.0 - 1.0), rel=1e-9)
     assert _ratio(own, thr) == pytest.approx(1.1)
@@ -427,7 +345,7 @@ def test_free_titration_explores_frequency_on_the_titration_line() -> None:
     # titration raises the amplitude on the seed's bipole and pulse width and tries
     # frequencies across the range; with titration_free=False frequency stays at the seed's
     for free in (True, False):
-        opt, thr = _bipole_case(titration_free=free)
+        opt, thr = _bipole_case(titration=TitrationConfig(free=free))
         tested, reasons = [], []
         for _ in range(8):
             s = opt.ask()
