@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	MPLBACKEND=Agg $(BIN)/phantomlab demo --out demo-output
+	MPLBACKEND=Agg $(BIN)/python examples/run_demo.py --out demo-output
 
 lint: $(STAMP)
 	$(BIN)/ruff check $(PYDIRS)

@@ -1,4 +1,4 @@
-"""``phantomlab therapy`` commands and the demo step."""
+"""``phantomlab therapy`` commands (the demo step is examples/04_therapies.py)."""
 
 from __future__ import annotations
 
@@ -54,14 +54,6 @@ def test_list_and_params() -> None:
     r = _run("therapy", "params", "rtms", "--json")
     assert r.returncode == 0
     assert any(p["name"] == "tau" for p in json.loads(r.stdout))
-
-
-def test_demo_step(tmp_path: Path) -> None:
-    from phantomlab.report.demo_therapies import run
-
-    run(tmp_path)
-    assert (tmp_path / "therapies_trajectories.png").stat().st_size > 10_000
-    assert (tmp_path / "therapies_courses.csv").exists()
 
 
 def test_course_command_json() -> None:

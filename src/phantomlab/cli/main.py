@@ -13,7 +13,6 @@ import sys
 import typer
 
 from phantomlab import __version__
-from phantomlab.cli import demo
 from phantomlab.exceptions import InputError, PhantomLabError
 
 app = typer.Typer(
@@ -23,7 +22,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.command("demo")(demo.demo)
 
 
 def _register() -> None:
@@ -46,6 +44,7 @@ _DOMAINS: list[tuple[str, str]] = [
     ("optimize", "optimize"),
     ("patient", "patient"),
     ("bci", "bci"),
+    ("report", "report"),
 ]
 
 

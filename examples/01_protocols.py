@@ -1,19 +1,27 @@
-"""Demo step: dose and safety table of the reference protocol library.
+"""Dose and safety table of the reference protocol library, and one dose card.
 
-Prints one row per reference protocol (modality, dose metrics in clinical units,
-safety verdict) and writes ``protocols_reference_dose_safety.csv`` / ``.html`` and
-the safety rule table ``protocols_safety_rules.csv`` / ``.html`` into the output
-folder.
+Prints one row per reference protocol of the published PLP studies (modality,
+dose metrics in clinical units, safety verdict) and writes into the output folder:
+
+* ``protocols_reference_dose_safety.csv`` / ``.html`` -- the table (SI columns in the CSV);
+* ``protocols_safety_rules.csv`` / ``.html`` -- the safety rules (published limits and
+  PLP-study ranges);
+* ``report_dose_card.html`` -- the dose card of Malavera 2016's active rTMS protocol
+  (:func:`phantomlab.report.dose_card`).
+
+Only parameters the sources state are set; an empty cell is not reported by the source.
+
+Run: ``python examples/01_protocols.py [OUT]``.
 """
 
 from __future__ import annotations
 
 import html
+import sys
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import typer
 
 from phantomlab.protocols import (
     check_protocol,
@@ -23,10 +31,9 @@ from phantomlab.protocols import (
     safety_table,
 )
 from phantomlab.protocols.dose import display_value
+from phantomlab.report import dose_card
 
-__all__ = ["reference_dose_table", "run"]
-
-_SHOWN = (
+SHOWN = (
     "current_A",
     "charge_per_phase_C",
     "shannon_k",
@@ -38,18 +45,16 @@ _SHOWN = (
     "cumulative_charge_C",
     "cumulative_pulses",
 )
+CARD = "malavera2016_active"
 
 
 def reference_dose_table() -> pd.DataFrame:
     """Return the dose and safety table of the reference library (SI columns).
 
-    Returns
-    -------
-    pandas.DataFrame
-        One row per reference protocol: name, study_id, arm, modality, the dose
-        metrics (SI, ``None`` where the source does not determine them), ``valid``,
-        ``n_errors``, ``n_warnings``, ``missing`` (parameters needed to deliver the
-        protocol that the source does not state) and ``problems``.
+    One row per reference protocol: name, study_id, arm, modality, the dose metrics
+    (SI, ``None`` where the source does not determine them), ``valid``, ``n_errors``,
+    ``n_warnings``, ``missing`` (parameters needed to deliver the protocol that the
+    source does not state) and ``problems``.
     """
     rows: list[dict[str, Any]] = []
     for name in list_reference():
@@ -70,7 +75,7 @@ def reference_dose_table() -> pd.DataFrame:
                 "study_id": e.study_id,
                 "arm": e.arm,
                 "modality": p.modality_key(),
-                **{k: dose.get(k) for k in _SHOWN},
+                **{k: dose.get(k) for k in SHOWN},
                 "valid": rep.valid,
                 "n_errors": len(rep.errors),
                 "n_warnings": len(others),
@@ -81,9 +86,10 @@ def reference_dose_table() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _display(df: pd.DataFrame) -> pd.DataFrame:
-    out = df[["name", "modality", *_SHOWN, "valid", "n_warnings"]].copy()
-    for key in _SHOWN:
+def display_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Return the table with dose metrics in clinical units and short column names."""
+    out = df[["name", "modality", *SHOWN, "valid", "n_warnings"]].copy()
+    for key in SHOWN:
         out[key] = [
             "" if v is None or pd.isna(v) else display_value(key, float(v)) for v in df[key]
         ]
@@ -103,27 +109,20 @@ def _display(df: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def run(out: Path) -> None:
-    """Print the reference library's dose/safety table and write it as CSV and HTML.
-
-    Parameters
-    ----------
-    out : Path
-        Output folder (created if needed).
-    """
+def main(out: Path) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     table = reference_dose_table()
-    shown = _display(table)
+    shown = display_table(table)
     with pd.option_context("display.width", 200, "display.max_columns", 20):
-        typer.echo(shown.to_string(index=False, max_colwidth=36))
+        print(shown.to_string(index=False, max_colwidth=36))
     rules = safety_table()
     published = rules[rules["severity"] == "error"]
-    typer.echo(
+    print(
         f"\nSafety rules: {len(published)} published limits, "
         f"{len(rules) - len(published)} PLP-study range rules"
     )
     for _, r in published.iterrows():
-        typer.echo(f"  {r['id']}: {r['modality']} {r['quantity']} {r['limit_display']}")
+        print(f"  {r['id']}: {r['modality']} {r['quantity']} {r['limit_display']}")
     table.to_csv(out / "protocols_reference_dose_safety.csv", index=False)
     rules.to_csv(out / "protocols_safety_rules.csv", index=False)
     page = (
@@ -134,7 +133,7 @@ def run(out: Path) -> None:
         + shown.to_html(index=False, na_rep="")
         + "<h2>Safety rules</h2>"
         + rules.to_html(index=False, na_rep="")
-        + f"<p>{html.escape('Generated by phantomlab demo (protocols step).')}</p>"
+        + f"<p>{html.escape('Generated by examples/01_protocols.py.')}</p>"
         "</body></html>"
     )
     (out / "protocols_reference_dose_safety.html").write_text(page, encoding="utf-8")
@@ -142,7 +141,21 @@ def run(out: Path) -> None:
         "<html><body>" + rules.to_html(index=False, na_rep="") + "</body></html>",
         encoding="utf-8",
     )
-    typer.echo(
-        f"wrote protocols_reference_dose_safety.csv/.html, "
-        f"protocols_safety_rules.csv/.html to {out}"
+    dose_card(get_reference(CARD)).save(out / "report_dose_card.html")
+    print(
+        "wrote protocols_reference_dose_safety.csv/.html, protocols_safety_rules.csv/.html "
+        f"and report_dose_card.html ({CARD}) to {out}"
     )
+    row = table.set_index("name")
+    return {
+        "protocols": len(table),
+        "valid": int(table["valid"].sum()),
+        "published_limits": len(published),
+        "range_rules": len(rules) - len(published),
+        "bolognini2015_cumulative_charge_C": row.at["bolognini2015_active", "cumulative_charge_C"],
+        "malavera2016_pulses_per_session": row.at["malavera2016_active", "pulses_per_session"],
+    }
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("demo-output"))

@@ -1,47 +1,41 @@
-"""Demo step of the field module: a tDCS M1 montage and the best TI montage for a deep target.
+"""Field physics: a tDCS M1 montage and the best TI montage for a deep target.
 
-Writes into the demo folder:
+Writes into the output folder:
 
 * ``fields_tdcs_c3_fp2.png`` -- |E| of C3 (anode) / Fp2 (right supraorbital,
   approximated by Fp2) at 2 mA, slice through the left M1 hand target and a top
   view of the brain surface;
 * ``fields_ti_thalamus.png`` -- envelope of the best TI montage of the 10-20 cap
   for a thalamus-like deep point (4 mA total);
-* ``fields_summary.json`` -- target values. All values are in silico, on a
-  concentric-sphere head with point electrodes.
+* ``fields_summary.json`` -- target values.
+
+All values are in silico, on a concentric-sphere head with point electrodes.
+
+Run: ``python examples/02_fields.py [OUT]``.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 
+from phantomlab.fields import (
+    brain_points,
+    default_model,
+    get_target,
+    optimize_ti_for_target,
+    tdcs_field,
+    tdcs_field_at,
+    ti_field,
+)
 
-def run(out: Path) -> None:
-    """Compute both montages, print a short table and write figures and JSON to ``out``.
 
-    Parameters
-    ----------
-    out : Path
-        Output folder (created if missing).
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from phantomlab.fields import (
-        brain_points,
-        default_model,
-        get_target,
-        optimize_ti_for_target,
-        tdcs_field,
-        tdcs_field_at,
-        ti_field,
-    )
-
+def main(out: Path) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     model = default_model()
     pts = brain_points(model, spacing=0.003)
@@ -107,3 +101,14 @@ def run(out: Path) -> None:
         f"{best['n_candidates']} candidates searched in {best['seconds']:.1f} s"
     )
     print("files: fields_tdcs_c3_fp2.png, fields_ti_thalamus.png, fields_summary.json")
+    return {
+        "tdcs_E_at_target_V_per_m": e_target,
+        "ti_pairs": ("-".join(best["pair1"]), "-".join(best["pair2"])),
+        "ti_envelope_at_target_V_per_m": best["envelope_at_target_V_per_m"],
+        "ti_focality": best["objective"],
+        "ti_candidates": best["n_candidates"],
+    }
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("demo-output"))

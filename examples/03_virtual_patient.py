@@ -1,44 +1,34 @@
-"""Demo step "virtual patient": a small cohort's year of daily NRS under both hypotheses.
+"""Virtual patient: a cohort's year of daily NRS under both cortical hypotheses.
 
 Simulates 300 virtual amputees from the day of amputation for 365 days under the
 reorganization (Flor) and persistence (Makin) hypotheses, then applies an acute
-DRG block (Vaso et al. 2014) to the same patients. Writes a figure and a
-summary table; every number is in silico.
+DRG block (Vaso et al. 2014) to the same patients. Writes ``patient_nrs.png`` and
+``patient_summary.csv``; every number is in silico.
+
+Run: ``python examples/03_virtual_patient.py [OUT]``.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import typer
+import pandas as pd
+from matplotlib.figure import Figure
 
-__all__ = ["run", "summary_rows"]
+from phantomlab.mechanisms import Cohort, Levers
+
+N, DAYS, SEED = 300, 365, 2026
 
 
-def summary_rows(n: int = 300, days: int = 365, seed: int = 2026) -> tuple[list[dict], dict]:
-    """Simulate both hypotheses and return one summary row each plus the trajectories.
-
-    Parameters
-    ----------
-    n : int
-        Patients per hypothesis.
-    days : int
-        Days since amputation.
-    seed : int
-        Seed (same seed, same numbers).
-
-    Returns
-    -------
-    rows : list of dict
-        Summary per hypothesis.
-    trajectories : dict
-        Hypothesis -> :class:`~phantomlab.mechanisms.Trajectory`.
-    """
-    from phantomlab.mechanisms import Cohort, Levers
-
-    rows: list[dict] = []
-    trajs: dict = {}
+def summary_rows(
+    n: int = N, days: int = DAYS, seed: int = SEED
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Simulate both hypotheses; return one summary row each and the trajectories."""
+    rows: list[dict[str, Any]] = []
+    trajs: dict[str, Any] = {}
     for hyp in ("reorganization", "persistence"):
         cohort = Cohort(n, hyp, rng=seed)
         tr = cohort.run(days)
@@ -63,36 +53,28 @@ def summary_rows(n: int = 300, days: int = 365, seed: int = 2026) -> tuple[list[
     return rows, trajs
 
 
-def run(out: Path) -> None:
-    """Write ``patient_nrs.png`` and ``patient_summary.csv`` into ``out``; print the table.
-
-    Parameters
-    ----------
-    out : Path
-        Output folder (created if needed).
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import pandas as pd
-
+def main(out: Path) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     rows, trajs = summary_rows()
     table = pd.DataFrame(rows).set_index("hypothesis")
-    typer.echo("Virtual PLP cohort, 300 patients x 365 days after amputation (in silico):")
-    typer.echo(table.T.round(2).to_string())
-    typer.echo(
+    print(f"Virtual PLP cohort, {N} patients x {DAYS} days after amputation (in silico):")
+    print(table.T.round(2).to_string())
+    print(
         "Targets: Flor 1995 r = 0.93 (>= 0.85 required under reorganization); lip shift "
         "~8 mm (Makin & Flor 2020); catastrophizing R2 0.25-0.35 (Hill 1995, Vase 2011); "
         "PLP prevalence 64% (PMC7556495); DRG block abolishes PLP (Vaso 2014)."
     )
     table.to_csv(out / "patient_summary.csv")
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    fig = Figure(figsize=(11, 3.8))
+    axes = fig.subplots(1, 2, sharey=True)
     for ax, (hyp, tr) in zip(axes, trajs.items(), strict=True):
         tr.plot(ax=ax)
         ax.set_title(f"{hyp} hypothesis (in silico)")
     fig.tight_layout()
     fig.savefig(out / "patient_nrs.png", dpi=110)
-    plt.close(fig)
-    typer.echo(f"  wrote {out / 'patient_nrs.png'} and {out / 'patient_summary.csv'}")
+    print(f"  wrote {out / 'patient_nrs.png'} and {out / 'patient_summary.csv'}")
+    return {f"{hyp}: {k}": v for hyp, r in table.iterrows() for k, v in r.items()}
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("demo-output"))

@@ -1,20 +1,24 @@
-"""Demo step "optimization": safe GP-UCB traces for 5 virtual SCS patients, modality ranking.
+"""Optimization: safe GP-UCB traces for 5 virtual SCS patients, and a modality ranking.
 
-Runs the optimizer session by session on five virtual patients of the
-therapies layer (:class:`~phantomlab.optimize.virtual.TherapySCSPatients`:
-calibrated cohort, SCSTherapy recruitment, acute pain; contact geometry and
-discomfort assumed), prints one line per patient and writes
-``optimize_traces.png`` and ``optimize_traces.csv`` into the output folder;
-then ranks modalities for one example patient on similar calibrated virtual
-patients (``optimize_rank.csv``). In silico.
+Runs the optimizer session by session on five virtual patients of the therapies
+layer (:class:`~phantomlab.optimize.virtual.TherapySCSPatients`: calibrated cohort,
+SCSTherapy recruitment, acute pain; contact geometry and discomfort assumed),
+prints one line per patient and writes ``optimize_traces.png`` and
+``optimize_traces.csv``; then ranks modalities for one example patient on similar
+calibrated virtual patients (``optimize_rank.csv``). In silico.
+
+Run: ``python examples/07_optimize.py [OUT]``.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 
 from phantomlab.optimize import (
     PolicyAdapter,
@@ -30,21 +34,10 @@ from phantomlab.optimize.virtual import TherapySCSPatients
 N_PATIENTS = 5
 N_SESSIONS = 60
 LIMIT = 3.0
+NAME = "safe GP-UCB"
 
 
-def run(out: Path) -> None:
-    """Simulate 5 patients' optimization and write the trace figure and table.
-
-    Parameters
-    ----------
-    out : Path
-        Output folder.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def main(out: Path) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     pop = TherapySCSPatients(N_PATIENTS, rng=11)
     spaces = pop.clinical_spaces(contacts=pop.paresthesia_mapping(rng=11))
@@ -54,11 +47,10 @@ def run(out: Path) -> None:
     )
     # paresthesia mapping also measures every bipole's perception threshold (no session)
     thresholds = bipole_thresholds(pop, float(spaces[0].safe_seed["pulse_width"]))
-    name = "safe GP-UCB"
     res = run_policies(
         pop,
         {
-            name: lambda i, g: PolicyAdapter(
+            NAME: lambda i, g: PolicyAdapter(
                 SCSProgramming(
                     spaces[i],
                     side_effect_limit=LIMIT,
@@ -74,11 +66,12 @@ def run(out: Path) -> None:
         best,
         rng=3,
     )
-    fig, (a1, a2) = plt.subplots(2, 1, figsize=(8, 7), sharex=True)
-    res.plot(a1, method=name)
+    fig = Figure(figsize=(8, 7))
+    a1, a2 = fig.subplots(2, 1, sharex=True)
+    res.plot(a1, method=NAME)
     t = np.arange(1, N_SESSIONS + 1)
     for i in range(N_PATIENTS):
-        a2.plot(t, res.tested_side_effect[name][i], "-", color=f"C{i}", lw=1)
+        a2.plot(t, res.tested_side_effect[NAME][i], "-", color=f"C{i}", lw=1)
     a2.axhline(LIMIT, color="k", ls=":", label="tolerated discomfort")
     a2.set_ylabel("expected discomfort of the tested protocol")
     a2.set_xlabel("session")
@@ -90,7 +83,6 @@ def run(out: Path) -> None:
     )
     fig.tight_layout()
     fig.savefig(out / "optimize_traces.png", dpi=120)
-    plt.close(fig)
     rows = []
     for i in range(N_PATIENTS):
         for s in range(N_SESSIONS):
@@ -98,26 +90,26 @@ def run(out: Path) -> None:
                 {
                     "patient": i,
                     "session": s + 1,
-                    "reported_relief": res.reported_relief[name][i, s],
-                    "tested_expected_relief": res.tested_relief[name][i, s],
-                    "tested_expected_discomfort": res.tested_side_effect[name][i, s],
-                    "recommended_expected_relief": res.recommended_relief[name][i, s],
+                    "reported_relief": res.reported_relief[NAME][i, s],
+                    "tested_expected_relief": res.tested_relief[NAME][i, s],
+                    "tested_expected_discomfort": res.tested_side_effect[NAME][i, s],
+                    "recommended_expected_relief": res.recommended_relief[NAME][i, s],
                     "best_relief": best.relief[i],
                 }
             )
     pd.DataFrame(rows).to_csv(out / "optimize_traces.csv", index=False)
-    reach = res.sessions_to_target(name)
-    viol = res.side_effect_violations(name)
+    reach = res.sessions_to_target(NAME)
+    viol = res.side_effect_violations(NAME)
     print(f"{'patient':>7} {'best':>6} {'final':>6} {'sessions to 0.5':>16} {'violations':>10}")
     for i in range(N_PATIENTS):
         shown = f"{reach[i]:.0f}" if reach[i] <= N_SESSIONS else f">{N_SESSIONS}"
         print(
-            f"{i:>7} {best.relief[i]:6.2f} {res.recommended_relief[name][i, -1]:6.2f} "
+            f"{i:>7} {best.relief[i]:6.2f} {res.recommended_relief[NAME][i, -1]:6.2f} "
             f"{shown:>16} {int(viol[i]):>10}"
         )
     print(
         "relief in NRS points (in silico, therapies-layer patients); protocol-rule violations: "
-        f"{int(res.protocol_violations[name].sum())}"
+        f"{int(res.protocol_violations[NAME].sum())}"
     )
     print(f"wrote {out / 'optimize_traces.png'} and optimize_traces.csv")
     feats = {"age": 55, "level": "lower", "years_since_amputation": 4, "baseline_nrs": 7}
@@ -125,3 +117,15 @@ def run(out: Path) -> None:
     rk.table.to_csv(out / "optimize_rank.csv", index=False)
     print(rk.summary())
     print(f"wrote {out / 'optimize_rank.csv'}")
+    return {
+        "best_relief": [float(v) for v in best.relief],
+        "final_relief": [float(v) for v in res.recommended_relief[NAME][:, -1]],
+        "sessions_to_target": [float(v) for v in reach],
+        "side_effect_violations": int(np.sum(viol)),
+        "protocol_violations": int(res.protocol_violations[NAME].sum()),
+        "ranking": list(rk.table["modality"]),
+    }
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("demo-output"))

@@ -1,0 +1,133 @@
+"""Protocol dose card: parameters, dose metrics, safety check and reporting checklist."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from phantomlab.exceptions import InputError, Problem
+from phantomlab.protocols import (
+    DOSE_KEYS,
+    ProtocolBase,
+    check_protocol,
+    dump_protocol,
+    reporting_checklist,
+)
+from phantomlab.protocols.dose import display_value
+from phantomlab.report._render import Report, Section, render, table_html
+
+__all__ = ["dose_card"]
+
+
+def _dose_rows(dose: Any) -> list[tuple[str, str]]:
+    """(metric, value in clinical units) of every determined metric."""
+    frame = dose.to_frame()
+    rows = []
+    for key in DOSE_KEYS:
+        value = frame.at[0, key]
+        if value is not None and not pd.isna(value):
+            rows.append((key, display_value(key, float(value))))
+    return rows
+
+
+def dose_card(protocol: ProtocolBase) -> Report:
+    """Build the dose card of a protocol.
+
+    The card shows the protocol as written, its dose metrics in clinical units
+    (SI values in a second table), the safety check against published limits
+    and PLP-study ranges, and the reporting checklist. Dose metrics are computed
+    from the stated parameters; nothing is simulated.
+
+    Parameters
+    ----------
+    protocol : ProtocolBase
+        A validated protocol (:func:`~phantomlab.protocols.load_protocol`,
+        :func:`~phantomlab.protocols.get_reference`).
+
+    Returns
+    -------
+    Report
+        The HTML report.
+
+    Raises
+    ------
+    InputError
+        If ``protocol`` is not a protocol object.
+    """
+    if not isinstance(protocol, ProtocolBase):
+        raise InputError(
+            Problem(
+                "protocol",
+                type(protocol).__name__,
+                "a protocol (phantomlab.protocols.load_protocol or get_reference)",
+                "",
+                "not a protocol",
+            )
+        )
+    check = check_protocol(protocol, require_complete=False)
+    rows = _dose_rows(check.dose)
+    components = [
+        Section(
+            f"Dose of component {i + 1}",
+            table=table_html(pd.DataFrame(_dose_rows(c), columns=["metric", "value"])),
+        )
+        for i, c in enumerate(check.dose.components)
+    ]
+    problems = check.to_frame()
+    checklist = pd.DataFrame(
+        [
+            {
+                "field": i.field,
+                "kind": "required" if i.required else "report",
+                "value": "MISSING" if i.missing else str(i.value),
+            }
+            for i in reporting_checklist(protocol)
+        ]
+    )
+    n_missing = int(sum(v == "MISSING" for v in checklist["value"])) if len(checklist) else 0
+    sections = [
+        *components,
+        Section(
+            "Dose metrics (SI)",
+            ("Every metric the protocol's stated parameters determine; blank: not determined.",),
+            table=table_html(
+                check.dose.to_frame().T.rename(columns={0: "value"}).astype(float),
+                index=True,
+                digits=6,
+            ),
+        ),
+        Section(
+            "Safety check",
+            (
+                f"{len(check.errors)} error(s), {len(check.warnings)} warning(s)."
+                + (
+                    " Not evaluated (value unknown): " + ", ".join(check.not_evaluated) + "."
+                    if check.not_evaluated
+                    else ""
+                ),
+            ),
+            table=table_html(problems) if len(problems) else "",
+        ),
+        Section(
+            "Reporting checklist",
+            (f"{n_missing} of {len(checklist)} parameters missing.",),
+            table=table_html(checklist),
+        ),
+        Section("Protocol as written", pre=dump_protocol(protocol)),
+    ]
+    name = protocol.name or protocol.modality_key()
+    notes = [f"Source: {protocol.citation}"] if protocol.citation else []
+    return render(
+        "dose_card.html",
+        title=f"Dose card: {name}",
+        kind="Protocol dose card: dose metrics, safety check against published limits, "
+        "reporting checklist. Computed from the protocol's parameters; no model output.",
+        source=f"protocol {name!r}",
+        sections=sections,
+        notes=notes,
+        valid=check.valid,
+        n_errors=len(check.errors),
+        modality=protocol.modality_key(),
+        card=rows,
+    )
