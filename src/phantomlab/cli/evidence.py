@@ -202,9 +202,6 @@ def pool_cmd(
     )
     written = None
     if not no_plot:
-        import matplotlib
-
-        matplotlib.use("Agg")
         res.forest(path=plot)
         written = str(plot)
     if as_json:

@@ -200,9 +200,6 @@ def status(
 
     st = OptimizationSession.open(patient, db).status()
     if png is not None:
-        import matplotlib
-
-        matplotlib.use("Agg")
         st.plot(path=png)
     if json_out:
         emit_json(

@@ -1,0 +1,217 @@
+"""Every example in examples/ runs and gives its key numbers (scikit-fem's test_examples habit).
+
+The expected numbers are those the demo printed before its steps moved to examples/
+(same seeds, same bits); a test fails if an example's science drifts. Examples over
+about 20 s are marked ``slow``.
+"""
+
+from __future__ import annotations
+
+import runpy
+from collections.abc import Callable
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from pytest import approx
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def _main(stem: str) -> Callable[[Path], dict[str, Any]]:
+    return runpy.run_path(str(EXAMPLES / f"{stem}.py"), run_name=stem)["main"]
+
+
+def _html_ok(path: Path) -> str:
+    """The report parses, is self-contained (only data: URIs) and says what it is."""
+
+    class Links(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.links: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.links += [v or "" for k, v in attrs if k in ("src", "href")]
+
+    text = path.read_text(encoding="utf-8")
+    parser = Links()
+    parser.feed(text)
+    parser.close()
+    assert all(v.startswith("data:") for v in parser.links), parser.links
+    assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
+    return text
+
+
+def test_every_example_is_tested() -> None:
+    stems = {p.stem for p in EXAMPLES.glob("[0-9][0-9]_*.py")}
+    tested = {n.removeprefix("test_") for n in globals() if n.startswith("test_")}
+    assert len(stems) == 9
+    assert {s.split("_", 1)[1] for s in stems} <= tested
+
+
+def test_protocols(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    key = _main("01_protocols")(tmp_path)
+    assert key["protocols"] == 34 and key["valid"] == 34
+    assert key["published_limits"] == 5 and key["range_rules"] == 31
+    assert key["bolognini2015_cumulative_charge_C"] == approx(6.825, abs=5e-4)
+    assert key["malavera2016_pulses_per_session"] == 1200
+    assert "tdcs_current_bikson2016: tdcs current_A <= 4 mA" in capsys.readouterr().out
+    card = _html_ok(tmp_path / "report_dose_card.html")
+    assert "1,200" in card and "VALID" in card
+    assert (tmp_path / "protocols_reference_dose_safety.csv").exists()
+
+
+def test_fields(tmp_path: Path) -> None:
+    key = _main("02_fields")(tmp_path)
+    assert key["tdcs_E_at_target_V_per_m"] == approx(1.328, abs=5e-4)
+    assert key["ti_pairs"] == ("Fp1-Fpz", "O1-O2")
+    assert key["ti_envelope_at_target_V_per_m"] == approx(0.128, abs=5e-4)
+    assert key["ti_focality"] == approx(1.110, abs=5e-4)
+    assert key["ti_candidates"] == 53865
+    assert (tmp_path / "fields_ti_thalamus.png").stat().st_size > 10_000
+
+
+def test_virtual_patient(tmp_path: Path) -> None:
+    key = _main("03_virtual_patient")(tmp_path)
+    expected = {
+        "reorganization": (3.57, 62.00, 9.38, 0.94, 0.87, 0.27, 94.75),
+        "persistence": (4.12, 68.33, -0.08, 0.84, 0.83, 0.29, 93.14),
+    }
+    names = (
+        "mean NRS", "PLP %", "lip shift mm (PLP)", "r(lip shift, PLP)", "r(hand activity, PLP)",
+        "R2 catastrophizing", "DRG block: median reduction %",
+    )  # fmt: skip
+    for hyp, values in expected.items():
+        for name, value in zip(names, values, strict=True):
+            assert key[f"{hyp}: {name}"] == approx(value, abs=0.005), (hyp, name)
+    assert (tmp_path / "patient_nrs.png").stat().st_size > 10_000
+
+
+def test_therapies(tmp_path: Path) -> None:
+    key = _main("04_therapies")(tmp_path)
+    day15 = {"scs": -68.2, "drg": -58.3, "pns": -75.3, "dbs": -50.5, "mcs": -38.7,
+             "rtms": -54.0, "tdcs": -43.4, "ti": -24.4, "mirror": -37.2, "bci": -31.6,
+             "pme": -32.5, "combination": -55.0, "sham": -26.8}  # fmt: skip
+    day30 = {"scs": -67.8, "drg": -58.3, "pns": -74.7, "dbs": -49.2, "mcs": -39.1,
+             "rtms": -31.4, "tdcs": -21.6, "ti": -14.2, "mirror": -41.3, "bci": -21.0,
+             "pme": -36.8, "combination": -42.3, "sham": -16.1}  # fmt: skip
+    assert key["day15_pct"] == approx(day15)
+    assert key["day30_pct"] == approx(day30)
+    assert key["responders30_day15"]["scs"] == approx(0.81)
+    assert key["responders30_day15"]["sham"] == approx(0.43)
+    assert (tmp_path / "therapies_trajectories.png").stat().st_size > 10_000
+    assert (tmp_path / "therapies_scs_amplitude.png").exists()
+
+
+def test_trial_statistics(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    key = _main("05_trial_statistics")(tmp_path)
+    assert key["allocation_sha256"].startswith("5c6356640d0cf0e9")
+    assert key["estimate"] == approx(
+        {"ancova": -1.376, "change": -1.382, "mixed": -1.298}, abs=5e-4
+    )
+    power = key["power"]
+    assert power["n_per_arm"] == list(range(10, 101, 10))
+    assert power["analytic"] == approx(
+        [0.2821, 0.5238, 0.7048, 0.8261, 0.9015, 0.9460, 0.9712, 0.9849, 0.9923, 0.9961], abs=5e-5
+    )
+    assert power["simulated"] == approx(
+        [0.2450, 0.5140, 0.6620, 0.8120, 0.8900, 0.9250, 0.9730, 0.9750, 0.9900, 1.0], abs=5e-5
+    )
+    assert "33/100 (33.0%)" in capsys.readouterr().out
+    report = _html_ok(tmp_path / "report_trial.html")
+    assert "In silico." in report and "-1.376" in report
+
+
+@pytest.mark.slow
+def test_insilico_trial(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    key = _main("06_insilico_trial")(tmp_path)
+    assert key["fraction_inside"] == approx(0.90, abs=0.005)
+    assert key["loso_fraction_inside"] == approx(0.77, abs=0.005)
+    pct = {"sham": -4.6, "rtms": -37.7, "tdcs_mt": -53.7, "drg": -52.9}
+    assert key["pct_change_week4"] == approx(pct, abs=0.05)
+    est = {"rtms - sham": -1.425, "tdcs_mt - sham": -2.483, "drg - sham": -2.623}
+    assert key["ancova_estimate"] == approx(est, abs=5e-4)
+    out = capsys.readouterr().out
+    assert "placebo: 7/8 inside CI, mean |z| 2.33, LOSO 7/8" in out
+    assert "rtms: 6/6 inside CI, mean |z| 0.55, LOSO 2/6" in out
+    trial = _html_ok(tmp_path / "report_insilico_trial.html")
+    assert "In silico." in trial and "-2.623" in trial and "Calibration error" in trial
+    cal = _html_ok(tmp_path / "report_calibration.html")
+    assert "In silico." in cal and "ahmed2011" in cal and "90%" in cal
+
+
+@pytest.mark.slow
+def test_optimize(tmp_path: Path) -> None:
+    key = _main("07_optimize")(tmp_path)
+    assert key["best_relief"] == approx([7.74, 6.61, 9.82, 8.39, 8.76], abs=0.005)
+    assert key["final_relief"] == approx([7.74, 6.61, 9.82, 8.39, 8.76], abs=0.005)
+    assert key["sessions_to_target"] == [5, 4, 26, 7, 8]
+    assert key["side_effect_violations"] == 0 and key["protocol_violations"] == 0
+    assert key["ranking"] == ["pns", "dbs", "drg", "tdcs", "scs", "rtms", "mcs", "ti", "pme",
+                              "mirror", "bci"]  # fmt: skip
+    assert (tmp_path / "optimize_traces.csv").exists()
+
+
+@pytest.mark.slow
+def test_bci(tmp_path: Path) -> None:
+    """About 100 s: 40 patients through three 8-day courses."""
+    key = _main("08_bci")(tmp_path)
+    assert key["decoding_accuracy"] == approx(
+        [0.787, 0.812, 0.562, 0.650, 0.487, 0.512, 0.525, 0.450,
+         1.000, 0.975, 0.863, 0.825, 0.675, 0.625], abs=5e-4,
+    )  # fmt: skip
+    expected = {  # pain change day 4, days 4-8, vs random decoder, phantom accuracy days 1-4
+        "phantom": (-0.066, -0.006, 0.1337, [0.77, 0.84, 0.87, 0.78]),
+        "intact": (-0.297, -0.249, -0.1469, [0.77, 0.73, 0.74, 0.78]),
+        "random": (-0.176, -0.124, 0.0, [0.77, 0.78, 0.79, 0.76]),
+    }
+    for dec, (d4, late, paired, acc) in expected.items():
+        k = key[dec]
+        assert k["pain_change_day4"] == approx(d4, abs=5e-4)
+        assert k["pain_change_days4_8"] == approx(late, abs=5e-4)
+        assert k["vs_random"] == approx(paired, abs=5e-5)
+        assert k["phantom_accuracy"] == approx(acc, abs=0.005)
+    assert (tmp_path / "bci_training.png").stat().st_size > 10_000
+
+
+def test_evidence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    key = _main("09_evidence")(tmp_path)
+    out = capsys.readouterr().out
+    assert (key["rows"], key["studies"], key["caveats"], key["not_used"]) == (41, 22, 31, 9)
+    k, shown = key["pooled"][("pain", "rTMS")]
+    assert k == 3 and f"{shown:.3g}" == "-1.28"
+    assert f"{shown:.3g}" in out  # the printed table shows the pooled estimate
+    assert key["pooled"][("responders", "PNS")][0] == 2
+    assert f"{key['pooled'][('responders', 'PNS')][1]:.3g}" == "2.18"
+    assert (tmp_path / "evidence_forest_by_modality.png").stat().st_size > 50_000
+    pooled = pd.read_csv(tmp_path / "evidence_pooled.csv")
+    rtms = pooled[(pooled["outcome"] == "pain") & (pooled["group"] == "rTMS")].iloc[0]
+    assert rtms["k"] == 3 and bool(rtms["pooled"])
+    text = (tmp_path / "evidence_synthesis.txt").read_text(encoding="utf-8")
+    assert "not poolable (listed, never imputed)" in text
+    excluded = pd.read_csv(tmp_path / "evidence_not_poolable.csv")
+    assert "bolognini2013" in set(excluded["study_id"])
+    studies = pd.read_csv(tmp_path / "evidence_studies.csv")
+    assert len(studies) == int(pooled["k"].sum())
+    report = _html_ok(tmp_path / "report_meta.html")
+    assert "bolognini2013" in report and "not a clinical recommendation" in report
+
+
+def test_run_demo_runs_selected_examples(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = runpy.run_path(str(EXAMPLES / "run_demo.py"), run_name="run_demo")["run"]
+    results = run(tmp_path, ["protocols", "evidence"])
+    assert list(results) == ["01_protocols", "09_evidence"]
+    out = capsys.readouterr().out
+    assert "== [1/2] 01_protocols ==" in out and "== [2/2] 09_evidence ==" in out
+    assert "report_dose_card.html, report_meta.html" in out
+    with pytest.raises(SystemExit, match="no example matches"):
+        run(tmp_path, ["no-such-example"])
+
+
+def test_make_demo_runs_the_examples() -> None:
+    makefile = (EXAMPLES.parent / "Makefile").read_text()
+    assert "MPLBACKEND=Agg $(BIN)/python examples/run_demo.py --out demo-output" in makefile
