@@ -103,9 +103,9 @@ def test_trial_report_of_real_data_has_no_in_silico_banner(trial: object) -> Non
 
 
 def test_trial_report_shows_the_calibration_error(trial: object) -> None:
-    from phantomlab.trials.calibration import calibration_report as record
+    from phantomlab.cohorts import load_calibration
 
-    page = trial_report(trial, calibration=record()).html
+    page = trial_report(trial, calibration=load_calibration()).html
     assert "Calibration error of the virtual cohort" in page
     assert "inside the published 95% CI: 90%" in page
 
@@ -116,9 +116,9 @@ def test_trial_report_rejects_a_non_result() -> None:
 
 
 def test_calibration_report_of_the_stored_calibration(parse_report) -> None:
-    from phantomlab.trials.calibration import calibration_report as record
+    from phantomlab.cohorts import load_calibration
 
-    rec = record()
+    rec = load_calibration()  # the stored record (no staleness check: a quick test)
     page = calibration_report(rec).html
     links = parse_report(page).links
     assert len(links) == 1
@@ -126,6 +126,15 @@ def test_calibration_report_of_the_stored_calibration(parse_report) -> None:
     assert "inside the published 95% CI: 90%" in page and "leave one study out: 77%" in page
     assert all(a["study_id"] in page for a in rec["arms"])
     assert "Fitted parameters" in page and "cannot replicate" in page
+
+
+def test_calibration_report_says_when_the_model_changed() -> None:
+    rec = {"version": "v9", "arms": [], "data_current": True, "model_current": False,
+           "model_changes": ["spinal.gain: 1.0 -> 1.2"]}  # fmt: skip
+    page = calibration_report(rec).html
+    assert "The evidence data: unchanged since the fit." in page
+    assert "The model: CHANGED since the fit." in page
+    assert "spinal.gain: 1.0 -&gt; 1.2" in page
 
 
 def test_calibration_report_rejects_a_record_without_arms() -> None:

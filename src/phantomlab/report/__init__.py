@@ -21,7 +21,7 @@ Examples
 True
 """
 
-from phantomlab.report._render import Report, Section
+from phantomlab.report._render import Report
 from phantomlab.report.calibration import calibration_report
 from phantomlab.report.dose import dose_card
 from phantomlab.report.meta import meta_report
@@ -29,7 +29,6 @@ from phantomlab.report.trial import trial_report
 
 __all__ = [
     "Report",
-    "Section",
     "calibration_report",
     "dose_card",
     "meta_report",

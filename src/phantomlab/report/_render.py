@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -68,7 +68,7 @@ class Report:
     """
 
     title: str
-    html: str = field(compare=False)
+    html: str
 
     def save(self, path: str | Path) -> Path:
         """Write the report to ``path`` (UTF-8).

@@ -51,7 +51,7 @@ def calibration_facts(record: Mapping[str, Any]) -> list[str]:
     list of str
         Version and date, fit fractions (inside the published 95% CI, leave one
         study out, independent pool) and whether data and model are unchanged
-        since the fit (where the record says).
+        since the fit, with the model changes (where the record says).
     """
     arms = record.get("arms") or []
     facts = [
@@ -66,6 +66,9 @@ def calibration_facts(record: Mapping[str, Any]) -> list[str]:
         if key in record:
             state = "unchanged since the fit" if record[key] else "CHANGED since the fit"
             facts.append(f"The {what}: {state}.")
+    changes = record.get("model_changes")
+    if changes:
+        facts.append("Model changes since the fit: " + "; ".join(map(str, changes)) + ".")
     return facts
 
 
