@@ -158,10 +158,9 @@ def test_optimize(tmp_path: Path) -> None:
 def test_bci(tmp_path: Path) -> None:
     """About 100 s: 40 patients through three 8-day courses."""
     key = _main("08_bci")(tmp_path)
-    assert key["decoding_accuracy"] == approx(
-        [0.787, 0.812, 0.562, 0.650, 0.487, 0.512, 0.525, 0.450,
-         1.000, 0.975, 0.863, 0.825, 0.675, 0.625], abs=5e-4,
-    )  # fmt: skip
+    # 5-fold CV on 80 epochs: every mean accuracy is a multiple of 1/80 (printed to 3 decimals)
+    hits = [63, 65, 45, 52, 39, 41, 42, 36, 80, 78, 69, 66, 54, 50]
+    assert key["decoding_accuracy"] == approx([h / 80 for h in hits], abs=1e-9)
     expected = {  # pain change day 4, days 4-8, vs random decoder, phantom accuracy days 1-4
         "phantom": (-0.066, -0.006, 0.1337, [0.77, 0.84, 0.87, 0.78]),
         "intact": (-0.297, -0.249, -0.1469, [0.77, 0.73, 0.74, 0.78]),
@@ -169,10 +168,11 @@ def test_bci(tmp_path: Path) -> None:
     }
     for dec, (d4, late, paired, acc) in expected.items():
         k = key[dec]
-        assert k["pain_change_day4"] == approx(d4, abs=5e-4)
-        assert k["pain_change_days4_8"] == approx(late, abs=5e-4)
-        assert k["vs_random"] == approx(paired, abs=5e-5)
-        assert k["phantom_accuracy"] == approx(acc, abs=0.005)
+        # printed to 0.1%, 0.01% and 0.01: half a unit, plus float representation
+        assert k["pain_change_day4"] == approx(d4, abs=5.1e-4)
+        assert k["pain_change_days4_8"] == approx(late, abs=5.1e-4)
+        assert k["vs_random"] == approx(paired, abs=5.1e-5)
+        assert k["phantom_accuracy"] == approx(acc, abs=0.0051)
     assert (tmp_path / "bci_training.png").stat().st_size > 10_000
 
 
