@@ -52,7 +52,7 @@ def test_dose_card_rejects_what_is_not_a_protocol() -> None:
 
 
 def test_meta_report_of_an_rma_fit(parse_report) -> None:
-    from phantomlab.evidence.rma import rma
+    from phantomlab.meta import rma
 
     res = rma([0.1, 0.3, 0.5, 0.2], [0.01, 0.02, 0.03, 0.015], slab=["A", "B", "C", "D"])
     page = meta_report(res, title="Four studies").html
