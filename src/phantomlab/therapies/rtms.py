@@ -217,9 +217,7 @@ class RTMSTherapy(Therapy):
 
     def resolve(self, protocol: ProtocolBase) -> dict[str, float]:
         """Frequency (Hz), intensity (%MT), pulses per session, sessions, pattern."""
-        from phantomlab.protocols.dose import intensity_percent
-
-        pct, _ = intensity_percent(protocol)  # type: ignore[arg-type]
+        pct, _ = protocol.intensity_percent()  # type: ignore[attr-defined]
         pulses = getattr(protocol, "pulses_per_session", None)
         if pulses is None:
             d = protocol.dose()
