@@ -460,6 +460,11 @@ class Therapy:
             )
         return protocol
 
+    @classmethod
+    def has_reference(cls) -> bool:
+        """Whether :meth:`reference_protocol` gives a protocol (library name or built in)."""
+        return cls.reference is not None or cls.reference_protocol is not Therapy.reference_protocol
+
     def reference_protocol(self) -> ProtocolBase:
         """Return the reference protocol of this modality.
 
