@@ -92,7 +92,7 @@ def params(
                     "name": k,
                     "value": r.value,
                     "unit": r.unit,
-                    "prior": list(r.prior),
+                    "prior": list(r.prior or ()),
                     "kind": r.kind,
                     "source": r.source,
                     "note": r.note,

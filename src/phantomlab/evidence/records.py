@@ -49,6 +49,7 @@ __all__ = [
     "COLUMNS",
     "CONTROL_ARMS",
     "MODALITIES",
+    "MODALITY_KEYS",
     "STATS",
     "Caveat",
     "Study",
@@ -88,20 +89,26 @@ COLUMNS: tuple[str, ...] = (
     "flags",
 )
 
-#: Controlled vocabulary of modalities (extend it together with the review protocol).
-MODALITIES: tuple[str, ...] = (
-    "rTMS",
-    "tDCS",
-    "tDCS+mirror therapy",
-    "rTMS/tDCS (excitatory M1)",
-    "mirror therapy",
-    "BCI",
-    "PNS",
-    "SCS",
-    "DRG",
-    "DBS",
-    "MCS",
-)
+#: Labels of the ``modality`` column (as published) -> the canonical modality keys of
+#: the protocol standard (``phantomlab.protocols.MODALITIES``) they denote; a row of a
+#: combined or pooled modality names several. Extend it together with the review
+#: protocol (a test checks every key against the protocol registry).
+MODALITY_KEYS: dict[str, tuple[str, ...]] = {
+    "rTMS": ("rtms",),
+    "tDCS": ("tdcs",),
+    "tDCS+mirror therapy": ("tdcs", "mirror"),
+    "rTMS/tDCS (excitatory M1)": ("rtms", "tdcs"),
+    "mirror therapy": ("mirror",),
+    "BCI": ("bci",),
+    "PNS": ("pns",),
+    "SCS": ("scs",),
+    "DRG": ("drg",),
+    "DBS": ("dbs",),
+    "MCS": ("mcs",),
+}
+
+#: Controlled vocabulary of the ``modality`` column (the labels of :data:`MODALITY_KEYS`).
+MODALITIES: tuple[str, ...] = tuple(MODALITY_KEYS)
 
 #: What a row's ``value`` (or ``events``/``total``) means.
 STATS: dict[str, str] = {
@@ -373,6 +380,11 @@ class StudyRecord(BaseModel):
         return "active"
 
     @property
+    def modality_keys(self) -> tuple[str, ...]:
+        """Canonical modality keys of the row (``("rtms",)`` for ``rTMS``)."""
+        return MODALITY_KEYS[self.modality]
+
+    @property
     def is_published_pool(self) -> bool:
         """Whether the row is a pooled estimate published by a meta-analysis."""
         return self.stat in POOLED_STATS
@@ -581,8 +593,9 @@ class StudyTable(Sequence[StudyRecord]):
         Parameters
         ----------
         modality : str, optional
-            Modality, case-insensitive (``"rtms"`` matches ``rTMS``); must be
-            one of :data:`MODALITIES`.
+            Modality label, case-insensitive (``"rtms"`` matches ``rTMS``), one of
+            :data:`MODALITIES`; or a canonical key (``"mirror"``) matching the rows
+            of that modality alone.
         study_id : str, optional
             Study identifier.
         stat : str, optional
@@ -604,10 +617,13 @@ class StudyTable(Sequence[StudyRecord]):
         """
         problems: list[Problem] = []
         mod = None
+        keys: tuple[str, ...] | None = None
         if modality is not None:
             mod = _match_modality(modality)
             if mod is None:
-                problems += check_in("modality", modality, MODALITIES, _SOURCE)
+                keys = (modality.strip().lower(),)
+                if keys not in MODALITY_KEYS.values():
+                    problems += check_in("modality", modality, MODALITIES, _SOURCE)
         if stat is not None:
             problems += check_in("stat", stat, STATS, _SOURCE)
         if source_level is not None:
@@ -619,7 +635,7 @@ class StudyTable(Sequence[StudyRecord]):
         rows = [
             r
             for r in self._records
-            if (mod is None or r.modality == mod)
+            if (modality is None or r.modality == mod or r.modality_keys == keys)
             and (study_id is None or r.study_id == study_id)
             and (stat is None or r.stat == stat)
             and (source_level is None or r.source_level == source_level)

@@ -36,29 +36,36 @@ from phantomlab._validation import check_in, check_range, raise_if
 from phantomlab.exceptions import InputError, Problem
 
 __all__ = [
-    "DEFAULT_MODALITIES",
     "FEATURES",
     "FEATURE_SCALES",
     "LEVEL_MISMATCH",
     "ModalityRanking",
+    "default_modalities",
     "rank_modalities",
     "readout_day",
 ]
 
-#: Modalities ranked by default (every therapy with a reference protocol, no sham/combination).
-DEFAULT_MODALITIES: tuple[str, ...] = (
-    "scs",
-    "drg",
-    "pns",
-    "dbs",
-    "mcs",
-    "rtms",
-    "tdcs",
-    "ti",
-    "mirror",
-    "bci",
-    "pme",
-)
+
+def default_modalities() -> tuple[str, ...]:
+    """Return the modalities ranked by default.
+
+    Every registered active modality (no sham, no combination) whose therapy has a
+    reference protocol, in the order of the protocol standard.
+
+    Returns
+    -------
+    tuple of str
+        Modality keys.
+    """
+    from phantomlab.protocols import MODALITIES
+    from phantomlab.therapies import THERAPIES
+
+    return tuple(
+        k
+        for k, cls in MODALITIES.items()
+        if cls.role == "active" and k in THERAPIES and THERAPIES[k].has_reference()
+    )
+
 
 #: Accepted patient features -> (low, high, unit) (checked ranges; level is categorical).
 FEATURES: dict[str, tuple[float, float, str]] = {
@@ -265,7 +272,7 @@ def rank_modalities(
     features : mapping
         Patient features (:data:`FEATURES`, ``level``); see :func:`validate_features`.
     modalities : sequence of str or None
-        Modality keys (default :data:`DEFAULT_MODALITIES`); each runs its
+        Modality keys (default :func:`default_modalities`); each runs its
         reference protocol unless ``protocols`` gives one.
     n_pool : int
         Virtual cohort size (50-20000).
@@ -291,7 +298,7 @@ def rank_modalities(
         The ranked table with intervals.
     """
     from phantomlab.cohorts import VirtualCohort, calibrated_cohort_spec, calibrated_params
-    from phantomlab.therapies import get_therapy
+    from phantomlab.therapies import THERAPIES, get_therapy
 
     feats = validate_features(features)
     raise_if(
@@ -301,13 +308,14 @@ def rank_modalities(
         + check_range("level", level, low=0.5, high=0.999)
     )
     runs: dict[str, Any] = {}
-    mods = list(DEFAULT_MODALITIES if modalities is None and not protocols else modalities or [])
+    default = default_modalities()
+    mods = list(default if modalities is None and not protocols else modalities or [])
     problems: list[Problem] = []
     for m in mods:
         key = str(m).strip().lower()
-        if key not in DEFAULT_MODALITIES and key not in ("sham", "combination"):
+        if key not in THERAPIES:
             problems.append(
-                Problem("modalities", m, "one of: " + ", ".join(DEFAULT_MODALITIES), "", "unknown")
+                Problem("modalities", m, "one of: " + ", ".join(default), "", "unknown")
             )
             continue
         runs[key] = None

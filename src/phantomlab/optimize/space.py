@@ -10,6 +10,10 @@ that the ``protocols`` layer can validate and safety-check it.
 
 Units: continuous parameters are held in SI (A, s, Hz); ``display`` names the
 clinical unit used when a point is written out for a protocol (``"mA"``).
+
+Each modality's space is declared on its protocol class (class attribute
+``search_space``, a :class:`phantomlab.protocols.SearchSpec`); :func:`default_space`
+builds it, so a new modality needs no change here.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from scipy.stats import qmc
 from phantomlab._rng import RNGLike, as_generator
 from phantomlab._units import Q_
 from phantomlab.exceptions import InputError, Problem
+from phantomlab.protocols import MODALITIES, SearchSpec
 
 __all__ = [
     "Categorical",
@@ -31,6 +36,7 @@ __all__ = [
     "Real",
     "default_space",
     "known_modalities",
+    "space_from_spec",
 ]
 
 
@@ -520,100 +526,49 @@ class ParameterSpace:
         return rows
 
 
-def _scs_space() -> ParameterSpace:
-    pitch = 7e-3  # assumed contact pitch (m), see sources below
-    pairs = tuple(f"{i}-{i + 1}" for i in range(7))
-    positions = tuple(pitch * (i + 0.5) for i in range(7))
+def space_from_spec(modality: str, spec: SearchSpec) -> ParameterSpace:
+    """Build the optimizer's space from a protocol class's declaration.
+
+    Parameters
+    ----------
+    modality : str
+        Modality key.
+    spec : SearchSpec
+        The class attribute ``search_space`` of the modality's protocol class.
+
+    Returns
+    -------
+    ParameterSpace
+        Continuous parameters as :class:`Real`, choices as :class:`Categorical`.
+    """
+    params: list[Parameter] = []
+    for t in spec.parameters:
+        if t.categorical:
+            params.append(Categorical(t.name, t.choices, t.positions))
+        else:
+            if t.low is None or t.high is None:
+                raise InputError(
+                    Problem(t.name, (t.low, t.high), "low and high", "", "bounds missing")
+                )
+            params.append(Real(t.name, t.low, t.high, t.unit, log=t.log, display=t.display))
     return ParameterSpace(
-        modality="scs",
-        parameters=(
-            Categorical("contacts", pairs, positions),
-            Real("amplitude", 0.5e-3, 8e-3, "A", log=True, display="mA"),
-            Real("pulse_width", 100e-6, 800e-6, "s", log=True, display="us"),
-            Real("frequency", 20.0, 1200.0, "Hz", log=True, display="Hz"),
-        ),
-        fixed={
-            "waveform": "tonic",
-            "lead": "percutaneous",
-            "vertebral_level": "T10",
-            "contact_area": "12 mm^2",
-        },
-        safe_seed={
-            "contacts": "3-4",
-            "amplitude": 0.5e-3,
-            "pulse_width": 200e-6,
-            "frequency": 50.0,
-        },
-        side_effect_lengthscales={
-            "contacts": 0.2,
-            "amplitude": 0.1,
-            "pulse_width": 0.3,
-            "frequency": 2.0,
-        },
-        not_in_protocol=("contacts",),
-        sources={
-            "contacts": "(no SCS protocol field yet: kept with the session, not in the "
-            "protocol) assumed: adjacent bipoles of one 8-contact percutaneous lead, "
-            "7 mm pitch (a common lead layout; pitch not read in a source)",
-            "amplitude": "clinical SCS range 0.5-5 mA (Anesthesiology 122(6):1362, via "
-            "research/fields.md); upper bound 8 mA assumed to include the discomfort range",
-            "pulse_width": "assumed: tonic SCS programming range",
-            "frequency": "assumed: tonic SCS range below kilohertz stimulation",
-            "side_effect_lengthscales": "assumed: discomfort rises steeply with amplitude and "
-            "pulse width (charge), differs between bipoles, and hardly depends on frequency",
-        },
+        modality=modality,
+        parameters=tuple(params),
+        fixed=dict(spec.fixed),
+        safe_seed=dict(spec.safe_seed),
+        sources=dict(spec.sources),
+        side_effect_lengthscales=dict(spec.side_effect_lengthscales),
+        not_in_protocol=tuple(t.name for t in spec.parameters if not t.in_protocol),
     )
-
-
-def _drg_space() -> ParameterSpace:
-    return ParameterSpace(
-        modality="drg",
-        parameters=(
-            Categorical("level", ("L3", "L4", "L5", "S1")),
-            Real("amplitude", 0.1e-3, 2e-3, "A", log=True, display="mA"),
-            Real("pulse_width", 100e-6, 500e-6, "s", log=True, display="us"),
-            Real("frequency", 4.0, 80.0, "Hz", log=True, display="Hz"),
-        ),
-        fixed={"contact_area": "12 mm^2"},
-        safe_seed={"level": "L4", "amplitude": 0.1e-3, "pulse_width": 200e-6, "frequency": 20.0},
-        sources={
-            "level": "assumed: lumbosacral levels for a lower-limb amputation",
-            "amplitude": "assumed: DRG stimulation uses lower amplitudes than SCS",
-            "pulse_width": "assumed",
-            "frequency": "assumed: around the 20 Hz used for DRG stimulation",
-        },
-    )
-
-
-def _tdcs_space() -> ParameterSpace:
-    return ParameterSpace(
-        modality="tdcs",
-        parameters=(
-            Categorical("cathode", ("Fp2", "Fp1", "C4", "AF8")),
-            Real("current", 0.5e-3, 4e-3, "A", display="mA"),
-            Real("duration", 5 * 60.0, 40 * 60.0, "s", display="min"),
-        ),
-        fixed={"target": "M1 hand area contralateral", "anode": "C3", "electrode_area": "35 cm^2"},
-        safe_seed={"cathode": "Fp2", "current": 0.5e-3, "duration": 600.0},
-        sources={
-            "cathode": "assumed: return-electrode positions used with an M1 anode",
-            "current": "<= 4 mA and <= 40 min tested without serious adverse effects "
-            "(Bikson et al. 2016, via research/fields.md)",
-            "duration": "<= 40 min (Bikson et al. 2016, via research/fields.md)",
-        },
-    )
-
-
-_SPACES = {"scs": _scs_space, "drg": _drg_space, "tdcs": _tdcs_space}
 
 
 def known_modalities() -> list[str]:
-    """Modalities with a built-in parameter space."""
-    return sorted(_SPACES)
+    """Modalities whose protocol class declares a search space (``search_space``)."""
+    return sorted(k for k, cls in MODALITIES.items() if cls.search_space is not None)
 
 
 def default_space(modality: str) -> ParameterSpace:
-    """Return the built-in parameter space of a modality.
+    """Return the parameter space a modality's protocol class declares.
 
     Parameters
     ----------
@@ -623,15 +578,18 @@ def default_space(modality: str) -> ParameterSpace:
     Returns
     -------
     ParameterSpace
-        Its searched parameters, fixed protocol fields and a safe seed.
+        Its searched parameters, fixed protocol fields and a safe seed, from the
+        class attribute ``search_space`` of the protocol class
+        (:class:`phantomlab.protocols.SearchSpec`).
 
     Raises
     ------
     InputError
-        For a modality without a built-in space.
+        For a modality without a declared space.
     """
     key = str(modality).strip().lower()
-    if key not in _SPACES:
+    cls = MODALITIES.get(key)
+    if cls is None or cls.search_space is None:
         raise InputError(
             Problem(
                 "modality",
@@ -641,4 +599,4 @@ def default_space(modality: str) -> ParameterSpace:
                 "no optimization space for this modality",
             )
         )
-    return _SPACES[key]()
+    return space_from_spec(key, cls.search_space)

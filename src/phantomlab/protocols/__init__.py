@@ -2,8 +2,11 @@
 
 A protocol is a frozen pydantic model selected by its ``modality`` key (``scs``,
 ``drg``, ``pns``, ``dbs``, ``mcs``, ``rtms``, ``tdcs``, ``ti``, ``mirror``, ``bci``,
-``pme``, ``combination``, ``sham``). Quantities are written with units and stored
-in SI. See ``docs/protocols.md``.
+``pme``, ``combination``, ``sham``): the one vocabulary of modality keys
+(:data:`MODALITIES`). Each class carries its own dose, safety quantities, reporting
+items and tunable parameters; a new modality is one class decorated with
+:func:`register_protocol`. Quantities are written with units and stored in SI. See
+``docs/protocols.md``.
 
 Examples
 --------
@@ -14,6 +17,7 @@ Examples
 """
 
 from phantomlab.protocols._base import ProtocolBase, Schedule
+from phantomlab.protocols._types import Count, Current, Duration, Frequency, quantity_type
 from phantomlab.protocols.behavioural import BCI, PME, Mirror
 from phantomlab.protocols.dose import DOSE_KEYS, DoseMetrics, compute_dose, shannon_k
 from phantomlab.protocols.electrical import DBS, DRG, MCS, PNS, SCS, PulsedElectrical
@@ -31,25 +35,29 @@ from phantomlab.protocols.library import (
     reference_for_study,
     reference_name,
 )
-from phantomlab.protocols.models import (
-    MODALITIES,
-    Combination,
-    Protocol,
-    Sham,
-    model_for,
-)
+from phantomlab.protocols.models import Combination, Protocol, Sham
 from phantomlab.protocols.noninvasive import RTMS, TDCS, TI, TIPair
+from phantomlab.protocols.registry import (
+    MODALITIES,
+    modality_keys,
+    modality_label,
+    model_for,
+    protocol_adapter,
+    register_protocol,
+    unregister_protocol,
+)
 from phantomlab.protocols.reporting import ReportItem, reporting_checklist
+from phantomlab.protocols.rules import SafetyRule
 from phantomlab.protocols.safety import (
     ParameterBound,
     SafetyReport,
-    SafetyRule,
     check_protocol,
     parameter_bounds,
     protocol_quantities,
     safety_rules,
     safety_table,
 )
+from phantomlab.protocols.search import SearchSpec, Tunable
 
 __all__ = [
     "BCI",
@@ -66,7 +74,11 @@ __all__ = [
     "TDCS",
     "TI",
     "Combination",
+    "Count",
+    "Current",
     "DoseMetrics",
+    "Duration",
+    "Frequency",
     "Mirror",
     "Protocol",
     "ProtocolBase",
@@ -76,24 +88,32 @@ __all__ = [
     "SafetyReport",
     "SafetyRule",
     "Schedule",
+    "SearchSpec",
     "Sham",
     "TIPair",
+    "Tunable",
     "check_protocol",
     "compute_dose",
     "dump_protocol",
     "get_reference",
     "list_reference",
     "load_protocol",
+    "modality_keys",
+    "modality_label",
     "model_for",
     "parameter_bounds",
     "protocol_quantities",
+    "protocol_adapter",
     "protocol_schema",
     "protocol_to_dict",
     "reference_entry",
     "reference_for_study",
     "reference_name",
+    "register_protocol",
     "reporting_checklist",
     "safety_rules",
     "safety_table",
     "shannon_k",
+    "quantity_type",
+    "unregister_protocol",
 ]

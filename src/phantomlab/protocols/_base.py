@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from phantomlab.exceptions import Problem, ProtocolError
 from phantomlab.protocols._types import Count, Duration, LongDuration, Side
+from phantomlab.protocols.dose import DoseMetrics, session_dose
 
 if TYPE_CHECKING:
-    from phantomlab.protocols.dose import DoseMetrics
+    from phantomlab.protocols.reporting import ReportItem
+    from phantomlab.protocols.rules import SafetyRule
     from phantomlab.protocols.safety import SafetyReport
+    from phantomlab.protocols.search import SearchSpec
 
 __all__ = ["AmputationLevel", "ProtocolBase", "Schedule", "StrictModel"]
 
@@ -122,9 +125,32 @@ def si_unit_of(model: type[BaseModel], field: str) -> str | None:
 class ProtocolBase(StrictModel):
     """Fields and methods shared by every modality.
 
-    Subclasses fix ``modality`` to their key. Quantities are SI floats inside; write
-    them with units. Objects are frozen: use :meth:`replace` to change a field.
+    Subclasses fix ``modality`` to their key and register with
+    :func:`~phantomlab.protocols.register_protocol`. Quantities are SI floats inside;
+    write them with units. Objects are frozen: use :meth:`replace` to change a field.
+
+    A modality is described on its class: the dose (:meth:`session_values`), the safety
+    quantities (:meth:`safety_quantities`, ``quantity_units``, ``safety_limits``), the
+    reporting items (``required_fields``, ``report_fields``, :meth:`missing_required`)
+    and the optimizer's search space (``search_space``).
     """
+
+    #: Position in the order of the standard (listings, error messages).
+    order: ClassVar[int] = 500
+    #: Display label (as in publications and the evidence base), e.g. ``"rTMS"``.
+    label: ClassVar[str] = ""
+    #: ``"active"`` stimulation or training, a ``"sham"`` or a ``"combination"``.
+    role: ClassVar[Literal["active", "sham", "combination"]] = "active"
+    #: Fields needed to deliver the protocol (dotted paths into the protocol).
+    required_fields: ClassVar[tuple[str, ...]] = ()
+    #: Further fields a publication should report.
+    report_fields: ClassVar[tuple[str, ...]] = ()
+    #: Quantity keys only this modality has: key -> (field, SI unit, display unit).
+    quantity_units: ClassVar[dict[str, tuple[str, str, str]]] = {}
+    #: Safety limits declared by the class (besides the published table).
+    safety_limits: ClassVar[tuple[SafetyRule, ...]] = ()
+    #: Tunable parameters for the optimizer (``None``: not programmable per patient).
+    search_space: ClassVar[SearchSpec | None] = None
 
     name: str | None = Field(None, max_length=200, description="Identifier of the protocol.")
     target: str | None = Field(
@@ -212,17 +238,147 @@ class ProtocolBase(StrictModel):
         return str(getattr(self, "modality", "?"))
 
     # ---------------------------------------------------------------- derived
+    def n_sessions(self) -> int | None:
+        """Return the number of sessions of the schedule (``None`` if undetermined)."""
+        return self.schedule.n_sessions() if self.schedule is not None else None
+
+    def session_values(self) -> dict[str, Any]:
+        """Return the per-session dose values this protocol determines (SI).
+
+        Override in a modality's class; the default is the time on task.
+
+        Returns
+        -------
+        dict
+            Keys of :data:`~phantomlab.protocols.DOSE_KEYS` (missing = undetermined).
+        """
+        return {"session_duration_s": getattr(self, "duration", None)}
+
+    def residual_dose(self, active_duration: float) -> dict[str, Any]:
+        """Return the dose of a sham of this protocol that stimulates for a while.
+
+        Parameters
+        ----------
+        active_duration : float
+            Time with real stimulation during the sham, s.
+
+        Returns
+        -------
+        dict
+            Per-session dose values (default: none).
+        """
+        return {}
+
     def dose(self) -> DoseMetrics:
         """Return the dose metrics of this protocol (SI units).
 
         Returns
         -------
         DoseMetrics
-            See :func:`phantomlab.protocols.dose.compute_dose`.
+            Per-session values (:meth:`session_values`) and their cumulative values
+            over the schedule.
         """
-        from phantomlab.protocols.dose import compute_dose
+        return session_dose(self.session_values(), self.n_sessions())
 
-        return compute_dose(self)
+    def safety_quantities(self) -> dict[str, Any]:
+        """Return the SI quantities the safety rules are evaluated on.
+
+        The dose metrics, ``duration_s`` and, for each key of ``quantity_units``, the
+        field it names. Override to add derived quantities.
+
+        Returns
+        -------
+        dict
+            Quantity key -> SI value (``None`` where unknown).
+        """
+        q: dict[str, Any] = self.dose().to_dict()
+        q.pop("components", None)
+        q["duration_s"] = getattr(self, "duration", None)
+        for key, (fname, _, _) in type(self).quantity_units.items():
+            q[key] = getattr(self, fname, None)
+        return q
+
+    def extra_problems(self, prefix: str) -> list[Problem]:
+        """Return safety problems that no threshold rule expresses (override).
+
+        Parameters
+        ----------
+        prefix : str
+            Field prefix of the problems (e.g. ``"ti"``).
+
+        Returns
+        -------
+        list of Problem
+            None by default.
+        """
+        return []
+
+    def missing_required(self) -> list[tuple[str, str]]:
+        """Return (field, what is needed) for each parameter missing to deliver this protocol.
+
+        Returns
+        -------
+        list of (str, str)
+            Unset fields of ``required_fields``; subclasses add their own conditions.
+        """
+        return [(n, "a value") for n in self.required_fields if self.value_at(n) is None]
+
+    def value_at(self, path: str) -> Any:
+        """Return the value at a dotted field path (``"schedule.sessions"``), or ``None``.
+
+        Parameters
+        ----------
+        path : str
+            Dotted field path.
+
+        Returns
+        -------
+        Any
+            The value.
+        """
+        obj: Any = self
+        for part in path.split("."):
+            obj = getattr(obj, part, None)
+            if obj is None:
+                return None
+        return obj
+
+    def report_items(self, prefix: str = "") -> list[ReportItem]:
+        """Return the reporting checklist of this protocol with its values.
+
+        Parameters
+        ----------
+        prefix : str
+            Prepended to field names (components of a combination).
+
+        Returns
+        -------
+        list of ReportItem
+            ``required_fields`` first, then ``report_fields``.
+        """
+        from phantomlab.protocols.reporting import checklist_items
+
+        return checklist_items(self, self.required_fields, self.report_fields, prefix)
+
+    def nested(self) -> tuple[tuple[str, ProtocolBase, bool], ...]:
+        """Return the protocols inside this one: (field prefix, protocol, checked in full).
+
+        Returns
+        -------
+        tuple
+            Empty for a single-modality protocol.
+        """
+        return ()
+
+    def flatten(self) -> tuple[ProtocolBase, ...]:
+        """Return the single-modality protocols given by this protocol.
+
+        Returns
+        -------
+        tuple of ProtocolBase
+            ``(self,)`` unless this is a combination.
+        """
+        return (self,)
 
     def check(
         self, *, overrides: dict[str, str] | None = None, require_complete: bool = True

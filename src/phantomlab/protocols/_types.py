@@ -43,6 +43,7 @@ __all__ = [
     "Voltage",
     "electrode_names",
     "mirror_electrode",
+    "quantity_type",
 ]
 
 #: Amputated side, or a laterality relative to it.
@@ -131,6 +132,33 @@ Rate = _make_quantity("Hz", "Hz", "rate")
 Area = _make_quantity("m^2", "cm^2", "area")
 ContactArea = _make_quantity("m^2", "mm^2", "contact area")
 Distance = _make_quantity("m", "mm", "distance", allow_zero=True)
+
+
+def quantity_type(
+    si: str, display: str, what: str, *, allow_zero: bool = False, allow_negative: bool = False
+) -> Any:
+    """Return the field type of an optional quantity written with a unit, stored in SI.
+
+    For protocol classes of new modalities (``amplitude: Displacement = Field(None)``
+    with ``Displacement = quantity_type("m", "um", "displacement")``).
+
+    Parameters
+    ----------
+    si : str
+        SI unit of the stored float (``"m"``, ``"A"``, ``"Hz"``).
+    display : str
+        Unit in which the value is written out (``"um"``, ``"mA"``).
+    what : str
+        Name of the quantity in error messages.
+    allow_zero, allow_negative : bool
+        Whether 0 (or negative values) are accepted (default: > 0 only).
+
+    Returns
+    -------
+    typing.Annotated
+        ``float | None`` with its parser, serializer and JSON Schema (``x-si-unit``).
+    """
+    return _make_quantity(si, display, what, allow_zero=allow_zero, allow_negative=allow_negative)
 
 
 def _count(value: Any, info: Any = None) -> int | None:

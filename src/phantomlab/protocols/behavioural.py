@@ -8,10 +8,12 @@ from pydantic import Field
 
 from phantomlab.protocols._base import ProtocolBase
 from phantomlab.protocols._types import Count, Duration
+from phantomlab.protocols.registry import register_protocol
 
 __all__ = ["BCI", "PME", "Mirror"]
 
 
+@register_protocol
 class Mirror(ProtocolBase):
     """Mirror therapy or graded motor imagery (GMI).
 
@@ -23,6 +25,11 @@ class Mirror(ProtocolBase):
         schedule: {per_week: 5, treatment_duration: 4 weeks}
     """
 
+    order = 90
+    label = "mirror therapy"
+    required_fields = ("duration",)
+    report_fields = ("variant", "setting", "supervised", "schedule.sessions")
+
     modality: Literal["mirror"] = Field(description="Modality key: 'mirror'.")
     variant: Literal["mirror", "gmi"] | None = Field(
         None, description="'mirror' therapy or 'gmi' (graded motor imagery)."
@@ -32,6 +39,7 @@ class Mirror(ProtocolBase):
     supervised: bool | None = Field(None, description="Whether a therapist supervises.")
 
 
+@register_protocol
 class BCI(ProtocolBase):
     """Brain-computer interface training (decoder-driven feedback of a hand).
 
@@ -43,6 +51,11 @@ class BCI(ProtocolBase):
         feedback: virtual hand
         schedule: {treatment_duration: 3 days}
     """
+
+    order = 100
+    label = "BCI"
+    required_fields = ("recording", "decoder_trained_on")
+    report_fields = ("feedback", "duration", "schedule.sessions")
 
     modality: Literal["bci"] = Field(description="Modality key: 'bci'.")
     recording: Literal["MEG", "EEG", "ECoG", "intracortical"] | None = Field(
@@ -57,6 +70,7 @@ class BCI(ProtocolBase):
     duration: Duration = Field(None, description="Training time per session.")
 
 
+@register_protocol
 class PME(ProtocolBase):
     """Phantom motor execution: myoelectric decoding of phantom movements with feedback.
 
@@ -67,6 +81,11 @@ class PME(ProtocolBase):
         feedback: augmented_reality
         duration: 2 h
     """
+
+    order = 110
+    label = "PME"
+    required_fields = ("duration",)
+    report_fields = ("emg_channels", "feedback", "schedule.sessions")
 
     modality: Literal["pme"] = Field(description="Modality key: 'pme'.")
     emg_channels: Count = Field(None, description="Number of EMG channels on the stump.")

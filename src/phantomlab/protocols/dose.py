@@ -17,24 +17,24 @@ Definitions (all per session unless named cumulative):
 * cumulative values: per-session value x number of sessions of the schedule;
 * TI envelope frequency ``|f1 - f2|`` (Hz) (Grossman et al., Cell 169:1029, 2017).
 
-A metric that the protocol does not determine is ``None`` (never guessed).
+A metric that the protocol does not determine is ``None`` (never guessed). Each
+protocol class computes its own per-session values (``session_values()``, ``dose()``);
+this module holds the shared definitions and the cumulative part.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from phantomlab._result import Result
 from phantomlab._units import format_si
-from phantomlab.protocols._base import ProtocolBase
-from phantomlab.protocols._types import parse_intensity
-from phantomlab.protocols.electrical import PulsedElectrical
-from phantomlab.protocols.models import TDCS, TI, Combination, Sham
-from phantomlab.protocols.noninvasive import RTMS
 
-__all__ = ["DOSE_KEYS", "DoseMetrics", "compute_dose", "shannon_k"]
+if TYPE_CHECKING:
+    from phantomlab.protocols._base import ProtocolBase
+
+__all__ = ["DOSE_KEYS", "DoseMetrics", "compute_dose", "session_dose", "shannon_k", "times"]
 
 #: JSON keys of the dose metrics (SI unit suffixes), in display order.
 DOSE_KEYS: tuple[str, ...] = (
@@ -218,131 +218,50 @@ def display_value(key: str, value: float) -> str:
     return f"{value:.4g}"
 
 
-def _times(a: float | None, b: float | int | None) -> float | None:
+def times(a: float | None, b: float | int | None) -> float | None:
+    """Return ``a * b`` as a float, or ``None`` when either is undetermined.
+
+    Parameters
+    ----------
+    a, b : float or None
+        Factors.
+
+    Returns
+    -------
+    float or None
+        The product.
+    """
     return None if a is None or b is None else float(a) * float(b)
 
 
-def _cumulative(base: dict[str, Any], sessions: int | None) -> dict[str, Any]:
+def session_dose(per_session: dict[str, Any], sessions: int | None) -> DoseMetrics:
+    """Build the dose metrics from the per-session values and the number of sessions.
+
+    The shared part of every protocol's ``dose()``: the cumulative values are the
+    per-session values times the sessions of the schedule.
+
+    Parameters
+    ----------
+    per_session : dict
+        Keys of :data:`DOSE_KEYS` determined per session (SI); missing keys are ``None``.
+    sessions : int or None
+        Sessions of the schedule.
+
+    Returns
+    -------
+    DoseMetrics
+        Per-session and cumulative metrics.
+    """
+    base = dict(per_session)
     base["sessions"] = sessions
-    base["cumulative_pulses"] = _times(base.get("pulses_per_session"), sessions)
-    base["cumulative_charge_C"] = _times(base.get("charge_per_session_C"), sessions)
-    base["cumulative_duration_s"] = _times(base.get("session_duration_s"), sessions)
-    return base
-
-
-def _sessions(p: ProtocolBase) -> int | None:
-    return p.schedule.n_sessions() if p.schedule is not None else None
-
-
-def _electrical(p: PulsedElectrical) -> dict[str, Any]:
-    current = p.amplitude
-    if current is None and p.voltage is not None and p.impedance is not None:
-        current = p.voltage / p.impedance
-    q: float | None = None
-    if current is not None:
-        if p.pulse_shape == "sinusoidal":
-            q = current / (math.pi * p.frequency) if p.frequency is not None else None
-        elif p.pulse_width is not None:
-            q = current * p.pulse_width
-    area = p.contact_area
-    d = q / area if q is not None and area is not None else None
-    k = shannon_k(q, d) if q is not None and d is not None else None
-    rate = p.frequency
-    if p.burst_frequency is not None and p.pulses_per_burst is not None:
-        rate = p.burst_frequency * p.pulses_per_burst
-    elif p.burst_frequency is not None:
-        rate = None  # pulses per burst unknown
-    if p.pulse_shape == "sinusoidal" and p.frequency is not None:
-        rate = 2 * p.frequency  # half cycles (phases) per second
-    pulses = _times(rate, p.duration)
-    return {
-        "current_A": current,
-        "charge_per_phase_C": q,
-        "charge_density_C_per_m2": d,
-        "shannon_k": k,
-        "current_density_A_per_m2": current / area if current and area else None,
-        "pulse_rate_Hz": rate,
-        "pulses_per_session": pulses,
-        "session_duration_s": p.duration,
-        "charge_per_session_C": _times(q, pulses),
-    }
-
-
-def _tdcs(p: TDCS) -> dict[str, Any]:
-    area = p.electrode_area
-    charge = None
-    total_time = None
-    if p.duration is not None:
-        total_time = p.duration + (p.ramp_up or 0.0) + (p.ramp_down or 0.0)
-        if p.current is not None:
-            charge = p.current * (p.duration + ((p.ramp_up or 0.0) + (p.ramp_down or 0.0)) / 2)
-    return {
-        "current_A": p.current,
-        "current_density_A_per_m2": p.current / area if p.current and area else None,
-        "session_duration_s": total_time,
-        "charge_per_session_C": charge,
-    }
-
-
-def _rtms(p: RTMS) -> dict[str, Any]:
-    tbs = p.pattern in ("iTBS", "cTBS", "imTBS")
-    per_pulse_group = (p.pulses_per_burst or 0) if tbs else 1
-    pulses: float | None = None
-    if p.pulses_per_session is not None:
-        pulses = float(p.pulses_per_session)
-    elif p.trains is not None and p.pulses_per_train is not None:
-        pulses = float(p.trains * p.pulses_per_train)
-    elif (
-        p.trains is not None
-        and p.train_duration is not None
-        and p.frequency is not None
-        and per_pulse_group
-    ):
-        pulses = float(round(p.trains * p.train_duration * p.frequency * per_pulse_group))
-    elif (
-        p.trains is None
-        and p.train_duration is None
-        and p.duration is not None
-        and p.frequency is not None
-        and not tbs
-    ):
-        pulses = float(round(p.duration * p.frequency))  # continuous (e.g. 1 Hz) rTMS
-    duration = p.duration
-    if duration is None and p.trains is not None and p.train_duration is not None:
-        iti = p.inter_train_interval
-        if iti is not None or p.trains == 1:
-            duration = p.trains * p.train_duration + (p.trains - 1) * (iti or 0.0)
-    rate = p.frequency * per_pulse_group if p.frequency is not None and per_pulse_group else None
-    return {"pulse_rate_Hz": rate, "pulses_per_session": pulses, "session_duration_s": duration}
-
-
-def _ti(p: TI) -> dict[str, Any]:
-    out: dict[str, Any] = {"session_duration_s": p.duration}
-    if p.pairs is None:
-        return out
-    freqs = [q.frequency for q in p.pairs]
-    if freqs[0] is not None and freqs[1] is not None:
-        out["envelope_frequency_Hz"] = abs(freqs[0] - freqs[1])
-    currents = [q.current for q in p.pairs]
-    if all(c is not None for c in currents):
-        peak = max(c for c in currents if c is not None)
-        out["current_A"] = peak
-        if p.electrode_area is not None:
-            out["current_density_A_per_m2"] = peak / p.electrode_area
-    return out
-
-
-def _sham(p: Sham) -> dict[str, Any]:
-    out: dict[str, Any] = {"session_duration_s": p.active_duration}
-    active = p.active()
-    if isinstance(active, TDCS) and active.current is not None and p.active_duration:
-        out["current_A"] = active.current
-        out["charge_per_session_C"] = active.current * p.active_duration
-    return out
+    base["cumulative_pulses"] = times(base.get("pulses_per_session"), sessions)
+    base["cumulative_charge_C"] = times(base.get("charge_per_session_C"), sessions)
+    base["cumulative_duration_s"] = times(base.get("session_duration_s"), sessions)
+    return DoseMetrics(**base)
 
 
 def compute_dose(protocol: ProtocolBase) -> DoseMetrics:
-    """Compute the dose metrics of a protocol.
+    """Compute the dose metrics of a protocol (its own :meth:`~ProtocolBase.dose`).
 
     Parameters
     ----------
@@ -354,38 +273,4 @@ def compute_dose(protocol: ProtocolBase) -> DoseMetrics:
     DoseMetrics
         SI values; ``None`` where the protocol does not determine a metric.
     """
-    if isinstance(protocol, Combination):
-        comps = tuple(compute_dose(c) for c in protocol.components)
-        return DoseMetrics(sessions=_sessions(protocol), components=comps)
-    base: dict[str, Any]
-    if isinstance(protocol, PulsedElectrical):
-        base = _electrical(protocol)
-    elif isinstance(protocol, TDCS):
-        base = _tdcs(protocol)
-    elif isinstance(protocol, RTMS):
-        base = _rtms(protocol)
-    elif isinstance(protocol, TI):
-        base = _ti(protocol)
-    elif isinstance(protocol, Sham):
-        base = _sham(protocol)
-    else:  # behavioural: time on task
-        base = {"session_duration_s": getattr(protocol, "duration", None)}
-    return DoseMetrics(**_cumulative(base, _sessions(protocol)))
-
-
-def intensity_percent(protocol: RTMS) -> tuple[float | None, str | None]:
-    """Return (percent, reference) of an rTMS intensity, or (None, None).
-
-    Parameters
-    ----------
-    protocol : RTMS
-        The protocol.
-
-    Returns
-    -------
-    tuple
-        ``(90.0, "MT")`` for ``"90 %MT"``.
-    """
-    if protocol.intensity is None:
-        return None, None
-    return parse_intensity(protocol.intensity)
+    return protocol.dose()

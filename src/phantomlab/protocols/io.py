@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from phantomlab.exceptions import InputError, Problem, ProtocolError
 from phantomlab.protocols._base import ProtocolBase
-from phantomlab.protocols.models import MODALITIES, PROTOCOL_ADAPTER, model_for
+from phantomlab.protocols.registry import MODALITIES, model_for, protocol_adapter
 
 __all__ = [
     "dump_protocol",
@@ -207,7 +207,7 @@ def load_protocol(source: Any) -> ProtocolBase:
             )
         )
     try:
-        result: ProtocolBase = PROTOCOL_ADAPTER.validate_python(data)
+        result: ProtocolBase = protocol_adapter().validate_python(data)
     except ValidationError as exc:
         raise ProtocolError(problems_from_validation(exc)) from None
     except RecursionError:
@@ -275,7 +275,7 @@ def protocol_schema(modality: str | None = None) -> dict[str, Any]:
         If the modality is unknown.
     """
     if modality is None:
-        return PROTOCOL_ADAPTER.json_schema()
+        return protocol_adapter().json_schema()
     schema = model_for(modality).model_json_schema()
     ref = schema.pop("$ref", None)
     if isinstance(ref, str):  # recursive models (combination, sham) come as a reference

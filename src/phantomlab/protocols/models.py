@@ -1,21 +1,44 @@
-"""The protocol union: every modality, combinations and shams, keyed by ``modality``.
+"""Combinations and shams, and the protocol union keyed by ``modality``.
 
-``Protocol`` is a pydantic discriminated union over the ``modality`` field. Use
-:func:`phantomlab.protocols.load_protocol` to build one from YAML/JSON/dicts.
+``Protocol`` is the pydantic discriminated union of the built-in modalities (the type of
+a combination's components and of the protocol a sham imitates); a protocol class
+registered later (:func:`~phantomlab.protocols.register_protocol`) is accepted there
+too. Use :func:`phantomlab.protocols.load_protocol` to build any registered protocol
+from YAML/JSON/dicts.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Self
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self
 
-from pydantic import Field, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapSerializer,
+    WrapValidator,
+    field_validator,
+    model_validator,
+)
 
 from phantomlab.exceptions import Problem, ProtocolError
 from phantomlab.protocols._base import ProtocolBase, Schedule
 from phantomlab.protocols._types import Duration
 from phantomlab.protocols.behavioural import BCI, PME, Mirror
+from phantomlab.protocols.dose import DoseMetrics
 from phantomlab.protocols.electrical import DBS, DRG, MCS, PNS, SCS, PulsedElectrical
 from phantomlab.protocols.noninvasive import RTMS, TDCS, TI, TIPair
+from phantomlab.protocols.registry import (
+    MODALITIES,
+    model_for,
+    protocol_adapter,
+    register_protocol,
+)
+
+if TYPE_CHECKING:
+    from phantomlab.protocols.reporting import ReportItem
 
 __all__ = [
     "BCI",
@@ -41,6 +64,39 @@ __all__ = [
 ]
 
 
+def _later(value: Any) -> str | None:
+    """Key of a protocol (or mapping) of a modality registered outside the built-in union."""
+    key = value.modality_key() if isinstance(value, ProtocolBase) else None
+    if isinstance(value, dict):
+        key = value.get("modality") if isinstance(value.get("modality"), str) else None
+    if key is None or key in _BUILTIN or key not in MODALITIES:
+        return None
+    return key
+
+
+def _validate_any(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    key = _later(value)
+    if key is None:
+        return handler(value)
+    if isinstance(value, ProtocolBase):
+        return value
+    from phantomlab.protocols.io import problems_from_validation
+
+    try:
+        return protocol_adapter().validate_python(value)
+    except ValidationError as exc:
+        raise ProtocolError(problems_from_validation(exc, key)) from None
+
+
+def _serialize_any(
+    value: Any, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+) -> Any:
+    if _later(value) is None:
+        return handler(value)
+    return value.model_dump(mode=info.mode, exclude_none=info.exclude_none)
+
+
+@register_protocol
 class Combination(ProtocolBase):
     """Two or more protocols given together (e.g. tDCS during mirror therapy).
 
@@ -53,8 +109,14 @@ class Combination(ProtocolBase):
           - {modality: mirror, duration: 15 min}
     """
 
+    order = 900
+    label = "combination"
+    role = "combination"
+    required_fields = ("components",)
+    report_fields = ("timing", "schedule.sessions")
+
     modality: Literal["combination"] = Field(description="Modality key: 'combination'.")
-    components: tuple[Protocol, ...] = Field(
+    components: tuple[AnyProtocol, ...] = Field(
         min_length=2, max_length=6, description="The protocols combined (each with modality)."
     )
     timing: Literal["concurrent", "sequential", "separate"] | None = Field(
@@ -66,7 +128,29 @@ class Combination(ProtocolBase):
         comps = tuple(c._resolve(side, level) for c in self.components)
         return out.model_copy(update={"components": comps})
 
+    def dose(self) -> DoseMetrics:
+        """Return the sessions of the combination and the dose of each component."""
+        return DoseMetrics(
+            sessions=self.n_sessions(), components=tuple(c.dose() for c in self.components)
+        )
 
+    def report_items(self, prefix: str = "") -> list[ReportItem]:
+        """Return the combination's items, then the items of each component."""
+        items = super().report_items(prefix)
+        for i, comp in enumerate(self.components):
+            items += comp.report_items(f"{prefix}components.{i}.")
+        return items
+
+    def nested(self) -> tuple[tuple[str, ProtocolBase, bool], ...]:
+        """Return each component, checked in full."""
+        return tuple((f"components.{i}.", c, True) for i, c in enumerate(self.components))
+
+    def flatten(self) -> tuple[ProtocolBase, ...]:
+        """Return the single-modality protocols of every component."""
+        return tuple(q for c in self.components for q in c.flatten())
+
+
+@register_protocol
 class Sham(ProtocolBase):
     """Sham (placebo) version of a protocol, and how the sham is delivered.
 
@@ -82,8 +166,14 @@ class Sham(ProtocolBase):
         active_duration: 30 s
     """
 
+    order = 910
+    label = "sham"
+    role = "sham"
+    required_fields = ("of", "method")
+    report_fields = ("active_duration",)
+
     modality: Literal["sham"] = Field(description="Modality key: 'sham'.")
-    of: Protocol | str | None = Field(
+    of: AnyProtocol | str | None = Field(
         None, description="The protocol imitated: a full protocol or a reference name."
     )
     method: str | None = Field(
@@ -104,7 +194,7 @@ class Sham(ProtocolBase):
             from phantomlab.protocols.io import problems_from_validation
 
             try:
-                return PROTOCOL_ADAPTER.validate_python(value)
+                return protocol_adapter().validate_python(value)
             except ValidationError as exc:
                 raise ProtocolError(problems_from_validation(exc)) from None
         if value is not None and not isinstance(value, str | ProtocolBase):
@@ -150,59 +240,37 @@ class Sham(ProtocolBase):
             out = out.model_copy(update={"of": self.of._resolve(side, level)})
         return out
 
+    def session_values(self) -> dict[str, Any]:
+        """Time with real stimulation, and the dose the imitated protocol gives in it."""
+        out: dict[str, Any] = {"session_duration_s": self.active_duration}
+        active = self.active()
+        if active is not None and self.active_duration:
+            out.update(active.residual_dose(self.active_duration))
+        return out
 
-#: Any protocol, selected by its ``modality`` key.
+    def missing_required(self) -> list[tuple[str, str]]:
+        """Return the unset required fields; an unset ``of`` needs the imitated protocol."""
+        out = super().missing_required()
+        if self.of is None:
+            return [o for o in out if o[0] != "of"] + [("of", "the imitated protocol")]
+        return out
+
+    def nested(self) -> tuple[tuple[str, ProtocolBase, bool], ...]:
+        """Return the imitated protocol (its errors only), when written in full."""
+        return (("of.", self.of, False),) if isinstance(self.of, ProtocolBase) else ()
+
+
+#: Any built-in protocol, selected by its ``modality`` key.
 Protocol = Annotated[
     SCS | DRG | PNS | DBS | MCS | RTMS | TDCS | TI | Mirror | BCI | PME | Combination | Sham,
     Field(discriminator="modality"),
 ]
+#: A built-in or later registered protocol (components, imitated protocol).
+AnyProtocol = Annotated[
+    Protocol, WrapValidator(_validate_any), WrapSerializer(_serialize_any, when_used="always")
+]
+#: Keys of the built-in union (every class registered when this module is imported).
+_BUILTIN = frozenset(MODALITIES)
 
 Combination.model_rebuild()
 Sham.model_rebuild()
-
-#: Modality key -> model class, in the order of the standard.
-MODALITIES: dict[str, type[ProtocolBase]] = {
-    "scs": SCS,
-    "drg": DRG,
-    "pns": PNS,
-    "dbs": DBS,
-    "mcs": MCS,
-    "rtms": RTMS,
-    "tdcs": TDCS,
-    "ti": TI,
-    "mirror": Mirror,
-    "bci": BCI,
-    "pme": PME,
-    "combination": Combination,
-    "sham": Sham,
-}
-
-PROTOCOL_ADAPTER: TypeAdapter[Any] = TypeAdapter(Protocol)
-
-
-def model_for(modality: str) -> type[ProtocolBase]:
-    """Return the model class of a modality key.
-
-    Parameters
-    ----------
-    modality : str
-        One of :data:`MODALITIES` (``"tdcs"``, ``"scs"``, ...).
-
-    Returns
-    -------
-    type
-        The pydantic model class.
-
-    Raises
-    ------
-    ProtocolError
-        If the key is unknown.
-    """
-    try:
-        return MODALITIES[modality]
-    except KeyError:
-        raise ProtocolError(
-            Problem(
-                "modality", modality, "one of: " + ", ".join(MODALITIES), "", "unknown modality"
-            )
-        ) from None

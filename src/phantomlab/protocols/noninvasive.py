@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Self
+from typing import Any, ClassVar, Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -19,7 +19,10 @@ from phantomlab.protocols._types import (
     ShortDuration,
     Side,
     mirror_electrode,
+    parse_intensity,
 )
+from phantomlab.protocols.registry import register_protocol
+from phantomlab.protocols.search import SearchSpec, Tunable
 
 __all__ = ["RTMS", "TDCS", "TI", "TIPair"]
 
@@ -32,6 +35,7 @@ def _mirror(ref: Any) -> Any:
     return ref
 
 
+@register_protocol
 class TDCS(ProtocolBase):
     """Transcranial direct current stimulation.
 
@@ -46,6 +50,29 @@ class TDCS(ProtocolBase):
         duration: 20 min
         schedule: {sessions: 10, per_week: 5}
     """
+
+    order = 70
+    label = "tDCS"
+    required_fields = ("anode", "cathode", "current", "electrode_area", "duration")
+    report_fields = ("ramp_up", "ramp_down", "target", "schedule.sessions", "schedule.per_week")
+    quantity_units: ClassVar[dict[str, tuple[str, str, str]]] = {
+        "electrode_area_m2": ("electrode_area", "m^2", "cm^2"),
+    }
+    search_space = SearchSpec(
+        parameters=(
+            Tunable("cathode", choices=("Fp2", "Fp1", "C4", "AF8")),
+            Tunable("current", 0.5e-3, 4e-3, "A", display="mA"),
+            Tunable("duration", 5 * 60.0, 40 * 60.0, "s", display="min"),
+        ),
+        fixed={"target": "M1 hand area contralateral", "anode": "C3", "electrode_area": "35 cm^2"},
+        safe_seed={"cathode": "Fp2", "current": 0.5e-3, "duration": 600.0},
+        sources={
+            "cathode": "assumed: return-electrode positions used with an M1 anode",
+            "current": "<= 4 mA and <= 40 min tested without serious adverse effects "
+            "(Bikson et al. 2016, via research/fields.md)",
+            "duration": "<= 40 min (Bikson et al. 2016, via research/fields.md)",
+        },
+    )
 
     modality: Literal["tdcs"] = Field(description="Modality key: 'tdcs'.")
     anode: ElectrodeRef = Field(
@@ -78,6 +105,32 @@ class TDCS(ProtocolBase):
             )
         return self
 
+    def session_values(self) -> dict[str, Any]:
+        """Return current, its density, time with ramps and charge ``I (T + ramps / 2)``."""
+        area = self.electrode_area
+        charge = None
+        total_time = None
+        if self.duration is not None:
+            ramps = (self.ramp_up or 0.0) + (self.ramp_down or 0.0)
+            total_time = self.duration + (self.ramp_up or 0.0) + (self.ramp_down or 0.0)
+            if self.current is not None:
+                charge = self.current * (self.duration + ramps / 2)
+        return {
+            "current_A": self.current,
+            "current_density_A_per_m2": self.current / area if self.current and area else None,
+            "session_duration_s": total_time,
+            "charge_per_session_C": charge,
+        }
+
+    def residual_dose(self, active_duration: float) -> dict[str, Any]:
+        """Return current and charge of a sham that stimulates for ``active_duration``."""
+        if self.current is None or not active_duration:
+            return {}
+        return {
+            "current_A": self.current,
+            "charge_per_session_C": self.current * active_duration,
+        }
+
     def _resolve(self, side: str, level: str | None) -> Self:
         out = super()._resolve(side, level)
         if self.montage_side is not None and self.montage_side != side:
@@ -91,6 +144,7 @@ class TDCS(ProtocolBase):
         return out
 
 
+@register_protocol
 class RTMS(ProtocolBase):
     """Repetitive transcranial magnetic stimulation (conventional or theta burst).
 
@@ -109,6 +163,24 @@ class RTMS(ProtocolBase):
         train_duration: 6 s
         inter_train_interval: 54 s
     """
+
+    order = 60
+    label = "rTMS"
+    required_fields = ("frequency", "intensity")
+    report_fields = (
+        "coil",
+        "target",
+        "trains",
+        "train_duration",
+        "inter_train_interval",
+        "duration",
+        "schedule.sessions",
+    )
+    quantity_units: ClassVar[dict[str, tuple[str, str, str]]] = {
+        "frequency_Hz": ("frequency", "Hz", "Hz"),
+        "train_duration_s": ("train_duration", "s", "s"),
+        "inter_train_interval_s": ("inter_train_interval", "s", "s"),
+    }
 
     modality: Literal["rtms"] = Field(description="Modality key: 'rtms'.")
     coil: str | None = Field(None, max_length=100, description="Coil, e.g. 'figure-8'.")
@@ -185,6 +257,88 @@ class RTMS(ProtocolBase):
             raise ProtocolError(problems)
         return self
 
+    def intensity_percent(self) -> tuple[float | None, str | None]:
+        """Return (percent, reference) of the intensity, or ``(None, None)``.
+
+        Returns
+        -------
+        tuple
+            ``(90.0, "MT")`` for ``"90 %MT"``.
+        """
+        if self.intensity is None:
+            return None, None
+        return parse_intensity(self.intensity)
+
+    def session_values(self) -> dict[str, Any]:
+        """Pulse rate, pulses per session and session duration.
+
+        Pulses: the stated number; else trains x pulses per train; else trains x train
+        duration x rate (x pulses per burst for theta burst); else duration x rate for
+        continuous rTMS. Duration: stated, else trains x train duration plus the
+        inter-train intervals.
+
+        Returns
+        -------
+        dict
+            Per-session values (SI).
+        """
+        tbs = self.pattern in ("iTBS", "cTBS", "imTBS")
+        per_pulse_group = (self.pulses_per_burst or 0) if tbs else 1
+        pulses: float | None = None
+        if self.pulses_per_session is not None:
+            pulses = float(self.pulses_per_session)
+        elif self.trains is not None and self.pulses_per_train is not None:
+            pulses = float(self.trains * self.pulses_per_train)
+        elif (
+            self.trains is not None
+            and self.train_duration is not None
+            and self.frequency is not None
+            and per_pulse_group
+        ):
+            pulses = float(
+                round(self.trains * self.train_duration * self.frequency * per_pulse_group)
+            )
+        elif (
+            self.trains is None
+            and self.train_duration is None
+            and self.duration is not None
+            and self.frequency is not None
+            and not tbs
+        ):
+            pulses = float(round(self.duration * self.frequency))  # continuous (e.g. 1 Hz) rTMS
+        duration = self.duration
+        if duration is None and self.trains is not None and self.train_duration is not None:
+            iti = self.inter_train_interval
+            if iti is not None or self.trains == 1:
+                duration = self.trains * self.train_duration + (self.trains - 1) * (iti or 0.0)
+        rate = (
+            self.frequency * per_pulse_group
+            if self.frequency is not None and per_pulse_group
+            else None
+        )
+        return {"pulse_rate_Hz": rate, "pulses_per_session": pulses, "session_duration_s": duration}
+
+    def safety_quantities(self) -> dict[str, Any]:
+        """Return the base quantities plus ``intensity_pct_mt`` (% of the motor threshold)."""
+        q = super().safety_quantities()
+        q["intensity_pct_mt"] = None
+        pct, ref = self.intensity_percent()
+        if ref in ("MT", "RMT"):
+            q["intensity_pct_mt"] = pct
+        return q
+
+    def missing_required(self) -> list[tuple[str, str]]:
+        """Return the unset required fields and a way to count the pulses of a session."""
+        out = super().missing_required()
+        if self.dose().pulses_per_session is None:
+            out.append(
+                (
+                    "pulses_per_session",
+                    "pulses_per_session, or trains with pulses_per_train or train_duration",
+                )
+            )
+        return out
+
 
 class TIPair(StrictModel):
     """One electrode pair of temporal interference stimulation."""
@@ -203,6 +357,7 @@ class TIPair(StrictModel):
         return self
 
 
+@register_protocol
 class TI(ProtocolBase):
     """Temporal interference stimulation: two pairs at nearby kHz carriers.
 
@@ -216,6 +371,17 @@ class TI(ProtocolBase):
           - {electrodes: [F6, P6], current: 1 mA, frequency: 2020 Hz}
         duration: 20 min
     """
+
+    order = 80
+    label = "TI"
+    required_fields = ("pairs", "duration")
+    report_fields = (
+        "electrode_area",
+        "current_convention",
+        "ramp_up",
+        "target",
+        "schedule.sessions",
+    )
 
     modality: Literal["ti"] = Field(description="Modality key: 'ti'.")
     pairs: tuple[TIPair, TIPair] | None = Field(
@@ -243,3 +409,47 @@ class TI(ProtocolBase):
             )
             out = out.model_copy(update={"pairs": pairs, "montage_side": side})
         return out
+
+    def session_values(self) -> dict[str, Any]:
+        """Return duration, envelope ``|f1 - f2|``, largest pair current and its density."""
+        out: dict[str, Any] = {"session_duration_s": self.duration}
+        if self.pairs is None:
+            return out
+        freqs = [q.frequency for q in self.pairs]
+        if freqs[0] is not None and freqs[1] is not None:
+            out["envelope_frequency_Hz"] = abs(freqs[0] - freqs[1])
+        currents = [q.current for q in self.pairs]
+        if all(c is not None for c in currents):
+            peak = max(c for c in currents if c is not None)
+            out["current_A"] = peak
+            if self.electrode_area is not None:
+                out["current_density_A_per_m2"] = peak / self.electrode_area
+        return out
+
+    def missing_required(self) -> list[tuple[str, str]]:
+        """Return the unset required fields and the current and carrier of each pair."""
+        out = super().missing_required()
+        for i, pair in enumerate(self.pairs or ()):
+            for name in ("current", "frequency"):
+                if getattr(pair, name) is None:
+                    out.append((f"pairs.{i}.{name}", "a value"))
+        return out
+
+    def extra_problems(self, prefix: str) -> list[Problem]:
+        """Return a problem for equal carriers: no envelope (Grossman et al. 2017)."""
+        if self.pairs is None:
+            return []
+        f1, f2 = self.pairs[0].frequency, self.pairs[1].frequency
+        if f1 is None or f1 != f2:
+            return []
+        from phantomlab.protocols.rules import show_quantity
+
+        return [
+            Problem(
+                f"{prefix}.pairs.1.frequency",
+                show_quantity("frequency_Hz", f2),
+                "differs from the first pair's carrier",
+                "Grossman et al., Cell 169:1029 (2017)",
+                "equal carriers give no envelope (no temporal interference)",
+            )
+        ]

@@ -7,61 +7,17 @@ them the dose is undetermined), and parameters a publication should also
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from phantomlab.protocols._base import ProtocolBase
-from phantomlab.protocols.electrical import PulsedElectrical
-from phantomlab.protocols.models import TI, Combination, Sham
-from phantomlab.protocols.noninvasive import RTMS
 
-__all__ = ["ReportItem", "missing_required", "reporting_checklist"]
-
-_ELECTRICAL_REQ = ("pulse_width", "frequency", "contact_area")
-_ELECTRICAL_REP = ("pulse_shape", "duration", "target", "schedule.sessions")
-
-#: modality -> (required fields, further fields to report)
-CHECKLIST: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "tdcs": (
-        ("anode", "cathode", "current", "electrode_area", "duration"),
-        ("ramp_up", "ramp_down", "target", "schedule.sessions", "schedule.per_week"),
-    ),
-    "rtms": (
-        ("frequency", "intensity"),
-        ("coil", "target", "trains", "train_duration", "inter_train_interval", "duration")
-        + ("schedule.sessions",),
-    ),
-    "ti": (
-        ("pairs", "duration"),
-        ("electrode_area", "current_convention", "ramp_up", "target", "schedule.sessions"),
-    ),
-    "scs": (_ELECTRICAL_REQ + ("vertebral_level",), _ELECTRICAL_REP + ("waveform", "lead")),
-    "drg": (_ELECTRICAL_REQ + ("level",), _ELECTRICAL_REP + ("side", "waveform")),
-    "pns": (_ELECTRICAL_REQ + ("nerves",), _ELECTRICAL_REP + ("approach", "waveform")),
-    "dbs": (_ELECTRICAL_REQ + ("nuclei",), _ELECTRICAL_REP + ("side", "contact_config")),
-    "mcs": (_ELECTRICAL_REQ + ("placement",), _ELECTRICAL_REP + ("side", "contact_config")),
-    "mirror": (("duration",), ("variant", "setting", "supervised", "schedule.sessions")),
-    "bci": (
-        ("recording", "decoder_trained_on"),
-        ("feedback", "duration", "schedule.sessions"),
-    ),
-    "pme": (("duration",), ("emg_channels", "feedback", "schedule.sessions")),
-    "combination": (("components",), ("timing", "schedule.sessions")),
-    "sham": (("of", "method"), ("active_duration",)),
-}
-
-
-def _get(p: ProtocolBase, path: str) -> Any:
-    obj: Any = p
-    for part in path.split("."):
-        obj = getattr(obj, part, None)
-        if obj is None:
-            return None
-    return obj
+__all__ = ["ReportItem", "checklist_items", "missing_required", "reporting_checklist"]
 
 
 def missing_required(protocol: ProtocolBase) -> list[tuple[str, str]]:
-    """Return the parameters missing to deliver a protocol.
+    """Return the parameters missing to deliver a protocol (its own ``missing_required``).
 
     Parameters
     ----------
@@ -73,36 +29,7 @@ def missing_required(protocol: ProtocolBase) -> list[tuple[str, str]]:
     list of (str, str)
         (field, what is needed).
     """
-    required, _ = CHECKLIST.get(protocol.modality_key(), ((), ()))
-    out: list[tuple[str, str]] = []
-    for name in required:
-        if name == "pulse_width" and isinstance(protocol, PulsedElectrical):
-            if protocol.pulse_shape == "sinusoidal":
-                continue
-        if _get(protocol, name) is None:
-            out.append((name, "a value"))
-    if isinstance(protocol, PulsedElectrical) and protocol.amplitude is None:
-        if protocol.voltage is None:
-            out.append(("amplitude", "amplitude (or voltage and impedance)"))
-        elif protocol.impedance is None:
-            out.append(("impedance", "impedance, to turn the voltage into a current"))
-    if isinstance(protocol, RTMS) and protocol.dose().pulses_per_session is None:
-        out.append(
-            (
-                "pulses_per_session",
-                "pulses_per_session, or trains with pulses_per_train or train_duration",
-            )
-        )
-    if isinstance(protocol, TI) and protocol.pairs is not None:
-        for i, pair in enumerate(protocol.pairs):
-            for name in ("current", "frequency"):
-                if getattr(pair, name) is None:
-                    out.append((f"pairs.{i}.{name}", "a value"))
-    if isinstance(protocol, Sham) and protocol.of is None:
-        return [o for o in out if o[0] != "of"] + [("of", "the imitated protocol")]
-    if isinstance(protocol, Combination):
-        return out
-    return out
+    return protocol.missing_required()
 
 
 @dataclass(frozen=True)
@@ -129,6 +56,52 @@ class ReportItem:
         return self.value is None
 
 
+def _shown(value: Any) -> Any:
+    """Return a dumped field value as one checklist cell."""
+    if isinstance(value, dict):
+        return value.get("modality")  # an inline protocol: its modality
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        return f"{len(value)} items"
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return value
+
+
+def checklist_items(
+    protocol: ProtocolBase,
+    required: Sequence[str],
+    report: Sequence[str],
+    prefix: str = "",
+) -> list[ReportItem]:
+    """Return the checklist items of the named fields, with their values as written.
+
+    Parameters
+    ----------
+    protocol : ProtocolBase
+        The protocol.
+    required, report : sequence of str
+        Dotted field names needed to deliver the protocol / to be reported.
+    prefix : str
+        Prepended to field names.
+
+    Returns
+    -------
+    list of ReportItem
+        Required items first.
+    """
+    dumped = protocol.model_dump(mode="json", exclude_none=True)
+    items = []
+    for names, req in ((required, True), (report, False)):
+        for name in names:
+            value: Any = dumped
+            for part in name.split("."):
+                value = value.get(part) if isinstance(value, dict) else None
+            if name == "components" and value is not None:
+                value = f"{len(value)} components"
+            items.append(ReportItem(prefix + name, _shown(value), req))
+    return items
+
+
 def reporting_checklist(protocol: ProtocolBase, prefix: str = "") -> list[ReportItem]:
     """Return the parameters a publication must report, with their values.
 
@@ -143,29 +116,10 @@ def reporting_checklist(protocol: ProtocolBase, prefix: str = "") -> list[Report
     -------
     list of ReportItem
         Required items first, then the further items to report; for a combination
-        the items of each component follow.
+        the items of each component follow. The lists are the class attributes
+        ``required_fields`` and ``report_fields`` of the protocol's class.
     """
-    dumped = protocol.model_dump(mode="json", exclude_none=True)
-    required, report = CHECKLIST.get(protocol.modality_key(), ((), ()))
-    items = []
-    for names, req in ((required, True), (report, False)):
-        for name in names:
-            value: Any = dumped
-            for part in name.split("."):
-                value = value.get(part) if isinstance(value, dict) else None
-            if name == "components" and value is not None:
-                value = f"{len(value)} components"
-            if isinstance(value, dict | list) and name == "of":
-                value = value.get("modality") if isinstance(value, dict) else value
-            if isinstance(value, list) and value and isinstance(value[0], dict):
-                value = f"{len(value)} items"
-            elif isinstance(value, list):
-                value = ", ".join(map(str, value))
-            items.append(ReportItem(prefix + name, value, req))
-    if isinstance(protocol, Combination):
-        for i, comp in enumerate(protocol.components):
-            items += reporting_checklist(comp, f"{prefix}components.{i}.")
-    return items
+    return protocol.report_items(prefix)
 
 
 def _allowed(prop: dict[str, Any], defs: dict[str, Any]) -> str:
@@ -195,8 +149,8 @@ def field_reference_markdown() -> str:
     """
     from phantomlab.protocols._base import Schedule
     from phantomlab.protocols.io import protocol_schema
-    from phantomlab.protocols.models import MODALITIES
     from phantomlab.protocols.noninvasive import TIPair
+    from phantomlab.protocols.registry import MODALITIES
 
     common = ["name", "target", "schedule", "citation", "notes"]
     out: list[str] = []

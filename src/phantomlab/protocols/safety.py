@@ -17,8 +17,7 @@ A check returns every violation at once.
 from __future__ import annotations
 
 import logging
-import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -27,11 +26,9 @@ from typing import TYPE_CHECKING, Any
 from phantomlab._result import Result, as_figure, new_axes
 from phantomlab.exceptions import Problem, ProtocolError
 from phantomlab.protocols._base import ProtocolBase
-from phantomlab.protocols._types import parse_intensity
-from phantomlab.protocols.dose import DoseMetrics, compute_dose
-from phantomlab.protocols.electrical import PulsedElectrical
-from phantomlab.protocols.models import TDCS, TI, Combination, Sham
-from phantomlab.protocols.noninvasive import RTMS
+from phantomlab.protocols.dose import DoseMetrics
+from phantomlab.protocols.registry import MODALITIES, model_for
+from phantomlab.protocols.rules import OPS, QUANTITIES, SafetyRule, quantity_info, show_quantity
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -49,35 +46,6 @@ __all__ = [
 
 log = logging.getLogger("phantomlab.protocols.safety")
 
-_OPS: dict[str, Callable[[Any, Any], bool]] = {
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
-
-# quantity key -> (field name in the protocol, SI unit, display unit)
-_QUANTITY: dict[str, tuple[str, str, str]] = {
-    "current_A": ("current", "A", "mA"),
-    "amplitude_A": ("amplitude", "A", "mA"),
-    "duration_s": ("duration", "s", "min"),
-    "frequency_Hz": ("frequency", "Hz", "Hz"),
-    "pulse_width_s": ("pulse_width", "s", "us"),
-    "electrode_area_m2": ("electrode_area", "m^2", "cm^2"),
-    "contact_area_m2": ("contact_area", "m^2", "mm^2"),
-    "train_duration_s": ("train_duration", "s", "s"),
-    "inter_train_interval_s": ("inter_train_interval", "s", "s"),
-    "intensity_pct_mt": ("intensity", "", "%MT"),
-    "pulses_per_session": ("pulses_per_session", "", ""),
-    "sessions": ("schedule.sessions", "", ""),
-    "shannon_k": ("shannon_k (derived)", "", ""),
-    "charge_per_phase_C": ("charge_per_phase (derived)", "C", "uC"),
-    "charge_density_C_per_m2": ("charge_density (derived)", "C/m^2", "uC/cm^2"),
-    "current_density_A_per_m2": ("current_density (derived)", "A/m^2", "A/m^2"),
-    "charge_per_session_C": ("charge_per_session (derived)", "C", "C"),
-    "envelope_frequency_Hz": ("envelope_frequency (derived)", "Hz", "Hz"),
-}
-
 #: Parameters whose range over published PLP studies is turned into warnings.
 PLP_RANGE_QUANTITIES: tuple[str, ...] = (
     "current_A",
@@ -92,101 +60,6 @@ PLP_RANGE_QUANTITIES: tuple[str, ...] = (
     "inter_train_interval_s",
     "sessions",
 )
-
-
-def _show(quantity: str, value: Any) -> str:
-    if not isinstance(value, int | float):
-        return str(value)
-    _, si, disp = _QUANTITY.get(quantity, (quantity, "", ""))
-    if si and disp and si != disp:
-        from phantomlab._units import format_si
-
-        return format_si(float(value), si, disp)
-    if disp:
-        return f"{value:.4g} {disp}".replace(" %", " %")
-    return f"{value:.4g}"
-
-
-@dataclass(frozen=True)
-class SafetyRule:
-    """One row of the safety table.
-
-    Attributes
-    ----------
-    id : str
-        Unique rule id, e.g. ``"tdcs_current_bikson2016"``.
-    modalities : tuple of str
-        Modality keys the rule applies to.
-    quantity : str
-        Key of :func:`protocol_quantities` (SI-suffixed), e.g. ``"current_A"``.
-    comparison : str
-        Allowed relation of value to limit: ``<``, ``<=``, ``>``, ``>=``.
-    limit : float
-        The limit, in the SI unit of ``quantity``.
-    severity : str
-        ``"error"`` (published limit) or ``"warning"`` (outside the PLP-study range).
-    citation : str
-        Source of the limit.
-    where : str
-        Where in the source the value was read.
-    when : tuple of (str, str, float)
-        Conditions (quantity, comparison, value) under which the rule applies.
-    message : str
-        What a violation means.
-    """
-
-    id: str
-    modalities: tuple[str, ...]
-    quantity: str
-    comparison: str
-    limit: float
-    severity: str
-    citation: str
-    where: str = ""
-    when: tuple[tuple[str, str, float], ...] = ()
-    message: str = ""
-
-    def applies(self, quantities: Mapping[str, Any]) -> bool | None:
-        """Return whether the ``when`` conditions hold (``None`` if undetermined).
-
-        Parameters
-        ----------
-        quantities : mapping
-            Output of :func:`protocol_quantities`.
-
-        Returns
-        -------
-        bool or None
-            ``None`` when a condition's quantity is unknown.
-        """
-        for key, op, value in self.when:
-            v = quantities.get(key)
-            if v is None:
-                return None
-            if not _OPS[op](v, value):
-                return False
-        return True
-
-    def limit_text(self) -> str:
-        """Return the allowed range in display units, e.g. ``"<= 4 mA"``."""
-        return f"{self.comparison} {_show(self.quantity, self.limit)}"
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the rule as a flat dict (one table row)."""
-        when = ";".join(f"{k}{op}{v:g}" for k, op, v in self.when)
-        return {
-            "id": self.id,
-            "modality": ";".join(self.modalities),
-            "quantity": self.quantity,
-            "comparison": self.comparison,
-            "limit": self.limit,
-            "limit_display": self.limit_text(),
-            "severity": self.severity,
-            "citation": self.citation,
-            "where": self.where,
-            "when": when,
-            "message": self.message,
-        }
 
 
 def _parse_when(text: str) -> tuple[tuple[str, str, float], ...]:
@@ -232,12 +105,6 @@ def published_rules() -> tuple[SafetyRule, ...]:
     return tuple(rules)
 
 
-def _flatten(p: ProtocolBase) -> list[ProtocolBase]:
-    if isinstance(p, Combination):
-        return [q for c in p.components for q in _flatten(c)]
-    return [p]
-
-
 @lru_cache(maxsize=1)
 def plp_range_rules() -> tuple[SafetyRule, ...]:
     """Return warning rules for the parameter ranges used in published PLP studies.
@@ -255,8 +122,8 @@ def plp_range_rules() -> tuple[SafetyRule, ...]:
 
     seen: dict[tuple[str, str], list[tuple[float, str]]] = {}
     for name in list_reference():
-        for p in _flatten(get_reference(name)):
-            if isinstance(p, Sham):
+        for p in get_reference(name).flatten():
+            if p.role == "sham":
                 continue
             q = protocol_quantities(p)
             for key in PLP_RANGE_QUANTITIES:
@@ -293,15 +160,26 @@ def plp_range_rules() -> tuple[SafetyRule, ...]:
     return tuple(rules)
 
 
+def declared_rules() -> tuple[SafetyRule, ...]:
+    """Return the limits declared by the registered protocol classes (``safety_limits``).
+
+    Returns
+    -------
+    tuple of SafetyRule
+        In the order of the standard.
+    """
+    return tuple(r for cls in MODALITIES.values() for r in cls.safety_limits)
+
+
 def safety_rules() -> tuple[SafetyRule, ...]:
-    """Return every rule: published limits, then PLP-study ranges.
+    """Return every rule: published limits, limits declared by classes, PLP-study ranges.
 
     Returns
     -------
     tuple of SafetyRule
         The full rule table.
     """
-    return published_rules() + plp_range_rules()
+    return published_rules() + declared_rules() + plp_range_rules()
 
 
 def safety_table() -> Any:
@@ -331,28 +209,10 @@ def protocol_quantities(protocol: ProtocolBase) -> dict[str, Any]:
     dict
         Dose metrics (:data:`~phantomlab.protocols.dose.DOSE_KEYS`) plus stated
         fields with SI suffixes (``current_A``, ``duration_s``, ``frequency_Hz``,
-        ``intensity_pct_mt`` ...). Unknown values are ``None``.
+        ``intensity_pct_mt`` ...). Unknown values are ``None``. Computed by the
+        protocol class (:meth:`~phantomlab.protocols.ProtocolBase.safety_quantities`).
     """
-    q: dict[str, Any] = compute_dose(protocol).to_dict()
-    q.pop("components", None)
-    q["duration_s"] = getattr(protocol, "duration", None)
-    if isinstance(protocol, TDCS):
-        q["electrode_area_m2"] = protocol.electrode_area
-    if isinstance(protocol, PulsedElectrical):
-        q["amplitude_A"] = protocol.amplitude
-        q["pulse_width_s"] = protocol.pulse_width
-        q["frequency_Hz"] = protocol.frequency
-        q["contact_area_m2"] = protocol.contact_area
-    if isinstance(protocol, RTMS):
-        q["frequency_Hz"] = protocol.frequency
-        q["train_duration_s"] = protocol.train_duration
-        q["inter_train_interval_s"] = protocol.inter_train_interval
-        q["intensity_pct_mt"] = None
-        if protocol.intensity is not None:
-            pct, ref = parse_intensity(protocol.intensity)
-            if ref in ("MT", "RMT"):
-                q["intensity_pct_mt"] = pct
-    return q
+    return protocol.safety_quantities()
 
 
 @dataclass(frozen=True, repr=False)
@@ -441,13 +301,6 @@ class SafetyReport(Result):
             raise ProtocolError(self.errors)
 
 
-def _required(p: ProtocolBase) -> list[tuple[str, str]]:
-    """Return (field, what is needed) for each parameter missing to deliver ``p``."""
-    from phantomlab.protocols.reporting import missing_required
-
-    return missing_required(p)
-
-
 def _check_one(
     p: ProtocolBase, prefix: str, rules: tuple[SafetyRule, ...], require_complete: bool
 ) -> tuple[list[Problem], list[str]]:
@@ -467,31 +320,20 @@ def _check_one(
             if rule.severity == "error":
                 not_evaluated.append(f"{pre}:{rule.id}")
             continue
-        if not _OPS[rule.comparison](value, rule.limit):
-            fname = _QUANTITY.get(rule.quantity, (rule.quantity, "", ""))[0]
+        if not OPS[rule.comparison](value, rule.limit):
+            fname = quantity_info(rule.quantity)[0]
             problems.append(
                 Problem(
                     f"{pre}.{fname}",
-                    _show(rule.quantity, value),
+                    show_quantity(rule.quantity, value),
                     rule.limit_text(),
                     rule.citation,
                     f"{rule.message} [rule {rule.id}]",
                     rule.severity,
                 )
             )
-    if isinstance(p, TI) and p.pairs is not None:
-        f1, f2 = p.pairs[0].frequency, p.pairs[1].frequency
-        if f1 is not None and f1 == f2:
-            problems.append(
-                Problem(
-                    f"{pre}.pairs.1.frequency",
-                    _show("frequency_Hz", f2),
-                    "differs from the first pair's carrier",
-                    "Grossman et al., Cell 169:1029 (2017)",
-                    "equal carriers give no envelope (no temporal interference)",
-                )
-            )
-    for fname, need in _required(p):
+    problems += p.extra_problems(pre)
+    for fname, need in p.missing_required():
         problems.append(
             Problem(
                 f"{pre}.{fname}",
@@ -502,14 +344,14 @@ def _check_one(
                 "error" if require_complete else "warning",
             )
         )
-    if isinstance(p, Combination):
-        for i, c in enumerate(p.components):
-            sub, ne = _check_one(c, f"{pre}.components.{i}.", rules, require_complete)
+    for sub_prefix, child, full in p.nested():
+        if full:
+            sub, ne = _check_one(child, f"{pre}.{sub_prefix}", rules, require_complete)
             problems += sub
             not_evaluated += ne
-    if isinstance(p, Sham) and isinstance(p.of, ProtocolBase):
-        sub, _ = _check_one(p.of, f"{pre}.of.", (), False)
-        problems += [s for s in sub if s.severity == "error"]
+        else:  # only the errors of the protocol itself (no rules, completeness not required)
+            sub, _ = _check_one(child, f"{pre}.{sub_prefix}", (), False)
+            problems += [s for s in sub if s.severity == "error"]
     return problems, not_evaluated
 
 
@@ -579,7 +421,7 @@ def check_protocol(
             errors.append(p)
         else:
             warnings.append(p)
-    return SafetyReport(errors, warnings, compute_dose(protocol), not_evaluated)
+    return SafetyReport(errors, warnings, protocol.dose(), not_evaluated)
 
 
 @dataclass(frozen=True)
@@ -627,11 +469,10 @@ def parameter_bounds(modality: str) -> dict[str, ParameterBound]:
         Keyed by field name; e.g. ``parameter_bounds("tdcs")["current"].safe_high``
         is 0.004 (A, Bikson et al. 2016).
     """
-    from phantomlab.protocols.models import model_for
-
-    fields = model_for(modality).model_fields
+    cls = model_for(modality)
+    fields = cls.model_fields
     out: dict[str, ParameterBound] = {}
-    for quantity, (fname, _, _) in _QUANTITY.items():
+    for quantity, (fname, _, _) in {**QUANTITIES, **cls.quantity_units}.items():
         base = fname.split(".")[-1]
         if "(derived)" in fname or (base not in fields and fname != "schedule.sessions"):
             continue

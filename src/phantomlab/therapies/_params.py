@@ -1,7 +1,8 @@
 """Provenance records of the free parameters of every therapy.
 
-Each parameter is a :class:`TherapyParam`: its value, unit, prior range (the
-interval a calibration may explore) and where the value comes from:
+Each parameter is a :class:`phantomlab._params.Param` (the one provenance record of
+PhantomLab): its value, unit, prior range (the interval a calibration may explore) and
+where the value comes from:
 
 * ``"source"``: read in a publication (``source`` names it; the research note
   in ``shared/research`` where it is quoted is given in brackets);
@@ -15,58 +16,12 @@ The therapy model card (:func:`model_card`) is generated from
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from phantomlab._params import KINDS, Kind, Param, make_param
 
-__all__ = ["KINDS", "REGISTRY", "TherapyParam", "model_card", "tparam"]
-
-#: Allowed provenance kinds.
-KINDS: tuple[str, ...] = ("source", "calibrated", "assumed")
-
-Kind = Literal["source", "calibrated", "assumed"]
-
-
-@dataclass(frozen=True)
-class TherapyParam:
-    """One free parameter of a therapy model, with its prior range and provenance.
-
-    Parameters
-    ----------
-    module : str
-        Therapy module (``"scs"``, ``"rtms"``, ...).
-    name : str
-        Parameter name, unique within its module.
-    value : float
-        Default value in ``unit``.
-    unit : str
-        Unit of ``value`` (``"1"`` for dimensionless).
-    prior : tuple of float
-        ``(low, high)`` range a calibration may explore; contains ``value``.
-    kind : {"source", "calibrated", "assumed"}
-        Provenance kind.
-    source : str
-        Citation or calibration target (empty for assumed values).
-    note : str
-        Reason (assumed), procedure (calibrated) or location (source).
-    """
-
-    module: str
-    name: str
-    value: float
-    unit: str
-    prior: tuple[float, float]
-    kind: Kind
-    source: str
-    note: str = ""
-
-    @property
-    def key(self) -> str:
-        """Return ``"module.name"``."""
-        return f"{self.module}.{self.name}"
-
+__all__ = ["KINDS", "REGISTRY", "model_card", "prior_range", "tparam"]
 
 #: Every registered therapy parameter, keyed by ``"module.name"``.
-REGISTRY: dict[str, TherapyParam] = {}
+REGISTRY: dict[str, Param] = {}
 
 
 def tparam(
@@ -78,7 +33,7 @@ def tparam(
     kind: Kind,
     source: str = "",
     note: str = "",
-) -> TherapyParam:
+) -> Param:
     """Register a therapy parameter and return its record.
 
     Parameters
@@ -100,26 +55,34 @@ def tparam(
 
     Returns
     -------
-    TherapyParam
-        The record (also stored in :data:`REGISTRY`).
+    Param
+        The record (:func:`phantomlab._params.make_param`, also stored in
+        :data:`REGISTRY`).
 
     Raises
     ------
     ValueError
         If the record is malformed (a programming error, not user input).
     """
-    if kind not in KINDS:
-        raise ValueError(f"provenance kind must be one of {KINDS}, got {kind!r}")
-    if kind in ("source", "calibrated") and not source:
-        raise ValueError(f"{module}.{name}: a {kind} parameter needs a source")
-    if kind == "assumed" and not note:
-        raise ValueError(f"{module}.{name}: an assumed parameter needs a reason")
-    lo, hi = float(prior[0]), float(prior[1])
-    if not lo <= float(value) <= hi:
-        raise ValueError(f"{module}.{name}: value {value} outside its prior {prior}")
-    rec = TherapyParam(module, name, float(value), unit, (lo, hi), kind, source, note)
+    rec = make_param(module, name, value, unit, kind, source, note, prior)
     REGISTRY[rec.key] = rec
     return rec
+
+
+def prior_range(rec: Param) -> tuple[float, float]:
+    """Return the prior range of a therapy parameter (its value alone if it has none).
+
+    Parameters
+    ----------
+    rec : Param
+        A parameter record.
+
+    Returns
+    -------
+    tuple of float
+        ``(low, high)``.
+    """
+    return rec.prior if rec.prior is not None else (rec.value, rec.value)
 
 
 def model_card(module: str | None = None) -> str:
@@ -144,8 +107,6 @@ def model_card(module: str | None = None) -> str:
         if module is not None and p.module != module:
             continue
         why = "; ".join(s for s in (p.source, p.note) if s).replace("|", "/")
-        rows.append(
-            f"| `{p.key}` | {p.value:g} | {p.unit} | {p.prior[0]:g}–{p.prior[1]:g} "
-            f"| {p.kind} | {why} |"
-        )
+        lo, hi = prior_range(p)
+        rows.append(f"| `{p.key}` | {p.value:g} | {p.unit} | {lo:g}–{hi:g} | {p.kind} | {why} |")
     return "\n".join(rows)

@@ -5,7 +5,7 @@ Every modality is a :class:`Therapy` subclass with
 * ``modality``: the protocol's modality key it accepts (any other is rejected
   with a :class:`~phantomlab.exceptions.ProtocolError`);
 * ``resolve(protocol) -> dict``: the dose quantities in SI units, with every
-  unset value filled by a declared default (a :class:`TherapyParam`);
+  unset value filled by a declared default (a :class:`Param`);
 * ``prepare(protocol, n_patients, rng, start_day) -> CohortState``: per-patient
   draws (lead position, responsiveness, expectation) and the session calendar;
 * ``apply(protocol, state, day) -> Levers``: the levers of
@@ -29,11 +29,12 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
+from phantomlab._params import Param
 from phantomlab._rng import RNGLike, as_generator
 from phantomlab.exceptions import InputError, Problem, ProtocolError
 from phantomlab.mechanisms.patient import Levers
 from phantomlab.protocols import ProtocolBase, get_reference
-from phantomlab.therapies._params import TherapyParam, tparam
+from phantomlab.therapies._params import prior_range, tparam
 
 __all__ = [
     "Calendar",
@@ -326,7 +327,7 @@ SHARED_MODULES: tuple[str, ...] = ("placebo", "m1")
 SHARED_MODULES_HELP = ("placebo.*", "m1.*")
 
 
-def _shared(key: str) -> TherapyParam | None:
+def _shared(key: str) -> Param | None:
     from phantomlab.therapies._params import REGISTRY
 
     rec = REGISTRY.get(key)
@@ -349,7 +350,7 @@ class Therapy:
     :meth:`specific` and optionally :meth:`draw`.
     """
 
-    #: Protocol modality key accepted.
+    #: Protocol modality key accepted (set by :func:`~phantomlab.therapies.register_therapy`).
     modality: ClassVar[str] = ""
     #: Name of the reference protocol in the library (``None``: built in).
     reference: ClassVar[str | None] = None
@@ -363,7 +364,7 @@ class Therapy:
     #: Continuous device stimulation (True) or session-based (False).
     continuous: ClassVar[bool] = False
     #: Free parameters of the model, by short name.
-    PARAMS: ClassVar[dict[str, TherapyParam]] = {}
+    PARAMS: ClassVar[dict[str, Param]] = {}
 
     def __init__(self, params: Mapping[str, float] | None = None) -> None:
         self.params = dict(params or {})
@@ -380,12 +381,13 @@ class Therapy:
                         "unknown therapy parameter",
                     )
                 )
-            elif not (np.isfinite(v) and rec.prior[0] <= v <= rec.prior[1]):
+            elif not (np.isfinite(v) and prior_range(rec)[0] <= v <= prior_range(rec)[1]):
+                lo, hi = prior_range(rec)
                 problems.append(
                     Problem(
                         f"{self.modality}.{k}",
                         v,
-                        f"{rec.prior[0]:g} to {rec.prior[1]:g} {rec.unit}",
+                        f"{lo:g} to {hi:g} {rec.unit}",
                         rec.source,
                         "outside the prior range",
                     )
@@ -457,6 +459,11 @@ class Therapy:
                 )
             )
         return protocol
+
+    @classmethod
+    def has_reference(cls) -> bool:
+        """Whether :meth:`reference_protocol` gives a protocol (library name or built in)."""
+        return cls.reference is not None or cls.reference_protocol is not Therapy.reference_protocol
 
     def reference_protocol(self) -> ProtocolBase:
         """Return the reference protocol of this modality.

@@ -16,10 +16,12 @@ from typing import ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
+from phantomlab._params import Param
 from phantomlab.protocols import ProtocolBase
 from phantomlab.therapies._common import get_si
-from phantomlab.therapies._params import TherapyParam, tparam
+from phantomlab.therapies._params import tparam
 from phantomlab.therapies.base import CohortState, Therapy, _sessions_from_schedule
+from phantomlab.therapies.registry import register_therapy
 
 __all__ = ["BCITherapy", "DECODER_SIGN"]
 
@@ -29,7 +31,7 @@ _M = "bci"
 #: Decoder -> sign of the training signal.
 DECODER_SIGN = {"phantom": 1.0, "intact": -1.0, "random": 0.0}
 
-P: dict[str, TherapyParam] = {
+P: dict[str, Param] = {
     "session_ref": tparam(
         _M,
         "session_ref",
@@ -52,16 +54,16 @@ P: dict[str, TherapyParam] = {
 }
 
 
+@register_therapy("bci")
 class BCITherapy(Therapy):
     """Brain-computer interface training; see the module docstring."""
 
-    modality = "bci"
     reference = "yanagisawa2020_real decoder"
     curve_param = "sessions"
     curve_values = (0.0, 1.0, 3.0, 5.0, 10.0)
     curve_unit = ("sessions", 1.0)
     dose_keys = ("duration", "sessions")
-    PARAMS: ClassVar[dict[str, TherapyParam]] = P
+    PARAMS: ClassVar[dict[str, Param]] = P
 
     def resolve(self, protocol: ProtocolBase) -> dict[str, float]:
         """Session duration (s), sessions, decoder sign."""

@@ -16,26 +16,27 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
+from phantomlab._params import Param
 from phantomlab._rng import RNGLike, as_generator
 from phantomlab.protocols import ProtocolBase
-from phantomlab.therapies._params import TherapyParam
 from phantomlab.therapies.base import Calendar, CohortState, Therapy, combine_levers
+from phantomlab.therapies.registry import register_therapy
 
 __all__ = ["CombinationTherapy"]
 
 Arr = NDArray[np.float64]
 
 
+@register_therapy("combination")
 class CombinationTherapy(Therapy):
     """Concurrent protocols; see the module docstring."""
 
-    modality = "combination"
     reference = "gunduz2021_active_tdcs_active_mt"
     curve_param = "sessions"
     curve_values = (0.0, 5.0, 10.0, 20.0)
     curve_unit = ("sessions", 1.0)
     dose_keys = ("sessions",)
-    PARAMS: ClassVar[dict[str, TherapyParam]] = {}
+    PARAMS: ClassVar[dict[str, Param]] = {}
 
     def resolve(self, protocol: ProtocolBase) -> dict[str, float]:
         """Nothing of its own (each component resolves its dose)."""

@@ -23,10 +23,12 @@ from typing import ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
+from phantomlab._params import Param
 from phantomlab.protocols import ProtocolBase
 from phantomlab.therapies._common import get_si, hill, tolerance
-from phantomlab.therapies._params import TherapyParam, tparam
+from phantomlab.therapies._params import tparam
 from phantomlab.therapies.base import CohortState, Therapy
+from phantomlab.therapies.registry import register_therapy
 
 __all__ = ["DBSTherapy"]
 
@@ -34,7 +36,7 @@ Arr = NDArray[np.float64]
 _M = "dbs"
 _TWO = "two-centre DBS series: mean 2.8 V, 238 us, 22 Hz (evidence.md row 17)"
 
-P: dict[str, TherapyParam] = {
+P: dict[str, Param] = {
     "k_current_distance": tparam(
         _M,
         "k_current_distance",
@@ -118,17 +120,17 @@ P: dict[str, TherapyParam] = {
 }
 
 
+@register_therapy("dbs")
 class DBSTherapy(Therapy):
     """Deep brain stimulation (VPL/VPM/VC, PVG/PAG); see the module docstring."""
 
-    modality = "dbs"
     reference = "pereira2013_single (amputees)"
     curve_param = "amplitude"
     curve_values = (0.0, 0.5e-3, 1e-3, 2e-3, 3e-3, 5e-3)
     curve_unit = ("mA", 1e3)
     dose_keys = ("amplitude", "frequency", "days")
     continuous = True
-    PARAMS: ClassVar[dict[str, TherapyParam]] = P
+    PARAMS: ClassVar[dict[str, Param]] = P
 
     def resolve(self, protocol: ProtocolBase) -> dict[str, float]:
         """Amplitude (A), frequency (Hz), and the targeted nuclei (shares)."""

@@ -27,11 +27,13 @@ from typing import ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
+from phantomlab._params import Param
 from phantomlab.mechanisms.peripheral import drg_stimulation_block
 from phantomlab.protocols import ProtocolBase
 from phantomlab.therapies._common import get_si, hill, tolerance
-from phantomlab.therapies._params import TherapyParam, tparam
+from phantomlab.therapies._params import tparam
 from phantomlab.therapies.base import CohortState, Therapy
+from phantomlab.therapies.registry import register_therapy
 
 __all__ = ["DRGTherapy", "c_filter"]
 
@@ -39,7 +41,7 @@ Arr = NDArray[np.float64]
 _M = "drg"
 _GFS = "PMC7669706: 20 Hz GFS abates C transmission within 20 s, Abeta spared (mechanisms.md §2.3)"
 
-P: dict[str, TherapyParam] = {
+P: dict[str, Param] = {
     "threshold_median": tparam(
         _M,
         "threshold_median",
@@ -152,17 +154,17 @@ def c_filter(frequency: float, duration: float = 40.0) -> float:
     return float(1.0 - np.mean(frac[t >= duration - 5.0]))
 
 
+@register_therapy("drg")
 class DRGTherapy(Therapy):
     """Dorsal root ganglion stimulation; see the module docstring."""
 
-    modality = "drg"
     reference = "srinivasan2022_pooled"
     curve_param = "frequency"
     curve_values = (0.0, 2.0, 5.0, 10.0, 20.0, 40.0, 60.0)
     curve_unit = ("Hz", 1.0)
     dose_keys = ("amplitude", "frequency", "days")
     continuous = True
-    PARAMS: ClassVar[dict[str, TherapyParam]] = P
+    PARAMS: ClassVar[dict[str, Param]] = P
 
     def resolve(self, protocol: ProtocolBase) -> dict[str, float]:
         """Amplitude (A; unset = 1.5 x the median threshold) and frequency (Hz)."""

@@ -15,18 +15,20 @@ from typing import ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
+from phantomlab._params import Param
 from phantomlab.protocols import ProtocolBase
 from phantomlab.therapies._common import buildup, get_si, hill, tolerance
 from phantomlab.therapies._m1 import draw_response, m1_levers
-from phantomlab.therapies._params import TherapyParam, tparam
+from phantomlab.therapies._params import tparam
 from phantomlab.therapies.base import CohortState, Therapy
+from phantomlab.therapies.registry import register_therapy
 
 __all__ = ["MCSTherapy"]
 
 Arr = NDArray[np.float64]
 _M = "mcs"
 
-P: dict[str, TherapyParam] = {
+P: dict[str, Param] = {
     "effect_max": tparam(
         _M,
         "effect_max",
@@ -85,17 +87,17 @@ P: dict[str, TherapyParam] = {
 }
 
 
+@register_therapy("mcs")
 class MCSTherapy(Therapy):
     """Epidural motor cortex stimulation; see the module docstring."""
 
-    modality = "mcs"
     reference = "nihon2001_single_mcs"
     curve_param = "amplitude"
     curve_values = (0.0, 1e-3, 2e-3, 4e-3, 6e-3, 10e-3)
     curve_unit = ("mA", 1e3)
     dose_keys = ("amplitude", "days")
     continuous = True
-    PARAMS: ClassVar[dict[str, TherapyParam]] = P
+    PARAMS: ClassVar[dict[str, Param]] = P
 
     def resolve(self, protocol: ProtocolBase) -> dict[str, float]:
         """Amplitude (A)."""

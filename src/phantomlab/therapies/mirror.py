@@ -16,17 +16,19 @@ from typing import ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
+from phantomlab._params import Param
 from phantomlab.protocols import ProtocolBase
 from phantomlab.therapies._common import get_si
-from phantomlab.therapies._params import TherapyParam, tparam
+from phantomlab.therapies._params import tparam
 from phantomlab.therapies.base import CohortState, Therapy, _sessions_from_schedule
+from phantomlab.therapies.registry import register_therapy
 
 __all__ = ["MirrorTherapy"]
 
 Arr = NDArray[np.float64]
 _M = "mirror"
 
-P: dict[str, TherapyParam] = {
+P: dict[str, Param] = {
     "session_ref": tparam(
         _M,
         "session_ref",
@@ -59,16 +61,16 @@ P: dict[str, TherapyParam] = {
 }
 
 
+@register_therapy("mirror")
 class MirrorTherapy(Therapy):
     """Mirror therapy / graded motor imagery; see the module docstring."""
 
-    modality = "mirror"
     reference = "finn2017_mirror"
     curve_param = "sessions"
     curve_values = (0.0, 1.0, 5.0, 10.0, 20.0, 30.0)
     curve_unit = ("sessions", 1.0)
     dose_keys = ("duration", "sessions")
-    PARAMS: ClassVar[dict[str, TherapyParam]] = P
+    PARAMS: ClassVar[dict[str, Param]] = P
 
     def resolve(self, protocol: ProtocolBase) -> dict[str, float]:
         """Session duration (s), sessions and variant."""

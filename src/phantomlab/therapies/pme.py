@@ -15,10 +15,12 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
+from phantomlab._params import Param
 from phantomlab.protocols import ProtocolBase, load_protocol
 from phantomlab.therapies._common import get_si
-from phantomlab.therapies._params import TherapyParam, tparam
+from phantomlab.therapies._params import tparam
 from phantomlab.therapies.base import CohortState, Therapy, _sessions_from_schedule
+from phantomlab.therapies.registry import register_therapy
 
 __all__ = ["PMETherapy", "REFERENCE_PME"]
 
@@ -36,7 +38,7 @@ REFERENCE_PME: dict[str, Any] = {
     "notes": "15 sessions from the PME vs PMI RCT plan (rs-798862); duration and spacing assumed",
 }
 
-P: dict[str, TherapyParam] = {
+P: dict[str, Param] = {
     "session_ref": tparam(
         _M,
         "session_ref",
@@ -58,16 +60,16 @@ P: dict[str, TherapyParam] = {
 }
 
 
+@register_therapy("pme")
 class PMETherapy(Therapy):
     """Phantom motor execution training; see the module docstring."""
 
-    modality = "pme"
     reference = None
     curve_param = "sessions"
     curve_values = (0.0, 1.0, 5.0, 10.0, 15.0, 30.0)
     curve_unit = ("sessions", 1.0)
     dose_keys = ("duration", "sessions")
-    PARAMS: ClassVar[dict[str, TherapyParam]] = P
+    PARAMS: ClassVar[dict[str, Param]] = P
 
     def reference_protocol(self) -> ProtocolBase:
         """Return the built-in PME protocol (:data:`REFERENCE_PME`)."""

@@ -23,11 +23,13 @@ from typing import ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
+from phantomlab._params import Param
 from phantomlab.protocols import ProtocolBase
 from phantomlab.therapies import fibres as fb
 from phantomlab.therapies._common import get_si, hill
-from phantomlab.therapies._params import TherapyParam, tparam
+from phantomlab.therapies._params import tparam
 from phantomlab.therapies.base import CohortState, Therapy
+from phantomlab.therapies.registry import register_therapy
 
 __all__ = ["PNSTherapy"]
 
@@ -35,7 +37,7 @@ Arr = NDArray[np.float64]
 _M = "pns"
 _RAUCK = "Rauck 2014 Neuromodulation 17:188: lead 0.5-3.0 cm from the nerve (evidence.md row 10)"
 
-P: dict[str, TherapyParam] = {
+P: dict[str, Param] = {
     "sigma_muscle": tparam(
         _M,
         "sigma_muscle",
@@ -145,17 +147,17 @@ P: dict[str, TherapyParam] = {
 }
 
 
+@register_therapy("pns")
 class PNSTherapy(Therapy):
     """Peripheral nerve stimulation (pulsed or kHz block); see the module docstring."""
 
-    modality = "pns"
     reference = "gilmore2019_active"
     curve_param = "amplitude"
     curve_values = (0.0, 1e-3, 2e-3, 5e-3, 10e-3, 20e-3, 30e-3)
     curve_unit = ("mA", 1e3)
     dose_keys = ("amplitude", "frequency", "pulse_width", "days")
     continuous = True
-    PARAMS: ClassVar[dict[str, TherapyParam]] = P
+    PARAMS: ClassVar[dict[str, Param]] = P
 
     def resolve(self, protocol: ProtocolBase) -> dict[str, float]:
         """Amplitude (A, absent = programmed), frequency, pulse width, block flag, days."""

@@ -24,11 +24,13 @@ from typing import ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
+from phantomlab._params import Param
 from phantomlab.protocols import ProtocolBase
 from phantomlab.therapies._common import aftereffect, get_si
 from phantomlab.therapies._m1 import draw_response, m1_levers
-from phantomlab.therapies._params import TherapyParam, tparam
+from phantomlab.therapies._params import tparam
 from phantomlab.therapies.base import CohortState, Therapy, _sessions_from_schedule
+from phantomlab.therapies.registry import register_therapy
 
 __all__ = ["RTMSTherapy", "frequency_sign"]
 
@@ -37,7 +39,7 @@ _M = "rtms"
 _CHEN = "Chen et al. 1997 Neurology 48:1398 (mechanisms.md §4.2)"
 _MAL = "Malavera 2016 J Pain 17:911: benefit at day 15, not significant at day 30"
 
-P: dict[str, TherapyParam] = {
+P: dict[str, Param] = {
     "low_effect": tparam(
         _M,
         "low_effect",
@@ -204,22 +206,20 @@ def frequency_sign(th: Therapy, frequency: float, pattern: str | None = None) ->
     return high
 
 
+@register_therapy("rtms")
 class RTMSTherapy(Therapy):
     """Repetitive transcranial magnetic stimulation of M1; see the module docstring."""
 
-    modality = "rtms"
     reference = "malavera2016_active"
     curve_param = "frequency"
     curve_values = (0.0, 0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
     curve_unit = ("Hz", 1.0)
     dose_keys = ("frequency", "intensity", "pulses", "sessions")
-    PARAMS: ClassVar[dict[str, TherapyParam]] = P
+    PARAMS: ClassVar[dict[str, Param]] = P
 
     def resolve(self, protocol: ProtocolBase) -> dict[str, float]:
         """Frequency (Hz), intensity (%MT), pulses per session, sessions, pattern."""
-        from phantomlab.protocols.dose import intensity_percent
-
-        pct, _ = intensity_percent(protocol)  # type: ignore[arg-type]
+        pct, _ = protocol.intensity_percent()  # type: ignore[attr-defined]
         pulses = getattr(protocol, "pulses_per_session", None)
         if pulses is None:
             d = protocol.dose()

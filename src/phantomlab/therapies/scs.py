@@ -35,11 +35,13 @@ from typing import ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
+from phantomlab._params import Param
 from phantomlab.protocols import ProtocolBase
 from phantomlab.therapies import fibres as fb
 from phantomlab.therapies._common import get_si, tolerance
-from phantomlab.therapies._params import TherapyParam, tparam
+from phantomlab.therapies._params import tparam
 from phantomlab.therapies.base import CohortState, Therapy
+from phantomlab.therapies.registry import register_therapy
 
 __all__ = ["SCSTherapy", "WAVEFORM_CODE", "dorsal_column_recruitment"]
 
@@ -51,7 +53,7 @@ _SIM = "SimNIBS conductivity table, Wagner 2004 (shared/research/fields.md §1.8
 #: Waveform -> numeric code in the dose dict.
 WAVEFORM_CODE = {"tonic": 0.0, "burst": 1.0, "high_frequency": 2.0, "other": 0.0}
 
-P: dict[str, TherapyParam] = {
+P: dict[str, Param] = {
     "sigma_csf": tparam(_M, "sigma_csf", 1.654, "S/m", (1.5, 1.8), "source", _SIM, "CSF"),
     "dcsf_median": tparam(
         _M,
@@ -292,17 +294,17 @@ def dorsal_column_recruitment(
     )
 
 
+@register_therapy("scs")
 class SCSTherapy(Therapy):
     """Spinal cord stimulation (tonic, burst, 10 kHz); see the module docstring."""
 
-    modality = "scs"
     reference = "nihon2001_single_scs"
     curve_param = "amplitude"
     curve_values = (0.0, 0.5e-3, 1e-3, 2e-3, 3e-3, 4e-3, 6e-3, 8e-3)
     curve_unit = ("mA", 1e3)
     dose_keys = ("amplitude", "frequency", "pulse_width", "days")
     continuous = True
-    PARAMS: ClassVar[dict[str, TherapyParam]] = P
+    PARAMS: ClassVar[dict[str, Param]] = P
 
     def resolve(self, protocol: ProtocolBase) -> dict[str, float]:
         """Amplitude (A, absent = programmed), frequency (Hz), pulse width (s), waveform."""

@@ -18,15 +18,16 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
+from phantomlab._params import Param
 from phantomlab._rng import RNGLike, as_generator
 from phantomlab.protocols import ProtocolBase, load_protocol, protocol_to_dict
-from phantomlab.therapies._params import TherapyParam
 from phantomlab.therapies.base import (
     CohortState,
     Therapy,
     _sessions_from_schedule,
     build_calendar,
 )
+from phantomlab.therapies.registry import register_therapy
 
 __all__ = ["ShamTherapy", "sham_of"]
 
@@ -42,16 +43,16 @@ def _active(protocol: ProtocolBase) -> tuple[Therapy | None, ProtocolBase | None
     return therapy_for(act), act
 
 
+@register_therapy("sham")
 class ShamTherapy(Therapy):
     """Sham (placebo) version of a protocol; see the module docstring."""
 
-    modality = "sham"
     reference = "malavera2016_sham"
     curve_param = "sessions"
     curve_values = (0.0, 1.0, 5.0, 10.0, 20.0)
     curve_unit = ("sessions", 1.0)
     dose_keys = ("sessions",)
-    PARAMS: ClassVar[dict[str, TherapyParam]] = {}
+    PARAMS: ClassVar[dict[str, Param]] = {}
 
     def resolve(self, protocol: ProtocolBase) -> dict[str, float]:
         """Sessions of the sham (its own schedule, else the imitated protocol's)."""

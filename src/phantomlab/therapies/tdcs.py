@@ -29,14 +29,16 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
+from phantomlab._params import Param
 from phantomlab.fields import get_target, tdcs_field_at
 from phantomlab.fields.leadfield import resolve_electrode
 from phantomlab.fields.sphere import default_model
 from phantomlab.protocols import ProtocolBase
 from phantomlab.therapies._common import aftereffect, get_si
 from phantomlab.therapies._m1 import draw_response, m1_levers
-from phantomlab.therapies._params import TherapyParam, tparam
+from phantomlab.therapies._params import tparam
 from phantomlab.therapies.base import CohortState, Therapy, _sessions_from_schedule
+from phantomlab.therapies.registry import register_therapy
 
 __all__ = ["TDCSTherapy", "field_at_target", "resolve_montage"]
 
@@ -44,7 +46,7 @@ Arr = NDArray[np.float64]
 _M = "tdcs"
 _BOL = "Bolognini 2015 J Pain 16:657 (sustained 1 week); Kikkert 2019 Ann Neurol 85:59 (>= 1 week)"
 
-P: dict[str, TherapyParam] = {
+P: dict[str, Param] = {
     "effect_ref": tparam(
         _M,
         "effect_ref",
@@ -192,16 +194,16 @@ def field_at_target(anode: Any, cathode: Any, current: float, target: str) -> tu
     return float(e), pol
 
 
+@register_therapy("tdcs")
 class TDCSTherapy(Therapy):
     """Transcranial direct current stimulation; see the module docstring."""
 
-    modality = "tdcs"
     reference = "bolognini2015_active"
     curve_param = "current"
     curve_values = (0.0, 0.5e-3, 1e-3, 1.5e-3, 2e-3, 3e-3, 4e-3)
     curve_unit = ("mA", 1e3)
     dose_keys = ("current", "duration", "sessions")
-    PARAMS: ClassVar[dict[str, TherapyParam]] = P
+    PARAMS: ClassVar[dict[str, Param]] = P
 
     def resolve(self, protocol: ProtocolBase) -> dict[str, float]:
         """Return current (A), duration (s) and sessions."""

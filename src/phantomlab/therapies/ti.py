@@ -18,11 +18,13 @@ from typing import Any, ClassVar
 import numpy as np
 from numpy.typing import NDArray
 
+from phantomlab._params import Param
 from phantomlab.fields import get_target, ti_field_at
 from phantomlab.protocols import ProtocolBase, load_protocol
 from phantomlab.therapies._common import aftereffect, get_si
-from phantomlab.therapies._params import TherapyParam, tparam
+from phantomlab.therapies._params import tparam
 from phantomlab.therapies.base import CohortState, Therapy, _sessions_from_schedule
+from phantomlab.therapies.registry import register_therapy
 
 __all__ = ["REFERENCE_TI", "TITherapy", "envelope_at"]
 
@@ -44,7 +46,7 @@ REFERENCE_TI: dict[str, Any] = {
     "notes": "illustrative montage of the SimNIBS TI example; no PLP study exists",
 }
 
-P: dict[str, TherapyParam] = {
+P: dict[str, Param] = {
     "envelope_threshold": tparam(
         _M,
         "envelope_threshold",
@@ -98,16 +100,16 @@ def envelope_at(pair1: tuple[Any, Any], pair2: tuple[Any, Any], currents: tuple[
     return ti_field_at(pair1, pair2, currents, get_target(target).position)
 
 
+@register_therapy("ti")
 class TITherapy(Therapy):
     """Temporal interference stimulation (preclinical); see the module docstring."""
 
-    modality = "ti"
     reference = None
     curve_param = "current"
     curve_values = (0.0, 0.5e-3, 1e-3, 2e-3, 4e-3)
     curve_unit = ("mA per pair", 1e3)
     dose_keys = ("current", "sessions")
-    PARAMS: ClassVar[dict[str, TherapyParam]] = P
+    PARAMS: ClassVar[dict[str, Param]] = P
 
     def reference_protocol(self) -> ProtocolBase:
         """Return the built-in illustrative TI protocol (:data:`REFERENCE_TI`)."""

@@ -150,8 +150,8 @@ class Target:
 
 
 def _block_of(arm: ArmSpec) -> str:
-    mod = resolve_protocol(arm.protocol).modality_key()
-    return "placebo" if mod == "sham" else mod
+    proto = resolve_protocol(arm.protocol)  # its modality key names the therapy's block
+    return "placebo" if proto.role == "sham" else proto.modality_key()
 
 
 def collect_targets(specs: Sequence[TrialSpec] | None = None) -> list[Target]:
@@ -453,7 +453,7 @@ def calibrate(
         "discrepancy": total,
         "params": params,
         "cohort": cohort_vals,
-        "priors": {k: [*REGISTRY[k].prior, REGISTRY[k].value] for k in params},
+        "priors": {k: [*(REGISTRY[k].prior or ()), REGISTRY[k].value] for k in params},
         "history": history,
     }
     loso_pred: dict[str, float] = {}
