@@ -58,3 +58,17 @@ def test_escalc_counts_result_or_clear_error(a: list, extra: int, measure: str) 
         return
     ok = np.isfinite(out["vi"])
     assert (out["vi"][ok] >= 0).all()
+
+
+def test_rma_variances_beyond_double_precision_are_a_clear_error() -> None:
+    """Found by the property test: v = [1, 1.2e-38] made trace(P) cancel to 0 (ZeroDivision)."""
+    for method in ("EE", "DL", "REML"):
+        try:
+            rma([0.0, 0.0], [1.0, 1.1754943508222875e-38], method=method)
+        except InputError as err:
+            assert err.problems[0].field == "vi"
+            assert "orders of magnitude" in str(err)
+        else:
+            raise AssertionError("an ill-conditioned variance span must be refused")
+    res = rma([0.1, 0.3], [1.0, 1e-12], method="REML")  # 1e12 span: still computable
+    assert np.isfinite(res.estimate)

@@ -26,6 +26,8 @@ METAFOR = "Viechtbauer 2010, J Stat Softw 36(3) (metafor rma.uni)"
 #: Sampling variances at or below this are treated as non-positive: their
 #: squared inverse weights would overflow double precision.
 VI_MIN = 1e-100
+#: Largest ratio of sampling variances whose weights still add up in double precision.
+VI_SPAN_MAX = 1.0 / float(np.finfo(float).eps)
 
 
 class MetaAnalysisWarning(UserWarning):
@@ -259,6 +261,18 @@ def prepare(
                 f"> 0 (and > {VI_MIN:g}, the smallest variance computed without overflow)",
                 METAFOR,
                 f"{nonpos.size} sampling variance(s) not positive",
+            )
+        )
+    pos = v[v > VI_MIN]
+    if pos.size >= 2 and pos.max() / pos.min() > VI_SPAN_MAX:
+        probs.append(
+            Problem(
+                "vi",
+                f"{pos.min():g} to {pos.max():g}",
+                f"a largest/smallest ratio <= {VI_SPAN_MAX:g} (1/machine epsilon)",
+                METAFOR,
+                "sampling variances span too many orders of magnitude: the weight sums "
+                "lose the smaller weights in double precision",
             )
         )
     X: NDArray[np.float64] | None = None
