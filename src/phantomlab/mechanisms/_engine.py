@@ -19,12 +19,27 @@ from phantomlab.mechanisms import spinal as sp
 from phantomlab.mechanisms.levers import Levers
 from phantomlab.mechanisms.provenance import load_params
 
-__all__ = ["BLOCK", "HYPOTHESES", "PLP_THRESHOLD", "READOUTS", "Day"]
+__all__ = ["ABLATIONS", "BLOCK", "HYPOTHESES", "PLP_THRESHOLD", "READOUTS", "Day"]
 
 F32 = np.float32
 
 #: The two cortical hypotheses.
 HYPOTHESES: tuple[str, ...] = ("reorganization", "persistence")
+#: Mechanisms that can be switched off for a falsifiability (ablation) test, with what
+#: switching each off does. Used by ``Cohort(ablate=...)``; an empty set is the model.
+ABLATIONS: dict[str, str] = {
+    "cortical_pain": "cortical amplification of pain off (cortical_gain_reorganization and "
+    "cortical_gain_persistence read as 0): pain is the dorsal-horn output times the "
+    "psychological gain",
+    "nociceptive_cortical_input": "the nociceptive channel no longer drives the deafferented "
+    "hand zone of S1 (nociceptive_cortical_input read as 0)",
+    "efference_prediction": "under persistence the efference copy no longer predicts the "
+    "hand's sensory pattern (efference_sensory_prediction read as 0)",
+    "catastrophizing": "the catastrophizing state no longer acts on pain (no loss of "
+    "descending inhibition, no log-gain); anxiety and depression still act",
+    "drg_ectopia": "DRG-origin ectopic discharge off (active DRG fraction 0); the neuroma "
+    "generator is kept",
+}
 #: Patients per independently seeded block (fixed: results do not depend on workers).
 BLOCK = 2048
 
@@ -135,7 +150,12 @@ class _Block:
     """Patients ``sl`` of a cohort, with their own random stream (internal)."""
 
     def __init__(
-        self, n: int, hypothesis: str, seed: np.random.SeedSequence, ectopia_gain: float
+        self,
+        n: int,
+        hypothesis: str,
+        seed: np.random.SeedSequence,
+        ectopia_gain: float,
+        ablate: frozenset[str] = frozenset(),
     ) -> None:
         self.n = n
         self.hyp = hypothesis
@@ -146,6 +166,8 @@ class _Block:
             DRG_RATE_MEDIAN * np.exp(DRG_RATE_SIGMA * r.standard_normal(n)), lo, hi
         )
         self.drg_fraction = ectopia_gain * r.uniform(pe.DRG_FRACTION_MIN, pe.DRG_FRACTION_MAX, n)
+        if "drg_ectopia" in ablate:  # after the draw: the random stream is unchanged
+            self.drg_fraction = np.zeros(n)
         self.ectopia_gain = ectopia_gain
         self.neuroma_rate = np.clip(
             NEUROMA_RATE_MEDIAN * np.exp(NEUROMA_RATE_SIGMA * r.standard_normal(n)),
@@ -171,7 +193,20 @@ class _Block:
         self.day = 0
         persist = hypothesis == "persistence"
         self.gamma = GAMMA_PERSIST if persist else GAMMA_REORG
-        self.pred = EFF_PREDICTION if persist else 0.0
+        self.pred = EFF_PREDICTION if persist and "efference_prediction" not in ablate else 0.0
+        # the ablation switches (ABLATIONS); without them these are the registry values
+        self.k_reorg = 0.0 if "cortical_pain" in ablate else K_REORG
+        self.k_persist = 0.0 if "cortical_pain" in ablate else K_PERSIST
+        self.noci_input = 0.0 if "nociceptive_cortical_input" in ablate else NOCI_INPUT
+        self.catastrophizing = "catastrophizing" not in ablate
+
+    def _acting_states(self) -> NDArray[np.float64]:
+        """Psychological states as they act on pain (catastrophizing zeroed if ablated)."""
+        if self.catastrophizing:
+            return self.states
+        st = self.states.copy()
+        st[:, 0] = 0.0
+        return st
 
     # fast subsystems ------------------------------------------------------------------
     def _spinal(
@@ -193,7 +228,7 @@ class _Block:
         f_ab = pe.BASELINE_RATE + np.asarray(lv.abeta_rate, float)
         desc = (
             self.d0
-            - ps.descending_drop(self.states)
+            - ps.descending_drop(self._acting_states())
             + np.asarray(lv.descending_inhibition)
             + ps.placebo_descending(self.plac)
         )
@@ -215,7 +250,7 @@ class _Block:
         hz = cx.hand_zone()
         # decoder training (Yanagisawa 2016/2020): + reinforces the phantom-hand drive of the
         # former hand zone, - (intact-hand decoder) weakens it
-        drive = EFFERENCE * (1.0 + np.asarray(lv.decoder_training, float)) + NOCI_INPUT * noci
+        drive = EFFERENCE * (1.0 + np.asarray(lv.decoder_training, float)) + self.noci_input * noci
         s = self._hand_pattern(lv, pos)
         inp = cx.field_input(self.w, s) + F32(cx.ALPHA) * np.asarray(drive, F32).reshape(-1, 1) * hz
         u = cx.settle(inp, self._exc(lv))
@@ -244,12 +279,12 @@ class _Block:
         drive = f_p / sp.MAX_P
         exc = np.asarray(lv.cortical_excitability, float) ** EXC_PAIN
         if self.hyp == "reorganization":
-            cort = 1.0 + exc * K_REORG * np.maximum(shift, 0.0) / 8.0
+            cort = 1.0 + exc * self.k_reorg * np.maximum(shift, 0.0) / 8.0
         else:
             incong = 1.0 - self.cong
             act = self.rep * self.hand_act / HAND_ACT_REF
-            cort = 1.0 + exc * K_PERSIST * act * (incong + self.ent)
-        gain = ps.pain_gain(self.states, self.plac if plac is None else plac)
+            cort = 1.0 + exc * self.k_persist * act * (incong + self.ent)
+        gain = ps.pain_gain(self._acting_states(), self.plac if plac is None else plac)
         return 10.0 * (1.0 - np.exp(-gain * drive * cort / PAIN_SCALE))
 
     def _learn(self, lv: Levers, noci: NDArray[np.float64]) -> None:
@@ -288,7 +323,7 @@ class _Block:
             s = cx.stimulus(lo + (hi - lo) * pos)
             inp = (
                 cx.field_input(self.w, s)
-                + F32(cx.ALPHA * NOCI_INPUT) * noci.astype(F32).reshape(-1, 1) * hz
+                + F32(cx.ALPHA * self.noci_input) * noci.astype(F32).reshape(-1, 1) * hz
             )
             u = cx.settle(inp, self._exc(lv))
         else:

@@ -55,7 +55,7 @@ Every parameter is a provenance record (:mod:`phantomlab.mechanisms.provenance`)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -68,6 +68,7 @@ from phantomlab._result import Result, as_figure
 from phantomlab._rng import RNGLike, child_seeds
 from phantomlab._validation import check_in, check_range, raise_if
 from phantomlab.mechanisms._engine import (
+    ABLATIONS,
     BLOCK,
     HYPOTHESES,
     PLP_THRESHOLD,
@@ -81,6 +82,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
+    "ABLATIONS",
     "BLOCK",
     "HYPOTHESES",
     "Cohort",
@@ -233,6 +235,11 @@ class Cohort:
         Multiplier of the fraction of spontaneously active residual-limb fibres
         (0–10; 1 = the default population). Used to contrast weak and strong
         spontaneous activity of the deafferented nociceptive channel (Boström 2014).
+    ablate : collection of str
+        Mechanisms switched off, names of :data:`ABLATIONS` (default none: the model).
+        For falsifiability (ablation) tests: a reproduction should fail without the
+        mechanism claimed to produce it (docs/mechanisms.md, "Falsifiability audit").
+        Random draws are the same with and without an ablation.
     """
 
     def __init__(
@@ -243,22 +250,26 @@ class Cohort:
         n_workers: int = 1,
         block_size: int = BLOCK,
         ectopia_gain: float = 1.0,
+        ablate: Collection[str] = (),
     ) -> None:
+        names = [ablate] if isinstance(ablate, str) else list(ablate)
         raise_if(
             check_range("n_patients", n_patients, low=1, high=1_000_000)
             + check_in("hypothesis", hypothesis, HYPOTHESES)
             + check_range("n_workers", n_workers, low=1, high=64)
             + check_range("block_size", block_size, low=1, high=100_000)
             + check_range("ectopia_gain", ectopia_gain, low=0.0, high=10.0)
+            + [p for a in names for p in check_in("ablate", a, ABLATIONS)]
         )
         self.n_patients = int(n_patients)
         self.hypothesis = hypothesis
         self.n_workers = int(n_workers)
+        self.ablate = frozenset(names)
         starts = list(range(0, self.n_patients, block_size))
         seeds = child_seeds(rng, len(starts), advance=True)
         self._slices = [slice(s, min(s + block_size, self.n_patients)) for s in starts]
         self._blocks = [
-            _Block(sl.stop - sl.start, hypothesis, sd, float(ectopia_gain))
+            _Block(sl.stop - sl.start, hypothesis, sd, float(ectopia_gain), self.ablate)
             for sl, sd in zip(self._slices, seeds, strict=True)
         ]
 

@@ -178,6 +178,7 @@ def simulate(
     f_c: NDArray[np.float64],
     descending: float = 0.0,
     sensitization: float = 1.0,
+    gate: bool = True,
 ) -> SpinalTrace:
     """Integrate the dorsal-horn ODEs with exponential Euler (vectorized over runs).
 
@@ -190,7 +191,10 @@ def simulate(
     descending : float
         Descending inhibition, Hz-equivalent.
     sensitization : float
-        NMDA ceiling factor.
+        NMDA ceiling factor (0 switches the NMDA conductance off).
+    gate : bool
+        Aβ input to the inhibitory I population (the gate). False switches it off
+        (I stays at its Aβ-free rate), for the ablation test of gate control.
 
     Returns
     -------
@@ -208,13 +212,14 @@ def simulate(
     g = np.zeros(n)
     kp, ke, ki, kn = (np.exp(-dt / tau) for tau in (TAU_P, TAU_E, TAU_I, TAU_N))
     gmax = MAX_G * sensitization
+    g_ab_i = G_AB_I if gate else 0.0
     for k in range(t.size):
         ab, c = f_ab[:, k], f_c[:, k]
         p_inf = x_inf(
             G_AB_P * ab + (G_C_P + g) * c + G_E_P * e - G_I_P * i - descending, MAX_P, A_P, B_P
         )
         e_inf = x_inf(G_C_E * c - G_I_E * i, MAX_E, A_E, B_E)
-        i_inf = x_inf(G_AB_I * ab, MAX_I, A_I, B_I) + I_OFFSET
+        i_inf = x_inf(g_ab_i * ab, MAX_I, A_I, B_I) + I_OFFSET
         g_inf = gmax * x_inf(p, 1.0, A_M, B_M)
         p = p_inf + (p - p_inf) * kp
         e = e_inf + (e - e_inf) * ke
