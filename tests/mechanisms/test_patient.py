@@ -68,8 +68,7 @@ def test_flor_1995_lip_shift_correlates_with_plp(reorg):
 @pytest.mark.xfail(
     strict=True,
     reason="r = 0.939 with the cortical gain off vs 0.935 on (seed 2, 1,000 x 365 d): holds "
-    "by construction, lip shift and pain share one driver (the nociceptive channel) - "
-    + _AUDIT,
+    "by construction, lip shift and pain share one driver (the nociceptive channel) - " + _AUDIT,
 )
 def test_flor_1995_ablation_cortical_gain_off_breaks_correlation():
     """Ablation of Flor 1995 (issue #15): with the reorganization -> pain coupling off
@@ -235,8 +234,9 @@ def test_bostrom_2014_ablation_no_nociceptive_cortical_input():
     neither the lip shift nor the hand-zone response. Measured (seed 5, 300 patients):
     identical arrays (1.20 mm, 0.0190) vs 1.9 -> 12.0 mm and 0.0197 -> 0.0255 with it."""
     weak, strong = (
-        Cohort(300, "reorganization", rng=5, ectopia_gain=g, ablate="nociceptive_cortical_input")
-        .run(DAYS, record=False)
+        Cohort(
+            300, "reorganization", rng=5, ectopia_gain=g, ablate="nociceptive_cortical_input"
+        ).run(DAYS, record=False)
         for g in (0.5, 1.5)
     )
     for attr in ("lip_shift_mm", "hand_activity"):

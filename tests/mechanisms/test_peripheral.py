@@ -31,11 +31,32 @@ def test_sundt_following_frequencies(config, expected):
         assert bool(ok.all()) is passes_all
 
 
+@pytest.mark.parametrize(("config", "ablate", "expected"), [("fast+M", "m", 30.0),
+                                                            ("fast+M+slow", "s", 6.0)])  # fmt: skip
+def test_sundt_ablation_conductance_off_loses_its_step(config, ablate, expected):
+    """Ablation of Sundt 2015 (issue #15): each step down of the following frequency is
+    claimed to come from one conductance (30 Hz: KCNQ/M; 6 Hz: slow K(Ca)-type). With it
+    off (``with_density(..., m=0)`` or ``s=0``) the step is lost: the frequency is at least
+    twice the published one. Measured: 110 Hz and 30 Hz. The 110 Hz of the fast-only fibre
+    defines the recovery time constant (closed form) and has no mechanism to ablate."""
+    fibre = pe.with_density(pe.SUNDT_CONFIGS[config], **{ablate: 0.0})
+    assert pe.following_frequency(fibre) >= 2 * expected
+
+
 def test_following_frequency_lower_in_c_than_a():
     """Gemes et al. 2013 (mechanisms.md §2.3): following frequency is lowest in C-type
     units. Ordering only (Aβ > Aδ > C)."""
     ff = {k: pe.following_frequency(v) for k, v in pe.FIBRES.items()}
     assert ff["Abeta"] > ff["Adelta"] > ff["C"]
+
+
+def test_following_frequency_ordering_ablation():
+    """Ablation of Gemes 2013's ordering (issue #15): C is lowest because of its M and slow
+    conductances. Without them (``with_density(C, 0, 0)``) C follows 110 Hz, above Aδ
+    (14.3 Hz), so the ordering fails."""
+    ff = {k: pe.following_frequency(v) for k, v in pe.FIBRES.items()}
+    ff["C"] = pe.following_frequency(pe.with_density(pe.FIBRES["C"], m=0.0, s=0.0))
+    assert not ff["Abeta"] > ff["Adelta"] > ff["C"]
 
 
 def test_drg_20hz_stimulation_abates_c_within_20s_abeta_passes():
@@ -58,6 +79,17 @@ def test_drg_20hz_stimulation_abates_c_within_20s_abeta_passes():
     assert np.all(np.diff(c) <= 1e-9)  # progressive
     assert ab.min() >= 0.99
     assert c[19] < ad[19] < ab[19]
+
+
+def test_drg_20hz_ablation_no_slow_conductance_no_abatement():
+    """Ablation of PMC7669706 (issue #15): the abatement is claimed to come from the
+    cumulative slow (K(Ca)-type) conductance at the T-junction. The same population and
+    20 Hz train (seed 7) with that conductance off (``with_density(C, s=0)``) transmits
+    every pulse: the 19-20 s bin is not <= 15 % of
+    the first second. Measured: 1.00 -> 1.00 (0.99 -> 0.09 with it; M alone would also
+    stop short: 0.22 with M off)."""
+    _, c = pe.drg_stimulation_block(20.0, 20.0, rng=7, fibre=pe.with_density(pe.FIBRES["C"], s=0.0))
+    assert not c[19] <= 0.15 * c[0]
 
 
 def test_transmission_table_is_low_pass():

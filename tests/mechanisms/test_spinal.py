@@ -35,6 +35,16 @@ def test_windup_under_repeated_c_input():
     assert tr.g_nmda[0, i8] > tr.g_nmda[0, i1]
 
 
+def test_windup_ablation_no_nmda_no_windup():
+    """Ablation of wind-up (issue #15): it is claimed to come from the slow NMDA
+    conductance. With it off (``sensitization=0``: g_NMDA ceiling 0) pulse 8 no longer
+    exceeds pulse 1 by 10 %. Measured: 7.858 -> 7.857 P spikes (8.46 -> 9.60 with NMDA)."""
+    t, f_ab, f_c = _pulses(n_runs=1)
+    tr = sp.simulate(t, f_ab, f_c, sensitization=0.0)
+    counts = np.array([tr.spikes_in(k, k + 1)[0] for k in range(8)])
+    assert counts[-1] < 1.10 * counts[0]
+
+
 def test_abeta_activation_reduces_p():
     """Crodelle & Maia 2021 (gate control through the I population): Aβ activation
     (40 Hz, the paper's Aβ stimulus rate) during C input reduces P output.
@@ -43,6 +53,17 @@ def test_abeta_activation_reduces_p():
     tr = sp.simulate(t, f_ab, f_c)
     base, gated = tr.spikes_in(0, 8)
     assert gated <= 0.5 * base
+
+
+def test_abeta_gate_ablation_no_i_recruitment_no_reduction():
+    """Ablation of the Aβ gate (issue #15): the reduction is claimed to come from Aβ
+    recruiting the inhibitory I population. With that input off (``gate=False``) 40 Hz Aβ
+    no longer halves P output (its direct excitation of P remains). Measured: 74.9 -> 285.4
+    P spikes over 8 pulses (74.7 -> 0.07 with the gate)."""
+    t, f_ab, f_c = _pulses(n_runs=2, ab_rate=40.0)
+    tr = sp.simulate(t, f_ab, f_c, gate=False)
+    base, gated = tr.spikes_in(0, 8)
+    assert gated > 0.5 * base
 
 
 def test_abeta_alone_at_low_rate_is_excitatory_not_inhibitory():

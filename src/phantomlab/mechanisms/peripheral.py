@@ -52,6 +52,7 @@ __all__ = [
     "simulate_tjunction",
     "transmitted_rate",
     "transmission_table",
+    "with_density",
 ]
 
 _M = "peripheral"
@@ -304,6 +305,7 @@ def drg_stimulation_block(
     n_neurons: int = 200,
     rng: RNGLike = 0,
     bin_width: float = 1.0,
+    fibre: FibreClass | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Transmission through a heterogeneous population of junctions under DRG stimulation.
 
@@ -324,6 +326,9 @@ def drg_stimulation_block(
         Randomness for the densities.
     bin_width : float
         Width of the output time bins, s.
+    fibre : FibreClass, optional
+        Junction properties used instead of the nominal ``FIBRES[fibre_name]`` (e.g.
+        :func:`with_density` with a conductance off, for an ablation test).
 
     Returns
     -------
@@ -337,7 +342,8 @@ def drg_stimulation_block(
     n_pulses = int(round(frequency * duration))
     isi = np.full((n_neurons, n_pulses), 1.0 / frequency)
     isi[:, 0] = np.inf
-    passed = simulate_tjunction(isi, FIBRES[fibre_name], density_m=1.0, density_s=dens)
+    fib = FIBRES[fibre_name] if fibre is None else fibre
+    passed = simulate_tjunction(isi, fib, density_m=1.0, density_s=dens)
     t_pulse = np.arange(n_pulses) / frequency
     edges = np.arange(0.0, duration + 1e-9, bin_width)
     idx = np.clip(np.digitize(t_pulse, edges) - 1, 0, edges.size - 2)
