@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import sys
 from html.parser import HTMLParser
-from pathlib import Path
-from typing import NamedTuple
 
 import pytest
 
@@ -39,27 +36,7 @@ def parse_report():
     return _parse_report
 
 
-class _Result(NamedTuple):
-    returncode: int
-    stdout: str
-    stderr: str
-
-
 @pytest.fixture
-def run(monkeypatch, capsys):
-    """Run ``phantomlab report ...`` in-process through ``main()`` (exit codes included)."""
-    from phantomlab.cli import main
-
-    def _run(*args: str, cwd: Path | None = None) -> _Result:
-        monkeypatch.setattr(sys, "argv", ["phantomlab", "report", *args])
-        if cwd is not None:
-            monkeypatch.chdir(cwd)
-        code = 0
-        try:
-            main()
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out = capsys.readouterr()
-        return _Result(code, out.out, out.err)
-
-    return _run
+def run(cli):
+    """Run ``phantomlab report ...`` in-process (see the root conftest's ``cli``)."""
+    return lambda *args, cwd=None: cli("report", *args, cwd=cwd)
