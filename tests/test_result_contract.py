@@ -66,20 +66,11 @@ def _discover() -> dict[str, type]:
 
 # --------------------------------------------------------------------------- factories
 def _fn(name: str) -> Any:
-    """A public function of the meta-analysis engine, wherever it lives now."""
-    for module in ("phantomlab.meta", "phantomlab.evidence", "phantomlab.evidence.rma"):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError:
-            continue
-        obj = getattr(mod, name, None)
-        if callable(obj) and not inspect.ismodule(obj):
+    """A public function of the meta-analysis engine or the evidence synthesis."""
+    for module in ("phantomlab.meta", "phantomlab.evidence"):
+        obj = getattr(importlib.import_module(module), name, None)
+        if obj is not None:
             return obj
-    for module in _public_modules():
-        if module.startswith(("phantomlab.meta", "phantomlab.evidence")):
-            mod = importlib.import_module(module)
-            if name in getattr(mod, "__all__", ()):
-                return getattr(mod, name)
     raise LookupError(name)
 
 
