@@ -255,6 +255,12 @@ def _run() -> Any:
     return run_replicates(_chunk, 6, seed=1, chunk_size=3)
 
 
+def _spec(study_id: str) -> Any:
+    from phantomlab.trials.specs import load_trial_spec
+
+    return load_trial_spec(study_id)
+
+
 def _replication() -> Any:
     from phantomlab.cohorts import default_cohort_spec
     from phantomlab.cohorts.spec import Provenanced
@@ -295,6 +301,9 @@ FACTORIES: dict[str, Callable[[], Any]] = {
     "RunResult": _run,
     "ReplicationResult": _replication,
     "RandomizationResult": _randomization,
+    "trials.ValidationResult": lambda: importlib.import_module(
+        "phantomlab.trials.validation"
+    ).validate(specs=[_spec("kikkert2019")], pool=40, n_trials=50),
     "AllocationList": _randomization,
     # meta-analysis / evidence (converted to Result by the meta work)
     "RMAResult": _rma,

@@ -212,3 +212,48 @@ def cohort_cmd(
         typer.echo(pop.summary())
         for row in cs.provenance_table():
             typer.echo(f"  {row['field']:<24} {row['provenance'][:110]}")
+
+
+@app.command("validate")
+def validate_cmd(
+    spec: list[Path] = typer.Option(None, "--spec", help="Predict your own trial-spec YAML."),
+    pool: int = typer.Option(None, "--pool", help="Virtual patients (default: calibration's)."),
+    seed: int = typer.Option(None, "--seed", help="Seed (default: the calibration's)."),
+    maxiter: int = typer.Option(None, "--maxiter", help="Differential-evolution generations."),
+    popsize: int = typer.Option(None, "--popsize", help="Differential-evolution population."),
+    group: list[str] = typer.Option(None, "--group", help="Hold out only these groups."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Leave-one-patient-group-out prediction of arms and contrasts, against two baselines."""
+    from rich.progress import Progress
+
+    from phantomlab.cli._common import err_console
+    from phantomlab.exceptions import InputError, Problem
+    from phantomlab.trials.specs import load_trial_spec
+    from phantomlab.trials.validation import validate
+
+    missing = [str(p) for p in spec or [] if not p.is_file()]
+    if missing:
+        raise InputError(
+            Problem("spec", missing, "existing trial-spec YAML files", "", "not found")
+        )
+    specs = [load_trial_spec(str(p)) for p in spec] if spec else None
+    with Progress(console=err_console, transient=True) as bar:
+        job = bar.add_task("leave-one-patient-group-out", total=None)
+
+        def _tick(done: int, total: int, text: str) -> None:
+            bar.update(job, completed=done, total=total, description=text)
+
+        res = validate(
+            pool=pool,
+            seed=seed,
+            maxiter=maxiter,
+            popsize=popsize,
+            groups=group or None,
+            specs=specs,
+            progress=_tick,
+        )
+    if as_json:
+        emit_json(res.to_dict())
+    else:
+        typer.echo(res.summary())
