@@ -20,6 +20,17 @@ from phantomlab.report._render import Report, Section, render, table_html
 __all__ = ["dose_card"]
 
 
+_SI_SUFFIXES = ("_C_per_m2", "_A_per_m2", "_Hz", "_A", "_C", "_s")
+
+
+def _label(key: str) -> str:
+    """Metric name without its SI unit suffix (the value is shown in a clinical unit)."""
+    for suffix in _SI_SUFFIXES:
+        if key.endswith(suffix):
+            return key.removesuffix(suffix).replace("_", " ")
+    return key.replace("_", " ")
+
+
 def _dose_rows(dose: Any) -> list[tuple[str, str]]:
     """(metric, value in clinical units) of every determined metric."""
     frame = dose.to_frame()
@@ -27,7 +38,7 @@ def _dose_rows(dose: Any) -> list[tuple[str, str]]:
     for key in DOSE_KEYS:
         value = frame.at[0, key]
         if value is not None and not pd.isna(value):
-            rows.append((key, display_value(key, float(value))))
+            rows.append((_label(key), display_value(key, float(value))))
     return rows
 
 
