@@ -86,35 +86,50 @@ def _check(record: Any) -> None:
         )
 
 
+#: Panels of the arms figure: outcomes on one scale share an axis.
+_PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("mean pain (each study's scale)", ("mean", "baseline_mean")),
+    ("mean % change from baseline", ("pct_change_mean",)),
+    ("% responders", ("responders",)),
+)
+
+
 def _arms_figure(arms: pd.DataFrame) -> Any:
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(7.0, 0.25 * len(arms) + 1.2), layout="constrained")
-    ax = fig.subplots()
-    y = np.arange(len(arms))[::-1]
-    labels = [f"{r.study_id}/{r.arm}/{r.outcome}" for r in arms.itertuples()]
-    ax.errorbar(
-        arms["published"],
-        y + 0.15,
-        xerr=[arms["published"] - arms["ci_low"], arms["ci_high"] - arms["published"]],
-        fmt="s",
-        color="k",
-        capsize=2,
-        label="published (95% CI)",
-    )
-    ax.errorbar(
-        arms["sim_mean"],
-        y - 0.15,
-        xerr=[arms["sim_mean"] - arms["sim_low"], arms["sim_high"] - arms["sim_mean"]],
-        fmt="o",
-        color="C1",
-        capsize=2,
-        label="in silico (95% interval)",
-    )
-    ax.set_yticks(y, labels, fontsize=6)
-    ax.set_xlabel("outcome value (unit of each arm's outcome)")
-    ax.legend(fontsize=7, loc="lower right")
-    ax.set_title("Published arms and the calibrated virtual cohort (in silico)", fontsize=9)
+    stat = arms["stat"] if "stat" in arms else pd.Series("", index=arms.index)
+    known = {s for _, group in _PANELS for s in group}
+    panels = [(title, arms[stat.isin(group)]) for title, group in _PANELS]
+    panels.append(("other outcomes", arms[~stat.isin(known)]))
+    panels = [(t, d) for t, d in panels if len(d)]
+    heights = [len(d) + 1.5 for _, d in panels]
+    fig = Figure(figsize=(7.0, 0.25 * sum(heights) + 0.6), layout="constrained")
+    axes = fig.subplots(len(panels), 1, gridspec_kw={"height_ratios": heights}, squeeze=False)
+    for ax, (title, part) in zip(axes[:, 0], panels, strict=True):
+        y = np.arange(len(part))[::-1]
+        labels = [f"{r.study_id}/{r.arm}/{r.outcome}" for r in part.itertuples()]
+        ax.errorbar(
+            part["published"],
+            y + 0.15,
+            xerr=[part["published"] - part["ci_low"], part["ci_high"] - part["published"]],
+            fmt="s",
+            color="k",
+            capsize=2,
+            label="published (95% CI)",
+        )
+        ax.errorbar(
+            part["sim_mean"],
+            y - 0.15,
+            xerr=[part["sim_mean"] - part["sim_low"], part["sim_high"] - part["sim_mean"]],
+            fmt="o",
+            color="C1",
+            capsize=2,
+            label="in silico (95% interval)",
+        )
+        ax.set_yticks(y, labels, fontsize=6)
+        ax.set_xlabel(title, fontsize=8)
+    axes[0, 0].legend(fontsize=7, loc="best")
+    fig.suptitle("Published arms and the calibrated virtual cohort (in silico)", fontsize=9)
     return fig
 
 
