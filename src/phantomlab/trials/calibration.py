@@ -71,7 +71,7 @@ from phantomlab.cohorts import (
     load_calibration,
 )
 from phantomlab.therapies import REGISTRY
-from phantomlab.trials._units import WorkUnits
+from phantomlab.trials._workunits import WorkUnits
 from phantomlab.trials.replicate import arm_statistic, resolve_protocol
 from phantomlab.trials.runner import _dask_client
 from phantomlab.trials.specs import ArmSpec, OutcomeSpec, TrialSpec, list_specs, load_trial_spec
