@@ -49,9 +49,11 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import uuid
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +61,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import differential_evolution
 
+from phantomlab._validation import check_range, raise_if
 from phantomlab.cohorts import (
     ArmCourse,
     CohortSpec,
@@ -68,7 +71,9 @@ from phantomlab.cohorts import (
     load_calibration,
 )
 from phantomlab.therapies import REGISTRY
+from phantomlab.trials._workunits import WorkUnits
 from phantomlab.trials.replicate import arm_statistic, resolve_protocol
+from phantomlab.trials.runner import _dask_client
 from phantomlab.trials.specs import ArmSpec, OutcomeSpec, TrialSpec, list_specs, load_trial_spec
 
 __all__ = [
@@ -339,17 +344,41 @@ def _cohort(base: CohortSpec, values: Mapping[str, float]) -> CohortSpec:
     return base.with_values(**values) if values else base
 
 
+def _cohort_row(
+    sim: _Simulator,
+    base: CohortSpec,
+    params: Mapping[str, float],
+    targets: Sequence[Target],
+    gain: float,
+    enrol: Sequence[float],
+) -> list[float]:
+    """Discrepancy at one ``ectopia_gain`` over the enrolment-threshold grid (one work unit)."""
+    return [
+        _loss(sim.predict(_cohort(base, {"ectopia_gain": gain, "enrol_min_nrs": e}), params,
+                          targets), targets)
+        for e in enrol
+    ]  # fmt: skip
+
+
 def _fit_cohort(
-    sim: _Simulator, base: CohortSpec, params: Mapping[str, float], targets: Sequence[Target]
+    sim: _Simulator,
+    base: CohortSpec,
+    params: Mapping[str, float],
+    targets: Sequence[Target],
+    units: WorkUnits | None = None,
 ) -> tuple[dict[str, float], float]:
     cheap = [t for t in targets if t.outcome.day <= 60]
+    gains, enrol = COHORT_GRID["ectopia_gain"], COHORT_GRID["enrol_min_nrs"]
+    units = units or WorkUnits(partial(_Simulator, sim.pool, sim.seed), (sim.pool, sim.seed), sim)
+    rows = units.map(
+        [(f"cohort grid, ectopia_gain {g:g}", _cohort_row, (base, params, cheap, g, enrol))
+         for g in gains]
+    )  # fmt: skip
     best: tuple[float, dict[str, float]] = (np.inf, {})
-    for g in COHORT_GRID["ectopia_gain"]:
-        for e in COHORT_GRID["enrol_min_nrs"]:
-            vals = {"ectopia_gain": g, "enrol_min_nrs": e}
-            f = _loss(sim.predict(_cohort(base, vals), params, cheap), cheap)
+    for g, row in zip(gains, rows, strict=True):
+        for e, f in zip(enrol, row, strict=True):
             if f < best[0]:
-                best = (f, vals)
+                best = (f, {"ectopia_gain": g, "enrol_min_nrs": e})
     return best[1], best[0]
 
 
@@ -382,6 +411,58 @@ def _prior_params() -> dict[str, float]:
     return {k: REGISTRY[k].value for keys in BLOCKS.values() for k in keys}
 
 
+def _loso_study(
+    sim: _Simulator,
+    cs: CohortSpec,
+    params: Mapping[str, float],
+    targets: Sequence[Target],
+    study: str,
+    seed: int,
+    maxiter: int,
+    popsize: int,
+) -> dict[str, float]:
+    """Refit the blocks ``study`` informs without it and predict its arms (one work unit)."""
+    mine = [t for t in targets if t.spec.study_id == study]
+    p = dict(params)
+    for i, (name, keys) in enumerate(BLOCKS.items()):
+        if not any(t.block == name for t in mine):
+            continue
+        rest = [t for t in targets if t.block == name and t.spec.study_id != study]
+        if rest:
+            vals, _ = _fit_block(sim, cs, p, keys, rest, seed + i, maxiter, popsize)
+        else:
+            vals = {k: REGISTRY[k].value for k in keys}
+        p.update(vals)
+    return {t.key: float(v) for t, v in zip(mine, sim.predict(cs, p, mine), strict=True)}
+
+
+def _fresh_pool(
+    _sim: _Simulator, record: Mapping[str, Any], specs: Sequence[TrialSpec]
+) -> dict[str, Any]:
+    """Evaluate the record's parameters on an independent pool twice as large."""
+    seed, pool = int(record["seed"]), int(record["pool"])
+    return evaluate({**record, "seed": seed + 1, "pool": 2 * pool}, specs=specs)
+
+
+def _fingerprint(
+    _sim: _Simulator, record: Mapping[str, Any], specs: Sequence[TrialSpec]
+) -> dict[str, Any]:
+    return model_fingerprint(record, specs=specs)
+
+
+def _check_calibrate(
+    seed: int, pool: int, sweeps: int, maxiter: int, popsize: int, n_workers: int
+) -> None:
+    raise_if(
+        check_range("seed", seed, low=0)
+        + check_range("pool", pool, low=40, high=20_000)
+        + check_range("sweeps", sweeps, low=1, high=20)
+        + check_range("maxiter", maxiter, low=1, high=1000)
+        + check_range("popsize", popsize, low=1, high=100)
+        + check_range("workers", n_workers, low=1, high=512)
+    )
+
+
 def calibrate(
     *,
     seed: int = 20261124,
@@ -391,7 +472,9 @@ def calibrate(
     popsize: int = 4,
     loso: bool = True,
     specs: Sequence[TrialSpec] | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+    scheduler: Any = None,
+    n_workers: int = 1,
 ) -> dict[str, Any]:
     """Fit therapy and cohort parameters to every replicable published arm (see module doc).
 
@@ -400,7 +483,7 @@ def calibrate(
     seed : int
         Seed of the virtual pool, the therapy draws and the optimizer.
     pool : int
-        Virtual patients in the common pool.
+        Virtual patients in the common pool (40 to 20000).
     sweeps : int
         Block-coordinate sweeps.
     maxiter, popsize : int
@@ -410,36 +493,77 @@ def calibrate(
     specs : sequence of TrialSpec, optional
         Trials (default: the packaged specs).
     progress : callable, optional
-        Called with a line of text after each step.
+        Called as ``progress(0, total, "start")`` once the arguments are checked, then as
+        ``progress(done, total, label)`` after each work unit: a row of the
+        cohort grid, a block fit, a leave-one-study-out refit, the in-pool check, the
+        independent-pool check, the model fingerprint.
+    scheduler : None, "local", str or distributed.Client
+        ``None`` runs everything in this process. Otherwise the independent work units (the
+        rows of the cohort grid, the leave-one-study-out refits, the independent-pool check
+        and the fingerprint) run on Dask (conventions of :mod:`phantomlab.trials.runner`:
+        ``"local"`` starts a cluster of ``n_workers`` processes, a string is a scheduler
+        address). The block fits of a sweep stay sequential (each starts from the values
+        the previous ones fitted). The record is the serial one, bit for bit.
+    n_workers : int
+        Workers of a ``"local"`` cluster.
 
     Returns
     -------
     dict
-        The calibration record (write it with ``json.dumps``; see :func:`evaluate`).
+        The calibration record (write it with :func:`write_calibration`; see
+        :func:`evaluate`).
     """
-    say = progress or (lambda _s: None)
+    _check_calibrate(seed, pool, sweeps, maxiter, popsize, n_workers)
+    if scheduler is None:
+        return _calibrate(seed, pool, sweeps, maxiter, popsize, loso, specs, progress, None)
+    with _dask_client(scheduler, n_workers, True) as (client, _label):
+        return _calibrate(seed, pool, sweeps, maxiter, popsize, loso, specs, progress, client)
+
+
+def _calibrate(
+    seed: int,
+    pool: int,
+    sweeps: int,
+    maxiter: int,
+    popsize: int,
+    loso: bool,
+    specs: Sequence[TrialSpec] | None,
+    progress: Callable[[int, int, str], None] | None,
+    client: Any,
+) -> dict[str, Any]:
     specs = list(specs) if specs is not None else [load_trial_spec(s) for s in list_specs()]
     targets = collect_targets(specs)
+    blocks = [(i, n, k) for i, (n, k) in enumerate(BLOCKS.items()) if any(
+        t.block == n for t in targets)]  # fmt: skip
+    studies = list(dict.fromkeys(t.spec.study_id for t in targets)) if loso else []
+    total = int(sweeps) * (len(COHORT_GRID["ectopia_gain"]) + len(blocks)) + len(studies) + 3
+    done = [0]
+
+    def tick(label: str) -> None:
+        done[0] += 1
+        if progress is not None:
+            progress(done[0], total, label)
+
+    if progress is not None:
+        progress(0, total, "start")
+
     base = default_cohort_spec()
     sim = _Simulator(pool, seed)
+    units = WorkUnits(partial(_Simulator, pool, seed), uuid.uuid4().hex, sim, client, tick)
     params = _prior_params()
     cohort_vals: dict[str, float] = {}
     history = []
     for sweep in range(int(sweeps)):
-        cohort_vals, f = _fit_cohort(sim, base, params, targets)
+        cohort_vals, f = _fit_cohort(sim, base, params, targets, units)
         history.append({"sweep": sweep, "block": "cohort", "loss": f, **cohort_vals})
-        say(f"sweep {sweep}: cohort {cohort_vals} loss {f:.2f}")
         cs = _cohort(base, cohort_vals)
-        for i, (name, keys) in enumerate(BLOCKS.items()):
+        for i, name, keys in blocks:
             bt = [t for t in targets if t.block == name]
-            if not bt:
-                continue
             vals, f = _fit_block(sim, cs, params, keys, bt, seed + i, maxiter, popsize)
             params.update(vals)
             history.append({"sweep": sweep, "block": name, "loss": f, **vals})
-            say(f"sweep {sweep}: {name} {vals} loss {f:.2f}")
+            tick(f"sweep {sweep}: block {name} (loss {f:.2f})")
     cs = _cohort(base, cohort_vals)
-    total = _loss(sim.predict(cs, params, targets), targets)
     record: dict[str, Any] = {
         "version": "v1",
         "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -450,32 +574,23 @@ def calibrate(
         "de_budget": {"maxiter": int(maxiter), "popsize": int(popsize)},
         "data_sha256": data_hash(specs),
         "n_targets": len(targets),
-        "discrepancy": total,
+        "discrepancy": _loss(sim.predict(cs, params, targets), targets),
         "params": params,
         "cohort": cohort_vals,
         "priors": {k: [*(REGISTRY[k].prior or ()), REGISTRY[k].value] for k in params},
         "history": history,
     }
-    loso_pred: dict[str, float] = {}
-    if loso:
-        for study in dict.fromkeys(t.spec.study_id for t in targets):
-            mine = [t for t in targets if t.spec.study_id == study]
-            p = dict(params)
-            for i, (name, keys) in enumerate(BLOCKS.items()):
-                if not any(t.block == name for t in mine):
-                    continue
-                rest = [t for t in targets if t.block == name and t.spec.study_id != study]
-                if rest:
-                    vals, _ = _fit_block(sim, cs, p, keys, rest, seed + i, maxiter, popsize)
-                else:
-                    vals = {k: REGISTRY[k].value for k in keys}
-                p.update(vals)
-            for t, v in zip(mine, sim.predict(cs, p, mine), strict=True):
-                loso_pred[t.key] = float(v)
-            say(f"leave-one-study-out: {study} done")
+    # independent units: leave-one-study-out refits, independent pool, fingerprint
+    out = units.map(
+        [(f"leave-one-study-out: {s}", _loso_study,
+          (cs, params, targets, s, seed, maxiter, popsize)) for s in studies]
+        + [("independent pool", _fresh_pool, (record, specs)),
+           ("model fingerprint", _fingerprint, (record, specs))]
+    )  # fmt: skip
+    loso_pred = {k: v for d in out[: len(studies)] for k, v in d.items()}
+    fresh, fingerprint = out[len(studies) :]
     record.update(evaluate(record, specs=specs, sim=sim, loso_pred=loso_pred or None))
-    # out-of-pool check: the same parameters on an independent pool twice as large
-    fresh = evaluate({**record, "seed": int(seed) + 1, "pool": 2 * int(pool)}, specs=specs)
+    tick("in-pool check")
     by_key = {(r["study_id"], r["arm"], r["outcome"]): r for r in fresh["arms"]}
     for r in record["arms"]:
         f = by_key[(r["study_id"], r["arm"], r["outcome"])]
@@ -485,8 +600,7 @@ def calibrate(
         f"same parameters on an independent pool of {2 * int(pool)} patients (seed {seed + 1}): "
         "the part of the fit that is simulation noise of the calibration pool"
     )
-    say(f"independent pool: fraction inside {fresh['fraction_inside']:.2f}")
-    record["fingerprint"] = model_fingerprint(record, specs=specs)
+    record["fingerprint"] = fingerprint
     return record
 
 

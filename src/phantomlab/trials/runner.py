@@ -30,7 +30,8 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -280,19 +281,16 @@ def run_replicates(
     )
 
 
-def _run_dask(
-    task: ChunkTask,
-    todo: list[int],
-    seeds: list[np.random.SeedSequence],
-    reps: list[np.ndarray],
-    scheduler: Any,
-    n_workers: int,
-    processes: bool,
-    done: Callable[[int, pd.DataFrame], None],
-) -> str:
+@contextmanager
+def _dask_client(scheduler: Any, n_workers: int, processes: bool) -> Iterator[tuple[Any, str]]:
+    """Yield ``(client, label)`` for a scheduler argument; close what it started on exit.
+
+    ``"local"`` starts a ``distributed.LocalCluster`` of ``n_workers`` single-threaded
+    workers, a string is the address of a running scheduler, a ``distributed.Client`` is
+    used as given (and left open).
+    """
     distributed = require("distributed", extra="scale")
     Client, LocalCluster = distributed.Client, distributed.LocalCluster
-    as_completed = distributed.as_completed
 
     cluster = None
     own = True
@@ -321,6 +319,26 @@ def _run_dask(
             Problem("scheduler", repr(scheduler), "None, 'local', an address or a Client", "", "")
         )
     try:
+        yield client, label
+    finally:
+        if own:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _run_dask(
+    task: ChunkTask,
+    todo: list[int],
+    seeds: list[np.random.SeedSequence],
+    reps: list[np.ndarray],
+    scheduler: Any,
+    n_workers: int,
+    processes: bool,
+    done: Callable[[int, pd.DataFrame], None],
+) -> str:
+    as_completed = require("distributed", extra="scale").as_completed
+    with _dask_client(scheduler, n_workers, processes) as (client, label):
         futures = {
             client.submit(
                 task, seeds[i], reps[i], key=f"phantomlab-chunk-{i}-{id(task)}", pure=False
@@ -329,11 +347,6 @@ def _run_dask(
         }
         for fut in as_completed(list(futures)):
             done(futures[fut], fut.result())
-    finally:
-        if own:
-            client.close()
-        if cluster is not None:
-            cluster.close()
     return label
 
 
