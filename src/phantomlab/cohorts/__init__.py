@@ -2,6 +2,7 @@
 
 * :mod:`~phantomlab.cohorts.distributions` -- provenanced, vectorized distributions;
 * :mod:`~phantomlab.cohorts.spec` -- :class:`CohortSpec` (YAML), the default population;
+* :mod:`~phantomlab.cohorts.enrolment` -- per-trial inclusion criteria, screening;
 * :mod:`~phantomlab.cohorts.population` -- sampling, warm-up strata, courses on a cohort;
 * :mod:`~phantomlab.cohorts.calibrated` -- the stored calibration (versioned JSON).
 
@@ -16,10 +17,18 @@ from phantomlab.cohorts.calibrated import (
     load_calibration,
 )
 from phantomlab.cohorts.distributions import Bernoulli, Categorical, LogNormal, Normal, Uniform
+from phantomlab.cohorts.enrolment import (
+    PLP_MIN_NRS,
+    Inclusion,
+    eligible,
+    plp_prevalence,
+    screening_nrs,
+)
 from phantomlab.cohorts.population import (
     ArmCourse,
     VirtualCohort,
     VirtualPopulation,
+    enrol_cohort,
     sample_population,
     therapy_params,
 )
@@ -32,10 +41,12 @@ from phantomlab.cohorts.spec import (
 
 __all__ = [
     "CALIBRATION_VERSION",
+    "PLP_MIN_NRS",
     "ArmCourse",
     "Bernoulli",
     "Categorical",
     "CohortSpec",
+    "Inclusion",
     "LogNormal",
     "Normal",
     "Uniform",
@@ -46,8 +57,12 @@ __all__ = [
     "calibration_path",
     "cohort_spec_schema",
     "default_cohort_spec",
+    "eligible",
+    "enrol_cohort",
     "load_calibration",
     "load_cohort_spec",
+    "plp_prevalence",
     "sample_population",
+    "screening_nrs",
     "therapy_params",
 ]

@@ -25,6 +25,9 @@ __all__ = [
     "load_calibration",
 ]
 
+#: Cohort keys of older calibration files that the cohort spec no longer has.
+_RETIRED = ("enrol_min_nrs", "enrol_max_nrs")
+
 #: Version of the calibration shipped with the package.
 CALIBRATION_VERSION = "v1"
 
@@ -83,4 +86,6 @@ def calibrated_cohort_spec(path: str | Path | None = None) -> CohortSpec:
         if path is not None:
             raise
         return spec
+    # enrolment thresholds are no longer cohort values (each trial enrols by its own criteria)
+    vals = {k: v for k, v in vals.items() if k not in _RETIRED}
     return spec.with_values(**{k: float(v) for k, v in vals.items()}) if vals else spec

@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,7 +32,9 @@ from scipy.special import ndtri
 from phantomlab._result import Result, as_figure, new_axes
 from phantomlab._rng import RNGLike, as_generator, child_seeds
 from phantomlab._validation import check_range, raise_if
+from phantomlab.cohorts.enrolment import Inclusion, eligible, screening_nrs
 from phantomlab.cohorts.spec import CohortSpec
+from phantomlab.exceptions import InputError, Problem
 from phantomlab.mechanisms.patient import Cohort, Levers, Trajectory
 from phantomlab.protocols import ProtocolBase
 from phantomlab.therapies import combine_levers, get_therapy, lever_table
@@ -45,6 +47,7 @@ __all__ = [
     "ArmCourse",
     "VirtualCohort",
     "VirtualPopulation",
+    "enrol_cohort",
     "sample_population",
     "therapy_params",
 ]
@@ -102,7 +105,8 @@ class VirtualPopulation(Result):
     screen_nrs : ndarray
         Last baseline report (the screening report).
     enrolled : ndarray of bool
-        Screening report within the spec's enrolment range.
+        Meets the inclusion criteria the cohort was screened with
+        (:class:`~phantomlab.cohorts.enrolment.Inclusion`; default: any PLP).
     """
 
     age: Arr
@@ -190,11 +194,12 @@ class ArmCourse:
     protocol_name : str
         Protocol name.
     baseline : ndarray, shape (n,)
-        Mean NRS of the baseline week.
+        Baseline NRS: the screening measure of the inclusion criteria (mean of the
+        baseline week, or the single screening report).
     nrs : ndarray, shape (days, n)
         Daily NRS reports from the first day of the course.
     enrolled : ndarray of bool, shape (n,)
-        Enrolment on the screening report.
+        Enrolment by the trial's inclusion criteria.
     """
 
     protocol_name: str
@@ -260,11 +265,22 @@ class VirtualCohort:
         Patients (1-200,000).
     seed : int, SeedSequence, Generator or None
         Seed; the same seed gives the same patients (bits) every time.
+    inclusion : Inclusion, optional
+        Enrolment criteria (default ``Inclusion()``: any PLP on the baseline-week mean);
+        they select ``population.enrolled`` and the baseline of every course, and
+        change nothing else (the source population is the same for every trial).
     """
 
-    def __init__(self, spec: CohortSpec, n_patients: int, seed: RNGLike = 0) -> None:
+    def __init__(
+        self,
+        spec: CohortSpec,
+        n_patients: int,
+        seed: RNGLike = 0,
+        inclusion: Inclusion | None = None,
+    ) -> None:
         raise_if(check_range("n_patients", n_patients, low=1, high=200_000))
         self.spec = spec
+        self.inclusion = inclusion if inclusion is not None else Inclusion()
         n = int(n_patients)
         s_cov, s_strata = child_seeds(seed, 2)
         g = as_generator(s_cov)
@@ -325,11 +341,14 @@ class VirtualCohort:
             depression_case=tr[:, 2] > z_d,
             baseline_nrs=nrs.mean(axis=0),
             screen_nrs=screen,
-            enrolled=(screen >= spec.enrol_min_nrs.value) & (screen <= spec.enrol_max_nrs.value),
+            enrolled=np.zeros(n, bool),
             age=age,
             level=level,
             side=side,
             cause=cause,
+        )
+        self.population = replace(
+            self.population, enrolled=eligible(self.population, self.inclusion)
         )
 
     @property
@@ -389,7 +408,7 @@ class VirtualCohort:
         pop = self.population
         return ArmCourse(
             protocol.name or protocol.modality_key(),
-            pop.baseline_nrs,
+            screening_nrs(pop, self.inclusion),
             np.concatenate(parts, axis=1),
             pop.enrolled,
         )
@@ -445,3 +464,64 @@ def sample_population(spec: CohortSpec, n_patients: int, seed: RNGLike = 0) -> V
         Characteristics, baseline and enrolment of every patient.
     """
     return VirtualCohort(spec, n_patients, seed).population
+
+
+def enrol_cohort(
+    spec: CohortSpec,
+    inclusion: Inclusion,
+    n_needed: int,
+    pool: int,
+    seed: RNGLike = 0,
+    max_pool: int = 200_000,
+) -> VirtualCohort:
+    """Screen a source population for a trial, drawing a larger one until N is filled.
+
+    The source population of ``pool`` patients is screened with ``inclusion``;
+    if fewer than ``n_needed`` are eligible, a larger population is drawn (same
+    seed; the size scaled by the observed eligibility rate, 25 % margin) until
+    enough are, up to ``max_pool`` patients.
+
+    Parameters
+    ----------
+    spec : CohortSpec
+        The source population.
+    inclusion : Inclusion
+        The trial's criteria.
+    n_needed : int
+        Eligible patients needed (at least 1).
+    pool : int
+        First source-population size.
+    seed : int, SeedSequence, Generator or None
+        Seed of the source population.
+    max_pool : int
+        Largest source population drawn.
+
+    Returns
+    -------
+    VirtualCohort
+        Screened cohort; ``population.enrolled`` marks the eligible patients.
+
+    Raises
+    ------
+    InputError
+        If the criteria leave fewer than ``n_needed`` eligible among ``max_pool`` patients.
+    """
+    raise_if(check_range("n_needed", n_needed, low=1, high=max_pool))
+    size = int(min(max(pool, 1), max_pool))
+    while True:
+        vc = VirtualCohort(spec, size, seed, inclusion)
+        k = int(vc.population.enrolled.sum())
+        if k >= n_needed:
+            return vc
+        if size >= max_pool:
+            raise InputError(
+                Problem(
+                    "inclusion",
+                    inclusion.describe(),
+                    f"criteria that {n_needed} of {max_pool} source patients meet",
+                    "",
+                    f"only {k} of {size} virtual amputees are eligible; widen the criteria",
+                )
+            )
+        rate = max(k, 1) / size
+        size = int(min(max_pool, max(2 * size, np.ceil(1.25 * n_needed / rate))))

@@ -12,8 +12,10 @@ has no age or side):
 
 * drive the model: ``years_since_amputation`` (warm-up strata),
   ``persistence_share`` (cortical hypothesis), ``ectopia_gain`` (mechanism
-  parameter), ``enrol_min_nrs`` / ``enrol_max_nrs`` (who is enrolled on the
-  screening report, hence baseline PLP);
+  parameter, which sets the PLP prevalence of the source population);
+* not in the spec: who is enrolled. The spec is the *source* population of
+  amputees, with and without PLP; each trial enrols from it by its own
+  criteria (:mod:`phantomlab.cohorts.enrolment`, the trial spec's ``inclusion``);
 * derived from the model: catastrophizing, anxiety and depression are the
   virtual patient's own traits (z-scores); ``anxiety_case_share`` and
   ``depression_case_share`` turn them into HADS >= 8 cases at the published
@@ -139,8 +141,6 @@ class CohortSpec(BaseModel):
         Mechanism parameter: multiplier of spontaneously active residual-limb fibres.
     persistence_share : Provenanced
         Share of patients under the persistence (Makin) cortical hypothesis.
-    enrol_min_nrs, enrol_max_nrs : Provenanced
-        Screening NRS range of enrolment (baseline PLP).
     strata : int
         Number of warm-up strata (time since amputation is simulated at that many
         representative durations, the midpoints of equal-probability bins).
@@ -158,8 +158,6 @@ class CohortSpec(BaseModel):
         "depression_case_share": "1",
         "ectopia_gain": "1",
         "persistence_share": "1",
-        "enrol_min_nrs": "NRS",
-        "enrol_max_nrs": "NRS",
         "max_warmup_years": "year",
     }
 
@@ -175,8 +173,6 @@ class CohortSpec(BaseModel):
     depression_case_share: Provenanced
     ectopia_gain: Provenanced
     persistence_share: Provenanced
-    enrol_min_nrs: Provenanced
-    enrol_max_nrs: Provenanced
     strata: int = Field(3, ge=1, le=12)
     max_warmup_years: Provenanced
     baseline_days: int = Field(7, ge=1, le=60)
@@ -187,8 +183,6 @@ class CohortSpec(BaseModel):
             raise ValueError("years_since_amputation must be normal, lognormal or uniform")
         if getattr(self.years_since_amputation, "low", 0.0) < 0:
             raise ValueError("years_since_amputation must not go below 0")
-        if self.enrol_min_nrs.value > self.enrol_max_nrs.value:
-            raise ValueError("enrol_min_nrs must not exceed enrol_max_nrs")
         return self
 
     def with_values(self, **values: float) -> CohortSpec:

@@ -16,9 +16,10 @@ Method (documented in ``docs/calibration.md``)
   ``z = (simulated - published) / SE_published`` with ``SE = CI width / 3.92``:
   a weighted least-squares fit that an arm the model cannot reach (e.g. a
   conflicting secondary value) cannot dominate.
-* **Optimizer**: block-coordinate descent. The cohort block (``ectopia_gain``,
-  ``enrol_min_nrs``) is fitted on a grid (enrolment only re-selects patients,
-  so a threshold grid costs nothing); each therapy block (its few free
+* **Enrolment** is not fitted: each trial enrols from the source population by
+  its own inclusion criteria (the spec's ``inclusion``, :func:`phantomlab.cohorts.eligible`).
+* **Optimizer**: block-coordinate descent. The cohort block (``ectopia_gain``)
+  is fitted on a grid; each therapy block (its few free
   parameters with their prior ranges from ``therapies._params.REGISTRY``) is
   fitted by ``scipy.optimize.differential_evolution`` (seeded, no polish) on
   the arms of that modality (sham and placebo arms for the ``placebo`` block).
@@ -65,10 +66,13 @@ from phantomlab._validation import check_range, raise_if
 from phantomlab.cohorts import (
     ArmCourse,
     CohortSpec,
+    Inclusion,
     VirtualCohort,
     calibration_path,
     default_cohort_spec,
+    eligible,
     load_calibration,
+    screening_nrs,
 )
 from phantomlab.therapies import REGISTRY
 from phantomlab.trials._workunits import WorkUnits
@@ -103,10 +107,9 @@ BLOCKS: dict[str, tuple[str, ...]] = {
     "drg": ("drg.level_coverage_mean",),
 }
 
-#: Grid of the cohort block.
+#: Grid of the cohort block (enrolment is each trial's own criteria, not fitted).
 COHORT_GRID: dict[str, tuple[float, ...]] = {
     "ectopia_gain": (0.3, 0.4, 0.5, 0.6, 0.75, 0.9, 1.05),
-    "enrol_min_nrs": tuple(float(x) for x in np.arange(0.0, 7.01, 0.5)),
 }
 
 HUBER_DELTA = 1.5
@@ -315,10 +318,9 @@ class _Simulator:
             if len(self._courses) > 4096:
                 self._courses.clear()
             self._courses[key] = hit
-        thr = spec.enrol_min_nrs if spec.enrol_min_nrs is not None else cs.enrol_min_nrs.value
+        inc = spec.inclusion if spec.inclusion is not None else Inclusion()
         pop = vc.population
-        enrolled = (pop.screen_nrs >= thr) & (pop.screen_nrs <= cs.enrol_max_nrs.value)
-        return replace(hit, enrolled=enrolled)
+        return replace(hit, baseline=screening_nrs(pop, inc), enrolled=eligible(pop, inc))
 
     def predict(
         self, cs: CohortSpec, params: Mapping[str, float], targets: Sequence[Target]
@@ -341,6 +343,8 @@ def _loss(pred: NDArray[np.float64], targets: Sequence[Target]) -> float:
 
 
 def _cohort(base: CohortSpec, values: Mapping[str, float]) -> CohortSpec:
+    # enrolment thresholds of older records are not cohort values any more (trial criteria)
+    values = {k: v for k, v in values.items() if k not in ("enrol_min_nrs", "enrol_max_nrs")}
     return base.with_values(**values) if values else base
 
 
@@ -350,14 +354,9 @@ def _cohort_row(
     params: Mapping[str, float],
     targets: Sequence[Target],
     gain: float,
-    enrol: Sequence[float],
 ) -> list[float]:
-    """Discrepancy at one ``ectopia_gain`` over the enrolment-threshold grid (one work unit)."""
-    return [
-        _loss(sim.predict(_cohort(base, {"ectopia_gain": gain, "enrol_min_nrs": e}), params,
-                          targets), targets)
-        for e in enrol
-    ]  # fmt: skip
+    """Discrepancy at one ``ectopia_gain`` (one work unit; a list for the grid's row)."""
+    return [_loss(sim.predict(_cohort(base, {"ectopia_gain": gain}), params, targets), targets)]
 
 
 def _fit_cohort(
@@ -368,17 +367,16 @@ def _fit_cohort(
     units: WorkUnits | None = None,
 ) -> tuple[dict[str, float], float]:
     cheap = [t for t in targets if t.outcome.day <= 60]
-    gains, enrol = COHORT_GRID["ectopia_gain"], COHORT_GRID["enrol_min_nrs"]
+    gains = COHORT_GRID["ectopia_gain"]
     units = units or WorkUnits(partial(_Simulator, sim.pool, sim.seed), (sim.pool, sim.seed), sim)
     rows = units.map(
-        [(f"cohort grid, ectopia_gain {g:g}", _cohort_row, (base, params, cheap, g, enrol))
+        [(f"cohort grid, ectopia_gain {g:g}", _cohort_row, (base, params, cheap, g))
          for g in gains]
     )  # fmt: skip
     best: tuple[float, dict[str, float]] = (np.inf, {})
     for g, row in zip(gains, rows, strict=True):
-        for e, f in zip(enrol, row, strict=True):
-            if f < best[0]:
-                best = (f, {"ectopia_gain": g, "enrol_min_nrs": e})
+        if row[0] < best[0]:
+            best = (row[0], {"ectopia_gain": g})
     return best[1], best[0]
 
 

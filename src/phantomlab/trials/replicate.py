@@ -33,11 +33,12 @@ from phantomlab._rng import child_seeds
 from phantomlab.cohorts import (
     ArmCourse,
     CohortSpec,
+    Inclusion,
     VirtualCohort,
     calibrated_cohort_spec,
     calibrated_params,
+    enrol_cohort,
 )
-from phantomlab.cohorts.spec import Provenanced
 from phantomlab.protocols import ProtocolBase
 from phantomlab.trials.runner import run_replicates
 from phantomlab.trials.specs import ArmSpec, OutcomeSpec, TrialSpec
@@ -131,18 +132,6 @@ def _trial_indices(
     return rng.choice(pool, size=(n_trials, n), replace=True), True
 
 
-def _cohort_for(spec: TrialSpec, cohort: CohortSpec) -> CohortSpec:
-    if spec.enrol_min_nrs is None:
-        return cohort
-    return cohort.model_copy(
-        update={
-            "enrol_min_nrs": Provenanced(
-                value=spec.enrol_min_nrs, kind="source", source=f"{spec.study_id} inclusion"
-            )
-        }
-    )
-
-
 def simulate_arms(
     spec: TrialSpec,
     cohort: CohortSpec,
@@ -153,6 +142,11 @@ def simulate_arms(
     arms: list[ArmSpec] | None = None,
 ) -> dict[str, ArmCourse]:
     """Simulate every arm's course once on its pool (crossover arms share one pool).
+
+    Each pool is a source population screened by the trial's inclusion criteria
+    (``spec.inclusion``, default ``Inclusion()``); a larger source population is
+    drawn when fewer than the arm's N are eligible
+    (:func:`~phantomlab.cohorts.enrol_cohort`).
 
     Parameters
     ----------
@@ -176,17 +170,21 @@ def simulate_arms(
     dict of str to ArmCourse
         Course per arm name.
     """
-    cs = _cohort_for(spec, cohort)
+    cs = cohort
+    inc = spec.inclusion if spec.inclusion is not None else Inclusion()
     s_pool, s_ther = child_seeds(seed, 2)
     pool_seeds = child_seeds(s_pool, len(spec.arms))
     ther_seeds = child_seeds(s_ther, len(spec.arms))
-    shared = VirtualCohort(cs, pool, pool_seeds[0]) if spec.strategy.within_patient else None
+    n_max = max(a.n for a in spec.arms)
+    shared = (
+        enrol_cohort(cs, inc, n_max, pool, pool_seeds[0]) if spec.strategy.within_patient else None
+    )
     out: dict[str, ArmCourse] = {}
     wanted = {a.name for a in (arms or spec.arms)}
     for i, arm in enumerate(spec.arms):
         if arm.name not in wanted:
             continue
-        vc = shared if shared is not None else VirtualCohort(cs, pool, pool_seeds[i])
+        vc = shared if shared is not None else enrol_cohort(cs, inc, arm.n, pool, pool_seeds[i])
         days = max([o.day for o in arm.outcomes] + [0]) + 1
         proto = resolve_protocol(arm.protocol, base_dir)
         out[arm.name] = vc.run_course(proto, days, params, ther_seeds[i])

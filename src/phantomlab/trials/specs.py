@@ -38,6 +38,7 @@ from pydantic_core import PydanticCustomError
 from scipy import stats as sps
 
 from phantomlab._validation import problems_from_pydantic
+from phantomlab.cohorts.enrolment import Inclusion
 from phantomlab.exceptions import InputError, Problem
 from phantomlab.trials.strategy import Design, design_names, get_design
 
@@ -46,6 +47,7 @@ __all__ = [
     "ArmSpec",
     "OutcomeSpec",
     "TrialSpec",
+    "inclusion_map",
     "list_specs",
     "load_trial_spec",
     "spec_for_study",
@@ -202,8 +204,11 @@ class TrialSpec(BaseModel):
         Design as published.
     arms : list of ArmSpec
         Arms.
-    enrol_min_nrs : float, optional
-        Trial-specific minimum screening NRS (default: the cohort's).
+    inclusion : Inclusion, optional
+        The trial's inclusion criteria (screening NRS range and window, time since
+        amputation, level, aetiology, age, prior treatment failure, with where each
+        was read); the trial enrols from the source population by them. Default:
+        ``Inclusion()`` (any PLP on the baseline-week mean).
     notes : str
         Caveats.
     """
@@ -216,7 +221,7 @@ class TrialSpec(BaseModel):
     design: str = "parallel"
     design_text: str = ""
     arms: list[ArmSpec] = Field(min_length=1)
-    enrol_min_nrs: float | None = Field(None, ge=0, le=10)
+    inclusion: Inclusion | None = None
     notes: str = ""
 
     @field_validator("design")
@@ -393,8 +398,32 @@ def _last_day(protocol_name: str) -> float:
     return float(st.calendar.last_day)
 
 
+def inclusion_map() -> dict[str, Inclusion]:
+    """Inclusion criteria per study id, as read (``trials/data/inclusion.yaml``).
+
+    Returns
+    -------
+    dict of str to Inclusion
+        Criteria of each study listed; each criterion with where it was read.
+    """
+    path = Path(str(resources.files("phantomlab.trials") / "data" / "inclusion.yaml"))
+    raw = yaml.safe_load(path.read_text()) or {}
+    out = {}
+    for sid, d in raw.items():
+        if str(sid).startswith("_"):  # YAML anchors (shared defaults)
+            continue
+        try:
+            out[str(sid)] = Inclusion.model_validate(d)
+        except ValidationError as exc:
+            raise InputError(problems_from_pydantic(exc, f"inclusion.yaml:{sid}")) from None
+    return out
+
+
 def specs_from_evidence() -> list[TrialSpec]:
     """Build one trial spec per study of the evidence base with a reference protocol.
+
+    Each spec's ``inclusion`` comes from :func:`inclusion_map` (``None`` for a study
+    not listed there).
 
     Returns
     -------
@@ -406,6 +435,7 @@ def specs_from_evidence() -> list[TrialSpec]:
     from phantomlab.protocols import list_reference
 
     refs = set(list_reference())
+    incl = inclusion_map()
     out = []
     for study in load_studies().studies():
         arms: dict[str, ArmSpec] = {}
@@ -472,6 +502,7 @@ def specs_from_evidence() -> list[TrialSpec]:
                 design=design,
                 design_text=first.design,
                 arms=list(arms.values()),
+                inclusion=incl.get(study.study_id),
                 notes="; ".join(c.text for c in study.caveats()),
             )
         )
