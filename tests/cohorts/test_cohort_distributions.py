@@ -69,7 +69,6 @@ def test_default_spec_every_field_has_provenance() -> None:
         "anxiety_case_share",
         "depression_case_share",
         "ectopia_gain",
-        "enrol_min_nrs",
     ):
         assert f in names
     for r in rows:

@@ -48,8 +48,8 @@ def test_derived_flags(vc: VirtualCohort) -> None:
     from scipy.special import ndtri
 
     assert np.array_equal(pop.anxiety_case, pop.anxiety > ndtri(1 - 0.34))
-    lo, hi = spec.enrol_min_nrs.value, spec.enrol_max_nrs.value
-    assert np.array_equal(pop.enrolled, (pop.screen_nrs >= lo) & (pop.screen_nrs <= hi))
+    # default inclusion: any PLP on the mean of the baseline week
+    assert np.array_equal(pop.enrolled, pop.baseline_nrs >= 1.0)
     assert "in silico" in pop.summary()
 
 

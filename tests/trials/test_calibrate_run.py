@@ -1,6 +1,6 @@
 """Recalibration as one command: progress over the work units, Dask, ``trial calibrate``.
 
-A tiny calibration (2 studies, one ``ectopia_gain``, 2 enrolment thresholds, a 40-patient
+A tiny calibration (2 studies, one ``ectopia_gain`` (enrolment is not fitted), a 40-patient
 pool, one sweep, a minimal differential-evolution budget) run serially, on a Dask cluster
 given by its address, and through the CLI with ``--out``: the records are identical apart
 from the date. The packaged calibration file is never written.
@@ -28,7 +28,6 @@ TINY: dict[str, Any] = {"seed": 3, "pool": 40, "sweeps": 1, "maxiter": 1, "popsi
 def tiny_grid() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(cal.COHORT_GRID, "ectopia_gain", (1.0,))
-        mp.setitem(cal.COHORT_GRID, "enrol_min_nrs", (0.0, 3.0))
         yield
 
 

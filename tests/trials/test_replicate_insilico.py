@@ -177,7 +177,7 @@ def test_cli_replicate_json_and_bad_input(run, tmp_path: Path) -> None:
 @settings(max_examples=60, deadline=None)
 @given(
     st.dictionaries(
-        st.sampled_from(["study_id", "design", "arms", "title", "enrol_min_nrs", "bogus"]),
+        st.sampled_from(["study_id", "design", "arms", "title", "inclusion", "bogus"]),
         st.one_of(
             st.none(),
             st.integers(-5, 5),
