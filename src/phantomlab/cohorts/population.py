@@ -32,7 +32,13 @@ from scipy.special import ndtri
 from phantomlab._result import Result, as_figure, new_axes
 from phantomlab._rng import RNGLike, as_generator, child_seeds
 from phantomlab._validation import check_range, raise_if
-from phantomlab.cohorts.enrolment import Inclusion, eligible, screening_nrs
+from phantomlab.cohorts.enrolment import (
+    PLP_MIN_NRS,
+    Inclusion,
+    eligible,
+    plp_prevalence,
+    screening_nrs,
+)
 from phantomlab.cohorts.spec import CohortSpec
 from phantomlab.exceptions import InputError, Problem
 from phantomlab.mechanisms.patient import Cohort, Levers, Trajectory
@@ -56,6 +62,8 @@ Arr = NDArray[np.float64]
 _SHARED = ("placebo", "m1")
 _CACHE: OrderedDict[tuple[Any, ...], tuple[Cohort, Trajectory]] = OrderedDict()
 _CACHE_SIZE = 256
+#: Source-population size at which no eligible patient means the criteria are out of reach.
+PROBE_POOL = 2000
 
 
 def therapy_params(modality: str, params: Mapping[str, float] | None) -> dict[str, float]:
@@ -159,7 +167,13 @@ class VirtualPopulation(Result):
             f"HADS-D>=8 {100 * self.depression_case.mean():.0f}%",
             f"baseline NRS: all {self.baseline_nrs.mean():.2f}, enrolled "
             f"{self.baseline_nrs[e].mean() if e.any() else float('nan'):.2f}; "
-            f"with PLP (mean NRS >= 1) {100 * np.mean(self.baseline_nrs >= 1):.0f}%",
+            f"with PLP (mean NRS >= {PLP_MIN_NRS:g}) "
+            f"{100 * np.mean(self.baseline_nrs >= PLP_MIN_NRS):.0f}%",
+            "PLP by simulated years since amputation: "
+            + ", ".join(
+                f"{self.stratum_days[int(k)] / 365:.1f} y {100 * v:.0f}%"
+                for k, v in plp_prevalence(self, self.stratum).items()
+            ),
         ]
         return "\n".join(lines)
 
@@ -472,14 +486,16 @@ def enrol_cohort(
     n_needed: int,
     pool: int,
     seed: RNGLike = 0,
-    max_pool: int = 200_000,
+    max_pool: int = 20_000,
 ) -> VirtualCohort:
     """Screen a source population for a trial, drawing a larger one until N is filled.
 
     The source population of ``pool`` patients is screened with ``inclusion``;
     if fewer than ``n_needed`` are eligible, a larger population is drawn (same
-    seed; the size scaled by the observed eligibility rate, 25 % margin) until
-    enough are, up to ``max_pool`` patients.
+    seed; the size scaled by the observed eligibility rate, 25 % margin, at
+    least doubled) until enough are, up to ``max_pool`` patients. When nobody
+    is eligible among ``PROBE_POOL`` (2000) patients, or the projected size
+    exceeds ``max_pool``, the criteria are reported as out of reach at once.
 
     Parameters
     ----------
@@ -513,15 +529,20 @@ def enrol_cohort(
         k = int(vc.population.enrolled.sum())
         if k >= n_needed:
             return vc
-        if size >= max_pool:
+        # the size that gives n_needed at the observed rate; none eligible among
+        # PROBE_POOL patients: the criteria are out of reach
+        if k == 0:
+            need = PROBE_POOL if size < PROBE_POOL else max_pool + 1
+        else:
+            need = int(np.ceil(n_needed * size / k))
+        if need > max_pool or size >= max_pool:
             raise InputError(
                 Problem(
                     "inclusion",
                     inclusion.describe(),
-                    f"criteria that {n_needed} of {max_pool} source patients meet",
+                    f"criteria that {n_needed} of at most {max_pool} source patients meet",
                     "",
                     f"only {k} of {size} virtual amputees are eligible; widen the criteria",
                 )
             )
-        rate = max(k, 1) / size
-        size = int(min(max_pool, max(2 * size, np.ceil(1.25 * n_needed / rate))))
+        size = int(min(max_pool, max(2 * size, np.ceil(1.25 * need))))
