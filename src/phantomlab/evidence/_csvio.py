@@ -96,7 +96,7 @@ def read_rows(
 def table_problems(
     records: Sequence[Any], name: str, fields: Sequence[str], source: str
 ) -> list[Problem]:
-    """Check rules that span rows: one citation per study, no duplicated rows.
+    """Check rules that span rows: one citation and patient group per study, no duplicates.
 
     Parameters
     ----------
@@ -128,6 +128,17 @@ def table_problems(
                         f"{getattr(f, fld)!r} as on line {f.line}",
                         source,
                         "rows of one study must share its citation",
+                    )
+                )
+        for fld in ("patient_group",):
+            if getattr(r, fld) != getattr(f, fld):
+                problems.append(
+                    Problem(
+                        f"{name}:{r.line} ({r.study_id}).{fld}",
+                        getattr(r, fld),
+                        f"{getattr(f, fld)!r} as on line {f.line}",
+                        source,
+                        "rows of one study report on its patients: one patient group per study",
                     )
                 )
         key = (r.study_id, r.modality, r.arm, r.outcome, r.timepoint, r.stat)

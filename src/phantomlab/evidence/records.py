@@ -43,13 +43,24 @@ from pydantic import (
 
 from phantomlab._validation import check_in, problems_from_pydantic
 from phantomlab.evidence._csvio import read_rows, table_problems
+from phantomlab.evidence.vocab import (
+    CONTROL_ARMS,
+    DESIGN_ROLES,
+    MODALITIES,
+    MODALITY_KEYS,
+    POOLED_STATS,
+    POPULATIONS,
+    STATS,
+)
 from phantomlab.exceptions import InputError, Problem
 
 __all__ = [
     "COLUMNS",
     "CONTROL_ARMS",
+    "DESIGN_ROLES",
     "MODALITIES",
     "MODALITY_KEYS",
+    "POPULATIONS",
     "STATS",
     "Caveat",
     "Study",
@@ -87,44 +98,10 @@ COLUMNS: tuple[str, ...] = (
     "source_level",
     "source_where",
     "flags",
+    "patient_group",
+    "population",
+    "design_role",
 )
-
-#: Labels of the ``modality`` column (as published) -> the canonical modality keys of
-#: the protocol standard (``phantomlab.protocols.MODALITIES``) they denote; a row of a
-#: combined or pooled modality names several. Extend it together with the review
-#: protocol (a test checks every key against the protocol registry).
-MODALITY_KEYS: dict[str, tuple[str, ...]] = {
-    "rTMS": ("rtms",),
-    "tDCS": ("tdcs",),
-    "tDCS+mirror therapy": ("tdcs", "mirror"),
-    "rTMS/tDCS (excitatory M1)": ("rtms", "tdcs"),
-    "mirror therapy": ("mirror",),
-    "BCI": ("bci",),
-    "PNS": ("pns",),
-    "SCS": ("scs",),
-    "DRG": ("drg",),
-    "DBS": ("dbs",),
-    "MCS": ("mcs",),
-}
-
-#: Controlled vocabulary of the ``modality`` column (the labels of :data:`MODALITY_KEYS`).
-MODALITIES: tuple[str, ...] = tuple(MODALITY_KEYS)
-
-#: What a row's ``value`` (or ``events``/``total``) means.
-STATS: dict[str, str] = {
-    "mean": "arm mean of the outcome at the time point (value, sd)",
-    "pct_change_mean": "arm mean percent change from baseline, negative = reduction (value, sd)",
-    "responders": "responders in the arm (events of total)",
-    "regression_beta": "regression coefficient of the arm effect (value; no SE in the table)",
-    "hedges_g": "published pooled Hedges' g with its 95% CI (ci_lb, ci_ub)",
-    "mean_difference": "published pooled mean difference with its 95% CI (ci_lb, ci_ub)",
-}
-
-#: Arm names that denote a comparator (sham, placebo or usual care).
-CONTROL_ARMS: frozenset[str] = frozenset({"sham", "placebo", "control"})
-
-#: Statistics that are published pooled estimates (meta-analyses), not study arms.
-POOLED_STATS: frozenset[str] = frozenset({"hedges_g", "mean_difference"})
 
 _SOURCE = "PhantomLab evidence schema (docs/evidence.md)"
 _SCALE = re.compile(r"\b0-(10|100)\b")
@@ -225,6 +202,14 @@ class StudyRecord(BaseModel):
         Where the value was read (table, abstract, secondary source).
     flags : tuple of str
         Caveats as written in the table (``;``-separated in the CSV).
+    patient_group : str
+        Identifier of the independent group of patients the row reports on: rows
+        (and studies) that share patients share it (``pns_spr``: Gilmore 2019/2020,
+        Rauck 2014, Cohen 2019). Every row of a study has the same group.
+    population : str
+        Whose pain the value describes, one of :data:`POPULATIONS`.
+    design_role : str
+        What the row's patients are within their study, one of :data:`DESIGN_ROLES`.
     protocol_name : str or None
         Name of the arm's reference Protocol (see :func:`protocol_name`); a
         link by name only, resolved by the caller. ``None`` for published
@@ -262,6 +247,9 @@ class StudyRecord(BaseModel):
     source_level: Literal["primary", "secondary"]
     source_where: str = Field(min_length=1)
     flags: tuple[str, ...] = ()
+    patient_group: str = Field(pattern=r"^[a-z][a-z0-9_]*(:[a-z][a-z0-9_]*)?$")
+    population: str
+    design_role: str
     protocol_name: str | None = None
     line: int | None = Field(default=None, exclude=True)
 
@@ -282,6 +270,20 @@ class StudyRecord(BaseModel):
     def _known_modality(cls, v: str) -> str:
         if v not in MODALITIES:
             raise ValueError(f"unknown modality; allowed: {', '.join(MODALITIES)}")
+        return v
+
+    @field_validator("population")
+    @classmethod
+    def _known_population(cls, v: str) -> str:
+        if v not in POPULATIONS:
+            raise ValueError(f"unknown population; allowed: {', '.join(POPULATIONS)}")
+        return v
+
+    @field_validator("design_role")
+    @classmethod
+    def _known_role(cls, v: str) -> str:
+        if v not in DESIGN_ROLES:
+            raise ValueError(f"unknown design_role; allowed: {', '.join(DESIGN_ROLES)}")
         return v
 
     @field_validator("flags", mode="before")
@@ -327,6 +329,13 @@ class StudyRecord(BaseModel):
                     "empty",
                     f"stat {self.stat!r} takes value, not events/total",
                 )
+        if (self.design_role == "published_pool") != (self.stat in POOLED_STATS):
+            bad(
+                "design_role",
+                "published_pool exactly for a published pooled estimate (hedges_g, "
+                "mean_difference)",
+                "design_role does not match the statistic",
+            )
         if self.stat in POOLED_STATS:
             if self.ci_lb is None or self.ci_ub is None:
                 bad(
@@ -424,14 +433,13 @@ class StudyRecord(BaseModel):
             out.append(Caveat("no_sd", "no SD reported: not poolable (never imputed)"))
         if self.is_crossover:
             out.append(Caveat("crossover", f"crossover design ({self.design})"))
-        text = " ".join([*flags_l, self.outcome.lower()])
-        if "post-amputation pain" in text or "residual" in text:
-            out.append(
-                Caveat(
-                    "post_amputation_pain",
-                    "post-amputation pain (residual + phantom), not PLP only",
-                )
-            )
+        if self.population != "chronic_plp":
+            code = "post_amputation_pain" if self.population == "post_amputation_pain" else (
+                "population")  # fmt: skip
+            out.append(Caveat(code, f"population: {POPULATIONS[self.population]}"))
+        if self.design_role not in ("rct_arm", "crossover_arm", "published_pool"):
+            out.append(Caveat("design_role", f"{self.design_role}: "
+                              f"{DESIGN_ROLES[self.design_role]}"))  # fmt: skip
         if self.timepoint == "not shown" or "time point not shown" in flags_l:
             out.append(Caveat("timepoint_not_shown", "time point not shown in the source"))
         known = {"no sd", "crossover", "time point not shown"}
@@ -440,7 +448,7 @@ class StudyRecord(BaseModel):
                 continue
             if low.startswith("post-amputation pain"):
                 continue
-            if "conflict" in low:
+            if "conflict" in low and "not a conflict" not in low:
                 code = "conflicting"
             elif "not confirmed" in low or "not seen" in low:
                 code = "unconfirmed"
@@ -642,6 +650,10 @@ class StudyTable(Sequence[StudyRecord]):
             and (arm_role is None or r.arm_role == arm_role)
         ]
         return StudyTable(rows, self.source)
+
+    def patient_groups(self) -> dict[str, str]:
+        """Return ``study_id -> patient_group`` (studies sharing patients share a group)."""
+        return {r.study_id: r.patient_group for r in self._records}
 
     def study(self, study_id: str) -> Study:
         """Return one study by identifier.

@@ -53,7 +53,7 @@ import json
 import uuid
 import zlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -76,21 +76,39 @@ from phantomlab.cohorts import (
 )
 from phantomlab.therapies import REGISTRY
 from phantomlab.trials._workunits import WorkUnits
-from phantomlab.trials.replicate import arm_statistic, resolve_protocol
+from phantomlab.trials.arms import run_arm
+from phantomlab.trials.replicate import arm_statistic
 from phantomlab.trials.runner import _dask_client
-from phantomlab.trials.specs import ArmSpec, OutcomeSpec, TrialSpec, list_specs, load_trial_spec
+from phantomlab.trials.specs import ArmSpec, TrialSpec, list_specs, load_trial_spec
+from phantomlab.trials.targets import (
+    REPRESENTED_POPULATIONS,
+    WEIGHTING,
+    ContrastTarget,
+    Target,
+    block_of,
+    collect_contrast_targets,
+    collect_targets,
+    excluded_targets,
+    patient_group_of,
+)
 
 __all__ = [
     "BLOCKS",
     "COHORT_GRID",
+    "REPRESENTED_POPULATIONS",
+    "WEIGHTING",
+    "ContrastTarget",
     "Target",
     "calibrate",
     "calibration_report",
+    "collect_contrast_targets",
     "collect_targets",
     "data_hash",
     "evaluate",
+    "excluded_targets",
     "fingerprint_changes",
     "model_fingerprint",
+    "patient_group_of",
 ]
 
 #: Therapy parameter blocks fitted together (prior ranges from the therapy registry).
@@ -118,72 +136,6 @@ METHOD = (
     "scipy.optimize.differential_evolution (seeded, no polish); Huber(1.5) discrepancy of "
     "z = (simulated - published)/SE_published over all replicable arms; common random numbers"
 )
-
-
-@dataclass(frozen=True)
-class Target:
-    """One replicable published arm outcome.
-
-    Attributes
-    ----------
-    spec : TrialSpec
-        Its trial.
-    arm : ArmSpec
-        Its arm.
-    outcome : OutcomeSpec
-        The outcome.
-    ci : tuple of float
-        Published 95 % CI.
-    block : str
-        Parameter block it informs (by the arm's protocol modality).
-    """
-
-    spec: TrialSpec
-    arm: ArmSpec
-    outcome: OutcomeSpec
-    ci: tuple[float, float]
-    block: str
-
-    @property
-    def key(self) -> str:
-        """``study/arm/outcome``."""
-        return f"{self.spec.study_id}/{self.arm.name}/{self.outcome.id}"
-
-    @property
-    def se(self) -> float:
-        """Published standard error from the CI width (floored at 1 % of the scale)."""
-        floor = 1.0 if self.outcome.stat in ("pct_change_mean", "responders") else 0.01 * (
-            self.outcome.scale_max)  # fmt: skip
-        return max((self.ci[1] - self.ci[0]) / 3.92, floor)
-
-
-def _block_of(arm: ArmSpec) -> str:
-    proto = resolve_protocol(arm.protocol)  # its modality key names the therapy's block
-    return "placebo" if proto.role == "sham" else proto.modality_key()
-
-
-def collect_targets(specs: Sequence[TrialSpec] | None = None) -> list[Target]:
-    """Every replicable arm outcome of ``specs`` (default: the packaged specs).
-
-    Parameters
-    ----------
-    specs : sequence of TrialSpec, optional
-        Trials.
-
-    Returns
-    -------
-    list of Target
-        Targets in spec order.
-    """
-    specs = list(specs) if specs is not None else [load_trial_spec(s) for s in list_specs()]
-    out = []
-    for s in specs:
-        for a in s.arms:
-            for o in a.outcomes:
-                ci = o.published_ci(a.n)
-                if o.replicable and ci is not None:
-                    out.append(Target(s, a, o, ci, _block_of(a)))
-    return out
 
 
 def data_hash(specs: Sequence[TrialSpec] | None = None) -> str:
@@ -305,7 +257,7 @@ class _Simulator:
         self, cs: CohortSpec, spec: TrialSpec, arm: ArmSpec, params: Mapping[str, float]
     ) -> ArmCourse:
         vc = self.cohort(cs)
-        mod = _block_of(arm)
+        mod = block_of(arm)
         rel = tuple(sorted((k, v) for k, v in params.items() if k.split(".")[0] in (
             mod, "placebo", "m1", "tdcs", "mirror")))  # fmt: skip
         key = (spec.study_id, arm.name, rel)
@@ -314,7 +266,7 @@ class _Simulator:
             days = max([o.day for o in arm.outcomes] + [0]) + 1
             tag = zlib.crc32(f"{spec.study_id}/{arm.name}".encode())
             sd = np.random.SeedSequence([self.seed, tag])
-            hit = vc.run_course(resolve_protocol(arm.protocol), days, params, sd)
+            hit = run_arm(vc, spec, arm, params, sd, days)
             if len(self._courses) > 4096:
                 self._courses.clear()
             self._courses[key] = hit
@@ -335,11 +287,11 @@ class _Simulator:
 def _loss(pred: NDArray[np.float64], targets: Sequence[Target]) -> float:
     pub = np.array([t.outcome.value for t in targets], float)
     se = np.array([t.se for t in targets])
+    w = np.array([t.weight for t in targets], float)
     z = np.where(np.isfinite(pred), (pred - pub) / se, 10.0)
     a = np.abs(z)
-    return float(
-        np.sum(np.where(a <= HUBER_DELTA, 0.5 * z**2, HUBER_DELTA * (a - 0.5 * HUBER_DELTA)))
-    )
+    huber = np.where(a <= HUBER_DELTA, 0.5 * z**2, HUBER_DELTA * (a - 0.5 * HUBER_DELTA))
+    return float(np.sum(w * huber))
 
 
 def _cohort(base: CohortSpec, values: Mapping[str, float]) -> CohortSpec:

@@ -40,8 +40,9 @@ from phantomlab.cohorts import (
     enrol_cohort,
 )
 from phantomlab.protocols import ProtocolBase
+from phantomlab.trials.arms import arm_notes, run_arm
 from phantomlab.trials.runner import run_replicates
-from phantomlab.trials.specs import ArmSpec, OutcomeSpec, TrialSpec
+from phantomlab.trials.specs import ArmSpec, ContrastSpec, OutcomeSpec, TrialSpec
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -51,6 +52,7 @@ __all__ = [
     "ReplicationTask",
     "VirtualTrialModel",
     "arm_statistic",
+    "contrast_label",
     "replicate",
     "resolve_protocol",
     "simulate_arms",
@@ -102,7 +104,9 @@ def arm_statistic(o: OutcomeSpec, course: ArmCourse, idx: NDArray[np.int64] | No
     Returns
     -------
     ndarray, shape (R,)
-        One value per trial (%, or pain on the outcome's scale).
+        One value per trial (%, or pain on the outcome's scale). A ``session`` endpoint's
+        change is taken from the day before the session, a ``course`` endpoint's from the
+        baseline week.
     """
     if idx is None:
         idx = np.flatnonzero(course.enrolled)[None, :]
@@ -113,6 +117,8 @@ def arm_statistic(o: OutcomeSpec, course: ArmCourse, idx: NDArray[np.int64] | No
     post = course.post(o.day, o.window)
     if o.stat == "mean":
         return np.asarray(post[idx].mean(axis=1) * scale, float)
+    if o.endpoint == "session":  # acute: the session day against the day before it
+        base = course.post(o.day - 1, 1) if o.day > 0 else base
     b = np.maximum(base, 0.5)
     pct = 100.0 * (post - b) / b
     if o.stat == "pct_change_mean":
@@ -186,8 +192,7 @@ def simulate_arms(
             continue
         vc = shared if shared is not None else enrol_cohort(cs, inc, arm.n, pool, pool_seeds[i])
         days = max([o.day for o in arm.outcomes] + [0]) + 1
-        proto = resolve_protocol(arm.protocol, base_dir)
-        out[arm.name] = vc.run_course(proto, days, params, ther_seeds[i])
+        out[arm.name] = run_arm(vc, spec, arm, params, ther_seeds[i], days, base_dir)
     return out
 
 
@@ -249,7 +254,8 @@ class ReplicationTask:
         base = Path(self.base_dir) if self.base_dir else None
         courses = simulate_arms(self.spec, self.cohort, self.params, s_sim, pool, base)
         g = np.random.default_rng(s_draw)
-        rows = []
+        rows: list[tuple[int, str, str, str, float, bool]] = []
+        stats: dict[tuple[str, str], tuple[Arr, bool]] = {}
         shared_idx: tuple[NDArray[np.int64], bool] | None = None
         for arm in self.spec.arms:
             c = courses[arm.name]
@@ -261,8 +267,13 @@ class ReplicationTask:
                 idx, res = _trial_indices(c.enrolled, k, arm.n, g)
             for o in arm.outcomes:
                 vals = arm_statistic(o, c, idx)
+                stats[(arm.name, o.id)] = (vals, bool(res))
                 for r, v in zip(replicates, vals, strict=True):
                     rows.append((int(r), arm.name, o.id, o.stat, float(v), bool(res)))
+        for con in self.spec.contrasts:  # within each simulated trial
+            (a, ra), (b, rb) = stats[(con.arm, con.outcome)], stats[(con.control, con.outcome)]
+            for r, v in zip(replicates, con.compute(a, b), strict=True):
+                rows.append((int(r), contrast_label(con), con.id, con.measure, float(v), ra or rb))
         return pd.DataFrame(
             rows, columns=["replicate", "arm", "outcome", "stat", "value", "resampled"]
         )
@@ -330,6 +341,7 @@ class ReplicationResult(Result):
             role = getattr(r, "calibration_role", None)
             if isinstance(role, str):
                 lines.append(f"{'':<22} ({role})")
+        lines += [f"note: {n}" for n in self.meta.get("notes", [])]
         f = self.fraction_inside()
         lines.append(
             "fraction inside: n/a (no replicable outcome)"
@@ -422,7 +434,33 @@ def summarize(spec: TrialSpec, reps: pd.DataFrame) -> pd.DataFrame:
                     "reason": o.reason,
                 }
             )
+    for con in spec.contrasts:
+        label = contrast_label(con)
+        v = reps.loc[(reps["arm"] == label) & (reps["outcome"] == con.id), "value"]
+        v = v.to_numpy(float)
+        v = v[np.isfinite(v)]
+        ci = con.published_ci()
+        mean = float(np.mean(v)) if v.size else float("nan")
+        lo, hi = np.percentile(v, [2.5, 97.5]) if v.size else (np.nan, np.nan)
+        out = {o.id: o for a in spec.arms if a.name == con.arm for o in a.outcomes}[con.outcome]
+        rows.append(
+            {
+                "arm": label, "protocol": "", "n": None, "outcome": con.id,
+                "stat": con.measure, "timepoint": out.timepoint, "day": out.day,
+                "published": con.value, "ci_low": None if ci is None else ci[0],
+                "ci_high": None if ci is None else ci[1], "sim_mean": mean,
+                "sim_low": float(lo), "sim_high": float(hi),
+                "error": None if con.value is None else mean - con.value,
+                "inside": bool(ci is not None and con.replicable and ci[0] <= mean <= ci[1]),
+                "replicable": con.replicable, "reason": con.reason,
+            }
+        )  # fmt: skip
     return pd.DataFrame(rows)
+
+
+def contrast_label(con: ContrastSpec) -> str:
+    """Return the table label of a between-arm contrast (``"active vs sham"``)."""
+    return f"{con.arm} vs {con.control}"
 
 
 def replicate(
@@ -503,6 +541,7 @@ def replicate(
         "resampled": bool(reps["resampled"].any()) if len(reps) else False,
         "seconds": run.seconds,
         "scheduler": run.scheduler,
+        "notes": arm_notes(spec),
     }
     return ReplicationResult(spec, table, reps, meta)
 

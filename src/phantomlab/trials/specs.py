@@ -45,6 +45,8 @@ from phantomlab.trials.strategy import Design, design_names, get_design
 __all__ = [
     "TIMEPOINTS",
     "ArmSpec",
+    "CoIntervention",
+    "ContrastSpec",
     "OutcomeSpec",
     "TrialSpec",
     "inclusion_map",
@@ -96,6 +98,12 @@ class OutcomeSpec(BaseModel):
         Why not replicable.
     evidence_line : int, optional
         Line of the evidence CSV.
+    endpoint : {"course", "session"}
+        ``course`` (default): pain over ``window`` days of the course, compared with the
+        baseline week. ``session``: an acute, session-level endpoint (pain minutes to hours
+        after one session, e.g. a nerve block): the course day of the session against the
+        day before it (``window`` must be 1; the model's time step is one day, so "minutes
+        after" is read as the session day, stated in the replication notes).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -117,9 +125,16 @@ class OutcomeSpec(BaseModel):
     replicable: bool = True
     reason: str = ""
     evidence_line: int | None = None
+    endpoint: Literal["course", "session"] = "course"
 
     @model_validator(mode="after")
     def _consistent(self) -> OutcomeSpec:
+        if self.endpoint == "session":
+            if self.window != 1:
+                raise ValueError(f"a session endpoint compares single days: window must be 1, "
+                                 f"got {self.window}")  # fmt: skip
+            if self.stat == "baseline_mean":
+                raise ValueError("a session endpoint cannot be a baseline_mean")
         if self.stat == "responders" and self.events is not None and self.total is not None:
             if self.events > self.total:
                 raise ValueError(f"events ({self.events}) exceed total ({self.total})")
@@ -160,6 +175,36 @@ class OutcomeSpec(BaseModel):
         return (self.value - half, self.value + half)
 
 
+class CoIntervention(BaseModel):
+    """Something every patient of an arm also received (usual care, physical therapy, ...).
+
+    Parameters
+    ----------
+    name : str
+        As published (``standard medical therapy``, ``physiotherapy 2x/week``).
+    kind : {"usual_care", "physical_therapy", "medication", "prosthesis", "psychological",
+            "behavioural", "other"}
+        What it is.
+    protocol : str, optional
+        A protocol (reference name or file) that the model can simulate (e.g. mirror
+        therapy); it is then given with the arm's protocol (a ``combination`` with timing
+        ``separate``). Without one the co-intervention is **not modelled**, and every
+        replication says so in its notes.
+    note : str
+        Where it was read, and anything else.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    kind: Literal[
+        "usual_care", "physical_therapy", "medication", "prosthesis", "psychological",
+        "behavioural", "other",
+    ] = "other"  # fmt: skip
+    protocol: str | None = None
+    note: str = ""
+
+
 class ArmSpec(BaseModel):
     """One arm: a protocol, its patients and the outcomes to replicate.
 
@@ -167,21 +212,150 @@ class ArmSpec(BaseModel):
     ----------
     name : str
         Arm label as published.
-    protocol : str
+    protocol : str, optional
         Reference protocol name (``phantomlab protocol list``) or a protocol file
-        (YAML/JSON, relative to the spec file).
+        (YAML/JSON, relative to the spec file). Required unless ``usual_care``.
     n : int
         Patients analysed in the arm.
     outcomes : list of OutcomeSpec
         Published outcomes.
+    usual_care : bool
+        The arm receives no study intervention, only usual care (and its
+        ``co_interventions``): simulated as the natural course, with no expectation of the
+        study treatment when the patient is not blinded.
+    sham : {"inert", "active"}, optional
+        For a sham arm (its protocol is a ``sham``): ``inert`` gives no real stimulation at
+        all (any ``active_duration`` of the protocol is removed); ``active`` is a
+        sub-therapeutic stimulation of ``sham_active_duration`` per session, simulated by
+        the active therapy (e.g. 30 s of ramped current in sham tDCS).
+    sham_active_duration : str, optional
+        Real stimulation per session of an active sham, with unit (``"30 s"``).
+    co_interventions : list of CoIntervention
+        What the arm's patients also received.
+    dosing : {"scheduled", "on_demand"}
+        ``on_demand``: the patient starts stimulation when needed (patient-triggered).
+    usage_fraction : float, optional
+        With ``on_demand``: the published fraction of days with stimulation (0-1]; each
+        patient-day is a stimulated day with this probability, the others run without
+        the specific effect (expectation unchanged). Without it the prescribed schedule is
+        simulated (an upper bound, stated in the notes).
     """
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1)
-    protocol: str = Field(min_length=1)
+    protocol: str | None = Field(None, min_length=1)
     n: int = Field(ge=1, le=100_000)
     outcomes: list[OutcomeSpec] = Field(default_factory=list)
+    usual_care: bool = False
+    sham: Literal["inert", "active"] | None = None
+    sham_active_duration: str | None = None
+    co_interventions: list[CoIntervention] = Field(default_factory=list)
+    dosing: Literal["scheduled", "on_demand"] = "scheduled"
+    usage_fraction: float | None = Field(None, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _arm_language(self) -> ArmSpec:
+        if self.protocol is None and not self.usual_care:
+            raise ValueError(f"arm {self.name!r}: protocol is required unless usual_care: true")
+        if self.usual_care and (self.sham is not None or self.dosing != "scheduled"):
+            raise ValueError(f"arm {self.name!r}: a usual-care arm has no sham and no dosing")
+        if self.sham == "active" and not self.sham_active_duration:
+            raise ValueError(f"arm {self.name!r}: sham 'active' needs sham_active_duration "
+                             "(real stimulation per session, e.g. '30 s')")  # fmt: skip
+        if self.sham_active_duration is not None and self.sham != "active":
+            raise ValueError(f"arm {self.name!r}: sham_active_duration is only for sham 'active'")
+        if self.usage_fraction is not None and self.dosing != "on_demand":
+            raise ValueError(f"arm {self.name!r}: usage_fraction is only for dosing 'on_demand'")
+        return self
+
+
+Measure = Literal["difference", "ratio", "responder_difference"]
+
+
+class ContrastSpec(BaseModel):
+    """A published between-arm contrast (treated minus or over control) to replicate.
+
+    Parameters
+    ----------
+    id : str
+        Identifier, unique within the trial.
+    arm, control : str
+        Names of the treated and the comparator arm.
+    outcome : str
+        Id of an outcome present in both arms (the statistic the contrast is taken on).
+    measure : {"difference", "ratio", "responder_difference"}
+        ``difference``: arm statistic minus control statistic (pain or % change);
+        ``ratio``: arm over control (e.g. a risk ratio of responders);
+        ``responder_difference``: difference of % responders (percentage points; the
+        outcome must be ``responders``).
+    value : float, optional
+        Published contrast.
+    ci : tuple of float, optional
+        Its published 95 % CI.
+    source : str
+        Where it was read.
+    replicable : bool
+        False when no published CI: replicated and shown, not a calibration target.
+    reason : str
+        Why not replicable.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1)
+    arm: str
+    control: str
+    outcome: str
+    measure: Measure = "difference"
+    value: float | None = None
+    ci: tuple[float, float] | None = None
+    source: str = ""
+    replicable: bool = True
+    reason: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ContrastSpec:
+        if self.arm == self.control:
+            raise ValueError(f"contrast {self.id!r}: arm and control must differ")
+        if self.ci is not None:
+            if not self.ci[0] <= self.ci[1]:
+                raise ValueError(f"contrast {self.id!r}: ci lower bound above upper bound")
+            if self.value is not None and not self.ci[0] <= self.value <= self.ci[1]:
+                raise ValueError(f"contrast {self.id!r}: value {self.value} outside its ci")
+        if self.replicable and (self.value is None or self.ci is None):
+            self.replicable = False
+            self.reason = self.reason or "no published value with a 95% CI"
+        return self
+
+    def published_ci(self) -> tuple[float, float] | None:
+        """Return the published 95 % CI (None when not printed)."""
+        return None if self.ci is None else (float(self.ci[0]), float(self.ci[1]))
+
+    def compute(self, arm: Any, control: Any) -> Any:
+        """Return the contrast of arm and control statistics (arrays or floats).
+
+        Parameters
+        ----------
+        arm, control : float or ndarray
+            The outcome's statistic in each arm (one value per trial).
+
+        Returns
+        -------
+        float or ndarray
+            ``arm - control`` or ``arm / control`` (NaN where the control is 0).
+        """
+        import numpy as np
+
+        a, c = np.asarray(arm, float), np.asarray(control, float)
+        if self.measure == "ratio":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.where(c != 0, a / np.where(c != 0, c, 1.0), np.nan)
+        return a - c
+
+
+Blinding = Literal["double_blind", "single_blind", "assessor_blind", "open_label"]
+Population = Literal["chronic_plp", "post_amputation_pain", "acute_postoperative", "mixed"]
 
 
 class TrialSpec(BaseModel):
@@ -211,6 +385,21 @@ class TrialSpec(BaseModel):
         ``Inclusion()`` (any PLP on the baseline-week mean).
     notes : str
         Caveats.
+    blinding : {"double_blind", "single_blind", "assessor_blind", "open_label"}
+        Who knows the allocation. With the patient blinded (double or single blind) every
+        arm carries the calibrated expectation of a blinded course. With the patient not
+        blinded (assessor-blind, open-label) a usual-care arm has no expectation of the
+        study treatment and a treated arm the blinded expectation times
+        ``trials.open_label_expectation_gain`` (assumed; :data:`phantomlab.trials.arms.PARAMS`).
+    population : {"chronic_plp", "post_amputation_pain", "acute_postoperative", "mixed"}
+        Whose pain the outcomes describe (the evidence CSV's ``population``); only
+        ``chronic_plp`` is represented by the model, the others are replicated but not
+        calibration targets.
+    patient_group : str, optional
+        Independent patient group (the evidence CSV's ``patient_group``); trials sharing
+        patients share it. Default: the study id.
+    contrasts : list of ContrastSpec
+        Published between-arm contrasts.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -223,6 +412,10 @@ class TrialSpec(BaseModel):
     arms: list[ArmSpec] = Field(min_length=1)
     inclusion: Inclusion | None = None
     notes: str = ""
+    blinding: Blinding = "double_blind"
+    population: Population = "chronic_plp"
+    patient_group: str | None = Field(None, pattern=r"^[a-z][a-z0-9_]*(:[a-z][a-z0-9_]*)?$")
+    contrasts: list[ContrastSpec] = Field(default_factory=list)
 
     @field_validator("design")
     @classmethod
@@ -245,7 +438,28 @@ class TrialSpec(BaseModel):
         names = [a.name for a in self.arms]
         if len(set(names)) != len(names):
             raise ValueError(f"arm names must be unique, got {names}")
+        by_name = {a.name: a for a in self.arms}
+        ids = [c.id for c in self.contrasts]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"contrast ids must be unique, got {ids}")
+        for c in self.contrasts:
+            for role, name in (("arm", c.arm), ("control", c.control)):
+                if name not in by_name:
+                    raise ValueError(f"contrast {c.id!r}: {role} {name!r} is not an arm "
+                                     f"(arms: {names})")  # fmt: skip
+            outs = [{o.id: o for o in by_name[x].outcomes} for x in (c.arm, c.control)]
+            if any(c.outcome not in o for o in outs):
+                raise ValueError(f"contrast {c.id!r}: outcome {c.outcome!r} must be an outcome "
+                                 f"id of both {c.arm!r} and {c.control!r}")  # fmt: skip
+            if c.measure == "responder_difference" and outs[0][c.outcome].stat != "responders":
+                raise ValueError(f"contrast {c.id!r}: responder_difference needs a responders "
+                                 "outcome")  # fmt: skip
         return self
+
+    @property
+    def patient_blinded(self) -> bool:
+        """Whether patients do not know their allocation (double- or single-blind)."""
+        return self.blinding in ("double_blind", "single_blind")
 
     def horizon(self) -> int:
         """Course days to simulate (last outcome day + 1)."""

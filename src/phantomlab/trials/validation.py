@@ -2,8 +2,8 @@
 
 Method (documented in ``docs/validation.md``)
 ---------------------------------------------
-* **Patient groups** (``trials/data/patient_groups.yaml``): studies that report on the
-  same patients form one group (Gilmore 2019 and 2020 are one RCT, NCT01996254), so a
+* **Patient groups** (the evidence CSV's ``patient_group`` column): studies that report on
+  the same patients form one group (Gilmore 2019 and 2020 are one RCT, NCT01996254), so a
   held-out group's patients never inform the fit that predicts it.
 * **Model**: for each group, the therapy blocks its arms inform are refitted without that
   group's targets (:func:`~phantomlab.trials.calibration._fit_block`, started from the
@@ -36,7 +36,6 @@ import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -116,18 +115,24 @@ def interval_score(lo: ArrayLike, hi: ArrayLike, x: ArrayLike, alpha: float = AL
 
 
 def patient_groups() -> dict[str, str]:
-    """Patient group of every packaged study (``trials/data/patient_groups.yaml``).
+    """Patient group of every packaged study (the evidence CSV's ``patient_group`` column).
+
+    Studies that report on the same patients share a group (Gilmore 2019/2020, Rauck 2014
+    and Cohen 2019 are ``pns_spr``); the reasons are in the rows' flags and
+    ``docs/evidence.md``. A packaged spec's own ``patient_group`` is written from the same
+    column by ``phantomlab trial specs --write``.
 
     Returns
     -------
     dict
         ``study_id -> group``.
     """
-    import yaml
+    from phantomlab.evidence.records import load_studies
 
-    text = resources.files("phantomlab.trials").joinpath("data/patient_groups.yaml").read_text()
-    raw = yaml.safe_load(text)["groups"]
-    return {str(k): str(v["group"]) for k, v in raw.items()}
+    groups = load_studies().patient_groups()
+    for sid in list_specs():  # a packaged spec not in the evidence base is its own group
+        groups.setdefault(sid, load_trial_spec(sid).patient_group or sid)
+    return groups
 
 
 @dataclass(frozen=True)
