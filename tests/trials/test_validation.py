@@ -65,12 +65,13 @@ def test_baselines_on_a_tiny_synthetic_list():
 
 
 def test_patient_groups_cover_the_packaged_specs_and_join_gilmore():
-    from phantomlab.trials.specs import list_specs
+    from phantomlab.trials.specs import list_specs, load_trial_spec
 
-    g = patient_groups()
+    g = patient_groups()  # the evidence CSV's patient_group column
     assert set(list_specs()) <= set(g)
-    assert g["gilmore2019"] == g["gilmore2020"]
-    assert len(set(g.values())) == len(g) - 1
+    assert g["gilmore2019"] == g["gilmore2020"] == g["rauck2014"] == g["cohen2019"]
+    assert g["bolognini2013"] == g["bolognini2015"]
+    assert all(load_trial_spec(s).patient_group == g[s] for s in list_specs())
 
 
 def test_validate_two_groups_end_to_end():

@@ -50,6 +50,7 @@ __all__ = [
     "OutcomeSpec",
     "TrialSpec",
     "inclusion_map",
+    "arm_language",
     "list_specs",
     "load_trial_spec",
     "spec_for_study",
@@ -650,16 +651,23 @@ def specs_from_evidence() -> list[TrialSpec]:
 
     refs = set(list_reference())
     incl = inclusion_map()
+    language = arm_language()
     out = []
     for study in load_studies().studies():
+        facts = language.get(study.study_id, {})
+        arm_facts = facts.get("arms", {})
         arms: dict[str, ArmSpec] = {}
         for r in study.records:
-            if r.protocol_name is None or r.protocol_name not in refs or r.n is None:
+            if r.protocol_name is None or r.n is None:
                 continue
             label = r.protocol_name.removeprefix(f"{r.study_id}_")  # unique per protocol
+            extra = dict(arm_facts.get(label, {}))
+            if r.protocol_name not in refs and not extra.get("usual_care"):
+                continue
+            proto = None if extra.get("usual_care") else r.protocol_name
             arm = arms.setdefault(
                 r.protocol_name,
-                ArmSpec(name=label, protocol=r.protocol_name, n=int(r.n), outcomes=[]),
+                ArmSpec(name=label, protocol=proto, n=int(r.n), outcomes=[], **extra),
             )
             stat = _STATS.get(r.stat)
             base = "baseline" in r.timepoint.lower()
@@ -708,6 +716,15 @@ def specs_from_evidence() -> list[TrialSpec]:
             continue
         first = study.first
         design = _design(first.design, len(arms))
+        endpoints = facts.get("outcomes", {})
+        for a in arms.values():
+            a.outcomes = [
+                o.model_copy(update=endpoints[o.id]) if o.id in endpoints else o
+                for o in a.outcomes
+            ]
+        notes = [c.text for c in study.caveats()]
+        if facts.get("read"):
+            notes.append(f"design facts: {facts['read']}")
         out.append(
             TrialSpec(
                 study_id=study.study_id,
@@ -717,10 +734,35 @@ def specs_from_evidence() -> list[TrialSpec]:
                 design_text=first.design,
                 arms=list(arms.values()),
                 inclusion=incl.get(study.study_id),
-                notes="; ".join(c.text for c in study.caveats()),
+                notes="; ".join(notes),
+                blinding=facts.get("blinding", _default_blinding(first.design_role)),
+                population=first.population,  # type: ignore[arg-type]
+                patient_group=first.patient_group,
+                contrasts=[ContrastSpec(**c) for c in facts.get("contrasts", [])],
             )
         )
     return out
+
+
+#: Design roles of uncontrolled series: their patients know they are treated.
+_UNCONTROLLED = ("single_arm_series", "selected_completers", "selected_subgroup", "pooled_series")
+
+
+def _default_blinding(design_role: str) -> Blinding:
+    """Open-label for an uncontrolled series, else patient-blinded (a sham-controlled trial)."""
+    return "open_label" if design_role in _UNCONTROLLED else "double_blind"
+
+
+def arm_language() -> dict[str, Any]:
+    """Hand-read design facts merged into the generated specs (``trials/data/arm_language.yaml``).
+
+    Returns
+    -------
+    dict
+        ``study_id -> {blinding, read, arms, outcomes, contrasts}``.
+    """
+    text = resources.files("phantomlab.trials").joinpath("data/arm_language.yaml").read_text()
+    return dict(yaml.safe_load(text)["studies"])
 
 
 def write_specs(directory: str | Path | None = None) -> list[Path]:
