@@ -677,7 +677,8 @@ def calibration_report(path: str | Path | None = None) -> dict[str, Any]:
     -------
     dict
         ``version, date, method, seed, data_sha256, data_current, params, cohort,
-        arms, fraction_inside, loso_fraction_inside, not_replicable``.
+        arms, fraction_inside, loso_fraction_inside, not_replicable``, and ``excluded``
+        (replicable outcomes left out of the targets, with the reason) and ``weighting``.
     """
     rec = load_calibration(path)
     keys = (
@@ -695,6 +696,8 @@ def calibration_report(path: str | Path | None = None) -> dict[str, Any]:
     )
     out["model_current"] = not changes
     out["model_changes"] = changes
+    out["excluded"] = excluded_targets()
+    out["weighting"] = WEIGHTING
     out["in_silico"] = True
     return out
 
@@ -722,4 +725,8 @@ def format_report(rep: Mapping[str, Any]) -> str:
         f"leave-one-study-out: {rep.get('loso_fraction_inside') or float('nan'):.2f}; "
         f"independent pool: {rep.get('fresh_pool_fraction_inside') or float('nan'):.2f}"
     )
+    if rep.get("weighting"):
+        lines.append(f"target weights: {rep['weighting']}")
+    for e in rep.get("excluded", []):
+        lines.append(f"excluded: {e['key']} ({e['patient_group']}): {e['reason']}")
     return "\n".join(lines)
