@@ -333,8 +333,8 @@ class ReplicationResult(Result):
             pub = "n/a" if r.ci_low is None or pd.isna(r.ci_low) else (
                 f"{r.published:7.2f} [{r.ci_low:6.1f},{r.ci_high:6.1f}]")  # fmt: skip
             val = r.published
-            pubv = pub if r.replicable else (
-                "not published" if val is None or pd.isna(val) else f"{val:7.2f} (no CI)")  # fmt: skip
+            no_ci = "not published" if val is None or pd.isna(val) else f"{val:7.2f} (no CI)"
+            pubv = pub if r.replicable else no_ci
             lines.append(
                 f"{r.arm[:22]:<22} {r.outcome[:24]:<24} {pubv:>26} "
                 f"{r.sim_mean:9.2f} [{r.sim_low:7.2f},{r.sim_high:7.2f}]   "

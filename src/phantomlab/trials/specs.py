@@ -719,8 +719,7 @@ def specs_from_evidence() -> list[TrialSpec]:
         endpoints = facts.get("outcomes", {})
         for a in arms.values():
             a.outcomes = [
-                o.model_copy(update=endpoints[o.id]) if o.id in endpoints else o
-                for o in a.outcomes
+                o.model_copy(update=endpoints[o.id]) if o.id in endpoints else o for o in a.outcomes
             ]
         notes = [c.text for c in study.caveats()]
         if facts.get("read"):
