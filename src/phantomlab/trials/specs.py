@@ -735,7 +735,7 @@ def specs_from_evidence() -> list[TrialSpec]:
                 inclusion=incl.get(study.study_id),
                 notes="; ".join(notes),
                 blinding=facts.get("blinding", _default_blinding(first.design_role)),
-                population=first.population,  # type: ignore[arg-type]
+                population=first.population,
                 patient_group=first.patient_group,
                 contrasts=[ContrastSpec(**c) for c in facts.get("contrasts", [])],
             )
