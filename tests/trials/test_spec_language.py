@@ -227,3 +227,14 @@ def test_targets_weighted_by_patient_group_and_unrepresented_populations_exclude
     assert set(ex) == {"gilmore2019", "gilmore2020", "cohen2019", "albrighttrainer2022"}
     assert "population acute_postoperative" in ex["albrighttrainer2022"]
     assert "population post_amputation_pain" in ex["gilmore2019"]
+
+
+def test_cli_bad_arm_language_is_one_clear_error_exit_2(run, tmp_path) -> None:
+    import yaml
+
+    data = _spec()
+    data["arms"][1]["sham"] = "active"
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(data))
+    r = run("replicate", "t.yaml", "--replicates", "20", cwd=tmp_path)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "needs sham_active_duration" in r.stderr and "Traceback" not in r.stderr
