@@ -96,7 +96,9 @@ def test_huber_discrepancy() -> None:
     se = np.array([x.se for x in t])
     assert _loss(pub, t) == 0.0
     z = np.array([1.0, 3.0])
-    expect = 0.5 * 1.0 + 1.5 * (3.0 - 0.75)
+    w = np.array([x.weight for x in t])  # each patient group weighs 1 in total
+    assert t[0].patient_group == t[1].patient_group and w.sum() <= 1.0
+    expect = w[0] * 0.5 * 1.0 + w[1] * 1.5 * (3.0 - 0.75)
     assert _loss(pub + z * se, t) == pytest.approx(expect)
 
 

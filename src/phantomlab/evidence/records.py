@@ -433,10 +433,11 @@ class StudyRecord(BaseModel):
             out.append(Caveat("no_sd", "no SD reported: not poolable (never imputed)"))
         if self.is_crossover:
             out.append(Caveat("crossover", f"crossover design ({self.design})"))
-        if self.population != "chronic_plp":
-            code = "post_amputation_pain" if self.population == "post_amputation_pain" else (
-                "population")  # fmt: skip
-            out.append(Caveat(code, f"population: {POPULATIONS[self.population]}"))
+        if self.population == "post_amputation_pain":
+            text = "post-amputation pain (residual + phantom), not PLP only"
+            out.append(Caveat("post_amputation_pain", text))
+        elif self.population != "chronic_plp":
+            out.append(Caveat("population", f"population: {POPULATIONS[self.population]}"))
         if self.design_role not in ("rct_arm", "crossover_arm", "published_pool"):
             out.append(Caveat("design_role", f"{self.design_role}: "
                               f"{DESIGN_ROLES[self.design_role]}"))  # fmt: skip
