@@ -35,6 +35,7 @@ DISTRIBUTION = {
     "pyarrow": "pyarrow",
     "mne": "mne",
     "pyriemann": "pyriemann",
+    "psycopg": "psycopg",
 }
 OPTIONAL_MODULES = sorted({m for mods in EXTRAS.values() for m in mods})
 

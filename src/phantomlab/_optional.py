@@ -24,6 +24,8 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "fem": ("skfem", "gmsh", "pyamg"),
     "scale": ("dask", "distributed", "pyarrow"),
     "bci": ("mne", "pyriemann"),
+    # SQLAlchemy imports the driver itself for postgresql+psycopg:// URLs
+    "pg": ("psycopg",),
 }
 
 
