@@ -31,8 +31,9 @@ ABLATIONS: dict[str, str] = {
     "cortical_pain": "cortical amplification of pain off (cortical_gain_reorganization and "
     "cortical_gain_persistence read as 0): pain is the dorsal-horn output times the "
     "psychological gain",
-    "nociceptive_cortical_input": "the nociceptive channel no longer drives the deafferented "
-    "hand zone of S1 (nociceptive_cortical_input read as 0)",
+    "deafferented_input": "the deafferented low-threshold (A) channel's spontaneous, "
+    "irregular input no longer drives the former hand zone of S1 (per-patient level read "
+    "as 0; random draws unchanged): no invasion from deafferentation",
     "efference_prediction": "under persistence the efference copy no longer predicts the "
     "hand's sensory pattern (efference_sensory_prediction read as 0)",
     "catastrophizing": "the catastrophizing state no longer acts on pain (no loss of "
@@ -70,6 +71,9 @@ TAU_REPOT = _P["tau_repotentiation"]
 GAMMA_REORG = _P["gamma_reorganization"]
 GAMMA_PERSIST = _P["gamma_persistence"]
 NOCI_INPUT = _P["nociceptive_cortical_input"]
+DEAFF_MEDIAN = _P["deafferented_input_median"]
+DEAFF_SIGMA = _P["deafferented_input_sigma"]
+PRESERVED_SIGMA = _P["preserved_representation_sigma"]
 EFFERENCE = _P["efference_input"]
 EFF_PREDICTION = _P["efference_sensory_prediction"]
 K_REORG = _P["cortical_gain_reorganization"]
@@ -176,6 +180,14 @@ class _Block:
         )
         self.d0 = D0_MEAN + D0_SD * r.standard_normal(n)
         self.traits = ps.sample_traits(n, r)
+        # deafferentation (issue #15): the low-threshold (A) channel's spontaneous irregular
+        # input to the former hand zone, drawn separately from the C ectopia that drives
+        # pain (Spitzer 1995; Michaelis 1995), and the preserved phantom-hand representation
+        # strength, independent of ectopia (Kikkert 2016)
+        self.deaff = ectopia_gain * DEAFF_MEDIAN * np.exp(DEAFF_SIGMA * r.standard_normal(n))
+        if "deafferented_input" in ablate:  # after the draw: the random stream is unchanged
+            self.deaff = np.zeros(n)
+        self.preserved = np.exp(PRESERVED_SIGMA * r.standard_normal(n) - PRESERVED_SIGMA**2 / 2)
         # state
         self.states = self.traits.copy()
         self.w = np.repeat(cx.template_map()[None], n, axis=0).copy()
@@ -197,7 +209,7 @@ class _Block:
         # the ablation switches (ABLATIONS); without them these are the registry values
         self.k_reorg = 0.0 if "cortical_pain" in ablate else K_REORG
         self.k_persist = 0.0 if "cortical_pain" in ablate else K_PERSIST
-        self.noci_input = 0.0 if "nociceptive_cortical_input" in ablate else NOCI_INPUT
+        self.noci_input = NOCI_INPUT
         self.catastrophizing = "catastrophizing" not in ablate
 
     def _acting_states(self) -> NDArray[np.float64]:
@@ -250,12 +262,14 @@ class _Block:
         hz = cx.hand_zone()
         # decoder training (Yanagisawa 2016/2020): + reinforces the phantom-hand drive of the
         # former hand zone, - (intact-hand decoder) weakens it
-        drive = EFFERENCE * (1.0 + np.asarray(lv.decoder_training, float)) + self.noci_input * noci
+        eff = EFFERENCE * (1.0 + np.asarray(lv.decoder_training, float))
+        drive = eff + self.deaff + self.noci_input * noci
         s = self._hand_pattern(lv, pos)
         inp = cx.field_input(self.w, s) + F32(cx.ALPHA) * np.asarray(drive, F32).reshape(-1, 1) * hz
         u = cx.settle(inp, self._exc(lv))
         self._last_move = (inp, u, s)
-        return np.maximum(u, 0)[:, hz > 0].mean(axis=1).astype(float)
+        # the preserved representation's strength (Kikkert 2016) scales the hand-zone response
+        return self.preserved * np.maximum(u, 0)[:, hz > 0].mean(axis=1).astype(float)
 
     def _hand_pattern(self, lv: Levers, pos: NDArray[np.float64]) -> NDArray[np.float32]:
         """Sensory pattern on the hand receptors during phantom movement."""
@@ -321,10 +335,8 @@ class _Block:
         if kind == 0:
             lo, hi = cx.LIP_RANGE
             s = cx.stimulus(lo + (hi - lo) * pos)
-            inp = (
-                cx.field_input(self.w, s)
-                + F32(cx.ALPHA * self.noci_input) * noci.astype(F32).reshape(-1, 1) * hz
-            )
+            drive = self.deaff + self.noci_input * noci
+            inp = cx.field_input(self.w, s) + F32(cx.ALPHA) * drive.astype(F32).reshape(-1, 1) * hz
             u = cx.settle(inp, self._exc(lv))
         else:
             hpos = cx.HAND_RANGE[0] + (cx.HAND_RANGE[1] - cx.HAND_RANGE[0]) * pos
