@@ -40,6 +40,13 @@ ABLATIONS: dict[str, str] = {
     "descending inhibition, no log-gain); anxiety and depression still act",
     "drg_ectopia": "DRG-origin ectopic discharge off (active DRG fraction 0); the neuroma "
     "generator is kept",
+    "visual_feedback": "congruent visual feedback no longer acts on the cortex (no "
+    "congruence learning, no seen hand pattern, no structuring of entanglement); "
+    "visual_feedback read as 0 by the cortex",
+    "motor_execution": "executed phantom movements act like imagined ones (motor_execution "
+    "read as 0: no boost of congruence learning or of cortical learning in training)",
+    "neuroma_ectopia": "neuroma-origin (residual-limb) ectopic discharge off (per-patient "
+    "neuroma fraction 0; random draws unchanged); the DRG generator is kept",
 }
 #: Patients per independently seeded block (fixed: results do not depend on workers).
 BLOCK = 2048
@@ -74,6 +81,7 @@ NOCI_INPUT = _P["nociceptive_cortical_input"]
 DEAFF_MEDIAN = _P["deafferented_input_median"]
 DEAFF_SIGMA = _P["deafferented_input_sigma"]
 PRESERVED_SIGMA = _P["preserved_representation_sigma"]
+NEUROMA_FRACTION_SIGMA = _P["neuroma_fraction_sigma"]
 EFFERENCE = _P["efference_input"]
 EFF_PREDICTION = _P["efference_sensory_prediction"]
 K_REORG = _P["cortical_gain_reorganization"]
@@ -89,6 +97,7 @@ ETA_DEC = _P["decoder_learning_rate"]
 REP_SPAN = _P["decoder_representation_span"]
 TAU_REP = _P["tau_representation"]
 EXC_PAIN = _P["excitability_pain_gain"]
+EXEC_GAIN = _P["motor_execution_gain"]
 
 # --- readout ------------------------------------------------------------------------------
 PAIN_SCALE = _P["pain_scale"]
@@ -188,6 +197,12 @@ class _Block:
         if "deafferented_input" in ablate:  # after the draw: the random stream is unchanged
             self.deaff = np.zeros(n)
         self.preserved = np.exp(PRESERVED_SIGMA * r.standard_normal(n) - PRESERVED_SIGMA**2 / 2)
+        # neuroma (residual-limb) ectopia as a per-patient share that a peripheral block
+        # removes: log-normal around the population fraction, capped at 1
+        z = NEUROMA_FRACTION_SIGMA * r.standard_normal(n) - NEUROMA_FRACTION_SIGMA**2 / 2
+        self.neuroma_fraction = np.minimum(pe.NEUROMA_FRACTION * np.exp(z), 1.0)
+        if "neuroma_ectopia" in ablate:
+            self.neuroma_fraction = np.zeros(n)
         # state
         self.states = self.traits.copy()
         self.w = np.repeat(cx.template_map()[None], n, axis=0).copy()
@@ -211,6 +226,16 @@ class _Block:
         self.k_persist = 0.0 if "cortical_pain" in ablate else K_PERSIST
         self.noci_input = NOCI_INPUT
         self.catastrophizing = "catastrophizing" not in ablate
+        self.vf_on = "visual_feedback" not in ablate
+        self.exec_gain = 0.0 if "motor_execution" in ablate else EXEC_GAIN
+
+    def _vf(self, lv: Levers) -> NDArray[np.float64]:
+        """Congruent visual feedback as the cortex receives it (0 if ablated)."""
+        return np.asarray(lv.visual_feedback, float) * (1.0 if self.vf_on else 0.0)
+
+    def _exec(self, lv: Levers) -> NDArray[np.float64]:
+        """Learning boost of executed phantom movements: 1 + gain * motor_execution."""
+        return 1.0 + self.exec_gain * np.asarray(lv.motor_execution, float)
 
     def _acting_states(self) -> NDArray[np.float64]:
         """Psychological states as they act on pain (catastrophizing zeroed if ablated)."""
@@ -232,6 +257,7 @@ class _Block:
             conduction_block=lv.conduction_block,
             tj_filter=lv.tj_filter,
             stump_pressure=lv.stump_pressure,
+            neuroma_fraction=self.neuroma_fraction,
         )
         syn = (1.0 + POT_AMP * self.pot) / (1.0 + POT_AMP)
         ect = KAPPA * syn * (drg + self.ectopia_gain * neu)
@@ -273,7 +299,7 @@ class _Block:
 
     def _hand_pattern(self, lv: Levers, pos: NDArray[np.float64]) -> NDArray[np.float32]:
         """Sensory pattern on the hand receptors during phantom movement."""
-        amp = np.clip(self.pred + np.asarray(lv.visual_feedback, float), 0.0, 1.0)
+        amp = np.clip(self.pred + self._vf(lv), 0.0, 1.0)
         s = cx.stimulus(pos)
         s[:, cx.LIP] = 0.0
         s[:, cx.ARM] = 0.0
@@ -304,8 +330,9 @@ class _Block:
     def _learn(self, lv: Levers, noci: NDArray[np.float64]) -> None:
         """Advance the slow learned states by one day: congruence, representation, spinal LTP."""
         pg = np.asarray(lv.plasticity_gain, float)
-        vf = np.asarray(lv.visual_feedback, float)
-        eta_c = np.minimum(ETA_CONG * pg * vf / (1.0 + self.pain_prev / PAIN_LEARN), 1.0)
+        vf = self._vf(lv)
+        eta_c = ETA_CONG * pg * self._exec(lv) * vf / (1.0 + self.pain_prev / PAIN_LEARN)
+        eta_c = np.minimum(eta_c, 1.0)
         self.cong += eta_c * (1.0 - self.cong) - self.cong / TAU_CONG
         dec = np.asarray(lv.decoder_training, float)
         trained = np.abs(dec) > 0
@@ -342,6 +369,7 @@ class _Block:
             hpos = cx.HAND_RANGE[0] + (cx.HAND_RANGE[1] - cx.HAND_RANGE[0]) * pos
             self.hand_act = self._phantom_movement(lv, noci, hpos)
             _, u, s = self._last_move
+            rate = rate * self._exec(lv)  # use-dependent plasticity of executed movement
         cx.hebbian_update(self.w, u, s, rate)
         if kind == 0:  # the lip map is read out after lip-touch days (every other day)
             self.shift = cx.lip_position_mm(self.w) - self.lip0
@@ -349,7 +377,7 @@ class _Block:
         # entanglement (Ortiz-Catalan 2018): grows with unstructured nociceptive drive of the
         # phantom assembly, shrinks with structured training (visual feedback, remapping)
         structured = np.clip(
-            np.asarray(lv.visual_feedback, float) + np.maximum(-np.asarray(lv.decoder_training), 0),
+            self._vf(lv) + np.maximum(-np.asarray(lv.decoder_training), 0),
             0.0,
             1.0,
         )
