@@ -297,7 +297,10 @@ class Cohort:
         -------
         dict of str to ndarray
             ``drg_rate`` (Hz), ``drg_fraction``, ``neuroma_rate`` (Hz),
-            ``descending_inhibition`` (Hz), ``catastrophizing``, ``anxiety``, ``depression``.
+            ``descending_inhibition`` (Hz), ``catastrophizing``, ``anxiety``, ``depression``,
+            ``deafferented_input`` (α units: the deafferented A channel's input to the
+            former hand zone), ``preserved_representation`` (strength of the preserved
+            phantom-hand representation, mean 1), ``neuroma_fraction``.
         """
         cat = np.concatenate
         tr = self.traits
@@ -309,6 +312,9 @@ class Cohort:
             "catastrophizing": tr[:, 0],
             "anxiety": tr[:, 1],
             "depression": tr[:, 2],
+            "deafferented_input": cat([b.deaff for b in self._blocks]),
+            "preserved_representation": cat([b.preserved for b in self._blocks]),
+            "neuroma_fraction": cat([b.neuroma_fraction for b in self._blocks]),
         }
 
     def _levers(self, levers: Levers | None) -> Levers:
