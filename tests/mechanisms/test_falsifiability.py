@@ -95,3 +95,29 @@ def test_new_switches_and_priors_are_registered():
     ):
         rec = REGISTRY[f"patient.{k}"]
         assert rec.prior is not None and rec.prior[0] <= rec.value <= rec.prior[1]
+
+
+@pytest.mark.parametrize("hypothesis", ["reorganization", "persistence"])
+@pytest.mark.parametrize(
+    ("modality", "pathway"),
+    [("mirror", ("visual_feedback",)), ("pme", ("visual_feedback", "motor_execution"))],
+)
+def test_therapy_course_vs_sham_ablation(modality, pathway, hypothesis):
+    """Therapy level (``simulate_course(..., ablate=...)``): the reference mirror and PME
+    courses beat their sham (same expectation, no feedback or execution) at day 59 with
+    the model, and the difference disappears (identical trajectories) with the pathway
+    each therapy claims switched off. Measured (200 patients, cohort seed 0): mirror
+    -7.7 % vs -4.7 % (reorganization), -27.5 % vs -14.2 % (persistence); PME -28.4 % vs
+    -25.3 %, -45.6 % vs -31.5 %; equal with the ablation."""
+    from phantomlab.therapies import get_therapy, sham_of, simulate_course
+
+    p = get_therapy(modality).reference_protocol()
+
+    def pair(ablate):
+        kw = {"n_patients": 200, "days": 60, "hypothesis": hypothesis, "ablate": ablate}
+        return simulate_course(p, **kw), simulate_course(sham_of(p), **kw)
+
+    act, sham = pair(())
+    assert act.percent_change(59) < sham.percent_change(59)
+    act, sham = pair(pathway)
+    np.testing.assert_array_equal(act.trajectory.pain, sham.trajectory.pain)
