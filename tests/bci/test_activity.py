@@ -34,10 +34,11 @@ def test_phantom_field_matches_patient_hand_activity(chronic: Cohort, lever: flo
     day = chronic.acute(lv)
     noci = day.f_p / sp.MAX_P
     eff = value("patient.efference_input") * (1 + lever)
-    drive = eff + value("patient.nociceptive_cortical_input") * noci
+    pp = chronic.parameters()
+    drive = eff + value("patient.nociceptive_cortical_input") * noci + pp["deafferented_input"]
     amp = np.full(chronic.n_patients, value("patient.efference_sensory_prediction"))
     u = strip_activity(chronic.weights, _hand_pattern(HAND_POSITIONS["move"], amp), drive)
-    mine = u[:, cx.hand_zone() > 0].mean(axis=1)
+    mine = pp["preserved_representation"] * u[:, cx.hand_zone() > 0].mean(axis=1)
     np.testing.assert_allclose(mine, day.hand_activity, rtol=1e-5)
 
 

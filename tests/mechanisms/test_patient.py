@@ -55,27 +55,44 @@ def test_ablation_switch_leaves_default_bits_and_rejects_unknown_names():
     assert e.value.problems[0].field == "ablate"
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="r = 0.27 (seed 2, 1,000 x 365 d) since invasion is driven by deafferentation, "
+    "independently of the C ectopia that drives pain (issue #15); r <= 0.36 for any cortical "
+    "gain 1-30 - " + _AUDIT,
+)
 def test_flor_1995_lip_shift_correlates_with_plp(reorg):
     """Flor et al. 1995 (Nature 375:482; mechanisms.md §1.2): r = 0.93 between cortical
     reorganization and PLP. Acceptance (issue 5): under the reorganization hypothesis the
     correlation across virtual patients of lip-representation shift (mm, day 365) with
-    PLP (mean NRS of the last 28 days) is r >= 0.85."""
+    PLP (mean NRS of the last 28 days) is r >= 0.85. Not reproduced once lip shift and
+    pain no longer share a driver: pain variance from ectopia and catastrophizing (25-35 %,
+    calibrated) that is independent of the shift bounds r well below 0.85."""
     _, tr = reorg
     r = np.corrcoef(tr.lip_shift_mm[-1], tr.mean_nrs())[0, 1]
     assert r >= 0.85
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="r = 0.939 with the cortical gain off vs 0.935 on (seed 2, 1,000 x 365 d): holds "
-    "by construction, lip shift and pain share one driver (the nociceptive channel) - " + _AUDIT,
-)
+def test_flor_1995_direction_lip_shift_goes_with_plp(reorg):
+    """Flor et al. 1995, direction only: under the reorganization hypothesis, larger lip
+    shift goes with more PLP (Pearson r > 0, p < 0.001, 1,000 patients). Measured (seed 2):
+    r = 0.27."""
+    _, tr = reorg
+    r, p = stats.pearsonr(tr.lip_shift_mm[-1], tr.mean_nrs())
+    assert r > 0 and p < 1e-3
+
+
 def test_flor_1995_ablation_cortical_gain_off_breaks_correlation():
     """Ablation of Flor 1995 (issue #15): with the reorganization -> pain coupling off
-    (``ablate="cortical_pain"``) the correlation must fall below r = 0.3."""
+    (``ablate="cortical_pain"``) the correlation falls below r = 0.3 and is no longer
+    significant (the direction test fails). Lip shift is driven by the deafferented A
+    channel's spontaneous input, drawn separately from the C ectopia that drives pain, so
+    the correlation comes only through ``cortical_gain_reorganization``. Measured (seed 2):
+    r = 0.03 (0.27 on)."""
     _, tr = ablated("reorganization", ("cortical_pain",))
-    r = np.corrcoef(tr.lip_shift_mm[-1], tr.mean_nrs())[0, 1]
+    r, p = stats.pearsonr(tr.lip_shift_mm[-1], tr.mean_nrs())
     assert r < 0.3
+    assert not (r > 0 and p < 1e-3)
 
 
 def test_makin_2013_persistence_plp_follows_hand_zone_activity(persist):
@@ -89,16 +106,14 @@ def test_makin_2013_persistence_plp_follows_hand_zone_activity(persist):
     assert abs(tr.lip_shift_mm[-1].mean()) < 2.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="r = 0.901 (p < 1e-300) with the cortical gain off vs 0.824 on (seed 2, "
-    "1,000 x 365 d): holds by construction, the nociceptive channel drives both the hand "
-    "zone and pain - " + _AUDIT,
-)
 def test_makin_2013_ablation_cortical_gain_off_breaks_correlation():
     """Ablation of Makin 2013 (issue #15): with hand-zone activity no longer amplifying
     pain (``ablate="cortical_pain"``, persistence) the correlation of PLP with hand-zone
-    activity in phantom movement must be lost (not r > 0 with p < 0.001)."""
+    activity in phantom movement must be lost (not r > 0 with p < 0.001). Hand-zone
+    activity is the efference drive scaled by a per-patient preserved-representation
+    strength (Kikkert 2016) plus deafferentation noise, both independent of the C ectopia,
+    so the correlation comes only through ``cortical_gain_persistence``. Measured (seed 2):
+    r = -0.01, p = 0.76 (0.13, p = 5e-5 on)."""
     _, tr = ablated("persistence", ("cortical_pain",))
     r, p = stats.pearsonr(tr.hand_activity[-1], tr.mean_nrs())
     assert not (r > 0 and p < 1e-3)
@@ -128,13 +143,13 @@ def test_geometry_lip_shift_of_order_8mm(reorg):
     assert 4.0 <= shift <= 16.0
 
 
-def test_geometry_ablation_no_nociceptive_cortical_input_no_invasion():
+def test_geometry_ablation_no_deafferented_input_no_invasion():
     """Ablation of the 8 mm lip shift (issue #15): the invasion is claimed to come from the
-    nociceptive channel driving the deafferented hand zone while Hebbian learning lets
-    lip input capture it. With that drive off (``ablate="nociceptive_cortical_input"``)
+    deafferented A channel's spontaneous input to the former hand zone while Hebbian
+    learning lets lip input capture it. With that drive off (``ablate="deafferented_input"``)
     the shift of the patients with PLP falls outside 4-16 mm. Measured (seed 2): 1.2 mm
-    (9.1 mm with the drive)."""
-    _, tr = ablated("reorganization", ("nociceptive_cortical_input",))
+    (11.9 mm with the drive)."""
+    _, tr = ablated("reorganization", ("deafferented_input",))
     plp = tr.mean_nrs() >= 1.0
     shift = tr.lip_shift_mm[-1][plp].mean()
     assert not 4.0 <= shift <= 16.0
@@ -227,16 +242,17 @@ def test_bostrom_2014_spontaneous_activity_raises_invasion_and_phantom_response(
         assert stats.wilcoxon(b, a, alternative="greater").pvalue < 0.01
 
 
-def test_bostrom_2014_ablation_no_nociceptive_cortical_input():
+def test_bostrom_2014_ablation_no_deafferented_input():
     """Ablation of Boström 2014 (issue #15): the cortical effects of spontaneous activity
-    are claimed to come from the nociceptive channel driving the deafferented hand zone.
-    With that drive off (``ablate="nociceptive_cortical_input"``) 3x more ectopia raises
-    neither the lip shift nor the hand-zone response. Measured (seed 5, 300 patients):
-    identical arrays (1.20 mm, 0.0190) vs 1.9 -> 12.0 mm and 0.0197 -> 0.0255 with it."""
+    are claimed to come from the deafferented channel's spontaneous input to the former
+    hand zone (``ectopia_gain`` scales it with the C ectopia). With that drive off
+    (``ablate="deafferented_input"``) 3x more spontaneous activity raises neither the lip
+    shift nor the hand-zone response. Measured (seed 5, 300 patients):
+    identical arrays (1.21 mm, 0.0195) vs 6.0 -> 16.2 mm and 0.0232 -> 0.0306 with it."""
     weak, strong = (
-        Cohort(
-            300, "reorganization", rng=5, ectopia_gain=g, ablate="nociceptive_cortical_input"
-        ).run(DAYS, record=False)
+        Cohort(300, "reorganization", rng=5, ectopia_gain=g, ablate="deafferented_input").run(
+            DAYS, record=False
+        )
         for g in (0.5, 1.5)
     )
     for attr in ("lip_shift_mm", "hand_activity"):
@@ -374,12 +390,13 @@ def test_trajectory_result_object(reorg):
 @pytest.mark.parametrize("seed", [3, 4])
 def test_reproduction_targets_hold_in_large_cohorts(seed):
     """Robustness of the default-run targets on other seeds with 5,000 patients (slow):
-    Flor r >= 0.85, lip shift of PLP patients 4-16 mm, catastrophizing R² in
+    Flor direction (r > 0, p < 0.001), lip shift of PLP patients 4-16 mm, catastrophizing R² in
     [0.25, 0.37] (sampling SE ~0.01; the calibration targets ~0.31), prevalence 54-74 %."""
     c = Cohort(5000, "reorganization", rng=seed)
     tr = c.run(DAYS)
     nrs = tr.mean_nrs()
-    assert np.corrcoef(tr.lip_shift_mm[-1], nrs)[0, 1] >= 0.85
+    r, p = stats.pearsonr(tr.lip_shift_mm[-1], nrs)
+    assert r > 0 and p < 1e-3
     assert 4.0 <= tr.lip_shift_mm[-1][nrs >= 1.0].mean() <= 16.0
     r2 = np.corrcoef(c.traits[:, 0], nrs)[0, 1] ** 2
     assert 0.25 <= r2 <= 0.37

@@ -302,7 +302,9 @@ def patient_activity(
     )
     amp = np.clip(pred + np.broadcast_to(np.asarray(lv.visual_feedback, float), (n,)), 0.0, 1.0)
     eff = value("patient.efference_input")
-    noci_in = value("patient.nociceptive_cortical_input") * noci
+    pp = cohort.parameters()  # per-patient deafferented input and preserved strength
+    noci_in = value("patient.nociceptive_cortical_input") * noci + pp["deafferented_input"]
+    preserved = pp["preserved_representation"].reshape(-1, 1)
     exc = lv.cortical_excitability
     tmpl = np.repeat(cx.template_map()[None], n, axis=0)
     ones = np.ones(n)
@@ -313,7 +315,7 @@ def patient_activity(
 
     def phantom(pos: float) -> NDArray[np.float64]:
         a = strip_activity(w, _hand_pattern(pos, amp), eff * (1 + sd) + noci_in, exc)
-        return np.maximum(a - rest_ph, 0.0) / ref
+        return preserved * np.maximum(a - rest_ph, 0.0) / ref
 
     def intact(pos: float) -> NDArray[np.float64]:
         return _relative(strip_activity(tmpl, _hand_pattern(pos, ones), eff))

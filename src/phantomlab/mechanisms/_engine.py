@@ -31,14 +31,22 @@ ABLATIONS: dict[str, str] = {
     "cortical_pain": "cortical amplification of pain off (cortical_gain_reorganization and "
     "cortical_gain_persistence read as 0): pain is the dorsal-horn output times the "
     "psychological gain",
-    "nociceptive_cortical_input": "the nociceptive channel no longer drives the deafferented "
-    "hand zone of S1 (nociceptive_cortical_input read as 0)",
+    "deafferented_input": "the deafferented low-threshold (A) channel's spontaneous, "
+    "irregular input no longer drives the former hand zone of S1 (per-patient level read "
+    "as 0; random draws unchanged): no invasion from deafferentation",
     "efference_prediction": "under persistence the efference copy no longer predicts the "
     "hand's sensory pattern (efference_sensory_prediction read as 0)",
     "catastrophizing": "the catastrophizing state no longer acts on pain (no loss of "
     "descending inhibition, no log-gain); anxiety and depression still act",
     "drg_ectopia": "DRG-origin ectopic discharge off (active DRG fraction 0); the neuroma "
     "generator is kept",
+    "visual_feedback": "congruent visual feedback no longer acts on the cortex (no "
+    "congruence learning, no seen hand pattern, no structuring of entanglement); "
+    "visual_feedback read as 0 by the cortex",
+    "motor_execution": "executed phantom movements act like imagined ones (motor_execution "
+    "read as 0: no boost of congruence learning or of cortical learning in training)",
+    "neuroma_ectopia": "neuroma-origin (residual-limb) ectopic discharge off (per-patient "
+    "neuroma fraction 0; random draws unchanged); the DRG generator is kept",
 }
 #: Patients per independently seeded block (fixed: results do not depend on workers).
 BLOCK = 2048
@@ -70,6 +78,10 @@ TAU_REPOT = _P["tau_repotentiation"]
 GAMMA_REORG = _P["gamma_reorganization"]
 GAMMA_PERSIST = _P["gamma_persistence"]
 NOCI_INPUT = _P["nociceptive_cortical_input"]
+DEAFF_MEDIAN = _P["deafferented_input_median"]
+DEAFF_SIGMA = _P["deafferented_input_sigma"]
+PRESERVED_SIGMA = _P["preserved_representation_sigma"]
+NEUROMA_FRACTION_SIGMA = _P["neuroma_fraction_sigma"]
 EFFERENCE = _P["efference_input"]
 EFF_PREDICTION = _P["efference_sensory_prediction"]
 K_REORG = _P["cortical_gain_reorganization"]
@@ -85,6 +97,7 @@ ETA_DEC = _P["decoder_learning_rate"]
 REP_SPAN = _P["decoder_representation_span"]
 TAU_REP = _P["tau_representation"]
 EXC_PAIN = _P["excitability_pain_gain"]
+EXEC_GAIN = _P["motor_execution_gain"]
 
 # --- readout ------------------------------------------------------------------------------
 PAIN_SCALE = _P["pain_scale"]
@@ -176,6 +189,20 @@ class _Block:
         )
         self.d0 = D0_MEAN + D0_SD * r.standard_normal(n)
         self.traits = ps.sample_traits(n, r)
+        # deafferentation (issue #15): the low-threshold (A) channel's spontaneous irregular
+        # input to the former hand zone, drawn separately from the C ectopia that drives
+        # pain (Spitzer 1995; Michaelis 1995), and the preserved phantom-hand representation
+        # strength, independent of ectopia (Kikkert 2016)
+        self.deaff = ectopia_gain * DEAFF_MEDIAN * np.exp(DEAFF_SIGMA * r.standard_normal(n))
+        if "deafferented_input" in ablate:  # after the draw: the random stream is unchanged
+            self.deaff = np.zeros(n)
+        self.preserved = np.exp(PRESERVED_SIGMA * r.standard_normal(n) - PRESERVED_SIGMA**2 / 2)
+        # neuroma (residual-limb) ectopia as a per-patient share that a peripheral block
+        # removes: log-normal around the population fraction, capped at 1
+        z = NEUROMA_FRACTION_SIGMA * r.standard_normal(n) - NEUROMA_FRACTION_SIGMA**2 / 2
+        self.neuroma_fraction = np.minimum(pe.NEUROMA_FRACTION * np.exp(z), 1.0)
+        if "neuroma_ectopia" in ablate:
+            self.neuroma_fraction = np.zeros(n)
         # state
         self.states = self.traits.copy()
         self.w = np.repeat(cx.template_map()[None], n, axis=0).copy()
@@ -197,8 +224,18 @@ class _Block:
         # the ablation switches (ABLATIONS); without them these are the registry values
         self.k_reorg = 0.0 if "cortical_pain" in ablate else K_REORG
         self.k_persist = 0.0 if "cortical_pain" in ablate else K_PERSIST
-        self.noci_input = 0.0 if "nociceptive_cortical_input" in ablate else NOCI_INPUT
+        self.noci_input = NOCI_INPUT
         self.catastrophizing = "catastrophizing" not in ablate
+        self.vf_on = "visual_feedback" not in ablate
+        self.exec_gain = 0.0 if "motor_execution" in ablate else EXEC_GAIN
+
+    def _vf(self, lv: Levers) -> NDArray[np.float64]:
+        """Congruent visual feedback as the cortex receives it (0 if ablated)."""
+        return np.asarray(lv.visual_feedback, float) * (1.0 if self.vf_on else 0.0)
+
+    def _exec(self, lv: Levers) -> NDArray[np.float64]:
+        """Learning boost of executed phantom movements: 1 + gain * motor_execution."""
+        return 1.0 + self.exec_gain * np.asarray(lv.motor_execution, float)
 
     def _acting_states(self) -> NDArray[np.float64]:
         """Psychological states as they act on pain (catastrophizing zeroed if ablated)."""
@@ -220,6 +257,7 @@ class _Block:
             conduction_block=lv.conduction_block,
             tj_filter=lv.tj_filter,
             stump_pressure=lv.stump_pressure,
+            neuroma_fraction=self.neuroma_fraction,
         )
         syn = (1.0 + POT_AMP * self.pot) / (1.0 + POT_AMP)
         ect = KAPPA * syn * (drg + self.ectopia_gain * neu)
@@ -250,16 +288,18 @@ class _Block:
         hz = cx.hand_zone()
         # decoder training (Yanagisawa 2016/2020): + reinforces the phantom-hand drive of the
         # former hand zone, - (intact-hand decoder) weakens it
-        drive = EFFERENCE * (1.0 + np.asarray(lv.decoder_training, float)) + self.noci_input * noci
+        eff = EFFERENCE * (1.0 + np.asarray(lv.decoder_training, float))
+        drive = eff + self.deaff + self.noci_input * noci
         s = self._hand_pattern(lv, pos)
         inp = cx.field_input(self.w, s) + F32(cx.ALPHA) * np.asarray(drive, F32).reshape(-1, 1) * hz
         u = cx.settle(inp, self._exc(lv))
         self._last_move = (inp, u, s)
-        return np.maximum(u, 0)[:, hz > 0].mean(axis=1).astype(float)
+        # the preserved representation's strength (Kikkert 2016) scales the hand-zone response
+        return self.preserved * np.maximum(u, 0)[:, hz > 0].mean(axis=1).astype(float)
 
     def _hand_pattern(self, lv: Levers, pos: NDArray[np.float64]) -> NDArray[np.float32]:
         """Sensory pattern on the hand receptors during phantom movement."""
-        amp = np.clip(self.pred + np.asarray(lv.visual_feedback, float), 0.0, 1.0)
+        amp = np.clip(self.pred + self._vf(lv), 0.0, 1.0)
         s = cx.stimulus(pos)
         s[:, cx.LIP] = 0.0
         s[:, cx.ARM] = 0.0
@@ -290,8 +330,9 @@ class _Block:
     def _learn(self, lv: Levers, noci: NDArray[np.float64]) -> None:
         """Advance the slow learned states by one day: congruence, representation, spinal LTP."""
         pg = np.asarray(lv.plasticity_gain, float)
-        vf = np.asarray(lv.visual_feedback, float)
-        eta_c = np.minimum(ETA_CONG * pg * vf / (1.0 + self.pain_prev / PAIN_LEARN), 1.0)
+        vf = self._vf(lv)
+        eta_c = ETA_CONG * pg * self._exec(lv) * vf / (1.0 + self.pain_prev / PAIN_LEARN)
+        eta_c = np.minimum(eta_c, 1.0)
         self.cong += eta_c * (1.0 - self.cong) - self.cong / TAU_CONG
         dec = np.asarray(lv.decoder_training, float)
         trained = np.abs(dec) > 0
@@ -321,15 +362,14 @@ class _Block:
         if kind == 0:
             lo, hi = cx.LIP_RANGE
             s = cx.stimulus(lo + (hi - lo) * pos)
-            inp = (
-                cx.field_input(self.w, s)
-                + F32(cx.ALPHA * self.noci_input) * noci.astype(F32).reshape(-1, 1) * hz
-            )
+            drive = self.deaff + self.noci_input * noci
+            inp = cx.field_input(self.w, s) + F32(cx.ALPHA) * drive.astype(F32).reshape(-1, 1) * hz
             u = cx.settle(inp, self._exc(lv))
         else:
             hpos = cx.HAND_RANGE[0] + (cx.HAND_RANGE[1] - cx.HAND_RANGE[0]) * pos
             self.hand_act = self._phantom_movement(lv, noci, hpos)
             _, u, s = self._last_move
+            rate = rate * self._exec(lv)  # use-dependent plasticity of executed movement
         cx.hebbian_update(self.w, u, s, rate)
         if kind == 0:  # the lip map is read out after lip-touch days (every other day)
             self.shift = cx.lip_position_mm(self.w) - self.lip0
@@ -337,7 +377,7 @@ class _Block:
         # entanglement (Ortiz-Catalan 2018): grows with unstructured nociceptive drive of the
         # phantom assembly, shrinks with structured training (visual feedback, remapping)
         structured = np.clip(
-            np.asarray(lv.visual_feedback, float) + np.maximum(-np.asarray(lv.decoder_training), 0),
+            self._vf(lv) + np.maximum(-np.asarray(lv.decoder_training), 0),
             0.0,
             1.0,
         )

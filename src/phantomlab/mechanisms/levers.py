@@ -49,6 +49,9 @@ class Levers:
         Positive expectation / placebo (0–1).
     stump_pressure : float or ndarray
         Mechanical drive of the neuroma (≥ 0).
+    motor_execution : float or ndarray
+        Share of the session's phantom movements that are executed (stump/efferent motor
+        output, 0–1) rather than imagined: phantom motor execution vs imagery.
     """
 
     abeta_rate: FloatOrArray = 0.0
@@ -62,6 +65,7 @@ class Levers:
     decoder_training: FloatOrArray = 0.0
     expectation: FloatOrArray = 0.0
     stump_pressure: FloatOrArray = 0.0
+    motor_execution: FloatOrArray = 0.0
 
     #: (low, high) allowed for each lever.
     RANGES = {
@@ -76,6 +80,7 @@ class Levers:
         "decoder_training": (-1.0, 1.0),
         "expectation": (0.0, 1.0),
         "stump_pressure": (0.0, 10.0),
+        "motor_execution": (0.0, 1.0),
     }
 
     def problems(self, n_patients: int | None = None) -> list[Problem]:

@@ -40,6 +40,7 @@ lever                      unit    meaning
 ``decoder_training``       −1–1    +: train the phantom decoder; −: remap to intact-hand code
 ``expectation``            0–1     positive expectation / placebo
 ``stump_pressure``         ≥0      mechanical drive of the neuroma (prosthesis, touch)
+``motor_execution``        0–1     executed (not imagined) phantom movements in training (PME)
 =========================  ======  =========================================================
 
 Time scales: fast subsystems (ms–s) are solved to their steady state each day,
@@ -234,7 +235,8 @@ class Cohort:
     ectopia_gain : float
         Multiplier of the fraction of spontaneously active residual-limb fibres
         (0–10; 1 = the default population). Used to contrast weak and strong
-        spontaneous activity of the deafferented nociceptive channel (Boström 2014).
+        spontaneous activity of deafferented channels (Boström 2014): it scales the
+        C ectopia and the deafferented A channel's input to the former hand zone.
     ablate : collection of str
         Mechanisms switched off, names of :data:`ABLATIONS` (default none: the model).
         For falsifiability (ablation) tests: a reproduction should fail without the
@@ -295,7 +297,10 @@ class Cohort:
         -------
         dict of str to ndarray
             ``drg_rate`` (Hz), ``drg_fraction``, ``neuroma_rate`` (Hz),
-            ``descending_inhibition`` (Hz), ``catastrophizing``, ``anxiety``, ``depression``.
+            ``descending_inhibition`` (Hz), ``catastrophizing``, ``anxiety``, ``depression``,
+            ``deafferented_input`` (α units: the deafferented A channel's input to the
+            former hand zone), ``preserved_representation`` (strength of the preserved
+            phantom-hand representation, mean 1), ``neuroma_fraction``.
         """
         cat = np.concatenate
         tr = self.traits
@@ -307,6 +312,9 @@ class Cohort:
             "catastrophizing": tr[:, 0],
             "anxiety": tr[:, 1],
             "depression": tr[:, 2],
+            "deafferented_input": cat([b.deaff for b in self._blocks]),
+            "preserved_representation": cat([b.preserved for b in self._blocks]),
+            "neuroma_fraction": cat([b.neuroma_fraction for b in self._blocks]),
         }
 
     def _levers(self, levers: Levers | None) -> Levers:

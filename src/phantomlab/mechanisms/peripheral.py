@@ -394,6 +394,7 @@ def ectopic_rates(
     conduction_block: NDArray[np.float64] | float = 0.0,
     tj_filter: NDArray[np.float64] | float = 0.0,
     stump_pressure: NDArray[np.float64] | float = 0.0,
+    neuroma_fraction: NDArray[np.float64] | float = NEUROMA_FRACTION,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Population-mean ectopic C rate reaching the dorsal horn, per patient (vectorized).
 
@@ -415,6 +416,9 @@ def ectopic_rates(
         stimulation, see :func:`drg_stimulation_block`).
     stump_pressure : float or ndarray
         Mechanical drive of the neuroma (dimensionless, 0 = none).
+    neuroma_fraction : float or ndarray
+        Fraction of residual-limb C fibres discharging from the neuroma (default the
+        population value; the virtual patient draws it per patient).
 
     Returns
     -------
@@ -426,7 +430,7 @@ def ectopic_rates(
     keep = 1.0 - np.asarray(tj_filter, float)
     drg = drg_fraction * (1.0 - np.asarray(drg_block, float)) * transmitted_rate(drg_rate)
     burst = neuroma_rate * (1.0 + MECH_GAIN * np.asarray(stump_pressure, float))
-    neu = NEUROMA_FRACTION * NEUROMA_DUTY * transmitted_rate(np.minimum(burst, NEUROMA_RATE_MAX))
+    neu = neuroma_fraction * NEUROMA_DUTY * transmitted_rate(np.minimum(burst, NEUROMA_RATE_MAX))
     neu = neu * (1.0 - np.asarray(conduction_block, float))
     return drg * keep, neu * keep
 

@@ -81,6 +81,7 @@ LEVER_RULES: dict[str, str] = {
     "decoder_training": "add",
     "expectation": "max",
     "stump_pressure": "add",
+    "motor_execution": "union",
 }
 _NEUTRAL = {"cortical_excitability": 1.0, "plasticity_gain": 1.0}
 

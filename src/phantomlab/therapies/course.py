@@ -9,6 +9,7 @@ levers (arrays over patients, precomputed from the calendar) drive
 from __future__ import annotations
 
 import copy
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -33,14 +34,14 @@ Arr = NDArray[np.float64]
 
 
 @lru_cache(maxsize=8)
-def _warm(n: int, hypothesis: str, seed: int, days: int) -> Cohort:
-    c = Cohort(n, hypothesis=hypothesis, rng=seed)
+def _warm(n: int, hypothesis: str, seed: int, days: int, ablate: tuple[str, ...] = ()) -> Cohort:
+    c = Cohort(n, hypothesis=hypothesis, rng=seed, ablate=ablate)
     c.run(days, record=False)
     return c
 
 
 def warm_cohort(n_patients: int, hypothesis: str = "reorganization", seed: int = 0,
-                days: int = 365) -> Cohort:  # fmt: skip
+                days: int = 365, ablate: Collection[str] = ()) -> Cohort:  # fmt: skip
     """Return a cohort advanced ``days`` days after amputation (copy of a cached run).
 
     Parameters
@@ -53,13 +54,17 @@ def warm_cohort(n_patients: int, hypothesis: str = "reorganization", seed: int =
         Cohort seed.
     days : int
         Days since amputation at the end of the warm-up.
+    ablate : collection of str
+        Mechanisms switched off (names of ``phantomlab.mechanisms.ABLATIONS``), for
+        ablation tests of a therapy's claimed pathway; default none (the model).
 
     Returns
     -------
     Cohort
         A deep copy (safe to advance).
     """
-    return copy.deepcopy(_warm(int(n_patients), hypothesis, int(seed), int(days)))
+    names = (ablate,) if isinstance(ablate, str) else tuple(sorted(ablate))
+    return copy.deepcopy(_warm(int(n_patients), hypothesis, int(seed), int(days), names))
 
 
 def prepare_course(
@@ -282,6 +287,7 @@ def simulate_course(
     therapy: Therapy | None = None,
     dose: dict[str, float] | None = None,
     cohort_seed: int = 0,
+    ablate: Collection[str] = (),
 ) -> CourseResult:
     """Simulate one course of ``protocol`` on a virtual cohort.
 
@@ -310,6 +316,10 @@ def simulate_course(
         Dose overrides passed to :meth:`Therapy.prepare`.
     cohort_seed : int
         Seed of the virtual cohort (the same patients for every protocol).
+    ablate : collection of str
+        Mechanisms of the virtual patient switched off (names of
+        ``phantomlab.mechanisms.ABLATIONS``): an ablation test of the pathway a therapy
+        is claimed to act through. Default none (the model).
 
     Returns
     -------
@@ -324,7 +334,9 @@ def simulate_course(
     )
     th = therapy if therapy is not None else therapy_for(protocol)
     th.check(protocol)
-    cohort = warm_cohort(n_patients, hypothesis, cohort_seed, warmup_days - baseline_days)
+    cohort = warm_cohort(
+        n_patients, hypothesis, cohort_seed, warmup_days - baseline_days, ablate=ablate
+    )
     base = cohort.run(baseline_days)
     start = cohort.day
     (seed,) = child_seeds(rng, 1, advance=True)

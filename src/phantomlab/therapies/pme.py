@@ -4,8 +4,9 @@ Stump EMG is decoded into movements of a virtual/augmented limb that the
 patient sees (Ortiz-Catalan; mechanisms.md §1.4): structured, congruent motor
 training of the phantom's sensorimotor assembly, predicted to "disentangle"
 it from the pain network by competitive plasticity. In the virtual patient
-this is congruent ``visual_feedback`` on session days; disentanglement
-emerges from the patient's entanglement state.
+this is congruent ``visual_feedback`` plus ``motor_execution`` (executed, not
+imagined, phantom movements, which speed congruence and cortical learning) on
+session days; disentanglement emerges from the patient's entanglement state.
 """
 
 from __future__ import annotations
@@ -83,8 +84,9 @@ class PMETherapy(Therapy):
         }
 
     def specific(self, state: CohortState, t: int) -> dict[str, Arr]:
-        """``visual_feedback`` on session days."""
+        """``visual_feedback`` and ``motor_execution`` on session days."""
         if not state.calendar.is_on(t):
             return {}
         v = self.p("feedback") * min(state.dose["duration"] / self.p("session_ref"), 1.0)
-        return {"visual_feedback": np.full(state.n_patients, v)}
+        n = state.n_patients
+        return {"visual_feedback": np.full(n, v), "motor_execution": np.ones(n)}
