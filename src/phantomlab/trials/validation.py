@@ -5,14 +5,15 @@ Method (documented in ``docs/validation.md``)
 * **Patient groups** (the evidence CSV's ``patient_group`` column): studies that report on
   the same patients form one group (Gilmore 2019 and 2020 are one RCT, NCT01996254), so a
   held-out group's patients never inform the fit that predicts it.
-* **Model**: for each group, the therapy blocks its arms inform are refitted without that
-  group's targets (:func:`~phantomlab.trials.calibration._fit_block`, started from the
-  stored calibration's parameters, the other blocks and the cohort block fixed at the
-  stored all-data fit; prior values when no other group informs a block). Each held-out
-  arm statistic is predicted with a 95 % predictive interval: the 2.5 and 97.5 %
-  quantiles of trials of the published N resampled from the simulated pool (as
-  :func:`~phantomlab.trials.calibration.evaluate` does). Parameter uncertainty is not
-  included (the calibration is a point fit).
+* **Model**: for each group, a fold posterior is fitted without that group's targets by
+  block-wise ABC-SMC (:func:`~phantomlab.trials.posterior.fit_posterior`), started from the
+  priors (no all-data warm start): the cohort block, the placebo block and every therapy block
+  the group's arms inform are refitted on the other groups' targets (prior values when no
+  other group informs a block); blocks the held-out arms do not depend on keep the stored
+  calibration's point values. Each held-out arm statistic is predicted with a 95 %
+  posterior predictive interval: parameter draws from the fold posterior x trials of the
+  published N resampled from the simulated pool
+  (:func:`~phantomlab.trials.posterior.predictive`).
 * **Contrasts**: every active-minus-control difference of the same outcome (same outcome id:
   statistic and time point) between two replicable arms of one trial; the published value
   is the difference of the published arm values, its CI is approximate (independent arms,
@@ -43,18 +44,10 @@ import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 from phantomlab._result import Result, as_figure, new_axes
-from phantomlab.cohorts import default_cohort_spec, load_calibration
+from phantomlab.cohorts import load_calibration
 from phantomlab.exceptions import InputError, Problem
-from phantomlab.therapies import REGISTRY
-from phantomlab.trials.calibration import (
-    BLOCKS,
-    Target,
-    _cohort,
-    _fit_block,
-    _Simulator,
-    collect_targets,
-)
-from phantomlab.trials.replicate import arm_statistic
+from phantomlab.trials.calibration import Target, collect_targets
+from phantomlab.trials.posterior import BUDGETS, PoolCache, fit_posterior, predictive
 from phantomlab.trials.specs import TrialSpec, list_specs, load_trial_spec
 
 if TYPE_CHECKING:
@@ -278,7 +271,7 @@ class ValidationResult(Result):
         One per predicted item: key, group, kind, stat, modality, published, CI, and per
         method ``<m>_mean``, ``<m>_low``, ``<m>_high``, ``<m>_inside``, ``<m>_score``.
     settings : dict
-        Pool, seed, DE budget, groups, n_trials, elapsed seconds, calibration date.
+        Budget, pool, seed, groups, n_trials, elapsed and per-fold seconds, calibration date.
     notes : list of str
         Limitations stated with the numbers.
     """
@@ -455,54 +448,37 @@ class ValidationResult(Result):
 
 
 def _predict(
-    sim: _Simulator,
-    cs: Any,
-    params: Mapping[str, float],
+    record: Mapping[str, Any],
     targets: Sequence[Target],
     n_trials: int,
     seed: int,
+    cache: PoolCache,
 ) -> dict[str, tuple[float, NDArray[np.float64]]]:
-    """Pool statistic and resampled trial statistics (published N) per target key."""
-    out = {}
-    for t in targets:
-        c = sim.course(cs, t.spec, t.arm, params)
-        pool_idx = np.flatnonzero(c.enrolled)
-        f = _norm(t)
-        if not pool_idx.size:
-            out[t.key] = (float("nan"), np.full(n_trials, np.nan))
-            continue
-        g = np.random.default_rng(np.random.SeedSequence([seed, 7, zlib.crc32(t.key.encode())]))
-        idx = g.choice(pool_idx, size=(n_trials, t.arm.n), replace=True)
-        out[t.key] = (
-            float(arm_statistic(t.outcome, c)[0]) * f,
-            np.asarray(arm_statistic(t.outcome, c, idx), float) * f,
-        )
-    return out
+    """Posterior-mean pool statistic and predictive trial statistics per target (0-10 scale)."""
+    pred = predictive(record, targets, n_trials=n_trials, seed=seed, cache=cache)
+    return {t.key: (pred[t.key][0] * _norm(t), pred[t.key][1] * _norm(t)) for t in targets}
 
 
-def _refit(
-    sim: _Simulator,
-    cs: Any,
-    params: Mapping[str, float],
+def _fold(
     mine: Sequence[Target],
     rest: Sequence[Target],
+    stored: Mapping[str, Any],
+    budget: Any,
     seed: int,
-    maxiter: int,
-    popsize: int,
-) -> tuple[dict[str, float], list[str]]:
-    p = dict(params)
-    notes = []
-    for i, (name, keys) in enumerate(BLOCKS.items()):
-        if not any(t.block == name for t in mine):
-            continue
-        others = [t for t in rest if t.block == name]
-        if others:
-            vals, _ = _fit_block(sim, cs, p, keys, others, seed + i, maxiter, popsize)
-        else:
-            vals = {k: REGISTRY[k].value for k in keys}
-            notes.append(f"{name}: no other group, prior values")
-        p.update(vals)
-    return p, notes
+) -> tuple[dict[str, Any], list[str]]:
+    """Fold posterior: cohort, placebo and the held-out arms' blocks from priors, without them."""
+    need = {t.block for t in mine} | {"placebo"}
+    have = {t.block for t in rest}
+    notes = [f"{b}: no other group, prior values" for b in sorted(need - have)]
+    from phantomlab.therapies import REGISTRY
+    from phantomlab.trials.calibration import BLOCKS
+
+    start = {"params": {k: float(v) for k, v in stored["params"].items()}}
+    for b in need - have:
+        start["params"].update({k: REGISTRY[k].value for k in BLOCKS.get(b, ())})
+    rec = fit_posterior(seed=seed, budget=budget, targets=list(rest), fit_blocks=sorted(need),
+                        start=start, specs=[])  # fmt: skip
+    return rec, notes
 
 
 def _check_int(name: str, value: int, lo: int, hi: int) -> None:
@@ -512,10 +488,9 @@ def _check_int(name: str, value: int, lo: int, hi: int) -> None:
 
 def validate(
     *,
+    budget: str = "full",
     pool: int | None = None,
     seed: int | None = None,
-    maxiter: int | None = None,
-    popsize: int | None = None,
     n_trials: int = 400,
     groups: Sequence[str] | None = None,
     specs: Sequence[TrialSpec] | None = None,
@@ -525,20 +500,21 @@ def validate(
 
     Parameters
     ----------
+    budget : {"full", "tiny"}
+        Simulation budget of each fold posterior
+        (:data:`~phantomlab.trials.posterior.BUDGETS`).
     pool : int, optional
-        Virtual patients of the common pool (default: the stored calibration's).
+        Virtual patients of the common pool (default: the budget's).
     seed : int, optional
-        Seed of the pool, draws and optimizer (default: the stored calibration's).
-    maxiter, popsize : int, optional
-        Differential-evolution budget per refitted block (default: the calibration's).
+        Seed of the pool, draws and samplers (default: the stored calibration's).
     n_trials : int
-        Trials of the published N resampled from the pool for each predictive interval.
+        Simulated trials (over all posterior draws) for each predictive interval.
     groups : sequence of str, optional
         Patient groups to hold out (default: all that have targets).
     specs : sequence of TrialSpec, optional
         A user's own trials to predict instead: each is held out as its own group, the
-        model is the stored calibration (fitted on all packaged groups, no refit) and the
-        baselines use all packaged groups.
+        model is the stored calibration (its posterior when it has one; fitted on all
+        packaged groups, no refit) and the baselines use all packaged groups.
     progress : callable, optional
         Called as ``progress(done, total, text)`` after each group.
 
@@ -552,33 +528,34 @@ def validate(
     InputError
         For an out-of-range option or an unknown group.
     """
+    from dataclasses import replace as _replace
+
     t0 = time.perf_counter()
     rec = load_calibration()
-    pool = int(rec["pool"]) if pool is None else int(pool)
+    if budget not in BUDGETS:
+        raise InputError(Problem("budget", budget, f"one of {', '.join(BUDGETS)}", "", "unknown"))
+    b = BUDGETS[budget]
+    pool = b.pool if pool is None else int(pool)
     seed = int(rec["seed"]) if seed is None else int(seed)
-    budget = rec.get("de_budget", {})
-    maxiter = int(budget.get("maxiter", 5)) if maxiter is None else int(maxiter)
-    popsize = int(budget.get("popsize", 4)) if popsize is None else int(popsize)
     _check_int("pool", pool, 20, 20_000)
     _check_int("seed", seed, 0, 2**32 - 1)
-    _check_int("maxiter", maxiter, 1, 200)
-    _check_int("popsize", popsize, 1, 50)
     _check_int("n_trials", n_trials, 20, 100_000)
+    b = _replace(b, pool=pool)
     say = progress or (lambda _d, _t, _s: None)
 
     packaged = collect_targets([load_trial_spec(s) for s in list_specs()])
     gmap = patient_groups()
     reference = _items(packaged, gmap)
-    cs = _cohort(default_cohort_spec(), rec.get("cohort", {}))
-    params = {k: float(v) for k, v in rec["params"].items()}
-    sim = _Simulator(pool, seed)
+    cache = PoolCache(pool, seed)
     notes = [
-        "predictive intervals are the spread of trials of the published N resampled from the "
-        "simulated pool; parameter uncertainty is not included (point-fit calibration)",
-        "cohort block (ectopia_gain, enrol_min_nrs) kept at the stored all-data fit",
+        "predictive intervals: parameter draws from the fold posterior (block-wise ABC-SMC "
+        "from priors, without the held-out group) x trials of the published N resampled "
+        "from the simulated pool",
+        "per fold the cohort, placebo and held-out-arm blocks are refitted; blocks the "
+        "held-out arms do not depend on keep the stored point values",
         "contrast CIs are approximate (independent arms, normal approximation from arm CIs); "
-        "contrast predictive intervals resample the two arms independently (crossover "
-        "correlation ignored)",
+        "contrast predictive intervals pair the two arms' draws (same parameter draw), "
+        "trials resampled independently (crossover correlation ignored)",
         "mean and baseline_mean are on the 0-10 scale (value * 10 / scale_max)",
     ]
     if specs is not None:
@@ -587,7 +564,11 @@ def validate(
         umap = {t.spec.study_id: f"user:{t.spec.study_id}" for t in user}
         plan = [(g, [t for t in user if umap[t.spec.study_id] == g]) for g in held_groups]
         items_all = _items(user, umap)
-        notes.append("user trials: model is the stored calibration (all packaged groups)")
+        notes.append(
+            "user trials: model is the stored calibration (all packaged groups"
+            + ("; its posterior)" if rec.get("posterior") else "; a point fit: trial "
+               "resampling only, no parameter uncertainty)")
+        )  # fmt: skip
     else:
         have = list(dict.fromkeys(gmap[t.spec.study_id] for t in packaged))
         if groups is not None:
@@ -601,19 +582,22 @@ def validate(
         plan = [(g, [t for t in packaged if gmap[t.spec.study_id] == g]) for g in have]
         items_all = reference
     rows: list[dict[str, Any]] = []
+    fold_s = []
     for k, (g, mine) in enumerate(plan):
+        tf = time.perf_counter()
         if specs is None:
             rest = [t for t in packaged if gmap[t.spec.study_id] != g]
-            p, fit_notes = _refit(sim, cs, params, mine, rest, seed, maxiter, popsize)
+            model, fit_notes = _fold(mine, rest, rec, b, seed)
             notes += [f"group {g}: {n}" for n in fit_notes]
         else:
-            p = params
-        pred = _predict(sim, cs, p, mine, n_trials, seed)
+            model = {**rec, "pool": pool, "seed": seed}
+        pred = _predict(model, mine, n_trials, seed, cache)
+        fold_s.append(time.perf_counter() - tf)
         held = [it for it in items_all if it.group == g]
         base = baseline_intervals(held, reference)
         pairs = {f"{a.spec.study_id}/{a.arm.name}-{c.arm.name}/{a.outcome.id}": (a, c)
                  for a, c in _contrast_pairs(mine)}  # fmt: skip
-        for it, b in zip(held, base, strict=True):
+        for it, bl in zip(held, base, strict=True):
             if it.kind == "arm":
                 mean, draws = pred[it.key]
             else:
@@ -626,7 +610,7 @@ def validate(
                 "key": it.key, "group": it.group, "kind": it.kind, "stat": it.stat,
                 "modality": it.modality, "published": it.published, "ci_low": it.ci[0],
                 "ci_high": it.ci[1], "model_mean": mean, "model_low": float(lo),
-                "model_high": float(hi), **b,
+                "model_high": float(hi), **bl,
             }  # fmt: skip
             for m in METHODS:
                 lo_m, hi_m = row[f"{m}_low"], row[f"{m}_high"]
@@ -638,9 +622,9 @@ def validate(
             rows.append(row)
         say(k + 1, len(plan), f"group {g}: {len(held)} predictions")
     settings = {
-        "pool": pool, "seed": seed, "maxiter": maxiter, "popsize": popsize,
-        "n_trials": n_trials, "groups": held_groups, "alpha": ALPHA,
-        "calibration_date": rec.get("date"), "elapsed_s": time.perf_counter() - t0,
-        "user_specs": specs is not None,
+        "budget": budget, "pool": pool, "seed": seed, "n_trials": n_trials,
+        "groups": held_groups, "alpha": ALPHA, "calibration_date": rec.get("date"),
+        "calibration_kind": rec.get("kind", "point"), "elapsed_s": time.perf_counter() - t0,
+        "fold_seconds": fold_s, "user_specs": specs is not None,
     }  # fmt: skip
     return ValidationResult(rows, settings, notes)
