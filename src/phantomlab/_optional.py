@@ -26,6 +26,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "bci": ("mne", "pyriemann"),
     # SQLAlchemy imports the driver itself for postgresql+psycopg:// URLs
     "pg": ("psycopg",),
+    "uq": ("pyabc", "SALib"),
 }
 
 

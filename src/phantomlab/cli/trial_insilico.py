@@ -256,8 +256,7 @@ def posterior_cmd(
     """
     import time
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-    from rich.progress import TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from phantomlab.cli._common import err_console
     from phantomlab.exceptions import InputError, Problem

@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from phantomlab._optional import require
 from phantomlab._validation import check_in, check_range, raise_if
 from phantomlab.cohorts import CohortSpec, default_cohort_spec
 from phantomlab.therapies import REGISTRY
@@ -121,7 +122,7 @@ BUDGETS: dict[str, Budget] = {
 
 
 def cohort_block(base: CohortSpec | None = None) -> dict[str, tuple[float, ...]]:
-    """The cohort parameters fitted with the therapies: ``COHORT_GRID`` keys the spec has.
+    """Return the cohort parameters fitted with the therapies (``COHORT_GRID`` keys of the spec).
 
     Parameters
     ----------
@@ -155,7 +156,7 @@ class PoolCache:
         self._sims: dict[float, _Simulator] = {}
 
     def sim(self, cs: CohortSpec) -> _Simulator:
-        """Simulator whose pool matches ``cs`` (built on first use)."""
+        """Return the simulator whose pool matches ``cs`` (built on first use)."""
         g = float(cs.ectopia_gain.value)
         if g not in self._sims:
             self._sims[g] = _Simulator(self.pool, self.seed)
@@ -185,8 +186,7 @@ def _abc(
     seed: int,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], dict[str, Any]]:
     """One ABC-SMC run; returns the final population, its weights and diagnostics."""
-    import pyabc
-
+    pyabc = require("pyabc", extra="uq", feature="posterior calibration (ABC-SMC)")
     logging.getLogger("ABC").setLevel(logging.WARNING)
     logging.getLogger("pyabc").setLevel(logging.WARNING)
     names = [f"p{i}" for i in range(len(bounds))]
@@ -208,9 +208,9 @@ def _abc(
         scale_function=pyabc.distance.mad,
     )
     tmp = tempfile.mkdtemp(prefix="phantomlab-abc-")
-    state = np.random.get_state()
+    state = np.random.get_state()  # noqa: NPY002 (pyabc draws from numpy's global generator)
     try:
-        np.random.seed(seed % 2**32)
+        np.random.seed(seed % 2**32)  # noqa: NPY002
         abc = pyabc.ABCSMC(
             model, prior, dist, population_size=budget.population,
             sampler=pyabc.sampler.SingleCoreSampler(),
@@ -229,7 +229,7 @@ def _abc(
         x = df[names].to_numpy(float)
         w = np.asarray(w, float)
     finally:
-        np.random.set_state(state)
+        np.random.set_state(state)  # noqa: NPY002
         shutil.rmtree(tmp, ignore_errors=True)
     return x, w / w.sum(), diag
 

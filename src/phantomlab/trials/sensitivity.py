@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from phantomlab._optional import require
 from phantomlab._result import Result, as_figure, new_axes
 from phantomlab._validation import check_in, check_range, raise_if
 from phantomlab.cohorts import default_cohort_spec, load_calibration
@@ -152,8 +153,8 @@ def sensitivity(
     InputError
         Bad option, or trials without a replicable arm outcome.
     """
-    from SALib.analyze import sobol as sobol_analyze
-    from SALib.sample import sobol as sobol_sample
+    sobol_analyze = require("SALib.analyze.sobol", extra="uq", feature="Sobol sensitivity")
+    sobol_sample = require("SALib.sample.sobol", extra="uq", feature="Sobol sensitivity")
 
     rec = dict(record) if record is not None else load_calibration()
     seed = int(rec["seed"]) if seed is None else int(seed)
@@ -165,11 +166,15 @@ def sensitivity(
         + check_in("ranges", ranges, ("posterior", "prior"))
     )
     if n & (n - 1):
-        raise InputError(Problem("n", n, "a power of 2 (Saltelli sampling)", "", "not a power of 2"))
+        raise InputError(
+            Problem("n", n, "a power of 2 (Saltelli sampling)", "", "not a power of 2")
+        )
     targets = collect_targets(list(specs))
     if not targets:
-        raise InputError(Problem("spec", [s.study_id for s in specs],
-                                 "trials with a replicable arm outcome", "", "nothing to predict"))  # fmt: skip
+        ids = [s.study_id for s in specs]
+        raise InputError(
+            Problem("spec", ids, "trials with a replicable arm outcome", "", "nothing to predict")
+        )
     blocks = ["placebo", *dict.fromkeys(t.block for t in targets if t.block != "placebo")]
     keys = [f"cohort.{k}" for k in cohort_block()] + [k for b in blocks for k in BLOCKS[b]]
     rng = _ranges(keys, rec, ranges)
