@@ -104,3 +104,15 @@ def test_posterior_recovers_a_known_parameter(small_grid: None) -> None:
         med[truth] = rec["params"]["rtms.high_effect"]
     # measured 2026-12-07: medians 0.018 (truth 0.05) and 0.174 (truth 0.35)
     assert med[0.05] < 0.12 < med[0.35]
+
+
+def test_spec_predictive_shows_interval_and_calibration_error(kikkert: dict) -> None:
+    from phantomlab.trials.posterior import spec_predictive
+
+    rec = {**kikkert, "arms": [{"block": "tdcs", "error": -0.5, "inside": True}]}
+    df = spec_predictive(load_trial_spec("kikkert2019"), record=rec, n_trials=30)
+    assert set(df["arm"]) == {"active", "sham"}
+    assert (df["pred_low"] <= df["pred_high"]).all() and (df["parameter_draws"] == 3).all()
+    active = df[df["arm"] == "active"].iloc[0]
+    assert active["calib_mean_abs_error"] == 0.5 and active["calib_fraction_inside"] == 1.0
+    assert np.isnan(df[df["arm"] == "sham"].iloc[0]["calib_mean_abs_error"])

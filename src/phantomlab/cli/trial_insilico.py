@@ -72,6 +72,9 @@ def replicate_cmd(
     workers: int = typer.Option(1, "--workers", help="Workers of a local Dask cluster."),
     uncalibrated: bool = typer.Option(False, "--uncalibrated", help="Use the priors."),
     plot: Path = typer.Option(None, "--plot", help="Write a figure (PNG/PDF)."),
+    posterior: bool = typer.Option(
+        False, "--posterior", help="Add posterior predictive intervals and calibration error."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Run a published trial in silico; simulated arm statistics next to the published ones."""
@@ -111,10 +114,22 @@ def replicate_cmd(
         )
     if plot is not None:
         res.plot().savefig(plot, dpi=120, bbox_inches="tight")
+    pp = None
+    if posterior:
+        from phantomlab.trials.posterior import spec_predictive
+
+        pp = spec_predictive(s)
     if as_json:
-        emit_json(res.to_dict())
+        out = res.to_dict()
+        if pp is not None:
+            out["posterior_predictive"] = pp.to_dict("records")
+        emit_json(out)
     else:
         typer.echo(res.summary())
+        if pp is not None:
+            typer.echo("posterior predictive 95 % intervals (parameter draws x trials, in "
+                       "silico), calibration error of the arm's parameter block:")  # fmt: skip
+            typer.echo(pp.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
 
 
 @app.command("calibration")

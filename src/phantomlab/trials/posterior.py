@@ -76,6 +76,7 @@ __all__ = [
     "fit_posterior",
     "posterior_draws",
     "predictive",
+    "spec_predictive",
 ]
 
 METHOD = (
@@ -527,3 +528,59 @@ def posterior_check(
     out["predictive_coverage"] = float(np.mean([r["pred_inside"] for r in rows]))
     out["mean_interval_score"] = float(np.nanmean([r["pred_score"] for r in rows]))
     return out
+
+
+def spec_predictive(
+    spec: TrialSpec,
+    *,
+    record: Mapping[str, Any] | None = None,
+    n_trials: int = 400,
+    n_draws: int | None = None,
+) -> Any:
+    """Posterior predictive 95 % interval of every arm outcome of a trial, with calibration error.
+
+    Parameters
+    ----------
+    spec : TrialSpec
+        The trial (its published values are not used for the prediction).
+    record : mapping, optional
+        Calibration record (default: the stored one).
+    n_trials : int
+        Simulated trials of the spec's arm sizes (over all draws).
+    n_draws : int, optional
+        Posterior draws (default: the record's budget).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``arm, outcome, stat, published, pred_mean, pred_low, pred_high, parameter_draws,
+        calib_block, calib_mean_abs_error, calib_fraction_inside`` (in silico; the last three
+        from the stored calibration's arms of the same parameter block).
+    """
+    import pandas as pd
+
+    from phantomlab.cohorts import load_calibration
+    from phantomlab.trials.targets import block_of
+
+    rec = dict(record) if record is not None else load_calibration()
+    targets = [Target(spec, a, o, o.published_ci(a.n) or (np.nan, np.nan), block_of(a))
+               for a in spec.arms for o in a.outcomes]  # fmt: skip
+    pred = predictive(rec, targets, n_trials=n_trials, n_draws=n_draws)
+    arms = rec.get("arms", [])
+    rows = []
+    for t in targets:
+        mine = [r for r in arms if r.get("block") == t.block]
+        lo, hi = np.percentile(pred[t.key][1], [2.5, 97.5])
+        rows.append({
+            "arm": t.arm.name, "outcome": t.outcome.id, "stat": t.outcome.stat,
+            "published": t.outcome.value, "pred_mean": pred[t.key][0],
+            "pred_low": float(lo), "pred_high": float(hi),
+            "parameter_draws": int(n_draws or rec.get("budget", {}).get("draws", 1))
+            if rec.get("posterior") else 1,
+            "calib_block": t.block,
+            "calib_mean_abs_error": float(np.mean([abs(r["error"]) for r in mine]))
+            if mine else float("nan"),
+            "calib_fraction_inside": float(np.mean([r["inside"] for r in mine]))
+            if mine else float("nan"),
+        })  # fmt: skip
+    return pd.DataFrame(rows)
