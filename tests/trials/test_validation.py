@@ -76,12 +76,17 @@ def test_patient_groups_cover_the_packaged_specs_and_join_gilmore():
 
 @pytest.fixture
 def small_grid(monkeypatch: pytest.MonkeyPatch) -> None:
-    """One population and two enrolment thresholds so that a fold posterior takes seconds."""
+    """One population, two enrolment thresholds, four trials: a fold posterior in seconds."""
     import phantomlab.trials.calibration as cal
+
+    import phantomlab.trials.validation as val
 
     monkeypatch.setitem(cal.COHORT_GRID, "ectopia_gain", (0.9,))
     if "enrol_min_nrs" in cal.COHORT_GRID:
         monkeypatch.setitem(cal.COHORT_GRID, "enrol_min_nrs", (0.0, 2.0))
+    # four packaged trials: each fold fits on the other three (the full set is the slow test)
+    four = ["ahmed2011", "finn2017", "kikkert2019", "malavera2016"]
+    monkeypatch.setattr(val, "list_specs", lambda: four)
 
 
 def test_validate_two_groups_end_to_end(small_grid):

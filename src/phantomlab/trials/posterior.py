@@ -209,6 +209,7 @@ def _abc(
         scale_function=pyabc.distance.mad,
     )
     tmp = tempfile.mkdtemp(prefix="phantomlab-abc-")
+    t0, c0 = time.perf_counter(), time.process_time()
     state = np.random.get_state()  # noqa: NPY002 (pyabc draws from numpy's global generator)
     try:
         np.random.seed(seed % 2**32)  # noqa: NPY002
@@ -226,6 +227,8 @@ def _abc(
             "generations": int(hist.max_t + 1),
             "simulations": int(hist.total_nr_simulations),
             "epsilon": [float(e) for e in pops["epsilon"] if np.isfinite(e)],
+            "wall_s": time.perf_counter() - t0,
+            "cpu_s": time.process_time() - c0,
         }
         x = df[names].to_numpy(float)
         w = np.asarray(w, float)
@@ -356,7 +359,8 @@ def fit_posterior(
         columns.append(s)
         keys_all += list(keys)
         params.update({k: float(v) for k, v in zip(keys, _median(s), strict=True)})
-        say(i + 2, total, f"block {name} ({diags[name]['simulations']} simulations)")
+        say(i + 2, total, f"block {name} ({diags[name]['simulations']} simulations, "
+            f"{diags[name]['cpu_s']:.0f} s CPU)")  # fmt: skip
     samples = np.hstack(columns)
     record: dict[str, Any] = {
         "version": "v2",
