@@ -308,8 +308,19 @@ FACTORIES: dict[str, Callable[[], Any]] = {
     "trials.SensitivityResult": lambda: importlib.import_module(
         "phantomlab.trials.sensitivity"
     ).SensitivityResult(
-        [{"target": "a/b/c", "parameter": p, "low": 0.0, "high": 1.0, "S1": s1,
-          "S1_conf": 0.1, "ST": s1 + 0.05, "ST_conf": 0.1} for p, s1 in (("x", 0.6), ("y", 0.2))],
+        [
+            {
+                "target": "a/b/c",
+                "parameter": p,
+                "low": 0.0,
+                "high": 1.0,
+                "S1": s1,
+                "S1_conf": 0.1,
+                "ST": s1 + 0.05,
+                "ST_conf": 0.1,
+            }
+            for p, s1 in (("x", 0.6), ("y", 0.2))
+        ],
         {"n": 8, "seed": 0, "pool": 40, "ranges": "prior", "n_simulations": 32},
     ),  # fmt: skip
     "AllocationList": _randomization,

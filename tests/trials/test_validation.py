@@ -78,7 +78,6 @@ def test_patient_groups_cover_the_packaged_specs_and_join_gilmore():
 def small_grid(monkeypatch: pytest.MonkeyPatch) -> None:
     """One population, two enrolment thresholds, four trials: a fold posterior in seconds."""
     import phantomlab.trials.calibration as cal
-
     import phantomlab.trials.validation as val
 
     monkeypatch.setitem(cal.COHORT_GRID, "ectopia_gain", (0.9,))
