@@ -36,6 +36,8 @@ DISTRIBUTION = {
     "mne": "mne",
     "pyriemann": "pyriemann",
     "psycopg": "psycopg",
+    "pyabc": "pyabc",
+    "SALib": "SALib",
 }
 OPTIONAL_MODULES = sorted({m for mods in EXTRAS.values() for m in mods})
 
