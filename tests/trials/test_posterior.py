@@ -31,12 +31,19 @@ def small_grid(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setitem(cal.COHORT_GRID, "enrol_min_nrs", (0.0, 2.0))
 
 
-@pytest.fixture
-def kikkert(small_grid: None) -> dict:
-    return fit_posterior(seed=3, budget=TINY, specs=[load_trial_spec("kikkert2019")])
+@pytest.fixture(scope="module")
+def kikkert() -> dict:
+    """One tiny posterior for the module (fitted once: about 15 s on an idle core)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(cal.COHORT_GRID, "ectopia_gain", (0.9,))
+        if "enrol_min_nrs" in cal.COHORT_GRID:
+            mp.setitem(cal.COHORT_GRID, "enrol_min_nrs", (0.0, 2.0))
+        return fit_posterior(seed=3, budget=TINY, specs=[load_trial_spec("kikkert2019")])
 
 
-def test_tiny_posterior_record_is_reproducible_and_loadable(kikkert: dict, tmp_path) -> None:
+def test_tiny_posterior_record_is_reproducible_and_loadable(
+    kikkert: dict, small_grid: None, tmp_path
+) -> None:
     rec = kikkert
     post = rec["posterior"]
     x = np.asarray(post["samples"])
