@@ -84,7 +84,7 @@ def test_cli_session_flow_and_errors(
     tok2 = json.loads(cli(["optimize", "suggest", "alice", "--json"], monkeypatch, capsys)[1])
     for nrs in ("11", "-1"):
         code, _, err = cli(
-            ["optimize", "record", "alice", "-s", tok2["token"], "--nrs", nrs, "--side-effect", "1"],
+            ["optimize", "record", "alice", "-s", tok2["token"], "--nrs", nrs, "--side-effect=1"],
             monkeypatch,
             capsys,
         )
@@ -111,7 +111,7 @@ def test_cli_perception_thresholds(
         code, out, _ = cli(["optimize", "suggest", "bob", "--json"], monkeypatch, capsys)
         assert code == 0
         tok = json.loads(out)["token"]
-        rec = ["optimize", "record", "bob", "-s", tok, "--nrs", str(nrs), "--side-effect", str(side)]
+        rec = ["optimize", "record", "bob", "-s", tok, f"--nrs={nrs}", f"--side-effect={side}"]
         assert cli(rec, monkeypatch, capsys)[0] == 0
     # the rebuilt optimizer carries the prior: 0 below perception, the limit above it
     opt = OptimizationSession.open("bob").policy()

@@ -164,7 +164,7 @@ def record(
         ...,
         "--suggestion",
         "-s",
-        help="Token of the suggestion answered, as printed by 'optimize suggest' (e.g. 3-1a2b3c4d).",
+        help="Token of the suggestion answered, printed by 'optimize suggest' (e.g. 3-1a2b3c4d).",
     ),
     nrs: float = typer.Option(..., "--nrs", help="Pain NRS 0-10 with the suggested protocol."),
     side_effect: float | None = typer.Option(
