@@ -50,6 +50,7 @@ __all__ = [
     "existing",
     "frame_csv_bytes",
     "private_file",
+    "save_figure",
     "user_data_dir",
 ]
 
@@ -223,6 +224,53 @@ def atomic_write(
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
     return p
+
+
+def save_figure(
+    fig: Any,
+    path: str | Path,
+    *,
+    overwrite: bool = True,
+    field: str = "path",
+    **kwargs: Any,
+) -> Path:
+    """Save a matplotlib Figure atomically; the format comes from the suffix (PNG if none).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    path : str or Path
+        Target file.
+    overwrite : bool
+        Replace an existing file (the API default; the CLI passes its ``--force``).
+    field : str
+        Option name for error messages.
+    **kwargs
+        Passed to ``Figure.savefig`` (``dpi``, ``bbox_inches``...).
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Raises
+    ------
+    InputError
+        For an image format matplotlib cannot write, or an existing file without
+        ``overwrite``.
+    """
+    p = Path(path)
+    fmt = p.suffix.lstrip(".").lower() or "png"
+    supported = fig.canvas.get_supported_filetypes()
+    if fmt not in supported:
+        raise InputError(
+            Problem(field, str(p), "a file name ending in " + ", ".join(sorted(supported)),
+                    "", "unknown image format")
+        )  # fmt: skip
+    return atomic_write(
+        p, lambda tmp: fig.savefig(tmp, format=fmt, **kwargs), overwrite=overwrite, field=field
+    )
 
 
 def private_file(path: str | Path) -> Path:

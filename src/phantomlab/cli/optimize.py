@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from phantomlab.cli._common import emit_json, fail
+from phantomlab.cli._common import FORCE, check_outputs, emit_json, fail, write_figure
 from phantomlab.exceptions import Problem
 
 app = typer.Typer(
@@ -216,14 +216,16 @@ def status(
     patient: str = typer.Argument(..., help="Patient identifier."),
     db: str | None = _DB,
     png: Path | None = typer.Option(None, "--png", help="Write the history plot here."),
+    force: bool = FORCE,
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show PATIENT's history, pending suggestion and current recommendation."""
     from phantomlab.optimize import OptimizationSession
 
+    check_outputs(force, png=png)
     st = OptimizationSession.open(patient, db).status()
     if png is not None:
-        st.plot(path=png)
+        write_figure(png, st.plot(), force=force, field="--png", dpi=120)
     if json_out:
         emit_json(
             {

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from phantomlab._io import save_figure
 from phantomlab._result import Result, as_figure
 from phantomlab._validation import check_range, raise_if
 from phantomlab.exceptions import InputError, Problem
@@ -249,7 +250,7 @@ class SessionStatus(Result):
         if ax is None:
             fig.tight_layout()
         if path is not None:
-            fig.savefig(path, dpi=120)
+            save_figure(fig, path, dpi=120)
         return fig
 
 

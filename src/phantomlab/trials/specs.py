@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 from scipy import stats as sps
 
+from phantomlab._io import atomic_write, existing
 from phantomlab._validation import problems_from_pydantic
 from phantomlab.cohorts.enrolment import Inclusion
 from phantomlab.exceptions import InputError, Problem
@@ -764,28 +765,33 @@ def arm_language() -> dict[str, Any]:
     return dict(yaml.safe_load(text)["studies"])
 
 
-def write_specs(directory: str | Path | None = None) -> list[Path]:
-    """Write :func:`specs_from_evidence` as YAML files (default: the package folder).
+def write_specs(directory: str | Path, *, overwrite: bool = False) -> list[Path]:
+    """Write :func:`specs_from_evidence` as YAML files into ``directory``, atomically.
+
+    No default folder: the packaged specs are rewritten only when their folder is named.
 
     Parameters
     ----------
-    directory : str or Path, optional
-        Target folder.
+    directory : str or Path
+        Target folder (created if missing).
+    overwrite : bool
+        Replace existing spec files (otherwise ``InputError``, nothing written).
 
     Returns
     -------
     list of Path
         Files written.
     """
-    d = Path(directory) if directory is not None else _spec_dir()
+    d, specs = Path(directory), specs_from_evidence()
+    targets = [d / f"{s.study_id}.yaml" for s in specs]
+    if not overwrite and (found := existing(targets)):
+        msg = f"{len(found)} spec file(s) exist there; kept (give --force to replace them)"
+        raise InputError(Problem("write", str(d), "a folder without these specs", "", msg))
     d.mkdir(parents=True, exist_ok=True)
-    files = []
-    for s in specs_from_evidence():
-        p = d / f"{s.study_id}.yaml"
+    for s, p in zip(specs, targets, strict=True):
         header = (
             f"# Trial spec of {s.study_id}, generated from the evidence base by\n"
-            "# `phantomlab trial specs --write`; format: `phantomlab trial spec-schema`.\n"
+            "# `phantomlab trial specs --write DIR`; format: `phantomlab trial spec-schema`.\n"
         )
-        p.write_text(header + s.to_yaml())
-        files.append(p)
-    return files
+        atomic_write(p, header + s.to_yaml(), overwrite=overwrite, field="write")
+    return targets
