@@ -62,20 +62,19 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import differential_evolution
 
-from phantomlab._io import atomic_write, user_data_dir
 from phantomlab._validation import check_range, raise_if
 from phantomlab.cohorts import (
     ArmCourse,
     CohortSpec,
     Inclusion,
     VirtualCohort,
-    calibration_path,
+    default_calibration_output,
     default_cohort_spec,
     eligible,
     load_calibration,
     screening_nrs,
+    write_calibration,
 )
-from phantomlab.exceptions import InputError, Problem
 from phantomlab.therapies import REGISTRY
 from phantomlab.trials._workunits import WorkUnits
 from phantomlab.trials.arms import run_arm
@@ -647,68 +646,6 @@ def evaluate(
             "values when no other study informs the block); cohort block kept at the all-data fit"
         )
     return out
-
-
-def default_calibration_output() -> Path:
-    """Where ``phantomlab trial calibrate`` writes without ``--out``: the user data folder.
-
-    ``<user data folder>/calibration_<version>.json`` (the folder is
-    ``$PHANTOMLAB_DATA_DIR`` or the platform's, see :func:`phantomlab._io.user_data_dir`;
-    created if missing). Never the installed package.
-
-    Returns
-    -------
-    Path
-        The file path.
-    """
-    return user_data_dir(create=True) / calibration_path().name
-
-
-def write_calibration(
-    record: Mapping[str, Any], path: str | Path | None = None, *, overwrite: bool = False
-) -> Path:
-    """Write a calibration record as JSON, atomically; never into the installed package.
-
-    The packaged calibration stays the default of every loader
-    (:func:`~phantomlab.cohorts.load_calibration`); a calibration you make is used only
-    where you pass its path (``calibration_report(path)``, ``calibrated_params(path)``,
-    ``phantomlab trial calibration --file``).
-
-    Parameters
-    ----------
-    record : mapping
-        From :func:`calibrate`.
-    path : str or Path, optional
-        Target file (default: :func:`default_calibration_output`).
-    overwrite : bool
-        Replace an existing file (otherwise ``InputError``, the file is kept).
-
-    Returns
-    -------
-    Path
-        The file written.
-
-    Raises
-    ------
-    InputError
-        If the file exists and ``overwrite`` is false, or the path is the packaged
-        calibration.
-    """
-    p = Path(path) if path is not None else default_calibration_output()
-    if p.resolve() == calibration_path().resolve():
-        raise InputError(
-            Problem(
-                "out",
-                str(p),
-                "a file outside the installed package",
-                "",
-                "the packaged calibration is never rewritten; write yours elsewhere and "
-                "pass its path",
-            )
-        )
-    return atomic_write(
-        p, json.dumps(record, indent=1, sort_keys=False) + "\n", overwrite=overwrite, field="out"
-    )
 
 
 def calibration_report(path: str | Path | None = None) -> dict[str, Any]:

@@ -303,8 +303,10 @@ def _dask_client(scheduler: Any, n_workers: int, processes: bool) -> Iterator[tu
             n_workers=int(n_workers),
             threads_per_worker=1,
             processes=bool(processes),
-            host="127.0.0.1",  # scheduler and workers: loopback only
-            dashboard_address="127.0.0.1:0",  # the dashboard too (issue #21)
+            # loopback only: the dashboard always, scheduler and workers when they talk TCP
+            # (worker processes; threads use in-process comms and take no host)
+            dashboard_address="127.0.0.1:0",
+            **({"host": "127.0.0.1"} if processes else {}),
             silence_logs=40,
         )
         client = Client(cluster)
