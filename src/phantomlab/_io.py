@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -48,6 +49,8 @@ __all__ = [
     "escape_csv_cell",
     "escape_csv_frame",
     "existing",
+    "parse_error_text",
+    "safe_names",
     "frame_csv_bytes",
     "private_file",
     "save_figure",
@@ -351,6 +354,65 @@ def frame_csv_bytes(frame: pd.DataFrame, **kwargs: Any) -> bytes:
     kwargs.setdefault("index", False)
     kwargs.setdefault("lineterminator", "\n")
     return str(escape_csv_frame(frame).to_csv(**kwargs)).encode("utf-8")
+
+
+def parse_error_text(exc: BaseException) -> str:
+    """Describe a YAML/JSON parse error by position and problem only, never the file's text.
+
+    ``str(yaml.YAMLError)`` quotes the offending line (a snippet of the file); error
+    messages must not echo what a file holds, so only the line, column and the parser's
+    problem statement are kept.
+
+    Parameters
+    ----------
+    exc : BaseException
+        A ``yaml.YAMLError`` (``problem`` and ``problem_mark``), a
+        ``json.JSONDecodeError`` (``msg``, ``lineno``, ``colno``) or any exception.
+
+    Returns
+    -------
+    str
+        E.g. ``"syntax error at line 1, column 18: mapping values are not allowed here"``.
+    """
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None:
+        where = f" at line {mark.line + 1}, column {mark.column + 1}"
+    elif hasattr(exc, "lineno") and hasattr(exc, "colno"):
+        where = f" at line {exc.lineno}, column {exc.colno}"
+    else:
+        where = ""
+    problem = getattr(exc, "problem", None) or getattr(exc, "msg", None) or type(exc).__name__
+    return f"syntax error{where}: {str(problem)[:120]}"
+
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,39}$")
+
+
+def safe_names(names: Iterable[Any], *, limit: int = 12) -> str:
+    """List column names for an error message without echoing file content.
+
+    Only identifier-like names (letters, digits, ``_``, ``.``; up to 40 characters) are
+    shown, at most ``limit`` of them; the others are counted. A file that is not a
+    table would otherwise have its first line echoed as "column names".
+
+    Parameters
+    ----------
+    names : iterable
+        Column names.
+    limit : int
+        Most names shown.
+
+    Returns
+    -------
+    str
+        E.g. ``"yi, vi, study and 2 other(s)"`` or ``"1 column(s) not shown"``.
+    """
+    items = [str(n) for n in names]
+    shown = [n for n in items if _NAME.match(n)][:limit]
+    rest = len(items) - len(shown)
+    if not shown:
+        return f"{rest} column(s) not shown; is it a CSV table with a header row?"
+    return ", ".join(shown) + (f" and {rest} other(s)" if rest else "")
 
 
 def existing(paths: Iterable[str | Path]) -> list[str]:

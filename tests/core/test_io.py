@@ -157,3 +157,29 @@ def test_user_data_dir_env_and_default(tmp_path: Path, monkeypatch: pytest.Monke
     import phantomlab
 
     assert Path(phantomlab.__file__).parent not in user_data_dir().parents
+
+
+SECRET = "SECRETPATIENT Jane Doe 1970-01-01 NRS 7"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["protocol", "check", "{f}"],
+        ["meta", "rma", "{f}"],
+        ["optimize", "rank", "--features", "{f}"],
+        ["trial", "cohort", "--spec", "{f}"],
+        ["trial", "replicate", "{f}"],
+        ["trial", "randomize", "{f}", "--seed", "1", "-o", "{d}/o.csv"],
+        ["trial", "calibration", "--file", "{f}"],
+        ["report", "dose", "{f}", "-o", "{d}/r.html"],
+    ],
+)
+@pytest.mark.parametrize("content", [f"{SECRET}\nmore {SECRET}\n", f"a: {SECRET}: b: [\n"])
+def test_errors_never_echo_file_contents(cli, tmp_path: Path, args: list[str], content: str):
+    f = tmp_path / "input.yaml"
+    f.write_text(content)
+    r = cli(*[a.replace("{f}", str(f)).replace("{d}", str(tmp_path)) for a in args])
+    assert r.returncode == 2, r.stderr
+    text = r.stderr + r.stdout
+    assert "SECRET" not in text and "Jane" not in text, r.stderr

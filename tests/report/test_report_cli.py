@@ -83,5 +83,8 @@ def test_trial_command(run, tmp_path: Path) -> None:
     r = run("trial", str(data), "--design", str(design_file), "--out", str(out), "--real-data")
     assert r.returncode == 0, r.stderr
     assert "In silico." not in out.read_text(encoding="utf-8")
+    r = run("trial", str(data), "--design", str(design_file), "-o", str(out), "--real-data")
+    assert r.returncode == 2 and "exists; kept" in r.stderr and "--force" in r.stderr
+    assert "In silico." not in out.read_text(encoding="utf-8")  # kept
     r = run("trial", str(tmp_path / "missing.csv"), "--design", str(design_file), "-o", str(out))
     assert r.returncode == 2 and r.stderr.startswith("error: file = ")

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import typer
 
+from phantomlab._io import safe_names
 from phantomlab.cli._common import FORCE, check_outputs, emit_json, read_table, write_csv
 from phantomlab.exceptions import InputError, Problem
 
@@ -58,7 +59,7 @@ def _column(df: pd.DataFrame, name: str, option: str) -> pd.Series:
             Problem(
                 option,
                 name,
-                f"a column of the table ({', '.join(map(str, df.columns))})",
+                f"a column of the table ({safe_names(df.columns)})",
                 "",
                 "column not found",
             )

@@ -13,6 +13,7 @@ from typing import Any
 
 import typer
 
+from phantomlab._io import parse_error_text
 from phantomlab.cli._common import FORCE, check_outputs, emit_json, fail, write_figure
 from phantomlab.exceptions import Problem
 
@@ -281,7 +282,7 @@ def rank(
         try:
             data = yaml.safe_load(features.read_text())
         except yaml.YAMLError as exc:
-            fail(Problem("--features", str(features), "YAML or JSON", "", f"unreadable: {exc}"))
+            fail(Problem("--features", str(features), "YAML or JSON", "", parse_error_text(exc)))
         if not isinstance(data, dict):
             fail(Problem("--features", str(features), "a mapping of features", "", "not a mapping"))
         feats.update(data)

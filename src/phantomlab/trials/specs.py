@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 from scipy import stats as sps
 
-from phantomlab._io import atomic_write, existing
+from phantomlab._io import atomic_write, existing, parse_error_text
 from phantomlab._validation import problems_from_pydantic
 from phantomlab.cohorts.enrolment import Inclusion
 from phantomlab.exceptions import InputError, Problem
@@ -523,7 +523,9 @@ def load_trial_spec(source: str | Path | dict[str, Any]) -> TrialSpec:
         try:
             data = yaml.safe_load(path.read_text())
         except yaml.YAMLError as exc:
-            raise InputError(Problem("spec", str(path), "valid YAML", "", str(exc))) from None
+            raise InputError(
+                Problem("spec", str(path), "valid YAML", "", parse_error_text(exc))
+            ) from None
     if not isinstance(data, dict):
         raise InputError(Problem("spec", type(data).__name__, "a mapping", "", "not a mapping"))
     try:
