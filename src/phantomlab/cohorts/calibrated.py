@@ -132,7 +132,13 @@ def load_calibration(path: str | Path | None = None) -> dict[str, Any]:
         data = json.loads(p.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(
-            Problem("calibration", str(p), "a calibration JSON", "", parse_error_text(exc))
+            Problem(
+                "calibration",
+                str(p),
+                "a calibration JSON",
+                "",
+                f"not JSON: {parse_error_text(exc)}",
+            )
         ) from None
     if not isinstance(data, dict) or "params" not in data or "cohort" not in data:
         raise InputError(Problem("calibration", str(p), "a calibration JSON", "", "malformed"))

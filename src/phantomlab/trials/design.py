@@ -600,7 +600,13 @@ def load_design(source: str | Path | dict[str, Any] | TrialDesign) -> TrialDesig
             data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
         except (yaml.YAMLError, json.JSONDecodeError) as exc:
             raise InputError(
-                Problem("design", str(path), "valid YAML/JSON", "", parse_error_text(exc))
+                Problem(
+                    "design",
+                    str(path),
+                    "valid YAML/JSON",
+                    "",
+                    f"cannot parse: {parse_error_text(exc)}",
+                )
             ) from None
     if not isinstance(data, dict):
         raise InputError(
