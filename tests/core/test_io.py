@@ -183,3 +183,23 @@ def test_errors_never_echo_file_contents(cli, tmp_path: Path, args: list[str], c
     assert r.returncode == 2, r.stderr
     text = r.stderr + r.stdout
     assert "SECRET" not in text and "Jane" not in text, r.stderr
+
+
+def test_cli_export_is_private_kept_without_force_and_atomic(cli, tmp_path: Path):
+    """A per-patient CSV export: 0600, an existing file kept (exit 2) unless --force."""
+    out = tmp_path / "cohort.csv"
+    old = os.umask(0o022)
+    try:
+        r = cli("trial", "cohort", "--n", "20", "--seed", "1", "--csv", str(out))
+        assert r.returncode == 0, r.stderr
+        assert _mode(out) == 0o600
+        first = out.read_bytes()
+        r = cli("trial", "cohort", "--n", "30", "--seed", "2", "--csv", str(out))
+        assert r.returncode == 2 and "exists; kept" in r.stderr and "--force" in r.stderr
+        assert out.read_bytes() == first
+        r = cli("trial", "cohort", "--n", "30", "--seed", "2", "--csv", str(out), "--force")
+        assert r.returncode == 0, r.stderr
+        assert len(pd.read_csv(out)) == 30 and _mode(out) == 0o600
+    finally:
+        os.umask(old)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cohort.csv"]  # no temporaries
