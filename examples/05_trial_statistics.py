@@ -27,6 +27,10 @@ def main(out: Path) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     design = example_design("multicenter_sham")
     alloc = randomize(design, 20260101)
+    # a sealed list is never replaced (to_csv refuses an existing list or .sha256): the
+    # demo removes the list of its own previous run deliberately before writing it again
+    for old in ("trial_allocation.csv", "trial_allocation.csv.sha256"):
+        (out / old).unlink(missing_ok=True)
     digest = alloc.to_csv(out / "trial_allocation.csv")
     sheet, key = alloc.sealed_envelopes(77)
     sheet.to_csv(out / "trial_allocation.sheet.csv", index=False)

@@ -218,8 +218,8 @@ def _session_status() -> Any:
 
     db = Path(tempfile.mkdtemp()) / "status.sqlite"
     s = OptimizationSession.new("p1", "scs", db=db, baseline_nrs=7.0)
-    s.suggest()
-    s.record(5, 1)
+    rec, _ = s.suggest()
+    s.record(5, 1, suggestion=rec)
     return s.status()
 
 

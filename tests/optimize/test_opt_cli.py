@@ -1,6 +1,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -44,10 +49,13 @@ def test_cli_session_flow_and_errors(
     code, out, _ = cli(["optimize", "suggest", "alice", "--json"], monkeypatch, capsys)
     assert code == 0
     sug = json.loads(out)
-    assert sug["seq"] == 1 and sug["new"] is True
+    assert sug["seq"] == 1 and sug["new"] is True and sug["token"].startswith("1-")
     assert sug["info"]["protocol"]["amplitude"] == "1.5 mA"
+    token = ["--suggestion", sug["token"]]
     code, out, _ = cli(
-        ["optimize", "record", "alice", "--nrs", "4", "--side-effect", "1"], monkeypatch, capsys
+        ["optimize", "record", "alice", *token, "--nrs", "4", "--side-effect", "1"],
+        monkeypatch,
+        capsys,
     )
     assert code == 0 and "recorded suggestion #1" in out
     png = tmp_path / "h.png"
@@ -59,9 +67,11 @@ def test_cli_session_flow_and_errors(
     assert st["history"][0]["nrs"] == 4 and st["pending"] is None
 
     bad = [
-        (["optimize", "record", "alice", "--nrs", "4", "--side-effect", "1"], "no pending"),
+        (["optimize", "record", "alice", *token, "--nrs", "5", "--side-effect", "1"], "already"),
+        (["optimize", "record", "alice", "--nrs", "4", "--side-effect", "1"], "--suggestion"),
+        (["optimize", "record", "alice", "-s", "2-0000000x", "--nrs", "4"], "not a suggestion"),
         (["optimize", "suggest", "bob"], "unknown patient"),
-        (["optimize", "record", "bob", "--nrs", "4"], "unknown patient"),
+        (["optimize", "record", "bob", *token, "--nrs", "4"], "unknown patient"),
         (["optimize", "new", "alice", "--modality", "scs"], "already has"),
         (["optimize", "new", "carol", "--modality", "laser"], "modality"),
         (["optimize", "new", "carol", "--modality", "scs", "--seed", "amplitude"], "NAME=VALUE"),
@@ -71,10 +81,12 @@ def test_cli_session_flow_and_errors(
         code, _, err = cli(args, monkeypatch, capsys)
         assert code == 2, args
         assert msg in err and "Traceback" not in err
-    cli(["optimize", "suggest", "alice"], monkeypatch, capsys)
+    tok2 = json.loads(cli(["optimize", "suggest", "alice", "--json"], monkeypatch, capsys)[1])
     for nrs in ("11", "-1"):
         code, _, err = cli(
-            ["optimize", "record", "alice", "--nrs", nrs, "--side-effect", "1"], monkeypatch, capsys
+            ["optimize", "record", "alice", "-s", tok2["token"], "--nrs", nrs, "--side-effect=1"],
+            monkeypatch,
+            capsys,
         )
         assert code == 2 and "nrs" in err
 
@@ -96,8 +108,10 @@ def test_cli_perception_thresholds(
     s = OptimizationSession.open("bob")
     assert s.config.threshold() == pytest.approx(cfg["perception_threshold"])
     for nrs, side in ((6, 1), (5, 2), (5, 1)):
-        assert cli(["optimize", "suggest", "bob"], monkeypatch, capsys)[0] == 0
-        rec = ["optimize", "record", "bob", "--nrs", str(nrs), "--side-effect", str(side)]
+        code, out, _ = cli(["optimize", "suggest", "bob", "--json"], monkeypatch, capsys)
+        assert code == 0
+        tok = json.loads(out)["token"]
+        rec = ["optimize", "record", "bob", "-s", tok, f"--nrs={nrs}", f"--side-effect={side}"]
         assert cli(rec, monkeypatch, capsys)[0] == 0
     # the rebuilt optimizer carries the prior: 0 below perception, the limit above it
     opt = OptimizationSession.open("bob").policy()
@@ -128,3 +142,56 @@ def test_cli_policy_by_name(
     bad = ["optimize", "new", "dora", "--modality", "scs", "--policy", "nope"]
     code, _, err = cli(bad, monkeypatch, capsys)
     assert code == 2 and "policy" in err and "safe-gp" in err and "Traceback" not in err, err
+
+
+#: The CLI with its reply cut off: typer.echo kills the process (SIGKILL), i.e. after
+#: ``record`` committed and before it printed anything.
+KILLED_CLI = (
+    "import os, signal, sys, typer\n"
+    "typer.echo = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)\n"
+    "from phantomlab.cli.main import main\n"
+    "sys.argv = ['phantomlab', *sys.argv[1:]]\n"
+    "main()\n"
+)
+
+
+def test_record_killed_after_commit_then_retried_is_applied_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "kill.sqlite"
+    monkeypatch.setenv("PHANTOMLAB_OPTIMIZE_DB", str(db))
+    new = ["optimize", "new", "ann", "--modality", "scs", "--seed", "amplitude=1.5 mA"]
+    assert cli(new, monkeypatch, capsys)[0] == 0
+    code, out, _ = cli(["optimize", "suggest", "ann", "--json"], monkeypatch, capsys)
+    token = json.loads(out)["token"]
+    record = ["optimize", "record", "ann", "-s", token, "--nrs", "4", "--side-effect", "1"]
+    env = {**os.environ, "PHANTOMLAB_OPTIMIZE_DB": str(db), "OMP_NUM_THREADS": "1"}
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_CLI, *record],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert killed.returncode == -signal.SIGKILL and killed.stdout == ""  # no reply
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT COUNT(*) FROM optimize_observations").fetchone() == (1,)
+    con.close()
+    # the user retries the same command: recognised, exit 0, not applied twice
+    code, out, err = cli(record, monkeypatch, capsys)
+    assert code == 0 and "retry recognised, not applied again" in out, err
+    code, out, _ = cli([*record, "--json"], monkeypatch, capsys)
+    assert code == 0 and json.loads(out)["applied"] is False
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT COUNT(*) FROM optimize_observations").fetchone() == (1,)
+    con.close()
+    # the next suggestion is a new one (the report fed the model exactly once)
+    code, out, _ = cli(["optimize", "suggest", "ann", "--json"], monkeypatch, capsys)
+    nxt = json.loads(out)
+    assert nxt["seq"] == 2 and nxt["new"] is True
+    # ablation: without the token check, the stale retry would be stored against #2
+    stale = ["optimize", "record", "ann", "-s", token, "--nrs", "6", "--side-effect", "1"]
+    code, _, err = cli(stale, monkeypatch, capsys)
+    assert code == 2 and "already recorded" in err
+    st = json.loads(cli(["optimize", "status", "ann", "--json"], monkeypatch, capsys)[1])
+    assert [h["nrs"] for h in st["history"]][0] == 4 and st["pending"] is not None

@@ -79,13 +79,13 @@ def test_toy_policy_runs_a_session_and_is_restored(tmp_path: Path, toy: str) -> 
     rec, new = s.suggest()
     assert new and rec.info["reason"] == "toy seed"
     assert rec.params["amplitude"] == pytest.approx(1.5e-3)
-    s.record(5, 1)
+    s.record(5, 1, suggestion=rec)
     again = OptimizationSession.open("t1", db)  # restored: the stored name picks the policy
     assert again.config.policy == toy
     rec2, _ = again.suggest()
     assert rec2.info["reason"] == "toy step"
     assert rec2.params["amplitude"] == pytest.approx(1.65e-3)
-    again.record(4, 1)
+    again.record(4, 1, suggestion=rec2)
     st = OptimizationSession.open("t1", db).status()
     assert st.recommendation is not None and st.recommendation.reason == "toy best"
     assert st.recommendation.params["amplitude"] == pytest.approx(1.65e-3)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import textwrap
@@ -31,8 +32,8 @@ def test_suggest_record_status_round_trip(tmp_path: Path) -> None:
     assert rec.info["protocol"]["amplitude"] == "1.5 mA"
     again, new2 = s.suggest()  # idempotent while pending: no duplicate
     assert again.id == rec.id and not new2
-    done = s.record(5, 1)
-    assert done.observation is not None and done.observation.nrs == 5
+    done, applied = s.record(5, 1, suggestion=rec.token)
+    assert applied and done.observation is not None and done.observation.nrs == 5
     rec2, new3 = OptimizationSession.open("p1", db).suggest()
     assert new3 and rec2.seq == 2
     st = OptimizationSession.open("p1", db).status()
@@ -53,15 +54,17 @@ def test_suggest_record_status_round_trip(tmp_path: Path) -> None:
 def test_bad_input_errors(tmp_path: Path) -> None:
     db = tmp_path / "s.sqlite"
     s = _new(db)
-    with pytest.raises(InputError, match="no pending suggestion"):
-        s.record(4, 1)
-    s.suggest()
+    with pytest.raises(InputError, match="no such suggestion"):
+        s.record(4, 1, suggestion="1-00000000")
+    rec, _ = s.suggest()
     with pytest.raises(InputError, match="above the allowed range"):
-        s.record(11, 1)
+        s.record(11, 1, suggestion=rec)
     with pytest.raises(InputError, match="below the allowed range"):
-        s.record(-1, 1)
+        s.record(-1, 1, suggestion=rec)
     with pytest.raises(InputError, match="side-effect limit"):
-        s.record(4, None)
+        s.record(4, None, suggestion=rec)
+    with pytest.raises(InputError, match="not a suggestion token"):
+        s.record(4, 1, suggestion="latest")
     with pytest.raises(InputError, match="unknown patient"):
         OptimizationSession.open("nobody", db)
     with pytest.raises(InputError, match="already has"):
@@ -77,8 +80,8 @@ def test_bad_input_errors(tmp_path: Path) -> None:
 def test_records_are_append_only(tmp_path: Path) -> None:
     db = tmp_path / "s.sqlite"
     s = _new(db)
-    s.suggest()
-    s.record(5, 1)
+    rec, _ = s.suggest()
+    s.record(5, 1, suggestion=rec)
     con = sqlite3.connect(db)
     for sql in (
         "UPDATE optimize_observations SET nrs = 0",
@@ -108,7 +111,7 @@ WORKER = textwrap.dedent(
         rec, new = s.suggest()
         print("SUGGESTED", rec.seq, int(new), flush=True)
         time.sleep(pause)
-        s.record(4, 1)
+        s.record(4, 1, suggestion=rec)
         print("RECORDED", rec.seq, flush=True)
     """
 )
@@ -199,23 +202,29 @@ def test_concurrent_writers_lose_nothing(tmp_path: Path) -> None:
 
 
 def test_two_writers_same_patient_one_record_wins(tmp_path: Path) -> None:
+    """Two different reports for one suggestion at once: one is stored, the other refused."""
     db = tmp_path / "d.sqlite"
     s = _new(db)
-    s.suggest()
+    rec, _ = s.suggest()
     code = (
         "import sys\nfrom phantomlab.optimize import OptimizationSession\n"
-        "OptimizationSession.open('p1', sys.argv[1]).record(3, 1)\n"
+        "OptimizationSession.open('p1', sys.argv[1]).record("
+        "float(sys.argv[3]), 1, suggestion=sys.argv[2])\n"
     )
     procs = [
-        subprocess.Popen([sys.executable, "-c", code, str(db)], stderr=subprocess.PIPE, text=True)
-        for _ in range(2)
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(db), rec.token, nrs],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for nrs in ("3", "4")
     ]
     rcs = []
     for pr in procs:
         _, err = pr.communicate(timeout=120)
         rcs.append((pr.returncode, err))
     assert sum(rc == 0 for rc, _ in rcs) == 1
-    assert all("pending suggestion" in err for rc, err in rcs if rc != 0)
+    assert all("already recorded" in err for rc, err in rcs if rc != 0)
     seqs, obs = _integrity(db)
     assert seqs == [1] and obs == {1: 1}
 
@@ -230,9 +239,10 @@ def test_postgresql_round_trip() -> None:
     s = OptimizationSession.new(name, "scs", db=url, baseline_nrs=7.0, safe_seed=SEED)
     rec, new = s.suggest()
     assert new and s.suggest()[0].id == rec.id
-    s.record(5, 1)
-    with pytest.raises(InputError, match="no pending"):
-        s.record(5, 1)
+    assert s.record(5, 1, suggestion=rec)[1]
+    assert not s.record(5, 1, suggestion=rec)[1]  # retry recognised
+    with pytest.raises(InputError, match="already recorded"):
+        s.record(6, 1, suggestion=rec)
     assert OptimizationSession.open(name, url).status().to_frame()["nrs"].tolist() == [5.0]
 
 
@@ -242,8 +252,8 @@ def test_status_follows_the_result_contract(tmp_path: Path) -> None:
     from phantomlab._result import REPR_MAX, Result
 
     s = _new(tmp_path / "r.sqlite")
-    s.suggest()
-    s.record(5, 1)
+    rec, _ = s.suggest()
+    s.record(5, 1, suggestion=rec)
     st = s.status()
     assert isinstance(st, Result)
     assert len(repr(st)) <= REPR_MAX and "p1" in repr(st)
@@ -251,3 +261,44 @@ def test_status_follows_the_result_contract(tmp_path: Path) -> None:
     assert "policy scs" in st.summary()
     fig = st.plot(path=tmp_path / "h.png")
     assert isinstance(fig, Figure) and (tmp_path / "h.png").stat().st_size > 0
+
+
+def test_stale_and_repeated_records_are_refused_retries_recognised(tmp_path: Path) -> None:
+    db = tmp_path / "st.sqlite"
+    s = _new(db)
+    first, _ = s.suggest()
+    assert s.record(5, 1, "n", suggestion=first.token) == (s.store.history(1)[0], True)
+    second, new = s.suggest()
+    assert new and second.token != first.token and second.token.startswith("2-")
+    # the same report again (a retry): recognised, nothing stored
+    rec, applied = s.record(5, 1, "n", suggestion=first.token)
+    assert not applied and rec.id == first.id
+    # a stale terminal: a different report for #1 while #2 is pending is refused
+    with pytest.raises(InputError, match="already recorded"):
+        s.record(3, 1, suggestion=first.token)
+    # a token of another session (same seq, different row) does not match
+    other = _new(db, "p2")
+    foreign, _ = other.suggest()
+    assert foreign.seq == 1 and foreign.token != first.token
+    with pytest.raises(InputError, match="does not match"):
+        s.record(3, 1, suggestion=foreign.token)
+    with pytest.raises(InputError, match="no such suggestion"):
+        s.record(3, 1, suggestion="7-" + first.token.split("-")[1])
+    con = sqlite3.connect(db)
+    obs = dict(con.execute("SELECT suggestion_id, COUNT(*) FROM optimize_observations GROUP BY 1"))
+    con.close()
+    assert obs == {first.id: 1}  # one report in the whole database, for #1 of p1
+    assert s.status().pending is not None and s.status().pending.id == second.id
+
+
+def test_new_database_is_private(tmp_path: Path) -> None:
+    db = tmp_path / "newdir" / "p.sqlite"
+    old = os.umask(0o022)
+    try:
+        rec, _ = _new(db).suggest()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    assert stat.S_IMODE(db.parent.stat().st_mode) == 0o700
+    for side in db.parent.glob("p.sqlite-*"):  # WAL / shared memory files: same mode
+        assert stat.S_IMODE(side.stat().st_mode) == 0o600, side

@@ -47,7 +47,8 @@ def test_calibration_file_that_is_not_json(run, tmp_path: Path) -> None:
     bad.write_text("{not json")
     r = run("calibration", "--out", str(tmp_path / "c.html"), "--file", str(bad))
     assert r.returncode == 2
-    assert r.stderr.startswith("error: --file = ") and "not JSON" in r.stderr
+    assert r.stderr.startswith("error: calibration = ") and "not JSON" in r.stderr
+    assert "{not" not in r.stderr  # the file's text is not echoed
 
 
 def test_calibration_command(run, tmp_path: Path) -> None:
@@ -83,5 +84,9 @@ def test_trial_command(run, tmp_path: Path) -> None:
     r = run("trial", str(data), "--design", str(design_file), "--out", str(out), "--real-data")
     assert r.returncode == 0, r.stderr
     assert "In silico." not in out.read_text(encoding="utf-8")
-    r = run("trial", str(tmp_path / "missing.csv"), "--design", str(design_file), "-o", str(out))
+    r = run("trial", str(data), "--design", str(design_file), "-o", str(out), "--real-data")
+    assert r.returncode == 2 and "exists; kept" in r.stderr and "--force" in r.stderr
+    assert "In silico." not in out.read_text(encoding="utf-8")  # kept
+    new = str(tmp_path / "t2.html")
+    r = run("trial", str(tmp_path / "missing.csv"), "--design", str(design_file), "-o", new)
     assert r.returncode == 2 and r.stderr.startswith("error: file = ")

@@ -124,3 +124,50 @@ def test_local_process_cluster_gives_the_serial_record(serial, tiny_grid) -> Non
     """Worker processes import the package afresh: same record, bit for bit."""
     specs = [load_trial_spec(s) for s in STUDIES]
     _same(serial[0], cal.calibrate(**TINY, specs=specs, scheduler="local", n_workers=2))
+
+
+def test_calibration_goes_to_the_user_data_folder_never_the_package(
+    run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, packaged_bytes
+) -> None:
+    """Without --out the record goes to $PHANTOMLAB_DATA_DIR; the packaged file is untouched."""
+    monkeypatch.setenv("PHANTOMLAB_DATA_DIR", str(tmp_path / "data"))
+    target = cal.default_calibration_output()
+    assert target == tmp_path / "data" / calibration_path().name
+    record = {"params": {}, "cohort": {}, "version": "test"}
+    assert cal.write_calibration(record) == target
+    assert json.loads(target.read_text())["version"] == "test"
+    with pytest.raises(InputError, match="exists"):
+        cal.write_calibration({**record, "version": "second"})
+    assert json.loads(target.read_text())["version"] == "test"  # kept
+    cal.write_calibration({**record, "version": "second"}, overwrite=True)
+    with pytest.raises(InputError, match="never rewritten"):
+        cal.write_calibration(record, calibration_path(), overwrite=True)
+    # the CLI refuses before any work: an existing default output, bad numbers
+    for bad, field in (
+        ([], "exists"),
+        (["--force", "--sweeps", "-1"], "sweeps"),
+        (["--force", "--maxiter", "-1", "--popsize", "0"], "maxiter"),
+        (["--force", "--popsize", "0"], "popsize"),
+    ):
+        code, _, err = run("calibrate", *bad)
+        assert code == 2 and field in err and "Traceback" not in err, (bad, err)
+    assert json.loads(target.read_text())["version"] == "second"
+    assert calibration_path().read_bytes() == packaged_bytes
+
+
+def test_specs_write_needs_a_folder_and_keeps_existing_files(run, tmp_path: Path) -> None:
+    from phantomlab.trials.specs import _spec_dir, write_specs
+
+    packaged = {p.name: p.read_bytes() for p in _spec_dir().glob("*.yaml")}
+    code, _, err = run("specs", "--write")  # a bare --write no longer means "the package"
+    assert code == 2, err
+    code, _, err = run("specs", "--write", str(tmp_path / "specs"), "--json")
+    assert code == 0, err
+    written = sorted(p.name for p in (tmp_path / "specs").glob("*.yaml"))
+    assert written and set(written) <= set(packaged) | set(written)
+    code, _, err = run("specs", "--write", str(tmp_path / "specs"))
+    assert code == 2 and "--force" in err
+    assert run("specs", "--write", str(tmp_path / "specs"), "--force")[0] == 0
+    with pytest.raises(TypeError):
+        write_specs()  # type: ignore[call-arg]  # no default folder
+    assert {p.name: p.read_bytes() for p in _spec_dir().glob("*.yaml")} == packaged

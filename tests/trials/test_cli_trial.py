@@ -43,10 +43,40 @@ def test_randomize_command(run, tmp_path):
     info = json.loads(r.stdout)
     assert verify_allocation_list(out, info["sha256"])
     assert (tmp_path / "list.sheet.csv").exists() and (tmp_path / "list.key.csv").exists()
-    r2 = run(*args)
+    out2 = tmp_path / "again.csv"
+    r2 = run(*args[:-1], str(out2))
     assert r2.returncode == 0
-    assert verify_allocation_list(out, info["sha256"])  # same seed -> same bytes
+    assert verify_allocation_list(out2, info["sha256"])  # same seed -> same bytes
     assert info["counts"]["active"] == info["counts"]["sham"]
+
+
+def test_second_randomize_onto_a_sealed_list_is_refused(run, tmp_path):
+    """A sealed list and its .sha256 are never replaced - not by another seed, not with --force."""
+    import stat
+
+    out = tmp_path / "list.csv"
+    base = ["randomize", str(EXAMPLES / "multicenter_sham.yaml"), "-o", str(out)]
+    assert run(*base, "--seed", "5", "--envelopes", "6").returncode == 0
+    files = [
+        out,
+        tmp_path / "list.csv.sha256",
+        tmp_path / "list.sheet.csv",
+        tmp_path / "list.key.csv",
+    ]
+    before = {p: p.read_bytes() for p in files}
+    assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in files)  # patient data
+    for extra in ([], ["--envelopes", "7"], ["--force"]):
+        r = run(*base, "--seed", "6", *extra)
+        assert r.returncode == 2, (extra, r.stderr)
+        if extra != ["--force"]:  # --force is not even an option of randomize
+            assert "never" in r.stderr and "replaced" in r.stderr and "Traceback" not in r.stderr
+    assert {p: p.read_bytes() for p in files} == before
+    assert verify_allocation_list(out)
+    # only the .sha256 left behind (list moved away by hand): still refused, nothing written
+    out.rename(tmp_path / "moved.csv")
+    r = run(*base, "--seed", "6")
+    assert r.returncode == 2 and "list.csv.sha256" in r.stderr
+    assert not out.exists()
 
 
 def test_analyze_command(run, tmp_path):
@@ -148,5 +178,27 @@ def test_analyze_crossover_and_minimization_commands(run, tmp_path):
     assert r.returncode == 0, r.stderr
     t = pd.read_csv(out)
     assert len(t) == 4 and set(t["allocation"]) <= {"sham", "active"}
-    r = run("randomize", str(design), "--seed", "3", "-o", str(out))
+    r = run("randomize", str(design), "--seed", "3", "-o", str(tmp_path / "other.csv"))
     assert r.returncode == 2 and "participants" in r.stderr
+
+
+def test_allocation_list_escapes_formula_labels(run, tmp_path):
+    """A covariate label such as =HYPERLINK(...) reaches the CSV as text, not as a formula."""
+    design = tmp_path / "min.yaml"
+    design.write_text(
+        "arms: [{name: sham, sham: true}, {name: active}]\n"
+        "centers: [{name: a}]\n"
+        "covariates: [{name: side, levels: ['=HYPERLINK(\"http://x\")', '@right']}]\n"
+        "randomization: {method: minimization, stratify_by: [side]}\n"
+    )
+    people = tmp_path / "people.csv"
+    pd.DataFrame({"center": ["a", "a"], "side": ['=HYPERLINK("http://x")', "@right"]}).to_csv(
+        people, index=False
+    )
+    out = tmp_path / "alloc.csv"
+    r = run("randomize", str(design), "--seed", "3", "-o", str(out), "--participants", str(people))
+    assert r.returncode == 0, r.stderr
+    cells = [c for line in out.read_text().splitlines() for c in line.split(",")]
+    assert not any(c.lstrip('"').startswith(("=", "@")) for c in cells), cells
+    assert any(c.lstrip('"').startswith("'=HYPERLINK") for c in cells)
+    assert verify_allocation_list(out)  # the seal covers the escaped bytes

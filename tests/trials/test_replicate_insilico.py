@@ -46,7 +46,9 @@ def test_one_spec_per_study_with_reference_protocols() -> None:
 def test_packaged_specs_are_current() -> None:
     fresh = {s.study_id: s for s in specs_from_evidence()}
     for sid in list_specs():
-        assert load_trial_spec(sid) == fresh[sid], "regenerate: phantomlab trial specs --write"
+        assert load_trial_spec(sid) == fresh[sid], (
+            "regenerate: phantomlab trial specs --write src/phantomlab/trials/specs --force"
+        )
 
 
 def test_published_ci_independent_formulas() -> None:

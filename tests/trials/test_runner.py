@@ -143,3 +143,22 @@ def test_resume_after_kill_gives_identical_result(tmp_path):
     pd.testing.assert_frame_equal(resumed.table, full.table, check_exact=True)
     assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []
     assert isinstance(resumed.out_dir, Path)
+
+
+@pytest.mark.parametrize("processes", [False, True])
+def test_local_cluster_and_dashboard_bind_loopback_only(processes):
+    """``scheduler="local"`` listens on 127.0.0.1 only, dashboard included (issue #21)."""
+    from urllib.parse import urlparse
+
+    from phantomlab.trials.runner import _dask_client
+
+    with _dask_client("local", 1, processes) as (client, _label):
+        sched = client.cluster.scheduler
+        hosts = {s.getsockname()[0] for s in sched.http_server._sockets.values()}
+        assert hosts == {"127.0.0.1"}, hosts  # the dashboard's bound sockets
+        if processes:  # TCP comms: scheduler, dashboard link and every worker on loopback
+            workers = list(client.scheduler_info()["workers"])
+            for addr in (sched.address, client.dashboard_link, *workers):
+                assert urlparse(addr).hostname == "127.0.0.1", addr
+        else:
+            assert sched.address.startswith("inproc://")  # no network listener at all

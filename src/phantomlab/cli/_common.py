@@ -16,7 +16,22 @@ from phantomlab.exceptions import InputError, Problem
 console = Console(stderr=False)
 err_console = Console(stderr=True)
 
-__all__ = ["console", "emit_json", "err_console", "fail", "jsonable", "read_table"]
+__all__ = [
+    "FORCE",
+    "check_outputs",
+    "console",
+    "emit_json",
+    "err_console",
+    "fail",
+    "jsonable",
+    "read_table",
+    "write_csv",
+    "write_figure",
+]
+
+#: The ``--force`` option of every command that writes files: without it an existing
+#: output is kept and the command stops with exit code 2 before doing any work.
+FORCE = typer.Option(False, "--force", help="Replace output files that already exist.")
 
 
 def jsonable(obj: Any) -> Any:
@@ -93,3 +108,81 @@ def read_table(path: Path) -> Any:
         raise InputError(
             Problem("file", str(path), "a readable CSV table", "", f"cannot read: {exc}")
         ) from None
+
+
+def check_outputs(force: bool, **paths: Path | None) -> None:
+    """Refuse, before any work, output paths that exist (unless ``force``) or cannot be made.
+
+    Parameters
+    ----------
+    force : bool
+        The command's ``--force``.
+    **paths : Path or None
+        Option name (``out``, ``plot``...) to path; ``None`` entries are skipped.
+    """
+    from phantomlab._io import check_output
+
+    problems: list[Problem] = []
+    for name, path in paths.items():
+        if path is None:
+            continue
+        try:
+            check_output(path, overwrite=force, field=f"--{name.replace('_', '-')}")
+        except InputError as exc:
+            problems += exc.problems
+    if problems:
+        fail(problems)
+
+
+def write_csv(
+    path: Path, frame: Any, *, force: bool, field: str = "--out", private: bool = True
+) -> Path:
+    """Write a table as CSV: atomically, formula-leading text cells escaped, 0600 by default.
+
+    Parameters
+    ----------
+    path : Path
+        Output file.
+    frame : pandas.DataFrame
+        The table (written without its index).
+    force : bool
+        Replace an existing file.
+    field : str
+        Option name for error messages.
+    private : bool
+        Mode 0600 (exports may hold patient-level rows).
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    from phantomlab._io import atomic_write, frame_csv_bytes
+
+    return atomic_write(path, frame_csv_bytes(frame), overwrite=force, private=private, field=field)
+
+
+def write_figure(path: Path, fig: Any, *, force: bool, field: str = "--plot", **kw: Any) -> Path:
+    """Save a matplotlib Figure atomically (format from the suffix).
+
+    Parameters
+    ----------
+    path : Path
+        Output file.
+    fig : matplotlib.figure.Figure
+        The figure.
+    force : bool
+        Replace an existing file.
+    field : str
+        Option name for error messages.
+    **kw
+        Passed to ``Figure.savefig`` (``dpi``, ``bbox_inches``).
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    from phantomlab._io import save_figure
+
+    return save_figure(fig, path, overwrite=force, field=field, **kw)

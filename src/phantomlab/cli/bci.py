@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from phantomlab.cli._common import emit_json
+from phantomlab.cli._common import FORCE, check_outputs, emit_json
 
 app = typer.Typer(
     help="BCI: simulate EEG of attempted movements, decode epochs, closed-loop training."
@@ -60,9 +60,11 @@ def simulate_cmd(
     days: int = typer.Option(365, "--days", help="Days since amputation before recording."),
     channels: str = typer.Option("eeg32", "--channels", help="eeg32, eeg64 or meg102."),
     seed: int = typer.Option(1, "--seed", help="Seed."),
+    force: bool = FORCE,
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Simulate EEG epochs of attempted movements from a virtual patient (in silico)."""
+    from phantomlab._io import atomic_write
     from phantomlab._validation import check_in, raise_if
     from phantomlab.bci import healthy_activity, patient_activity, simulate_epochs
     from phantomlab.exceptions import InputError, Problem
@@ -73,6 +75,7 @@ def simulate_cmd(
         raise InputError(
             [Problem("output", str(output), "a name ending in -epo.fif", "MNE", "bad name")]
         )
+    check_outputs(force, output=output)
     if subject == "healthy":
         act = healthy_activity(strength)
     else:
@@ -81,7 +84,13 @@ def simulate_cmd(
         act = patient_activity(cohort).scaled(strength)
     names = tuple(t.strip() for t in tasks.split(",") if t.strip())
     ep = simulate_epochs(act, names, n_epochs, channels=channels, rng=seed)
-    ep.save(output, overwrite=True, verbose="error")
+    atomic_write(
+        output,
+        lambda tmp: ep.save(tmp, overwrite=True, verbose="error"),
+        overwrite=force,
+        private=True,
+        field="--output",
+    )
     info = {
         "output": str(output),
         "tasks": list(names),

@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from phantomlab.cli._common import emit_json
+from phantomlab.cli._common import FORCE, check_outputs, emit_json
 
 app = typer.Typer(
     help="Living evidence base of PLP studies (list, show) and the PLP synthesis (pool).",
@@ -183,10 +183,13 @@ def pool_cmd(
         Path("evidence_forest.png"), "--plot", help="Forest plot file (PNG, PDF, SVG)."
     ),
     no_plot: bool = typer.Option(False, "--no-plot", help="Do not write the forest plot."),
+    force: bool = FORCE,
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Pool comparable arms by modality, write a forest plot, print every caveat."""
     from phantomlab.evidence.synthesis import OUTCOMES, synthesize
+
+    check_outputs(force, plot=None if no_plot else plot)
 
     names = [s.strip() for s in outcome.split(",") if s.strip()]
     if names == ["all"]:

@@ -12,7 +12,15 @@ import numpy as np
 import typer
 
 from phantomlab._units import as_si
-from phantomlab.cli._common import emit_json, err_console, fail, read_table
+from phantomlab.cli._common import (
+    FORCE,
+    check_outputs,
+    emit_json,
+    err_console,
+    fail,
+    read_table,
+    write_csv,
+)
 from phantomlab.exceptions import Problem
 
 app = typer.Typer(help="Electric fields: sphere head model, TMS, temporal interference.")
@@ -74,10 +82,13 @@ def sphere(
     radii_mm: str | None = typer.Option(None, "--radii-mm", help="Shell radii, inner->outer."),
     sigma: str | None = typer.Option(None, "--sigma", help="Conductivities S/m, inner->outer."),
     cap: str = typer.Option("10-10", "--cap", help="Cap for electrode names."),
+    force: bool = FORCE,
     json_out: bool = typer.Option(False, "--json", help="Print a JSON summary."),
 ) -> None:
     """Potential and E-field of a two-electrode montage in a concentric-sphere head."""
     from phantomlab.fields import tdcs_field
+
+    check_outputs(force, out=out)
 
     model = _model(radii_mm, sigma)
     cur = as_si(current, "A", field="current")
@@ -88,7 +99,7 @@ def sphere(
     df = df.copy()
     df["phi_V"] = res.potential
     df["Ex"], df["Ey"], df["Ez"] = res.efield.T if res.efield is not None else (0, 0, 0)
-    df.to_csv(out, index=False)
+    write_csv(out, df, force=force, private=False)
     info = {
         "out": str(out),
         "n_points": len(df),
@@ -111,10 +122,13 @@ def tms(
     didt: str = typer.Option(
         "1e6", "--didt", help="dI/dt in A/s (bare number) or e.g. '100 A/us'."
     ),
+    force: bool = FORCE,
     json_out: bool = typer.Option(False, "--json", help="Print a JSON summary."),
 ) -> None:
     """E-field of magnetic dipoles above a spherical conductor (conductivity-free)."""
     from phantomlab.fields import tms_efield
+
+    check_outputs(force, out=out)
 
     try:
         rate = float(didt)  # the contract's bare number means A/s
@@ -126,7 +140,7 @@ def tms(
     e = tms_efield(dpos * 1e-3, mom, rate, xyz * 1e-3)
     df = df.copy()
     df["Ex"], df["Ey"], df["Ez"] = e.T
-    df.to_csv(out, index=False)
+    write_csv(out, df, force=force, private=False)
     info = {
         "out": str(out),
         "n_points": len(df),
@@ -147,10 +161,13 @@ def ti_envelope(
     direction: Path | None = typer.Option(
         None, "--direction", help="CSV with one direction (nx,ny,nz or x,y,z) or one per row."
     ),
+    force: bool = FORCE,
     json_out: bool = typer.Option(False, "--json", help="Print a JSON summary."),
 ) -> None:
     """TI envelope: maximal over directions (Grossman 2017) or along --direction."""
     from phantomlab.fields import directional_envelope, max_envelope
+
+    check_outputs(force, out=out)
 
     df1, f1 = _xyz_table(e1, ("Ex", "Ey", "Ez"), "e1")
     _, f2 = _xyz_table(e2, ("Ex", "Ey", "Ez"), "e2")
@@ -172,7 +189,7 @@ def ti_envelope(
     keep = [c for c in df1.columns if c not in ("Ex", "Ey", "Ez")]
     res = df1[keep].copy()
     res["envelope"] = env
-    res.to_csv(out, index=False)
+    write_csv(out, res, force=force, private=False)
     if json_out:
         emit_json({"out": str(out), "n_points": len(res), "max_envelope_V_per_m": float(env.max())})
     else:

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import typer
 
-from phantomlab.cli._common import emit_json, read_table
+from phantomlab._io import safe_names
+from phantomlab.cli._common import FORCE, check_outputs, emit_json, read_table, write_csv
 from phantomlab.exceptions import InputError, Problem
 
 app = typer.Typer(
@@ -58,7 +59,7 @@ def _column(df: pd.DataFrame, name: str, option: str) -> pd.Series:
             Problem(
                 option,
                 name,
-                f"a column of the table ({', '.join(map(str, df.columns))})",
+                f"a column of the table ({safe_names(df.columns)})",
                 "",
                 "column not found",
             )
@@ -148,11 +149,13 @@ def escalc_cmd(
         False, "--drop00", help="Drop studies with no events in both groups."
     ),
     vtype: str = typer.Option("LS", "--vtype", help="Variance type: LS, or UB (SMD, SMCC, SMCR)."),
+    force: bool = FORCE,
     as_json: bool = _JSON,
 ) -> None:
     """Compute effect sizes yi and sampling variances vi (metafor escalc)."""
     from phantomlab.meta import escalc
 
+    check_outputs(force, out=out)
     df = read_table(data)
     cols = dict(
         ai=ai,
@@ -179,7 +182,7 @@ def escalc_cmd(
     given: dict[str, Any] = {k: v for k, v in cols.items() if v is not None}
     res = escalc(measure, df, add=add, to=to, drop00=drop00, vtype=vtype, **given)
     if out is not None:
-        res.to_csv(out, index=False)
+        write_csv(out, res, force=force, private=False)
     if as_json:
         emit_json(
             {
@@ -208,9 +211,11 @@ def rma_cmd(
     slab: str | None = _SLAB,
     forest: Path | None = typer.Option(None, "--forest", help="Write a forest plot (PNG/PDF/SVG)."),
     funnel: Path | None = typer.Option(None, "--funnel", help="Write a funnel plot."),
+    force: bool = FORCE,
     as_json: bool = _JSON,
 ) -> None:
     """Fit a random-/mixed-effects model (metafor rma)."""
+    check_outputs(force, forest=forest, funnel=funnel)
     with _warnings_to_stderr():
         res = _fit(data, yi, vi, sei, method, test, level, slab, mods)
         if forest is not None:
@@ -297,9 +302,11 @@ def trimfill_cmd(
     funnel: Path | None = typer.Option(
         None, "--funnel", help="Write a funnel plot with filled studies."
     ),
+    force: bool = FORCE,
     as_json: bool = _JSON,
 ) -> None:
     """Duval & Tweedie trim-and-fill (metafor trimfill)."""
+    check_outputs(force, funnel=funnel)
     with _warnings_to_stderr():
         res = _fit(data, yi, vi, sei, method, test, level, slab)
         out = res.trimfill(side=side, estimator=estimator)
@@ -321,10 +328,13 @@ def subgroups_cmd(
     slab: str | None = _SLAB,
     tau2: str = typer.Option("separate", "--tau2", help="separate (per subgroup) or common."),
     forest: Path | None = typer.Option(None, "--forest", help="Write a grouped forest plot."),
+    force: bool = FORCE,
     as_json: bool = _JSON,
 ) -> None:
     """Subgroup analysis with the test of subgroup differences."""
     from phantomlab.meta import rma_subgroups
+
+    check_outputs(force, forest=forest)
 
     with _warnings_to_stderr():
         df, y, v, labels = _load(data, yi, vi, sei, slab)

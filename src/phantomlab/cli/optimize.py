@@ -13,7 +13,8 @@ from typing import Any
 
 import typer
 
-from phantomlab.cli._common import emit_json, fail
+from phantomlab._io import parse_error_text
+from phantomlab.cli._common import FORCE, check_outputs, emit_json, fail, write_figure
 from phantomlab.exceptions import Problem
 
 app = typer.Typer(
@@ -136,6 +137,7 @@ def suggest(
             {
                 "patient": s.patient,
                 "seq": rec.seq,
+                "token": rec.token,
                 "new": created,
                 "created_at": rec.created_at,
                 "params": rec.params,
@@ -144,18 +146,27 @@ def suggest(
         )
         return
     state = "new" if created else "still pending (not yet recorded)"
-    typer.echo(f"suggestion #{rec.seq} for patient {s.patient} [{state}]")
+    typer.echo(f"suggestion #{rec.seq} for patient {s.patient} [{state}], token {rec.token}")
     for k, v in rec.info.get("protocol", {}).items():
         typer.echo(f"  {k}: {v}")
     for k in s.space.not_in_protocol:
         typer.echo(f"  {k}: {rec.params.get(k)}")
     typer.echo(f"  reason: {rec.info.get('reason', '')}")
-    typer.echo("then: phantomlab optimize record PATIENT --nrs N --side-effect S")
+    typer.echo(
+        f"then: phantomlab optimize record {s.patient} --suggestion {rec.token} "
+        "--nrs N --side-effect S"
+    )
 
 
 @app.command("record")
 def record(
     patient: str = typer.Argument(..., help="Patient identifier."),
+    suggestion: str = typer.Option(
+        ...,
+        "--suggestion",
+        "-s",
+        help="Token of the suggestion answered, printed by 'optimize suggest' (e.g. 3-1a2b3c4d).",
+    ),
     nrs: float = typer.Option(..., "--nrs", help="Pain NRS 0-10 with the suggested protocol."),
     side_effect: float | None = typer.Option(
         None, "--side-effect", help="Side-effect rating 0-10."
@@ -164,22 +175,35 @@ def record(
     db: str | None = _DB,
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Record PATIENT's report for the pending suggestion."""
+    """Record PATIENT's report for the suggestion named by --suggestion (once).
+
+    Running the same command again (a retry after a crash or a lost reply) is
+    recognised and not applied twice; a different report for a suggestion that is
+    already recorded (a stale terminal) is refused with exit code 2.
+    """
     from phantomlab.optimize import OptimizationSession
 
     s = OptimizationSession.open(patient, db)
-    rec = s.record(nrs, side_effect, note)
+    rec, applied = s.record(nrs, side_effect, note, suggestion=suggestion)
     obs = rec.observation
     if json_out:
         emit_json(
             {
                 "patient": s.patient,
                 "seq": rec.seq,
+                "token": rec.token,
+                "applied": applied,
                 "params": rec.params,
                 "nrs": obs.nrs if obs else None,
                 "side_effect": obs.side_effect if obs else None,
                 "recorded_at": obs.created_at if obs else None,
             }
+        )
+        return
+    if not applied:
+        typer.echo(
+            f"suggestion #{rec.seq} for patient {s.patient} already holds this report "
+            f"(recorded at {obs.created_at if obs else '?'}): retry recognised, not applied again"
         )
         return
     typer.echo(
@@ -193,14 +217,16 @@ def status(
     patient: str = typer.Argument(..., help="Patient identifier."),
     db: str | None = _DB,
     png: Path | None = typer.Option(None, "--png", help="Write the history plot here."),
+    force: bool = FORCE,
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show PATIENT's history, pending suggestion and current recommendation."""
     from phantomlab.optimize import OptimizationSession
 
+    check_outputs(force, png=png)
     st = OptimizationSession.open(patient, db).status()
     if png is not None:
-        st.plot(path=png)
+        write_figure(png, st.plot(), force=force, field="--png", dpi=120)
     if json_out:
         emit_json(
             {
@@ -256,7 +282,7 @@ def rank(
         try:
             data = yaml.safe_load(features.read_text())
         except yaml.YAMLError as exc:
-            fail(Problem("--features", str(features), "YAML or JSON", "", f"unreadable: {exc}"))
+            fail(Problem("--features", str(features), "YAML or JSON", "", parse_error_text(exc)))
         if not isinstance(data, dict):
             fail(Problem("--features", str(features), "a mapping of features", "", "not a mapping"))
         feats.update(data)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from phantomlab._optional import require
-from phantomlab.cli._common import emit_json
+from phantomlab.cli._common import FORCE, check_outputs, emit_json, write_csv
 
 app = typer.Typer(help="Virtual PLP patients: simulate cohorts, show the model card.")
 
@@ -22,12 +22,16 @@ def simulate(
     ),
     workers: int = typer.Option(1, "--workers", help="Worker threads."),
     output: Path = typer.Option(None, "--output", "-o", help="Write daily rows (CSV/Parquet)."),
+    force: bool = FORCE,
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Simulate a cohort from amputation and summarise the last 28 days (in silico)."""
     import numpy as np
 
+    from phantomlab._io import atomic_write
     from phantomlab.mechanisms import Cohort
+
+    check_outputs(force, output=output)
 
     cohort = Cohort(n, hypothesis, rng=seed, n_workers=workers)
     tr = cohort.run(days)
@@ -35,9 +39,15 @@ def simulate(
         df = tr.to_frame()
         if output.suffix == ".parquet":
             require("pyarrow", extra="scale", feature="phantomlab patient simulate -o *.parquet")
-            df.to_parquet(output, index=False)
+            atomic_write(
+                output,
+                lambda tmp: df.to_parquet(tmp, index=False),
+                overwrite=force,
+                private=True,
+                field="--output",
+            )
         else:
-            df.to_csv(output, index=False)
+            write_csv(output, df, force=force, field="--output")
     if as_json:
         m = tr.mean_nrs(min(28, tr.n_days))
         emit_json(

@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from phantomlab.cli._common import err_console, fail, read_table
+from phantomlab.cli._common import FORCE, check_outputs, err_console, fail, read_table
 from phantomlab.exceptions import InputError, Problem
 
 app = typer.Typer(
@@ -19,15 +19,16 @@ app = typer.Typer(
 _OUT = typer.Option(..., "--out", "-o", help="HTML file to write (its folder must exist).")
 
 
-def _check_out(out: Path) -> None:
+def _check_out(out: Path, force: bool) -> None:
     if out.suffix.lower() not in {".html", ".htm"}:
         fail(Problem("--out", str(out), "a file name ending in .html", "", "not an HTML file"))
     if not out.resolve().parent.is_dir():
         fail(Problem("--out", str(out), "a file in an existing folder", "", "folder not found"))
+    check_outputs(force, out=out)
 
 
-def _write(report: Any, out: Path) -> None:
-    report.save(out)
+def _write(report: Any, out: Path, force: bool) -> None:
+    report.save(out, overwrite=force)
     typer.echo(f"wrote {out} ({report.title})")
 
 
@@ -35,15 +36,16 @@ def _write(report: Any, out: Path) -> None:
 def dose_cmd(
     protocol: str = typer.Argument(..., help="Protocol file (YAML/JSON) or reference name."),
     out: Path = _OUT,
+    force: bool = FORCE,
 ) -> None:
     """Dose card of PROTOCOL: dose metrics, safety check, reporting checklist."""
     from phantomlab.protocols import get_reference, load_protocol
     from phantomlab.report import dose_card
 
-    _check_out(out)
+    _check_out(out, force)
     path = Path(protocol)
     p = load_protocol(path) if path.exists() else get_reference(protocol)
-    _write(dose_card(p), out)
+    _write(dose_card(p), out, force)
 
 
 @app.command("meta")
@@ -52,6 +54,7 @@ def meta_cmd(
         None, help="CSV/TSV, one row per study (omit: the PLP evidence synthesis)."
     ),
     out: Path = _OUT,
+    force: bool = FORCE,
     yi: str = typer.Option("yi", "--yi", help="Column of effect sizes (with DATA)."),
     vi: str = typer.Option("vi", "--vi", help="Column of sampling variances (with DATA)."),
     sei: str | None = typer.Option(None, "--sei", help="Column of standard errors (with DATA)."),
@@ -66,7 +69,7 @@ def meta_cmd(
     """Meta-analysis report: rma on DATA, or the synthesis of the shipped evidence base."""
     from phantomlab.report import meta_report
 
-    _check_out(out)
+    _check_out(out, force)
     if data is None:
         from phantomlab.evidence.synthesis import synthesize
 
@@ -75,7 +78,7 @@ def meta_cmd(
         from phantomlab.cli.meta import _fit
 
         res = _fit(data, yi, vi, sei, method, test, level, slab)
-    _write(meta_report(res), out)
+    _write(meta_report(res), out, force)
 
 
 @app.command("trial")
@@ -83,6 +86,7 @@ def trial_cmd(
     data: Path = typer.Argument(..., help="Long-format trial data (CSV)."),
     design: Path = typer.Option(..., "--design", help="Trial design (YAML or JSON)."),
     out: Path = _OUT,
+    force: bool = FORCE,
     allocated: Path = typer.Option(
         None, "--allocated", help="CSV of every randomized patient (patient, allocation)."
     ),
@@ -97,7 +101,7 @@ def trial_cmd(
     from phantomlab.report import trial_report
     from phantomlab.trials import analyze, load_design
 
-    _check_out(out)
+    _check_out(out, force)
     d = load_design(design)
     alloc = read_table(allocated) if allocated is not None else None
     res = analyze(read_table(data), d, allocated=alloc)
@@ -106,12 +110,13 @@ def trial_cmd(
         from phantomlab.trials.calibration import calibration_report
 
         rec = calibration_report()
-    _write(trial_report(res, in_silico=in_silico, calibration=rec), out)
+    _write(trial_report(res, in_silico=in_silico, calibration=rec), out, force)
 
 
 @app.command("calibration")
 def calibration_cmd(
     out: Path = _OUT,
+    force: bool = FORCE,
     file: Path = typer.Option(
         None, "--file", help="Calibration JSON (default: the packaged calibration)."
     ),
@@ -120,7 +125,7 @@ def calibration_cmd(
     from phantomlab.report import calibration_report as report
     from phantomlab.trials.calibration import calibration_report
 
-    _check_out(out)
+    _check_out(out, force)
     try:
         with err_console.status("checking the calibration against the current model ..."):
             rec = calibration_report(file)
@@ -128,4 +133,4 @@ def calibration_cmd(
         raise InputError(
             Problem("--file", str(file), "a calibration JSON", "", f"not JSON: {exc.msg}")
         ) from None
-    _write(report(rec), out)
+    _write(report(rec), out, force)

@@ -7,7 +7,14 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from phantomlab.cli._common import emit_json, err_console, fail
+from phantomlab.cli._common import (
+    FORCE,
+    check_outputs,
+    emit_json,
+    err_console,
+    fail,
+    write_figure,
+)
 from phantomlab.exceptions import Problem
 
 if TYPE_CHECKING:
@@ -121,6 +128,7 @@ def curve(
     seed: int = typer.Option(0, "--seed", help="Seed of the therapy draws."),
     as_json: bool = typer.Option(False, "--json", help="Print the curve as JSON."),
     png: Path | None = typer.Option(None, "--png", help="Write a PNG figure to this path."),
+    force: bool = FORCE,
 ) -> None:
     """Dose-response curve of MODALITY over amplitude / frequency / sessions (in silico)."""
     from phantomlab.therapies import dose_response, get_therapy
@@ -132,6 +140,7 @@ def curve(
         fail(Problem("--patients", patients, "1 to 5000", "", "out of range"))
     if png is not None and not png.parent.exists():
         fail(Problem("--png", str(png), "a path in an existing folder", "", "folder not found"))
+    check_outputs(force, png=png)
     th = get_therapy(key)
     name = param or th.curve_param
     if name not in th.dose_keys:
@@ -163,7 +172,7 @@ def curve(
     if png is not None:
         fig = res.plot()  # a Figure outside pyplot: no backend, nothing to close
         fig.tight_layout()
-        fig.savefig(png, dpi=110)
+        write_figure(png, fig, force=force, field="--png", dpi=110)
     if as_json:
         emit_json(res.to_dict() | ({"png": str(png)} if png else {}))
     else:

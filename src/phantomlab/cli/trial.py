@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from phantomlab.cli import trial_insilico
-from phantomlab.cli._common import emit_json, read_table
+from phantomlab.cli._common import FORCE, check_outputs, emit_json, read_table, write_figure
 
 app = typer.Typer(help="Trial statistics: design schema, randomization, analysis, power.")
 
@@ -35,20 +35,29 @@ def randomize_cmd(
     ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Generate an allocation list, write it as CSV and seal it with SHA-256."""
-    from phantomlab.trials import load_design, randomize
+    """Generate an allocation list, write it as CSV and seal it with SHA-256.
 
+    The list, its ``.sha256`` and the envelope sheet and key are created with mode 0600
+    and are never replaced: an existing one stops the command (exit code 2) before any
+    work, and there is no ``--force`` for sealed lists.
+    """
+    from phantomlab._io import atomic_write, frame_csv_bytes
+    from phantomlab.trials import load_design, randomize
+    from phantomlab.trials.randomize import refuse_sealed
+
+    stem = output.with_suffix("")
+    files = [str(output), f"{output}.sha256"]
+    if envelopes is not None:
+        files += [f"{stem}.sheet.csv", f"{stem}.key.csv"]
+    refuse_sealed(files)
+    check_outputs(True, output=output)  # folder exists, not a folder
     d = load_design(design)
     people = read_table(participants) if participants is not None else None
     alloc = randomize(d, seed, participants=people, per_stratum=per_stratum)
     digest = alloc.to_csv(output)
-    files = [str(output), f"{output}.sha256"]
     if envelopes is not None:
-        sheet, key = alloc.sealed_envelopes(envelopes)
-        stem = output.with_suffix("")
-        sheet.to_csv(f"{stem}.sheet.csv", index=False, lineterminator="\n")
-        key.to_csv(f"{stem}.key.csv", index=False, lineterminator="\n")
-        files += [f"{stem}.sheet.csv", f"{stem}.key.csv"]
+        for name, table in zip(files[2:], alloc.sealed_envelopes(envelopes), strict=True):
+            atomic_write(name, frame_csv_bytes(table), private=True, field="output")
     if as_json:
         counts = alloc.table["allocation"].value_counts().sort_index()
         emit_json(
@@ -73,16 +82,18 @@ def analyze_cmd(
         None, "--allocated", help="CSV of every randomized patient (patient, allocation)."
     ),
     plot: Path = typer.Option(None, "--plot", help="Write a figure (PNG/PDF)."),
+    force: bool = FORCE,
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Analyse real trial data: change, ANCOVA, mixed model, responders, CONSORT."""
     from phantomlab.trials import analyze, load_design
 
+    check_outputs(force, plot=plot)
     d = load_design(design)
     alloc = read_table(allocated) if allocated is not None else None
     res = analyze(read_table(data), d, allocated=alloc)
     if plot is not None:
-        res.plot().savefig(plot, dpi=120)
+        write_figure(plot, res.plot(), force=force, dpi=120)
     if as_json:
         emit_json(res.to_dict())
     else:
@@ -106,6 +117,7 @@ def power_cmd(
         help="Simulator: 'planning' (the design's parametric planning model) or 'virtual' "
         "(the calibrated virtual PLP cohort; every arm names a protocol; seconds per trial).",
     ),
+    force: bool = FORCE,
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Print analytic and simulated power side by side.
@@ -122,6 +134,7 @@ def power_cmd(
 
     if model not in ("planning", "virtual"):
         raise InputError(Problem("model", model, "'planning' or 'virtual'", "", "unknown model"))
+    check_outputs(force, plot=plot)
     d = load_design(design)
     ns = parse_n_range(n)
     simulate = None
@@ -151,7 +164,7 @@ def power_cmd(
             progress=_tick,
         )
     if plot is not None:
-        res.plot().savefig(plot, dpi=120)
+        write_figure(plot, res.plot(), force=force, dpi=120)
     if as_json:
         emit_json(res.to_dict())
     else:

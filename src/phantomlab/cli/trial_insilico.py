@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from phantomlab.cli._common import emit_json
+from phantomlab.cli._common import FORCE, check_outputs, emit_json, write_csv, write_figure
 
 __all__ = ["app"]
 
@@ -30,15 +30,21 @@ def spec_schema() -> None:
 
 @app.command("specs")
 def specs_cmd(
-    write: bool = typer.Option(False, "--write", help="Regenerate the packaged specs."),
+    write: Path = typer.Option(
+        None,
+        "--write",
+        help="Regenerate the specs from the evidence base into this folder (the packaged "
+        "ones are never rewritten unless you name their folder).",
+    ),
+    force: bool = FORCE,
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """List the trial specs generated from the evidence base (one per study)."""
     from phantomlab.trials.specs import list_specs, load_trial_spec, write_specs
 
-    if write:
-        files = write_specs()
-        typer.echo(f"wrote {len(files)} specs", err=True)
+    if write is not None:
+        files = write_specs(write, overwrite=force)
+        typer.echo(f"wrote {len(files)} specs to {write}", err=True)
     rows: list[dict[str, Any]] = []
     for sid in list_specs():
         s = load_trial_spec(sid)
@@ -75,6 +81,7 @@ def replicate_cmd(
     posterior: bool = typer.Option(
         False, "--posterior", help="Add posterior predictive intervals and calibration error."
     ),
+    force: bool = FORCE,
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Run a published trial in silico; simulated arm statistics next to the published ones."""
@@ -90,6 +97,7 @@ def replicate_cmd(
         raise InputError(Problem("replicates", replicates, "1 to 100000", "", "out of range"))
     if seed < 0:
         raise InputError(Problem("seed", seed, ">= 0", "", "seeds are non-negative"))
+    check_outputs(force, plot=plot)
     s = load_trial_spec(spec)
     base = Path(spec).parent if Path(spec).is_file() else None
     with Progress(console=err_console, transient=True) as bar:
@@ -113,7 +121,7 @@ def replicate_cmd(
             progress=_tick,
         )
     if plot is not None:
-        res.plot().savefig(plot, dpi=120, bbox_inches="tight")
+        write_figure(plot, res.plot(), force=force, dpi=120, bbox_inches="tight")
     pp = None
     if posterior:
         from phantomlab.trials.posterior import spec_predictive
@@ -163,8 +171,14 @@ def calibrate_cmd(
     ),
     workers: int = typer.Option(1, "--workers", help="Workers of a local Dask cluster."),
     out: Path = typer.Option(
-        None, "--out", "--output", "-o", help="Write the record here (default: the package)."
+        None,
+        "--out",
+        "--output",
+        "-o",
+        help="Write the record here (default: calibration_v1.json in the user data folder, "
+        "$PHANTOMLAB_DATA_DIR; the packaged calibration is never written).",
     ),
+    force: bool = FORCE,
     as_json: bool = typer.Option(False, "--json", help="Print the record's summary as JSON."),
 ) -> None:
     """Recalibrate: fit therapy and cohort parameters to all replicable published arms.
@@ -186,7 +200,11 @@ def calibrate_cmd(
 
     from phantomlab.cli._common import err_console
     from phantomlab.exceptions import InputError, Problem
-    from phantomlab.trials.calibration import calibrate, write_calibration
+    from phantomlab.trials.calibration import (
+        calibrate,
+        default_calibration_output,
+        write_calibration,
+    )
     from phantomlab.trials.specs import list_specs, load_trial_spec
 
     specs = None
@@ -197,10 +215,12 @@ def calibrate_cmd(
             raise InputError(Problem("study", bad[0], "a packaged study id", "", "unknown study"))
         if out is None:
             raise InputError(
-                Problem("out", None, "a file", "", "a fit to some studies must not replace "
-                        "the packaged calibration: give --out")
+                Problem("out", None, "a file", "", "a fit to some studies must not go to the "
+                        "default calibration file: give --out")
             )  # fmt: skip
         specs = [load_trial_spec(s) for s in dict.fromkeys(study)]
+    target = out if out is not None else default_calibration_output()
+    check_outputs(force, out=target)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -232,7 +252,7 @@ def calibrate_cmd(
     finally:
         bar.stop()
     seconds = time.perf_counter() - t0
-    path = write_calibration(rec, out)
+    path = write_calibration(rec, target, overwrite=force)
     summary = {
         "path": str(path),
         "seconds": seconds,
@@ -260,8 +280,14 @@ def posterior_cmd(
         None, "--study", help="Fit only these studies (repeatable; needs --out)."
     ),
     out: Path = typer.Option(
-        None, "--out", "--output", "-o", help="Write the record here (default: the package)."
+        None,
+        "--out",
+        "--output",
+        "-o",
+        help="Write the record here (default: calibration_v1.json in the user data folder, "
+        "$PHANTOMLAB_DATA_DIR; the packaged calibration is never written).",
     ),
+    force: bool = FORCE,
     as_json: bool = typer.Option(False, "--json", help="Print the record's summary as JSON."),
 ) -> None:
     """Recalibrate with uncertainty: parameter posterior by block-wise ABC-SMC (pyabc).
@@ -275,7 +301,7 @@ def posterior_cmd(
 
     from phantomlab.cli._common import err_console
     from phantomlab.exceptions import InputError, Problem
-    from phantomlab.trials.calibration import write_calibration
+    from phantomlab.trials.calibration import default_calibration_output, write_calibration
     from phantomlab.trials.posterior import fit_posterior
     from phantomlab.trials.specs import list_specs, load_trial_spec
 
@@ -286,10 +312,12 @@ def posterior_cmd(
             raise InputError(Problem("study", bad[0], "a packaged study id", "", "unknown study"))
         if out is None:
             raise InputError(
-                Problem("out", None, "a file", "", "a fit to some studies must not replace "
-                        "the packaged calibration: give --out")
+                Problem("out", None, "a file", "", "a fit to some studies must not go to the "
+                        "default calibration file: give --out")
             )  # fmt: skip
         specs = [load_trial_spec(s) for s in dict.fromkeys(study)]
+    target = out if out is not None else default_calibration_output()
+    check_outputs(force, out=target)
     t0 = time.perf_counter()
     bar = Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -306,7 +334,7 @@ def posterior_cmd(
     finally:
         bar.stop()
     seconds = time.perf_counter() - t0
-    path = write_calibration(rec, out)
+    path = write_calibration(rec, target, overwrite=force)
     summary = {
         "path": str(path), "seconds": seconds,
         **{k: rec.get(k) for k in ("version", "kind", "date", "seed", "pool", "budget",
@@ -358,6 +386,7 @@ def cohort_cmd(
     spec: Path = typer.Option(None, "--spec", help="Cohort spec YAML (default: calibrated)."),
     csv: Path = typer.Option(None, "--csv", help="Write one row per patient."),
     schema: bool = typer.Option(False, "--schema", help="Print the cohort-spec JSON Schema."),
+    force: bool = FORCE,
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Sample a virtual PLP population and summarise it (with each distribution's source)."""
@@ -374,10 +403,11 @@ def cohort_cmd(
         return
     if not 1 <= n <= 200_000:
         raise InputError(Problem("n", n, "1 to 200000", "", "out of range"))
+    check_outputs(force, csv=csv)
     cs = load_cohort_spec(spec) if spec is not None else calibrated_cohort_spec()
     pop = VirtualCohort(cs, n, seed).population
     if csv is not None:
-        pop.to_frame().to_csv(csv, index=False)
+        write_csv(csv, pop.to_frame(), force=force, field="--csv")
     if as_json:
         emit_json(
             {

@@ -14,7 +14,9 @@ from phantomlab.cohorts.calibrated import (
     calibrated_cohort_spec,
     calibrated_params,
     calibration_path,
+    default_calibration_output,
     load_calibration,
+    write_calibration,
 )
 from phantomlab.cohorts.distributions import Bernoulli, Categorical, LogNormal, Normal, Uniform
 from phantomlab.cohorts.enrolment import (
@@ -55,11 +57,13 @@ __all__ = [
     "calibrated_cohort_spec",
     "calibrated_params",
     "calibration_path",
+    "default_calibration_output",
     "cohort_spec_schema",
     "default_cohort_spec",
     "eligible",
     "enrol_cohort",
     "load_calibration",
+    "write_calibration",
     "load_cohort_spec",
     "plp_prevalence",
     "sample_population",

@@ -1,7 +1,8 @@
 """The stored calibration: versioned JSON in ``cohorts/data``, read by trials and the demo.
 
-The file is written by :func:`phantomlab.trials.calibration.calibrate` (offline,
-``phantomlab trial calibrate``) and holds the fitted therapy parameters
+The file is made by :func:`phantomlab.trials.calibration.calibrate` (offline,
+``phantomlab trial calibrate``, which writes to the user data folder or ``--out``, never
+into the installed package: :func:`write_calibration`) and holds the fitted therapy parameters
 (``"module.name"`` keys), the fitted cohort values, the method, seed, date,
 a SHA-256 of the evidence data it was fitted to, and the per-arm calibration
 and leave-one-study-out results.
@@ -10,10 +11,12 @@ and leave-one-study-out results.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from phantomlab._io import atomic_write, parse_error_text, user_data_dir
 from phantomlab.cohorts.spec import CohortSpec, default_cohort_spec
 from phantomlab.exceptions import InputError, Problem
 
@@ -22,7 +25,9 @@ __all__ = [
     "calibrated_cohort_spec",
     "calibrated_params",
     "calibration_path",
+    "default_calibration_output",
     "load_calibration",
+    "write_calibration",
 ]
 
 #: Cohort keys of older calibration files that the cohort spec no longer has.
@@ -35,6 +40,68 @@ CALIBRATION_VERSION = "v1"
 def calibration_path(version: str = CALIBRATION_VERSION) -> Path:
     """Path of the packaged calibration file of ``version``."""
     return Path(str(resources.files("phantomlab.cohorts") / "data" / f"calibration_{version}.json"))
+
+
+def default_calibration_output() -> Path:
+    """Where ``phantomlab trial calibrate`` writes without ``--out``: the user data folder.
+
+    ``<user data folder>/calibration_<version>.json`` (the folder is
+    ``$PHANTOMLAB_DATA_DIR`` or the platform's, see :func:`phantomlab._io.user_data_dir`;
+    created if missing). Never the installed package.
+
+    Returns
+    -------
+    Path
+        The file path.
+    """
+    return user_data_dir(create=True) / calibration_path().name
+
+
+def write_calibration(
+    record: Mapping[str, Any], path: str | Path | None = None, *, overwrite: bool = False
+) -> Path:
+    """Write a calibration record as JSON, atomically; never into the installed package.
+
+    The packaged calibration stays the default of every loader
+    (:func:`load_calibration`); a calibration you make is used only
+    where you pass its path (``calibration_report(path)``, ``calibrated_params(path)``,
+    ``phantomlab trial calibration --file``).
+
+    Parameters
+    ----------
+    record : mapping
+        From :func:`phantomlab.trials.calibration.calibrate`.
+    path : str or Path, optional
+        Target file (default: :func:`default_calibration_output`).
+    overwrite : bool
+        Replace an existing file (otherwise ``InputError``, the file is kept).
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Raises
+    ------
+    InputError
+        If the file exists and ``overwrite`` is false, or the path is the packaged
+        calibration.
+    """
+    p = Path(path) if path is not None else default_calibration_output()
+    if p.resolve() == calibration_path().resolve():
+        raise InputError(
+            Problem(
+                "out",
+                str(p),
+                "a file outside the installed package",
+                "",
+                "the packaged calibration is never rewritten; write yours elsewhere and "
+                "pass its path",
+            )
+        )
+    return atomic_write(
+        p, json.dumps(record, indent=1, sort_keys=False) + "\n", overwrite=overwrite, field="out"
+    )
 
 
 def load_calibration(path: str | Path | None = None) -> dict[str, Any]:
@@ -61,7 +128,18 @@ def load_calibration(path: str | Path | None = None) -> dict[str, Any]:
             Problem("calibration", str(p), "an existing calibration file", "",
                     "not found; run `phantomlab trial calibrate`")
         )  # fmt: skip
-    data = json.loads(p.read_text())
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(
+            Problem(
+                "calibration",
+                str(p),
+                "a calibration JSON",
+                "",
+                f"not JSON: {parse_error_text(exc)}",
+            )
+        ) from None
     if not isinstance(data, dict) or "params" not in data or "cohort" not in data:
         raise InputError(Problem("calibration", str(p), "a calibration JSON", "", "malformed"))
     return data

@@ -35,6 +35,7 @@ from typing import Any, ClassVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from phantomlab._io import parse_error_text
 from phantomlab._params import Kind, Param, check_provenance, make_param
 from phantomlab._validation import problems_from_pydantic
 from phantomlab.cohorts.distributions import (
@@ -281,7 +282,9 @@ def load_cohort_spec(source: str | Path | dict[str, Any]) -> CohortSpec:
         try:
             data = yaml.safe_load(path.read_text())
         except yaml.YAMLError as exc:
-            raise InputError(Problem("cohort", str(path), "valid YAML", "", str(exc))) from None
+            raise InputError(
+                Problem("cohort", str(path), "valid YAML", "", parse_error_text(exc))
+            ) from None
         where = path.name
     if not isinstance(data, dict):
         raise InputError(Problem(where, type(data).__name__, "a mapping", "", "not a mapping"))

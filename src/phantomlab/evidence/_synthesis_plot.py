@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from phantomlab._io import save_figure
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -199,7 +201,7 @@ def forest_by_group(res: SynthesisResult, path: str | Path | None = None) -> Fig
         fig.text(0.01, 0.1 / total, _LEGEND, fontsize=6, color="#444444", wrap=True)
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=150)
+        save_figure(fig, path, dpi=150)
     return fig
 
 

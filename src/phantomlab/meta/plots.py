@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import stats
 
+from phantomlab._io import save_figure
 from phantomlab.meta._format import fmt_p
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ def _finish(ax: Axes, path: str | Path | None) -> None:
     if path is not None:
         fig: Any = ax.figure
         fig.tight_layout()
-        fig.savefig(str(path), bbox_inches="tight")
+        save_figure(fig, path, bbox_inches="tight")
 
 
 def _diamond(

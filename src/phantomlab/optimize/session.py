@@ -5,7 +5,10 @@ policy holds no state of its own between calls: every ``suggest`` rebuilds
 it from the stored history (same seed and history give the same suggestion),
 so a crash between ``suggest`` and ``record`` loses nothing - the suggestion is
 stored before it is shown, ``suggest`` returns it again until it is reported,
-and ``record`` attaches a report to exactly one suggestion.
+and ``record`` attaches a report to exactly the suggestion it names (by the token
+``suggest`` printed). A retry of the same report (say after ``record`` committed but
+was killed before it replied) is recognised and not applied twice; a different report
+for an already reported suggestion is refused.
 
 The search policy is chosen by name (:func:`~phantomlab.optimize.policy.register_policy`;
 default ``"scs"``, :class:`~phantomlab.optimize.scs.SCSProgramming`) and stored with the
@@ -26,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from phantomlab._io import save_figure
 from phantomlab._result import Result, as_figure
 from phantomlab._validation import check_range, raise_if
 from phantomlab.exceptions import InputError, Problem
@@ -39,7 +43,12 @@ from phantomlab.optimize.policy import (
 from phantomlab.optimize.safety import ProtocolSafety
 from phantomlab.optimize.scs import SCS_POLICY
 from phantomlab.optimize.space import ParameterSpace, default_space
-from phantomlab.optimize.storage import SessionRecord, SessionStore, SuggestionRecord
+from phantomlab.optimize.storage import (
+    SessionRecord,
+    SessionStore,
+    SuggestionRecord,
+    parse_token,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -186,7 +195,10 @@ class SessionStatus(Result):
         if len(df):
             lines.append(df.drop(columns=["suggested_at", "reported_at"]).to_string(index=False))
         if self.pending is not None:
-            lines.append(f"pending suggestion #{self.pending.seq}: {self.pending.params}")
+            lines.append(
+                f"pending suggestion #{self.pending.seq} (token {self.pending.token}): "
+                f"{self.pending.params}"
+            )
         if self.recommendation is not None:
             r = self.recommendation
             lines.append(
@@ -238,7 +250,7 @@ class SessionStatus(Result):
         if ax is None:
             fig.tight_layout()
         if path is not None:
-            fig.savefig(path, dpi=120)
+            save_figure(fig, path, dpi=120)
         return fig
 
 
@@ -451,9 +463,14 @@ class OptimizationSession:
         return self.store.suggest(self.record_.id, compute)
 
     def record(
-        self, nrs: float, side_effect: float | None = None, note: str = ""
-    ) -> SuggestionRecord:
-        """Store the report of the pending suggestion.
+        self,
+        nrs: float,
+        side_effect: float | None = None,
+        note: str = "",
+        *,
+        suggestion: str | SuggestionRecord,
+    ) -> tuple[SuggestionRecord, bool]:
+        """Store the report of one named suggestion, exactly once.
 
         Parameters
         ----------
@@ -463,11 +480,22 @@ class OptimizationSession:
             Side-effect rating 0-10 (required when the session has a limit).
         note : str
             Free text kept with the report.
+        suggestion : str or SuggestionRecord
+            The suggestion answered: its token (``"3-1a2b3c4d"``, printed by
+            ``phantomlab optimize suggest``) or the record :meth:`suggest` returned.
 
         Returns
         -------
-        SuggestionRecord
-            The suggestion with its new observation.
+        (SuggestionRecord, bool)
+            The suggestion with its observation, and whether the report was stored now:
+            ``False`` when the same report was already stored (a retry after a crash or
+            a lost reply), which is recognised and never applied twice.
+
+        Raises
+        ------
+        InputError
+            For a report out of range, an unknown or mismatched token, or a suggestion
+            that already holds a different report (a stale or repeated record).
         """
         problems = _check_report("nrs", nrs)
         problems += _check_report("side_effect", side_effect)
@@ -481,9 +509,18 @@ class OptimizationSession:
                     "this session has a side-effect limit: report --side-effect",
                 )
             )
+        token = suggestion.token if isinstance(suggestion, SuggestionRecord) else str(suggestion)
+        try:
+            parse_token(token)
+        except InputError as exc:
+            problems = list(exc.problems) + problems
         raise_if(problems)
         return self.store.record(
-            self.record_.id, float(nrs), None if side_effect is None else float(side_effect), note
+            self.record_.id,
+            token,
+            float(nrs),
+            None if side_effect is None else float(side_effect),
+            note,
         )
 
     def status(self) -> SessionStatus:

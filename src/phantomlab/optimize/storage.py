@@ -9,7 +9,18 @@ audited:
 * ``optimize_observations`` - each report, tied to exactly one suggestion
   (a unique constraint makes a second report of the same suggestion impossible).
 
-A suggestion without an observation is *pending*. Writers serialize per
+A suggestion without an observation is *pending*. A report names the suggestion
+it answers by its **token** (``"<seq>-<8 hex>"``, printed by ``suggest``; the hex part
+is derived from the suggestion's row id and time stamp, so a token from another
+database or an earlier session does not match). The token with the report is the
+idempotency key: a report whose suggestion already holds the *same* report (nrs,
+side effect, note) is a retry - recognised, returned, never stored twice - and a
+different report for an already reported suggestion (a stale terminal, a repeat) is
+refused.
+
+A new SQLite database file is created with mode 0600 (patient identifiers and pain
+reports; its folder, if created, 0700); SQLite gives its journal files the
+database's mode. Writers serialize per
 database: SQLite transactions start with ``BEGIN IMMEDIATE`` (WAL journal, a
 busy timeout), other databases lock the session row (``SELECT ... FOR UPDATE``),
 so concurrent writers neither lose records nor create two pending suggestions.
@@ -23,8 +34,10 @@ file; ``postgresql://...`` URLs need a PostgreSQL driver installed.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -53,6 +66,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 from sqlalchemy.pool import NullPool
 
+from phantomlab._io import private_file
 from phantomlab.exceptions import InputError, PhantomLabError, Problem
 
 __all__ = [
@@ -62,6 +76,7 @@ __all__ = [
     "SessionStore",
     "SuggestionRecord",
     "default_url",
+    "parse_token",
 ]
 
 #: Environment variable naming the database (SQLAlchemy URL or SQLite path).
@@ -157,8 +172,10 @@ def _normalize(url: str | Path | None) -> str:
         text = f"sqlite:///{Path(text).expanduser()}"
     if text.startswith("sqlite:///"):
         path = text.removeprefix("sqlite:///")
-        if path and path != ":memory:":
-            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        if path and path != ":memory:" and not path.startswith("file:"):
+            file = Path(path).expanduser()
+            file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_file(file)
     return text
 
 
@@ -199,6 +216,31 @@ class SuggestionRecord:
     def pending(self) -> bool:
         """Whether no report has been recorded for it yet."""
         return self.observation is None
+
+    @property
+    def token(self) -> str:
+        """Address of this suggestion for ``record``: ``"<seq>-<8 hex>"``."""
+        digest = hashlib.sha256(f"{self.id}|{self.created_at}".encode()).hexdigest()
+        return f"{self.seq}-{digest[:8]}"
+
+
+_TOKEN = re.compile(r"^\s*#?(\d{1,9})-([0-9a-fA-F]{8})\s*$")
+
+
+def parse_token(token: str) -> int:
+    """Return the sequence number of a suggestion token (``InputError`` if malformed)."""
+    m = _TOKEN.match(str(token))
+    if m is None:
+        raise InputError(
+            Problem(
+                "suggestion",
+                str(token)[:40],
+                "the token printed by 'phantomlab optimize suggest', e.g. 3-1a2b3c4d",
+                "",
+                "not a suggestion token",
+            )
+        )
+    return int(m.group(1))
 
 
 class SessionStore:
@@ -435,52 +477,109 @@ class SessionStore:
 
     @_retry_locked
     def record(
-        self, session_id: int, nrs: float, side_effect: float | None, note: str = ""
-    ) -> SuggestionRecord:
-        """Store the report of the pending suggestion.
+        self,
+        session_id: int,
+        suggestion: str,
+        nrs: float,
+        side_effect: float | None,
+        note: str = "",
+    ) -> tuple[SuggestionRecord, bool]:
+        """Store the report of the suggestion ``suggestion`` (its token) once.
+
+        Parameters
+        ----------
+        session_id : int
+            Session.
+        suggestion : str
+            Token of the suggestion answered (:attr:`SuggestionRecord.token`).
+        nrs : float
+            Pain NRS.
+        side_effect : float or None
+            Side-effect rating.
+        note : str
+            Free text.
+
+        Returns
+        -------
+        (SuggestionRecord, bool)
+            The suggestion with its observation, and whether the report was stored now
+            (``False``: the same report was already stored - a retry, not applied again).
 
         Raises
         ------
         InputError
-            If no suggestion is pending (nothing to report on).
+            For a malformed or unknown token, or a suggestion that already holds a
+            different report.
         """
+        seq = parse_token(suggestion)
+        report = (float(nrs), None if side_effect is None else float(side_effect), str(note))
         try:
             with self._write() as conn:
                 self._lock(conn, session_id)
-                pending = [h for h in self._history(conn, session_id) if h.pending]
-                if not pending:
-                    raise InputError(
-                        Problem(
-                            "record",
-                            nrs,
-                            "a pending suggestion",
-                            "",
-                            "no pending suggestion to record; run 'phantomlab optimize "
-                            "suggest' first",
-                        )
-                    )
-                target = pending[-1]
+                target = self._target(self._history(conn, session_id), suggestion, seq)
+                if target.observation is not None:
+                    return self._repeat(target, report)
                 conn.execute(
                     observations_table.insert().values(
                         session_id=session_id,
                         suggestion_id=target.id,
                         created_at=_now(),
-                        nrs=float(nrs),
-                        side_effect=None if side_effect is None else float(side_effect),
-                        note=note,
+                        nrs=report[0],
+                        side_effect=report[1],
+                        note=report[2],
                     )
                 )
-        except IntegrityError:  # another writer recorded it first
-            raise InputError(
-                Problem(
-                    "record",
-                    nrs,
-                    "a pending suggestion",
-                    "",
-                    "the pending suggestion was recorded concurrently",
-                )
-            ) from None
+        except IntegrityError:  # another writer recorded it first: a retry or a conflict
+            target = self._target(self.history(session_id), suggestion, seq)
+            return self._repeat(target, report)
         for h in self.history(session_id):
             if h.id == target.id:
-                return h
+                return h, True
         raise PhantomLabError("recorded observation not found")  # pragma: no cover
+
+    @staticmethod
+    def _target(history: list[SuggestionRecord], token: str, seq: int) -> SuggestionRecord:
+        found = [h for h in history if h.seq == seq]
+        if not found:
+            last = history[-1].seq if history else 0
+            raise InputError(
+                Problem(
+                    "suggestion",
+                    str(token).strip(),
+                    f"a suggestion of this patient (#1 to #{last})" if last else "a suggestion",
+                    "",
+                    "no such suggestion; run 'phantomlab optimize suggest' first",
+                )
+            )
+        if found[0].token != str(token).strip().lstrip("#").lower():
+            raise InputError(
+                Problem(
+                    "suggestion",
+                    str(token).strip(),
+                    f"the token of suggestion #{seq} of this patient",
+                    "",
+                    "token does not match (from another database or an earlier session?); "
+                    "run 'phantomlab optimize suggest' to see the pending suggestion",
+                )
+            )
+        return found[0]
+
+    @staticmethod
+    def _repeat(
+        target: SuggestionRecord, report: tuple[float, float | None, str]
+    ) -> tuple[SuggestionRecord, bool]:
+        o = target.observation
+        assert o is not None
+        if (o.nrs, o.side_effect, o.note) == report:
+            return target, False
+        raise InputError(
+            Problem(
+                "suggestion",
+                target.token,
+                "a pending suggestion",
+                "",
+                f"suggestion #{target.seq} was already recorded at {o.created_at} "
+                f"(NRS {o.nrs:g}); a second, different report is refused - run "
+                "'phantomlab optimize suggest' for the pending suggestion",
+            )
+        )

@@ -200,7 +200,7 @@ def load_protocol(source: Any) -> ProtocolBase:
         raise ProtocolError(
             Problem(
                 "protocol",
-                repr(data)[:60],
+                type(data).__name__,  # the type only: never echo what a file holds
                 "a mapping with a 'modality' key",
                 "",
                 "not a mapping",

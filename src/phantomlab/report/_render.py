@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from phantomlab import __version__
+from phantomlab._io import atomic_write
 from phantomlab._result import as_figure
 from phantomlab.exceptions import InputError, Problem
 
@@ -70,22 +71,22 @@ class Report:
     title: str
     html: str
 
-    def save(self, path: str | Path) -> Path:
-        """Write the report to ``path`` (UTF-8).
+    def save(self, path: str | Path, *, overwrite: bool = True) -> Path:
+        """Write the report to ``path`` (UTF-8), atomically (temporary file, then rename).
 
         Parameters
         ----------
         path : str or Path
             Target file, usually ending in ``.html``; its folder must exist.
+        overwrite : bool
+            Replace an existing file (``False``: ``InputError`` and the file is kept).
 
         Returns
         -------
         Path
             The file written.
         """
-        p = Path(path)
-        p.write_text(self.html, encoding="utf-8")
-        return p
+        return atomic_write(path, self.html, overwrite=overwrite, field="out")
 
     def _repr_html_(self) -> str:
         body = self.html.split("<body>", 1)[-1].rsplit("</body>", 1)[0]

@@ -68,11 +68,12 @@ from phantomlab.cohorts import (
     CohortSpec,
     Inclusion,
     VirtualCohort,
-    calibration_path,
+    default_calibration_output,
     default_cohort_spec,
     eligible,
     load_calibration,
     screening_nrs,
+    write_calibration,
 )
 from phantomlab.therapies import REGISTRY
 from phantomlab.trials._workunits import WorkUnits
@@ -104,11 +105,13 @@ __all__ = [
     "collect_contrast_targets",
     "collect_targets",
     "data_hash",
+    "default_calibration_output",
     "evaluate",
     "excluded_targets",
     "fingerprint_changes",
     "model_fingerprint",
     "patient_group_of",
+    "write_calibration",
 ]
 
 #: Therapy parameter blocks fitted together (prior ranges from the therapy registry).
@@ -643,26 +646,6 @@ def evaluate(
             "values when no other study informs the block); cohort block kept at the all-data fit"
         )
     return out
-
-
-def write_calibration(record: Mapping[str, Any], path: str | Path | None = None) -> Path:
-    """Write a calibration record as JSON (default: the packaged current version).
-
-    Parameters
-    ----------
-    record : mapping
-        From :func:`calibrate`.
-    path : str or Path, optional
-        Target file.
-
-    Returns
-    -------
-    Path
-        The file written.
-    """
-    p = Path(path) if path is not None else calibration_path()
-    p.write_text(json.dumps(record, indent=1, sort_keys=False) + "\n")
-    return p
 
 
 def calibration_report(path: str | Path | None = None) -> dict[str, Any]:

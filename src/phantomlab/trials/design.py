@@ -24,6 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from phantomlab._io import parse_error_text
 from phantomlab._units import as_si
 from phantomlab._validation import problems_from_pydantic
 from phantomlab.exceptions import InputError, Problem
@@ -598,9 +599,14 @@ def load_design(source: str | Path | dict[str, Any] | TrialDesign) -> TrialDesig
         try:
             data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
         except (yaml.YAMLError, json.JSONDecodeError) as exc:
-            msg = str(exc).splitlines()[0]
             raise InputError(
-                Problem("design", str(path), "valid YAML/JSON", "", f"cannot parse: {msg}")
+                Problem(
+                    "design",
+                    str(path),
+                    "valid YAML/JSON",
+                    "",
+                    f"cannot parse: {parse_error_text(exc)}",
+                )
             ) from None
     if not isinstance(data, dict):
         raise InputError(

@@ -18,7 +18,6 @@ Every function takes an explicit ``rng``; the same seed gives the same list.
 from __future__ import annotations
 
 import hashlib
-import io
 import itertools
 import math
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from phantomlab._io import atomic_write, existing, frame_csv_bytes
 from phantomlab._result import Result, as_figure, new_axes
 from phantomlab._rng import RNGLike, as_generator
 from phantomlab.exceptions import InputError, Problem
@@ -41,6 +41,7 @@ __all__ = [
     "minimize",
     "permuted_blocks",
     "randomize",
+    "refuse_sealed",
     "sha256_of_file",
     "simple_randomization",
     "verify_allocation_list",
@@ -82,17 +83,24 @@ class AllocationList(Result):
         return self.table.copy()
 
     def csv_bytes(self) -> bytes:
-        """Return the canonical CSV encoding (UTF-8, LF line ends) of the list."""
-        buf = io.StringIO()
-        self.table.to_csv(buf, index=False, lineterminator="\n")
-        return buf.getvalue().encode("utf-8")
+        """Return the canonical CSV encoding (UTF-8, LF line ends) of the list.
+
+        Text cells that a spreadsheet would run as a formula (first character ``=``,
+        ``+``, ``-``, ``@``, tab, CR, NUL - e.g. a covariate label ``=HYPERLINK(...)``)
+        get a leading ``'`` (:func:`phantomlab._io.escape_csv_frame`); numbers are kept.
+        """
+        return frame_csv_bytes(self.table)
 
     def digest(self) -> str:
         """Return the SHA-256 hex digest of :meth:`csv_bytes` (the seal)."""
         return hashlib.sha256(self.csv_bytes()).hexdigest()
 
     def to_csv(self, path: str | Path, *, seal: bool = True) -> str:
-        """Write the list as CSV and (by default) its digest next to it.
+        """Write the list as CSV and (by default) its digest next to it - never over a file.
+
+        Both files are written atomically (temporary file, fsync, link into place) with
+        mode 0600, and neither replaces an existing file: a sealed allocation list is
+        never overwritten, whatever the options (move the old one away deliberately).
 
         Parameters
         ----------
@@ -105,13 +113,20 @@ class AllocationList(Result):
         -------
         str
             The SHA-256 hex digest of the written file.
+
+        Raises
+        ------
+        InputError
+            If the list or its ``.sha256`` already exists (nothing is written).
         """
         path = Path(path)
+        targets = [path, Path(f"{path}.sha256")] if seal else [path]
+        refuse_sealed(targets)
         data = self.csv_bytes()
-        path.write_bytes(data)
         digest = hashlib.sha256(data).hexdigest()
+        atomic_write(path, data, private=True, field="output")
         if seal:
-            Path(f"{path}.sha256").write_text(f"{digest}  {path.name}\n")
+            atomic_write(targets[1], f"{digest}  {path.name}\n", private=True, field="output")
         return digest
 
     def sealed_envelopes(self, rng: RNGLike) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -212,6 +227,32 @@ def sha256_of_file(path: str | Path) -> str:
         Hex digest.
     """
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def refuse_sealed(paths: list[Path] | list[str]) -> None:
+    """Raise ``InputError`` if any of the allocation-list files exists (they are never replaced).
+
+    Parameters
+    ----------
+    paths : list of Path or str
+        The list, its ``.sha256``, envelope sheet and key.
+    """
+    found = existing(paths)
+    if found:
+        raise InputError(
+            [
+                Problem(
+                    "output",
+                    f,
+                    "a new file name",
+                    "",
+                    "exists; a sealed allocation list and its companions are never "
+                    "replaced (not even with --force): choose another name, or move the "
+                    "old list away deliberately",
+                )
+                for f in found
+            ]
+        )
 
 
 def verify_allocation_list(path: str | Path, digest: str | None = None) -> bool:

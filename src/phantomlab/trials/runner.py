@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -39,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from phantomlab._io import atomic_write
 from phantomlab._optional import require
 from phantomlab._result import Result, as_figure, new_axes
 from phantomlab._rng import child_seeds
@@ -153,10 +153,12 @@ def _chunk_path(out_dir: Path, i: int) -> Path:
 
 
 def _write_chunk(out_dir: Path, i: int, frame: pd.DataFrame) -> None:
-    final = _chunk_path(out_dir, i)
-    tmp = out_dir / f".{final.name}.{os.getpid()}.tmp"
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, final)
+    atomic_write(
+        _chunk_path(out_dir, i),
+        lambda tmp: frame.to_parquet(tmp, index=False),
+        overwrite=True,
+        field="out_dir",
+    )
 
 
 def _check_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:
@@ -176,7 +178,7 @@ def _check_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:
             )
     else:
         out_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(manifest, indent=2))
+        atomic_write(path, json.dumps(manifest, indent=2), overwrite=True, field="out_dir")
 
 
 def run_replicates(
@@ -301,7 +303,10 @@ def _dask_client(scheduler: Any, n_workers: int, processes: bool) -> Iterator[tu
             n_workers=int(n_workers),
             threads_per_worker=1,
             processes=bool(processes),
-            dashboard_address=":0",
+            # loopback only: the dashboard always, scheduler and workers when they talk TCP
+            # (worker processes; threads use in-process comms and take no host)
+            dashboard_address="127.0.0.1:0",
+            **({"host": "127.0.0.1"} if processes else {}),
             silence_logs=40,
         )
         client = Client(cluster)
