@@ -179,17 +179,25 @@ def test_some_trials_report_a_baseline() -> None:
     assert {t[0] for t in _baseline_targets()} >= {"finn2017", "yanagisawa2020"}
 
 
-@pytest.mark.xfail(
+_BASELINE_ABLATION_TOO_WEAK = pytest.mark.xfail(
     strict=True,
     reason=(
-        "measured: the mechanistic model's baseline pain among patients with PLP is bimodal "
-        "(most near 0 or 9-10); calibrated source population (900 patients, seed 21) "
-        "enrolled under finn2017/yanagisawa2020 criteria: mean 6.60, SD 3.28 vs "
-        "published 4.41 (SD 1.70) and 4.53 (SD 2.42). Criteria cannot narrow a bimodal "
-        "distribution: needs the mechanism's pain readout (mechanisms/, issue #15 point 1)"
+        "measured after issue #15 (saturating cortical amplification): enrolled baseline "
+        "5.61 +- 2.87 (900 patients, seed 21) matches 4.53 +- 2.42 (n = 12) in mean and SD, "
+        "but so does the ablation without criteria (3.77 +- 3.26): with n = 12 the published "
+        "CIs are too wide for the criteria to matter"
     ),
 )
-@pytest.mark.parametrize("target", _baseline_targets(), ids=lambda t: t[0])
+
+
+def _baseline_params() -> list:
+    return [
+        pytest.param(t, marks=_BASELINE_ABLATION_TOO_WEAK) if t[0] == "yanagisawa2020" else t
+        for t in _baseline_targets()
+    ]
+
+
+@pytest.mark.parametrize("target", _baseline_params(), ids=lambda t: t[0])
 def test_enrolled_baseline_matches_published(target: tuple) -> None:
     sid, n, mean, sd, _ = target
     inc = load_trial_spec(sid).inclusion or Inclusion()

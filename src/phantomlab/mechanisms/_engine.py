@@ -47,6 +47,8 @@ ABLATIONS: dict[str, str] = {
     "read as 0: no boost of congruence learning or of cortical learning in training)",
     "neuroma_ectopia": "neuroma-origin (residual-limb) ectopic discharge off (per-patient "
     "neuroma fraction 0; random draws unchanged); the DRG generator is kept",
+    "cortical_saturation": "the cortical amplification of pain grows without bound with the "
+    "lip shift (cortical_gain_saturation read as infinite: the linear form before issue #15)",
 }
 #: Patients per independently seeded block (fixed: results do not depend on workers).
 BLOCK = 2048
@@ -86,6 +88,7 @@ EFFERENCE = _P["efference_input"]
 EFF_PREDICTION = _P["efference_sensory_prediction"]
 K_REORG = _P["cortical_gain_reorganization"]
 K_PERSIST = _P["cortical_gain_persistence"]
+CORT_SAT = _P["cortical_gain_saturation"]
 HAND_ACT_REF = _P["hand_activity_reference"]
 ENT_INITIAL = _P["entanglement_initial"]
 TAU_ENT = _P["tau_entanglement"]
@@ -224,6 +227,7 @@ class _Block:
         # the ablation switches (ABLATIONS); without them these are the registry values
         self.k_reorg = 0.0 if "cortical_pain" in ablate else K_REORG
         self.k_persist = 0.0 if "cortical_pain" in ablate else K_PERSIST
+        self.cort_sat = np.inf if "cortical_saturation" in ablate else CORT_SAT
         self.noci_input = NOCI_INPUT
         self.catastrophizing = "catastrophizing" not in ablate
         self.vf_on = "visual_feedback" not in ablate
@@ -319,7 +323,10 @@ class _Block:
         drive = f_p / sp.MAX_P
         exc = np.asarray(lv.cortical_excitability, float) ** EXC_PAIN
         if self.hyp == "reorganization":
-            cort = 1.0 + exc * self.k_reorg * np.maximum(shift, 0.0) / 8.0
+            # amplification saturates in the shift (issue #15): the lip map keeps drifting
+            # for years, and a linear gain drove chronic pain into the readout's ceiling
+            x = np.maximum(shift, 0.0) / 8.0
+            cort = 1.0 + exc * self.k_reorg * x / (1.0 + x / self.cort_sat)
         else:
             incong = 1.0 - self.cong
             act = self.rep * self.hand_act / HAND_ACT_REF
