@@ -275,7 +275,9 @@ def calibrate_cmd(
 @app.command("posterior")
 def posterior_cmd(
     seed: int = typer.Option(20261124, "--seed", help="Seed of pool, draws and samplers."),
-    budget: str = typer.Option("full", "--budget", help="Simulation budget: full or tiny."),
+    budget: str = typer.Option(
+        "standard", "--budget", help="Simulation budget: standard, full or tiny."
+    ),
     study: list[str] = typer.Option(
         None, "--study", help="Fit only these studies (repeatable; needs --out)."
     ),
@@ -430,7 +432,9 @@ def cohort_cmd(
 @app.command("validate")
 def validate_cmd(
     spec: list[Path] = typer.Option(None, "--spec", help="Predict your own trial-spec YAML."),
-    budget: str = typer.Option("full", "--budget", help="Fold posterior budget: full or tiny."),
+    budget: str = typer.Option(
+        "standard", "--budget", help="Fold posterior budget: standard, full or tiny."
+    ),
     pool: int = typer.Option(None, "--pool", help="Virtual patients (default: the budget's)."),
     seed: int = typer.Option(None, "--seed", help="Seed (default: the calibration's)."),
     group: list[str] = typer.Option(None, "--group", help="Hold out only these groups."),

@@ -487,7 +487,7 @@ def _check_int(name: str, value: int, lo: int, hi: int) -> None:
 
 def validate(
     *,
-    budget: str = "full",
+    budget: str = "standard",
     pool: int | None = None,
     seed: int | None = None,
     n_trials: int = 400,
@@ -499,7 +499,7 @@ def validate(
 
     Parameters
     ----------
-    budget : {"full", "tiny"}
+    budget : {"standard", "full", "tiny"}
         Simulation budget of each fold posterior
         (:data:`~phantomlab.trials.posterior.BUDGETS`).
     pool : int, optional
