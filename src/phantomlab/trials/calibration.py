@@ -665,7 +665,7 @@ def calibration_report(path: str | Path | None = None) -> dict[str, Any]:
     """
     rec = load_calibration(path)
     keys = (
-        "version", "date", "method", "seed", "pool", "data_sha256", "n_targets",
+        "version", "kind", "date", "method", "seed", "pool", "data_sha256", "n_targets",
         "discrepancy",
         "params", "cohort", "arms", "fraction_inside", "loso_fraction_inside", "loso_note",
         "fresh_pool_fraction_inside", "fresh_pool_note", "not_replicable",
@@ -681,6 +681,8 @@ def calibration_report(path: str | Path | None = None) -> dict[str, Any]:
     out["model_changes"] = changes
     out["excluded"] = excluded_targets()
     out["weighting"] = WEIGHTING
+    out["kind"] = rec.get("kind", "point")
+    out["n_posterior"] = len(rec["posterior"]["samples"]) if rec.get("posterior") else 0
     out["in_silico"] = True
     return out
 
@@ -703,11 +705,18 @@ def format_report(rep: Mapping[str, Any]) -> str:
             f"{'Y' if r['inside'] else 'n':>3} "
             + ("" if lo is None else f"{lo:7.2f} {'Y' if r['loso_inside'] else 'n'}")
         )
+    posterior = rep.get("kind") == "posterior"
+    out_of_sample = "leave-one-patient-group-out" if posterior else "leave-one-study-out"
     lines.append(
         f"fraction inside: {rep['fraction_inside']:.2f} of {len(rep['arms'])} arms; "
-        f"leave-one-study-out: {rep.get('loso_fraction_inside') or float('nan'):.2f}; "
+        f"{out_of_sample}: {rep.get('loso_fraction_inside') or float('nan'):.2f}; "
         f"independent pool: {rep.get('fresh_pool_fraction_inside') or float('nan'):.2f}"
     )
+    if posterior:
+        lines.append(
+            f"posterior: {rep.get('n_posterior', 0)} parameter vectors; the table shows the "
+            "posterior medians (predictive intervals: trial replicate --posterior)"
+        )
     if rep.get("weighting"):
         lines.append(f"target weights: {rep['weighting']}")
     for e in rep.get("excluded", []):
