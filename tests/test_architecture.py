@@ -26,7 +26,7 @@ ALLOWED: dict[str, set[str]] = {
     "trials": CORE | BASE | {"therapies", "cohorts"},
     "optimize": CORE | BASE | {"therapies", "cohorts", "trials"},
 }
-LEAVES = {"report", "cli", "web"}
+LEAVES = {"report", "cli", "web", "__main__"}  # __main__: `python -m phantomlab`
 
 
 def _layer(path: Path) -> str:

@@ -27,6 +27,10 @@ def _unit(unit: str) -> Any:
     return ureg.parse_units(unit)
 
 
+#: Longest text accepted as a quantity ("2 mA", "1.5e-3 A/us"); longer input is refused unparsed.
+MAX_QUANTITY_CHARS = 100
+
+
 def as_si(value: Any, unit: str, *, field: str = "value", allow_bare: bool = False) -> float:
     """Convert a user-written quantity to a float in the SI unit ``unit``.
 
@@ -82,6 +86,16 @@ def as_si(value: Any, unit: str, *, field: str = "value", allow_bare: bool = Fal
         text = value.strip()
         if not text:
             raise UnitError(Problem(field, value, f"a quantity in {unit}", "", "empty quantity"))
+        if len(text) > MAX_QUANTITY_CHARS:  # pint's parser slows to minutes on long text
+            raise UnitError(
+                Problem(
+                    field,
+                    value,
+                    f"a quantity in {unit} of at most {MAX_QUANTITY_CHARS} characters",
+                    "",
+                    f"{len(text)} characters is too long for a quantity",
+                )
+            )
         try:
             q = ureg.Quantity(text)
         except Exception as exc:  # pint raises several unrelated types on bad text

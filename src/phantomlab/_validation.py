@@ -8,6 +8,7 @@ turn pydantic's ``ValidationError`` into the same format.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,8 +17,10 @@ from pydantic import ValidationError
 from phantomlab.exceptions import InputError, Problem
 
 __all__ = [
+    "available_memory",
     "check_finite",
     "check_in",
+    "check_memory",
     "check_range",
     "problems_from_pydantic",
     "raise_if",
@@ -173,3 +176,78 @@ def problems_from_pydantic(exc: ValidationError, prefix: str = "") -> list[Probl
             )
         )
     return out
+
+
+def available_memory() -> int:
+    """Bytes this process may still allocate: free RAM, capped by its address-space limit.
+
+    Reads ``MemAvailable`` from ``/proc/meminfo`` (Linux; otherwise the physical memory)
+    and, when ``RLIMIT_AS`` is set, the limit minus the address space already held.
+
+    Returns
+    -------
+    int
+        An estimate in bytes (at least 0).
+    """
+    free = 0
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    free = int(line.split()[1]) * 1024
+                    break
+    except OSError:
+        pass
+    if not free:
+        try:
+            free = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            free = 2**40  # unknown platform: no cap from RAM
+    try:
+        import resource  # POSIX only
+    except ImportError:  # pragma: no cover - Windows
+        return max(int(free), 0)
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        try:
+            with open("/proc/self/statm") as fh:
+                held = int(fh.read().split()[0]) * resource.getpagesize()
+        except OSError:
+            held = 0
+        free = min(free, soft - held)
+    return max(int(free), 0)
+
+
+def check_memory(field: str, value: Any, n_bytes: float, *, what: str = "") -> list[Problem]:
+    """Return a problem if a planned allocation would not fit in memory (check before allocating).
+
+    Parameters
+    ----------
+    field : str
+        The option or field that sets the size (e.g. ``"n_patients x days"``).
+    value : Any
+        The size as the user gave it, for the message.
+    n_bytes : float
+        Estimated bytes the computation will allocate.
+    what : str
+        What would be allocated, for the message (e.g. ``"daily trajectories"``).
+
+    Returns
+    -------
+    list of Problem
+        Zero or one problem.
+    """
+    limit = available_memory()
+    if n_bytes <= limit:
+        return []
+    gib = 2.0**30
+    thing = f"{what} " if what else ""
+    return [
+        Problem(
+            field,
+            value,
+            f"a size that needs <= {limit / gib:.3g} GiB (free memory now)",
+            "",
+            f"{thing}would need about {n_bytes / gib:.3g} GiB",
+        )
+    ]

@@ -8,8 +8,40 @@ program can read them as JSON.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
+
+#: Longest value echoed back in an error line; longer input is cut (a user may pass a file's text).
+MAX_VALUE_CHARS = 120
+#: Longest message part of an error line.
+MAX_TEXT_CHARS = 400
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def one_line(text: object, limit: int = MAX_TEXT_CHARS) -> str:
+    """Return ``text`` as one printable line of at most ``limit`` characters.
+
+    Newlines and other control characters become single spaces; a longer text is
+    cut and ends with ``"..."`` followed by the number of characters left out.
+
+    Parameters
+    ----------
+    text : object
+        Anything; it is converted with ``str``.
+    limit : int
+        The most characters kept before the cut.
+
+    Returns
+    -------
+    str
+        One line without control characters.
+    """
+    s = _CONTROL.sub(" ", str(text)).strip()
+    if len(s) > limit:
+        s = f"{s[:limit]}... ({len(s) - limit} more characters)"
+    return s
 
 
 @dataclass(frozen=True)
@@ -48,8 +80,13 @@ class Problem:
         return d
 
     def line(self) -> str:
-        """Return the problem as one line: ``field = value: message [limit; source]``."""
-        parts = [f"{self.field} = {self.value!s}: {self.message}"]
+        """Return the problem as one line: ``field = value: message [limit; source]``.
+
+        Control characters become spaces and long values are cut, so a problem is
+        always one line of bounded length whatever the user passed in.
+        """
+        value = one_line(self.value, MAX_VALUE_CHARS)
+        parts = [f"{one_line(self.field, MAX_VALUE_CHARS)} = {value}: {one_line(self.message)}"]
         extra = "; ".join(
             p
             for p in (
@@ -59,7 +96,7 @@ class Problem:
             if p
         )
         if extra:
-            parts.append(f"({extra})")
+            parts.append(f"({one_line(extra)})")
         return " ".join(parts)
 
 

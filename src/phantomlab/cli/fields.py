@@ -50,6 +50,25 @@ def _xyz_table(path: Path, cols: tuple[str, str, str], field: str) -> tuple[Any,
     return df, arr
 
 
+def _amperes(text: str, field: str, *, positive: bool = False) -> float:
+    """Return a current such as ``"2 mA"`` in A, finite (and > 0 when ``positive``)."""
+    from phantomlab._validation import check_finite, check_range, raise_if
+
+    value = as_si(text, "A", field=field)
+    problems = check_finite(field, value)
+    if not problems and positive:
+        problems = check_range(field, value * 1e3, low=0.0, low_inclusive=False, unit="mA")
+    raise_if(problems)
+    return value
+
+
+def _roi_mm(value: float, field: str = "roi-mm") -> None:
+    """Check an ROI radius in mm: positive and inside a head (<= 100 mm)."""
+    from phantomlab._validation import check_range, raise_if
+
+    raise_if(check_range(field, value, low=0.0, low_inclusive=False, high=100.0, unit="mm"))
+
+
 def _model(radii_mm: str | None, sigma: str | None) -> Any:
     from phantomlab.fields import SphereModel, default_model
 
@@ -91,7 +110,7 @@ def sphere(
     check_outputs(force, out=out)
 
     model = _model(radii_mm, sigma)
-    cur = as_si(current, "A", field="current")
+    cur = _amperes(current, "current")
     a = _electrode(anode, anode_mm, "anode")
     c = _electrode(cathode, cathode_mm, "cathode")
     df, xyz = _xyz_table(points, ("x_mm", "y_mm", "z_mm"), "points")
@@ -126,6 +145,7 @@ def tms(
     json_out: bool = typer.Option(False, "--json", help="Print a JSON summary."),
 ) -> None:
     """E-field of magnetic dipoles above a spherical conductor (conductivity-free)."""
+    from phantomlab._validation import check_finite, raise_if
     from phantomlab.fields import tms_efield
 
     check_outputs(force, out=out)
@@ -134,6 +154,7 @@ def tms(
         rate = float(didt)  # the contract's bare number means A/s
     except ValueError:
         rate = as_si(didt, "A/s", field="didt")
+    raise_if(check_finite("didt", rate))
     _, dpos = _xyz_table(dipoles, ("x_mm", "y_mm", "z_mm"), "dipoles")
     _, mom = _xyz_table(dipoles, ("mx", "my", "mz"), "dipoles")
     df, xyz = _xyz_table(points, ("x_mm", "y_mm", "z_mm"), "points")
@@ -208,9 +229,16 @@ def optimize_ti_cmd(
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Exhaustive TI search (all two-pair montages x current splits), focality objective."""
-    from phantomlab.fields import optimize_ti_for_target
+    from phantomlab._validation import check_memory, check_range, raise_if
+    from phantomlab.fields import default_model, get_cap, optimize_ti_for_target
 
-    cur = as_si(total_current, "A", field="total-current")
+    cur = _amperes(total_current, "total-current", positive=True)
+    _roi_mm(roi_mm)
+    raise_if(check_range("spacing-mm", spacing_mm, low=1.0, high=20.0, unit="mm"))
+    # the lead field: every grid point of a 100 mm ball, 3 components per electrode
+    n_points = 4.0 / 3.0 * np.pi * (100.0 / spacing_mm) ** 3
+    n_bytes = 2 * 8 * 3 * n_points * len(get_cap(cap, default_model()).names)
+    raise_if(check_memory("spacing-mm", spacing_mm, n_bytes, what="the lead field"))
     with err_console.status(f"TI search over the {cap} cap (lead field, bound, exact pass) ..."):
         res = optimize_ti_for_target(
             target, cap=cap, total_current=cur, roi_radius=roi_mm * 1e-3, spacing=spacing_mm * 1e-3
@@ -238,8 +266,9 @@ def optimize_tdcs_cmd(
     """Linear-programming tDCS optimisation (Saturnino et al. 2019)."""
     from phantomlab.fields import optimize_tdcs_for_target
 
-    tot = as_si(total_current, "A", field="total-current")
-    mx = as_si(max_individual, "A", field="max-individual")
+    tot = _amperes(total_current, "total-current", positive=True)
+    mx = _amperes(max_individual, "max-individual", positive=True)
+    _roi_mm(roi_mm)
     d = None if direction is None else _floats(direction, "direction", 3)
     with err_console.status("tDCS linear program ..."):
         res = optimize_tdcs_for_target(

@@ -45,12 +45,14 @@ _JSON = typer.Option(False, "--json", help="Print one JSON object instead of tex
 @contextmanager
 def _warnings_to_stderr() -> Iterator[None]:
     """Print library warnings as one ``warning:`` line each on stderr."""
+    from phantomlab.exceptions import one_line
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         yield
     for w in caught:
         if issubclass(w.category, UserWarning):
-            typer.echo(f"warning: {w.message}", err=True)
+            typer.echo(f"warning: {one_line(w.message)}", err=True)
 
 
 def _column(df: pd.DataFrame, name: str, option: str) -> pd.Series:

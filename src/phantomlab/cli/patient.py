@@ -26,6 +26,12 @@ def simulate(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Simulate a cohort from amputation and summarise the last 28 days (in silico)."""
+    from phantomlab._validation import raise_if
+    from phantomlab.mechanisms.patient import check_trajectory_memory
+
+    if 1 <= n <= 1_000_000 and 1 <= days <= 36_500:  # else the cohort names the bad one
+        raise_if(check_trajectory_memory(n, days))  # before building the cohort
+
     import numpy as np
 
     from phantomlab._io import atomic_write

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -158,6 +159,8 @@ def curve(
         unit, factor = th.curve_unit if name == th.curve_param else display_unit(name)
         try:
             grid = [float(v) / factor for v in values.split(",") if v.strip()]
+            if not all(math.isfinite(v) for v in grid):
+                raise ValueError("not finite")
         except ValueError:
             fail(
                 Problem(

@@ -67,7 +67,8 @@ from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from phantomlab._result import Result, as_figure
 from phantomlab._rng import RNGLike, child_seeds
-from phantomlab._validation import check_in, check_range, raise_if
+from phantomlab._validation import check_in, check_memory, check_range, raise_if
+from phantomlab.exceptions import Problem
 from phantomlab.mechanisms._engine import (
     ABLATIONS,
     BLOCK,
@@ -91,6 +92,7 @@ __all__ = [
     "Levers",
     "Trajectory",
     "lever_names",
+    "check_trajectory_memory",
     "with_levers",
 ]
 
@@ -215,6 +217,33 @@ class Trajectory(Result):
         ax.set_ylim(0, 10)
         ax.legend(loc="upper right")
         return as_figure(ax)
+
+
+def check_trajectory_memory(n_patients: int, days: int, *, record: bool = True) -> list[Problem]:
+    """Return a problem if a run's daily trajectories would not fit in free memory.
+
+    Call it before building a large :class:`Cohort`: the check costs nothing, the
+    cohort and its run do not.
+
+    Parameters
+    ----------
+    n_patients : int
+        Patients in the cohort.
+    days : int
+        Days to run.
+    record : bool
+        Whether every day is kept (see :meth:`Cohort.run`).
+
+    Returns
+    -------
+    list of Problem
+        Zero or one problem.
+    """
+    # every read-out of every recorded day, held twice while the blocks are joined
+    n_bytes = 2 * 8 * len(READOUTS) * n_patients * (days if record else 1)
+    return check_memory(
+        "n_patients x days", f"{n_patients} x {days}", n_bytes, what="the daily trajectories"
+    )
 
 
 class Cohort:
@@ -383,6 +412,7 @@ class Cohort:
             Daily read-outs.
         """
         raise_if(check_range("days", days, low=1, high=36_500))
+        raise_if(check_trajectory_memory(self.n_patients, days, record=record))
         sched: Callable[[int], Levers]
         scheduled = callable(levers)
         if callable(levers):

@@ -338,6 +338,7 @@ class OptimizationSession:
         space = default_space(modality)
         problems = _check_report("baseline_nrs", baseline_nrs)
         problems += _check_report("side_effect_limit", side_effect_limit)
+        problems += check_range("seed", seed, low=0, high=2**32 - 1)  # numpy seeds are >= 0
         if objective == "responder" and baseline_nrs is None:
             problems.append(
                 Problem(

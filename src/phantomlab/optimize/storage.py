@@ -63,7 +63,7 @@ from sqlalchemy import (
     func,
     select,
 )
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from phantomlab._io import private_file
@@ -258,7 +258,7 @@ class SessionStore:
         try:
             self.engine: Engine = self._make_engine(self.url)
             self._init_schema()
-        except (ArgumentError, OperationalError, ModuleNotFoundError) as exc:
+        except (ArgumentError, DatabaseError, ModuleNotFoundError) as exc:  # not a database
             raise InputError(
                 Problem(
                     "db",

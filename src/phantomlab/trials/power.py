@@ -160,6 +160,12 @@ class PowerResult(Result):
         return fig
 
 
+#: Most sample sizes one power curve may hold.
+MAX_N_VALUES = 1000
+#: Largest sample size per arm (assumed: far above any PLP trial; bounds simulation memory).
+MAX_N_PER_ARM = 100_000
+
+
 def parse_n_range(text: str) -> list[int]:
     """Parse ``"20:200:20"`` (start:stop:step, inclusive), ``"30"`` or ``"20,40,80"``.
 
@@ -180,14 +186,22 @@ def parse_n_range(text: str) -> list[int]:
             step = parts[2] if len(parts) > 2 else 1
             if step <= 0 or stop < start or len(parts) > 3:
                 raise ValueError
-            out = list(range(start, stop + 1, step))
+            sizes = range(start, stop + 1, step)
+            out = list(sizes) if len(sizes) <= MAX_N_VALUES else [0]  # len() first: no 1e9 lists
         else:
-            out = [int(p) for p in text.split(",") if p.strip()]
+            out = [int(p) for p in text.split(",", MAX_N_VALUES + 1) if p.strip()]
     except ValueError:
         out = []
-    if not out or min(out) < 2 or len(out) > 1000:
+    if not out or min(out) < 2 or max(out) > MAX_N_PER_ARM or len(out) > MAX_N_VALUES:
         raise InputError(
-            Problem("n", text, "start:stop:step or a comma list of ints >= 2", "", "bad range")
+            Problem(
+                "n",
+                text,
+                f"start:stop:step or a comma list of at most {MAX_N_VALUES} ints "
+                f">= 2 and <= {MAX_N_PER_ARM}",
+                "",
+                "bad range",
+            )
         )
     return out
 
