@@ -14,7 +14,17 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "phantomlab"
-CORE = {"_units", "_validation", "_rng", "_params", "_result", "_optional", "_io", "exceptions"}
+CORE = {
+    "_units",
+    "_validation",
+    "_rng",
+    "_params",
+    "_result",
+    "_optional",
+    "_io",
+    "_yaml",
+    "exceptions",
+}
 BASE = {"protocols", "fields", "mechanisms", "meta", "evidence"}
 ALLOWED: dict[str, set[str]] = {
     **{c: CORE for c in CORE},

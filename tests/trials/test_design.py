@@ -92,7 +92,7 @@ def test_bad_files(tmp_path):
     p.write_text("arms: [unclosed\n")
     with pytest.raises(InputError) as ei:
         load_design(p)
-    assert "cannot parse" in ei.value.problems[0].message
+    assert "syntax error" in ei.value.problems[0].message
     p.write_text("- just a list\n")
     with pytest.raises(InputError):
         load_design(p)

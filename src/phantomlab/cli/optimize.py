@@ -13,7 +13,6 @@ from typing import Any
 
 import typer
 
-from phantomlab._io import parse_error_text
 from phantomlab.cli._common import FORCE, check_outputs, emit_json, fail, write_figure
 from phantomlab.exceptions import Problem
 
@@ -272,17 +271,9 @@ def rank(
 
     feats: dict[str, Any] = {}
     if features is not None:
-        import yaml
+        from phantomlab._yaml import load_file
 
-        if not features.is_file():
-            fail(
-                Problem("--features", str(features), "an existing YAML/JSON file", "", "not found")
-            )
-        data: Any = None
-        try:
-            data = yaml.safe_load(features.read_text())
-        except yaml.YAMLError as exc:
-            fail(Problem("--features", str(features), "YAML or JSON", "", parse_error_text(exc)))
+        data: Any = load_file(features, field="--features")
         if not isinstance(data, dict):
             fail(Problem("--features", str(features), "a mapping of features", "", "not a mapping"))
         feats.update(data)

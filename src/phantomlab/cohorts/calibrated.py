@@ -16,7 +16,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from phantomlab._io import atomic_write, parse_error_text, user_data_dir
+from phantomlab._io import atomic_write, user_data_dir
+from phantomlab._yaml import load_file
 from phantomlab.cohorts.spec import CohortSpec, default_cohort_spec
 from phantomlab.exceptions import InputError, Problem
 
@@ -128,18 +129,7 @@ def load_calibration(path: str | Path | None = None) -> dict[str, Any]:
             Problem("calibration", str(p), "an existing calibration file", "",
                     "not found; run `phantomlab trial calibrate`")
         )  # fmt: skip
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(
-            Problem(
-                "calibration",
-                str(p),
-                "a calibration JSON",
-                "",
-                f"not JSON: {parse_error_text(exc)}",
-            )
-        ) from None
+    data = load_file(p, field="calibration")
     if not isinstance(data, dict) or "params" not in data or "cohort" not in data:
         raise InputError(Problem("calibration", str(p), "a calibration JSON", "", "malformed"))
     return data

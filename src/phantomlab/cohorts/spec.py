@@ -32,12 +32,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from phantomlab._io import parse_error_text
 from phantomlab._params import Kind, Param, check_provenance, make_param
 from phantomlab._validation import problems_from_pydantic
+from phantomlab._yaml import load_file
 from phantomlab.cohorts.distributions import (
     Bernoulli,
     Categorical,
@@ -277,14 +276,7 @@ def load_cohort_spec(source: str | Path | dict[str, Any]) -> CohortSpec:
         where = "cohort"
     else:
         path = Path(source)
-        if not path.is_file():
-            raise InputError(Problem("cohort", str(path), "an existing YAML file", "", "not found"))
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as exc:
-            raise InputError(
-                Problem("cohort", str(path), "valid YAML", "", parse_error_text(exc))
-            ) from None
+        data = load_file(path, field="cohort")
         where = path.name
     if not isinstance(data, dict):
         raise InputError(Problem(where, type(data).__name__, "a mapping", "", "not a mapping"))

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from phantomlab._yaml import load_file, load_text
 from phantomlab.exceptions import InputError, Problem, ProtocolError
 from phantomlab.protocols._base import ProtocolBase
 from phantomlab.protocols.registry import MODALITIES, model_for, protocol_adapter
@@ -122,35 +123,14 @@ def problems_from_validation(exc: ValidationError, prefix: str = "") -> list[Pro
 def _parse_text(text: str, origin: str) -> Any:
     if len(text) > _MAX_TEXT:
         raise ProtocolError(Problem(origin, f"{len(text)} characters", "<= 1 MB", "", "too long"))
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ProtocolError(
-            Problem(origin, where, "valid YAML or JSON", "", f"syntax error: {problem}")
-        ) from None
-    except (ValueError, TypeError, RecursionError) as exc:  # e.g. bad timestamps, deep nesting
-        raise ProtocolError(
-            Problem(origin, "?", "valid YAML or JSON", "", f"cannot parse: {exc}")
-        ) from None
+    return load_text(text, field=origin, error=ProtocolError)
 
 
 def _read_source(source: Any) -> Any:
     if isinstance(source, dict | ProtocolBase):
         return source
     if isinstance(source, Path):
-        if not source.is_file():
-            what = "is a directory" if source.is_dir() else "not found"
-            raise ProtocolError(Problem("file", str(source), "an existing file", "", what))
-        try:
-            text = source.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ProtocolError(
-                Problem("file", str(source), "a readable UTF-8 text file", "", str(exc))
-            ) from None
-        return _parse_text(text, "file")
+        return load_file(source, field="file", error=ProtocolError, max_bytes=_MAX_TEXT)
     if isinstance(source, str):
         stripped = source.strip()
         if "\n" not in stripped and stripped.lower().endswith((".yaml", ".yml", ".json")):

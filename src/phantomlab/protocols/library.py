@@ -18,8 +18,7 @@ from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
+from phantomlab._yaml import load_text
 from phantomlab.exceptions import Problem, ProtocolError
 from phantomlab.protocols._base import ProtocolBase
 
@@ -68,7 +67,7 @@ def _raw_library() -> dict[str, dict[str, Any]]:
         .joinpath("data/reference_protocols.yaml")
         .read_text()
     )
-    data = yaml.safe_load(text)
+    data = load_text(text, field="reference_protocols.yaml")
     return {str(k): v for k, v in data.items()}
 
 

@@ -14,19 +14,17 @@ documented with a worked example in ``docs/trials.md``.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from phantomlab._io import parse_error_text
 from phantomlab._units import as_si
 from phantomlab._validation import problems_from_pydantic
+from phantomlab._yaml import load_file
 from phantomlab.exceptions import InputError, Problem
 from phantomlab.trials.strategy import Design, design_names, get_design
 
@@ -592,22 +590,7 @@ def load_design(source: str | Path | dict[str, Any] | TrialDesign) -> TrialDesig
         return source
     data: Any = source
     if isinstance(source, str | Path):
-        path = Path(source)
-        if not path.exists():
-            raise InputError(Problem("design", str(path), "an existing file", "", "not found"))
-        text = path.read_text()
-        try:
-            data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-        except (yaml.YAMLError, json.JSONDecodeError) as exc:
-            raise InputError(
-                Problem(
-                    "design",
-                    str(path),
-                    "valid YAML/JSON",
-                    "",
-                    f"cannot parse: {parse_error_text(exc)}",
-                )
-            ) from None
+        data = load_file(Path(source), field="design")
     if not isinstance(data, dict):
         raise InputError(
             Problem("design", type(data).__name__, "a mapping of fields", "", "not a mapping")

@@ -42,6 +42,7 @@ from phantomlab._io import atomic_write
 from phantomlab._optional import require
 from phantomlab._result import Result, as_figure, new_axes
 from phantomlab._rng import child_seeds
+from phantomlab._yaml import load_file
 from phantomlab.exceptions import InputError, Problem
 from phantomlab.trials.analysis import analyze
 from phantomlab.trials.design import TrialDesign
@@ -164,7 +165,7 @@ def _write_chunk(out_dir: Path, i: int, frame: pd.DataFrame) -> None:
 def _check_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:
     path = out_dir / "manifest.json"
     if path.exists():
-        old = json.loads(path.read_text())
+        old = load_file(path, field="out_dir manifest")
         diff = [k for k in manifest if old.get(k) != manifest[k]]
         if diff:
             raise InputError(

@@ -38,8 +38,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 from scipy import stats as sps
 
-from phantomlab._io import atomic_write, existing, parse_error_text
+from phantomlab._io import atomic_write, existing
 from phantomlab._validation import problems_from_pydantic
+from phantomlab._yaml import load_file
 from phantomlab.cohorts.enrolment import Inclusion
 from phantomlab.exceptions import InputError, Problem
 from phantomlab.trials.strategy import Design, design_names, get_design
@@ -521,12 +522,7 @@ def load_trial_spec(source: str | Path | dict[str, Any]) -> TrialSpec:
                         "not found",
                     )
                 )
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as exc:
-            raise InputError(
-                Problem("spec", str(path), "valid YAML", "", parse_error_text(exc))
-            ) from None
+        data = load_file(path, field="spec")
     if not isinstance(data, dict):
         raise InputError(Problem("spec", type(data).__name__, "a mapping", "", "not a mapping"))
     try:
@@ -626,7 +622,7 @@ def inclusion_map() -> dict[str, Inclusion]:
         Criteria of each study listed; each criterion with where it was read.
     """
     path = Path(str(resources.files("phantomlab.trials") / "data" / "inclusion.yaml"))
-    raw = yaml.safe_load(path.read_text()) or {}
+    raw = load_file(path, field="inclusion.yaml") or {}
     out = {}
     for sid, d in raw.items():
         if str(sid).startswith("_"):  # YAML anchors (shared defaults)
