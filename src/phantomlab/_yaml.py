@@ -97,8 +97,9 @@ def _scan_events(text: str, field: str, error: type[InputError], max_nodes: int)
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
-                line = event.start_mark.line + 1
-                _fail(error, field, f"line {line}", f"nesting depth <= {MAX_DEPTH}", "too deep")
+                mark = event.start_mark
+                line = f"line {mark.line + 1}" if mark is not None else "?"
+                _fail(error, field, line, f"nesting depth <= {MAX_DEPTH}", "too deep")
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
         events += 1

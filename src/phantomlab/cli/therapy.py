@@ -192,8 +192,17 @@ def course(
     hypothesis: str = typer.Option("reorganization", "--hypothesis", help="Cortical hypothesis."),
     seed: int = typer.Option(0, "--seed", help="Seed of the therapy draws."),
     as_json: bool = typer.Option(False, "--json", help="Print the daily table as JSON."),
+    allow_unsafe: str | None = typer.Option(
+        None,
+        "--allow-unsafe",
+        help="Simulate a protocol that fails the safety check; REASON is logged and recorded.",
+    ),
 ) -> None:
-    """Simulate one course of PROTOCOL on a virtual cohort and summarise it (in silico)."""
+    """Simulate one course of PROTOCOL on a virtual cohort and summarise it (in silico).
+
+    A protocol that violates a safety limit, or whose safety cannot be assessed, is
+    refused (exit 2) unless --allow-unsafe gives a reason.
+    """
     from phantomlab.therapies import simulate_course
 
     _hypothesis(hypothesis)
@@ -203,8 +212,17 @@ def course(
         fail(Problem("--days", days, "1 to 3650", "", "out of range"))
     p = _load(protocol)
     with err_console.status("simulating course ..."):
-        res = simulate_course(p, n_patients=patients, days=days, hypothesis=hypothesis, rng=seed)
+        res = simulate_course(
+            p, n_patients=patients, days=days, hypothesis=hypothesis, rng=seed,
+            allow_unsafe=allow_unsafe,
+        )  # fmt: skip
     if as_json:
-        emit_json({"summary": res.summary(), "daily": res.to_frame().to_dict(orient="records")})
+        emit_json(
+            {
+                "summary": res.summary(),
+                "safety_note": res.safety_note,
+                "daily": res.to_frame().to_dict(orient="records"),
+            }
+        )
     else:
         typer.echo(res.summary())

@@ -51,7 +51,8 @@ class ProtocolSafety:
         Returns
         -------
         list of Problem
-            Error-severity problems (published limits, malformed fields).
+            Error-severity problems (published limits, plausibility bounds, malformed
+            fields) and one per error rule that cannot be assessed.
         """
         self.n_checked += 1
         try:
@@ -59,7 +60,7 @@ class ProtocolSafety:
         except InputError as exc:
             return [p for p in exc.problems if p.severity == "error"]
         report = check_protocol(proto, require_complete=self.require_complete)
-        return list(report.errors)
+        return report.blocking_problems()  # violated rules and rules not assessable
 
     def __repr__(self) -> str:
         return f"ProtocolSafety(require_complete={self.require_complete})"

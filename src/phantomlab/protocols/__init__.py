@@ -50,10 +50,12 @@ from phantomlab.protocols.reporting import ReportItem, reporting_checklist
 from phantomlab.protocols.rules import SafetyRule
 from phantomlab.protocols.safety import (
     ParameterBound,
+    RuleOutcome,
     SafetyReport,
     check_protocol,
     parameter_bounds,
     protocol_quantities,
+    require_safe,
     safety_rules,
     safety_table,
 )
@@ -85,6 +87,7 @@ __all__ = [
     "PulsedElectrical",
     "ReferenceEntry",
     "ReportItem",
+    "RuleOutcome",
     "SafetyReport",
     "SafetyRule",
     "Schedule",
@@ -111,6 +114,7 @@ __all__ = [
     "reference_name",
     "register_protocol",
     "reporting_checklist",
+    "require_safe",
     "safety_rules",
     "safety_table",
     "shannon_k",

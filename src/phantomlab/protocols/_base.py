@@ -294,6 +294,14 @@ class ProtocolBase(StrictModel):
         q: dict[str, Any] = self.dose().to_dict()
         q.pop("components", None)
         q["duration_s"] = getattr(self, "duration", None)
+        sched = self.schedule
+        per_week = sched.per_week if sched is not None else None
+        per_day = sched.per_day if sched is not None else None
+        session = q.get("session_duration_s")
+        q["sessions_per_week"] = per_week
+        q["sessions_per_day"] = per_day
+        q["time_per_week_s"] = per_week * session if per_week and session else None
+        q["time_per_day_s"] = per_day * session if per_day and session else None
         for key, (fname, _, _) in type(self).quantity_units.items():
             q[key] = getattr(self, fname, None)
         return q

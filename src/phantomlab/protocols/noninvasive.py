@@ -57,6 +57,7 @@ class TDCS(ProtocolBase):
     report_fields = ("ramp_up", "ramp_down", "target", "schedule.sessions", "schedule.per_week")
     quantity_units: ClassVar[dict[str, tuple[str, str, str]]] = {
         "electrode_area_m2": ("electrode_area", "m^2", "cm^2"),
+        "cathode_area_m2": ("cathode_area", "m^2", "cm^2"),
     }
     search_space = SearchSpec(
         parameters=(
@@ -203,10 +204,34 @@ class RTMS(ProtocolBase):
     burst_frequency: Frequency = Field(None, description="TBS: pulse rate within a burst.")
     pulses_per_burst: Count = Field(None, description="TBS: pulses per burst.")
     duration: Duration = Field(None, description="Session duration, e.g. '20 min'.")
+    motor_threshold: Intensity = Field(
+        None,
+        description="The patient's resting motor threshold in % of the stimulator's maximum "
+        "output, e.g. '45 %MSO'. With it the safety check converts an intensity between "
+        "%MSO and %MT/%RMT; without it a rule written in the other unit is not assessable.",
+    )
+    active_motor_threshold: Intensity = Field(
+        None,
+        description="The patient's active motor threshold in %MSO, to convert '%AMT' intensities.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         problems: list[Problem] = []
+        for name in ("motor_threshold", "active_motor_threshold"):
+            value = getattr(self, name)
+            if value is not None:
+                pct, ref = parse_intensity(value)
+                if ref != "MSO" or pct > 100:
+                    problems.append(
+                        Problem(
+                            name,
+                            value,
+                            "a percentage of the maximum stimulator output, <= 100 %MSO",
+                            "",
+                            "a motor threshold is measured in %MSO",
+                        )
+                    )
         if self.pattern in ("iTBS", "cTBS", "imTBS") and self.frequency is not None:
             if self.burst_frequency is not None and self.burst_frequency <= self.frequency:
                 problems.append(
@@ -318,13 +343,43 @@ class RTMS(ProtocolBase):
         )
         return {"pulse_rate_Hz": rate, "pulses_per_session": pulses, "session_duration_s": duration}
 
-    def safety_quantities(self) -> dict[str, Any]:
-        """Return the base quantities plus ``intensity_pct_mt`` (% of the motor threshold)."""
-        q = super().safety_quantities()
-        q["intensity_pct_mt"] = None
+    def intensity_in(self) -> dict[str, float | None]:
+        """Return the intensity in every unit it can be written in (``None`` if unknown).
+
+        An intensity in %MT/%RMT becomes %MSO through ``motor_threshold``; one in
+        %MSO becomes %MT through it; one in %AMT becomes %MSO through
+        ``active_motor_threshold`` (and %MT through both thresholds).
+
+        Returns
+        -------
+        dict
+            ``{"pct_mt", "pct_mso", "pct_threshold"}``; ``pct_threshold`` is the stated
+            percentage of a threshold (%MT, %RMT or %AMT).
+        """
         pct, ref = self.intensity_percent()
+        rmt = parse_intensity(self.motor_threshold)[0] if self.motor_threshold else None
+        amt = (
+            parse_intensity(self.active_motor_threshold)[0] if self.active_motor_threshold else None
+        )
+        mt = mso = None
         if ref in ("MT", "RMT"):
-            q["intensity_pct_mt"] = pct
+            mt = pct
+            mso = pct * rmt / 100 if pct is not None and rmt else None
+        elif ref == "MSO":
+            mso = pct
+            mt = pct / rmt * 100 if pct is not None and rmt else None
+        elif ref == "AMT" and pct is not None and amt:
+            mso = pct * amt / 100
+            mt = mso / rmt * 100 if rmt else None
+        return {"pct_mt": mt, "pct_mso": mso, "pct_threshold": pct if ref != "MSO" else None}
+
+    def safety_quantities(self) -> dict[str, Any]:
+        """Return the base quantities plus the intensity in %MT, %MSO and % of a threshold."""
+        q = super().safety_quantities()
+        i = self.intensity_in()
+        q["intensity_pct_mt"] = i["pct_mt"]
+        q["intensity_pct_mso"] = i["pct_mso"]
+        q["intensity_pct_threshold"] = i["pct_threshold"]
         return q
 
     def missing_required(self) -> list[tuple[str, str]]:

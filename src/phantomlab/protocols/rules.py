@@ -40,6 +40,12 @@ QUANTITIES: dict[str, tuple[str, str, str]] = {
     "train_duration_s": ("train_duration", "s", "s"),
     "inter_train_interval_s": ("inter_train_interval", "s", "s"),
     "intensity_pct_mt": ("intensity", "", "%MT"),
+    "intensity_pct_mso": ("intensity", "", "%MSO"),
+    "intensity_pct_threshold": ("intensity", "", "% of a threshold"),
+    "sessions_per_week": ("schedule.per_week", "", ""),
+    "sessions_per_day": ("schedule.per_day", "", ""),
+    "time_per_week_s": ("time_per_week (derived)", "s", "h"),
+    "time_per_day_s": ("time_per_day (derived)", "s", "h"),
     "pulses_per_session": ("pulses_per_session", "", ""),
     "sessions": ("schedule.sessions", "", ""),
     "shannon_k": ("shannon_k (derived)", "", ""),
@@ -127,6 +133,10 @@ class SafetyRule:
         Conditions (quantity, comparison, value) under which the rule applies.
     message : str
         What a violation means.
+    plausibility : bool
+        A bound on a value as stated (e.g. at most 100 %MSO): the rule is not
+        applicable when the protocol does not state the value, instead of "not
+        assessable".
     """
 
     id: str
@@ -139,6 +149,7 @@ class SafetyRule:
     where: str = ""
     when: tuple[tuple[str, str, float], ...] = ()
     message: str = ""
+    plausibility: bool = False
 
     def applies(self, quantities: Mapping[str, Any]) -> bool | None:
         """Return whether the ``when`` conditions hold (``None`` if undetermined).
@@ -151,15 +162,17 @@ class SafetyRule:
         Returns
         -------
         bool or None
-            ``None`` when a condition's quantity is unknown.
+            ``False`` as soon as one known condition fails (whatever the unknown
+            ones), ``None`` when no condition fails but one is unknown.
         """
+        unknown = False
         for key, op, value in self.when:
             v = quantities.get(key)
             if v is None:
-                return None
-            if not OPS[op](v, value):
+                unknown = True
+            elif not OPS[op](v, value):
                 return False
-        return True
+        return None if unknown else True
 
     def limit_text(self) -> str:
         """Return the allowed range in display units, e.g. ``"<= 4 mA"``."""
@@ -180,4 +193,5 @@ class SafetyRule:
             "where": self.where,
             "when": when,
             "message": self.message,
+            "plausibility": self.plausibility,
         }

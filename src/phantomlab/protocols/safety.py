@@ -1,24 +1,35 @@
 """Safety rules as data, and the check of a protocol against them.
 
-Two kinds of rule:
+Three kinds of rule:
 
 * **published limits** (``data/safety_rules.csv``): each row is a modality, a
   quantity, an allowed comparison and limit (SI), a severity, a citation and where
   the value was read. Only values read in a source are encoded (see the citations).
   Exceeding one is an **error**: the protocol is invalid unless the caller passes an
   explicit override, which is logged and kept as a warning.
+* **plausibility bounds** (``data/plausibility_rules.csv``): physical limits (at most
+  100 %MSO, at most 24 h of sessions a day) and bounds on stated values from a
+  source or marked ``assumed`` with the reason. Exceeding one is an **error**.
 * **range used in published PLP studies**: derived at run time from the reference
   library (:mod:`phantomlab.protocols.library`): for each modality and parameter, the
   minimum and maximum over the studies' active protocols. Outside it is a **warning**.
 
-A check returns every violation at once.
+A check returns every violation at once, and the outcome of **every** rule that
+concerns the protocol: passed, violated, not assessable (a value or a condition it
+needs is unknown, e.g. an intensity in %MSO without the patient's motor threshold)
+or not applicable (its condition does not hold). The verdict is ``valid`` only if no
+error rule is violated and none is left not assessable.
+
+Simulations call :func:`require_safe`: a protocol whose verdict is not ``valid`` is
+refused unless the caller gives an explicit reason (``allow_unsafe``), which is
+logged and recorded in the result.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -35,9 +46,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ParameterBound",
+    "RuleOutcome",
     "SafetyReport",
     "SafetyRule",
     "check_protocol",
+    "plausibility_rules",
+    "require_safe",
     "parameter_bounds",
     "protocol_quantities",
     "safety_rules",
@@ -73,19 +87,11 @@ def _parse_when(text: str) -> tuple[tuple[str, str, float], ...]:
     return tuple(out)
 
 
-@lru_cache(maxsize=1)
-def published_rules() -> tuple[SafetyRule, ...]:
-    """Return the published safety limits of ``data/safety_rules.csv``.
-
-    Returns
-    -------
-    tuple of SafetyRule
-        One per row.
-    """
+def _read_rules(name: str, plausibility: bool) -> tuple[SafetyRule, ...]:
     import csv
     import io
 
-    text = resources.files("phantomlab.protocols").joinpath("data/safety_rules.csv").read_text()
+    text = resources.files("phantomlab.protocols").joinpath(f"data/{name}").read_text()
     rules = []
     for row in csv.DictReader(io.StringIO(text)):
         rules.append(
@@ -100,9 +106,42 @@ def published_rules() -> tuple[SafetyRule, ...]:
                 where=row["where"],
                 when=_parse_when(row["when"]),
                 message=row["message"],
+                plausibility=plausibility,
             )
         )
     return tuple(rules)
+
+
+@lru_cache(maxsize=1)
+def published_rules() -> tuple[SafetyRule, ...]:
+    """Return the published safety limits of ``data/safety_rules.csv``.
+
+    Returns
+    -------
+    tuple of SafetyRule
+        One per row.
+    """
+    return _read_rules("safety_rules.csv", plausibility=False)
+
+
+@lru_cache(maxsize=1)
+def plausibility_rules() -> tuple[SafetyRule, ...]:
+    """Return the plausibility bounds of ``data/plausibility_rules.csv``.
+
+    Physical limits (at most 100 %MSO; the sessions of a day fit in 24 h) and bounds
+    on stated values (each with its source, or ``assumed`` with the reason). A
+    modality ``*`` means every registered modality.
+
+    Returns
+    -------
+    tuple of SafetyRule
+        One per row; severity ``"error"``; not applicable when the value is unstated.
+    """
+    return _read_rules("plausibility_rules.csv", plausibility=True)
+
+
+def _concerns(rule: SafetyRule, modality: str) -> bool:
+    return modality in rule.modalities or "*" in rule.modalities
 
 
 @lru_cache(maxsize=1)
@@ -172,14 +211,14 @@ def declared_rules() -> tuple[SafetyRule, ...]:
 
 
 def safety_rules() -> tuple[SafetyRule, ...]:
-    """Return every rule: published limits, limits declared by classes, PLP-study ranges.
+    """Return every rule: published limits, plausibility bounds, class limits, PLP ranges.
 
     Returns
     -------
     tuple of SafetyRule
         The full rule table.
     """
-    return published_rules() + declared_rules() + plp_range_rules()
+    return published_rules() + plausibility_rules() + declared_rules() + plp_range_rules()
 
 
 def safety_table() -> Any:
@@ -215,6 +254,52 @@ def protocol_quantities(protocol: ProtocolBase) -> dict[str, Any]:
     return protocol.safety_quantities()
 
 
+@dataclass(frozen=True)
+class RuleOutcome:
+    """How one rule came out for one (component of a) protocol.
+
+    Attributes
+    ----------
+    rule : str
+        Rule id.
+    field : str
+        Protocol field (dotted, with the modality prefix) the rule is about.
+    status : str
+        ``"passed"``, ``"violated"``, ``"not assessable"`` (a value or condition the
+        rule needs is unknown) or ``"not applicable"`` (its condition does not hold,
+        or a plausibility bound on a value the protocol does not state).
+    severity : str
+        ``"error"`` or ``"warning"`` (of the rule).
+    value : str or None
+        The value compared, in display units.
+    limit : str
+        Allowed range in display units.
+    source : str
+        Citation of the limit.
+    note : str
+        Why it is not assessable or not applicable; an override and its reason.
+    """
+
+    rule: str
+    field: str
+    status: str
+    severity: str
+    value: str | None
+    limit: str
+    source: str
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the outcome as a flat dict."""
+        return asdict(self)
+
+    def line(self) -> str:
+        """Return one line: ``status  rule  field = value (limit)``."""
+        value = "?" if self.value is None else self.value
+        text = f"{self.status:<14} {self.rule}: {self.field} = {value} (allowed {self.limit})"
+        return text + (f" - {self.note}" if self.note else "")
+
+
 @dataclass(frozen=True, repr=False)
 class SafetyReport(Result):
     """Result of checking a protocol.
@@ -222,46 +307,69 @@ class SafetyReport(Result):
     Attributes
     ----------
     errors : list of Problem
-        Violations of published limits, missing required parameters and
-        inconsistencies; the protocol is invalid if there is any.
+        Violations of published limits and plausibility bounds, missing required
+        parameters and inconsistencies; the protocol is invalid if there is any.
     warnings : list of Problem
         Values outside the PLP-study range, overridden errors, missing parameters
         a publication should report.
     dose : DoseMetrics
         The dose, as far as it could be computed.
     not_evaluated : list of str
-        Rules that apply to the modality but could not be evaluated (value unknown).
+        Error rules that concern the protocol but could not be assessed
+        (``"modality:rule_id"``): a value or a condition they need is unknown.
+    rules : list of RuleOutcome
+        The outcome of every rule that concerns the protocol.
     """
 
     errors: list[Problem]
     warnings: list[Problem]
     dose: DoseMetrics
     not_evaluated: list[str] = field(default_factory=list)
+    rules: list[RuleOutcome] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        """``"invalid"``, ``"not assessable"`` (an error rule unassessed) or ``"valid"``."""
+        if self.errors:
+            return "invalid"
+        return "not assessable" if self.not_evaluated else "valid"
 
     @property
     def valid(self) -> bool:
-        """Whether there is no error."""
-        return not self.errors
+        """Whether the verdict is ``"valid"`` (no error, every error rule assessed)."""
+        return self.verdict == "valid"
 
     def to_dict(self) -> dict[str, Any]:
-        """Return ``{"valid", "errors", "warnings", "dose"}`` (JSON-able)."""
+        """Return verdict, errors, warnings, every rule's outcome and the dose (JSON-able)."""
         return {
             "valid": self.valid,
+            "verdict": self.verdict,
             "errors": [p.to_dict() for p in self.errors],
             "warnings": [p.to_dict() for p in self.warnings],
+            "not_assessable": list(self.not_evaluated),
+            "rules": [r.to_dict() for r in self.rules],
             "dose": self.dose.to_dict(),
         }
 
     def summary(self) -> str:
-        """Return a short text report: verdict, problems, dose."""
-        lines = ["VALID" if self.valid else f"INVALID ({len(self.errors)} error(s))"]
+        """Return a text report: verdict, problems, every rule's outcome, dose."""
+        head = {
+            "valid": "VALID",
+            "invalid": f"INVALID ({len(self.errors)} error(s))",
+            "not assessable": f"NOT ASSESSABLE ({len(self.not_evaluated)} rule(s) could "
+            "not be assessed)",
+        }[self.verdict]
+        lines = [head]
         lines += [f"error: {p.line()}" for p in self.errors]
         lines += [f"warning: {p.line()}" for p in self.warnings]
-        if self.not_evaluated:
-            lines.append("not evaluated (value unknown): " + ", ".join(self.not_evaluated))
+        lines += self.rules_text()
         lines.append("dose:")
         lines += ["  " + s for s in self.dose.summary().splitlines()]
         return "\n".join(lines)
+
+    def rules_text(self) -> list[str]:
+        """Return one line per rule: passed / violated / not assessable / not applicable."""
+        return ["rules:"] + ["  " + r.line() for r in self.rules]
 
     def to_frame(self) -> Any:
         """Return the errors and warnings as a pandas DataFrame (one row per problem).
@@ -277,7 +385,7 @@ class SafetyReport(Result):
         return pd.DataFrame([p.to_dict() for p in self.errors + self.warnings], columns=cols)
 
     def plot(self, ax: Any = None) -> Figure:
-        """Bar chart of the errors, warnings and rules not evaluated.
+        """Bar chart of the rule outcomes (passed, violated, not assessable, not applicable).
 
         Parameters
         ----------
@@ -290,43 +398,97 @@ class SafetyReport(Result):
             The figure drawn into.
         """
         ax = new_axes(ax)
-        counts = [len(self.errors), len(self.warnings), len(self.not_evaluated)]
-        ax.bar(["errors", "warnings", "not evaluated"], counts, color=["C3", "C1", "0.6"])
-        ax.set(ylabel="count", title="VALID" if self.valid else "INVALID")
+        names = ["passed", "violated", "not assessable", "not applicable"]
+        counts = [sum(r.status == n for r in self.rules) for n in names]
+        ax.bar(names, counts, color=["C2", "C3", "0.4", "0.8"])
+        ax.set(ylabel="rules", title=self.verdict.upper())
         return as_figure(ax)
 
     def raise_if_invalid(self) -> None:
-        """Raise :class:`~phantomlab.exceptions.ProtocolError` if there are errors."""
-        if self.errors:
-            raise ProtocolError(self.errors)
+        """Raise :class:`~phantomlab.exceptions.ProtocolError` unless the verdict is valid."""
+        if not self.valid:
+            raise ProtocolError(self.blocking_problems())
+
+    def blocking_problems(self) -> list[Problem]:
+        """Return the errors plus one problem per error rule that could not be assessed.
+
+        Returns
+        -------
+        list of Problem
+            Empty when the verdict is valid.
+        """
+        out = list(self.errors)
+        for r in self.rules:
+            if (
+                r.status == "not assessable"
+                and r.severity == "error"
+                and not r.note.startswith("OVERRIDDEN")
+            ):
+                out.append(
+                    Problem(
+                        r.field,
+                        r.value,
+                        r.limit,
+                        r.source,
+                        f"rule {r.rule} cannot be assessed: {r.note}",
+                    )
+                )
+        return out
+
+
+def _rule_field(rule: SafetyRule, pre: str) -> str:
+    return f"{pre}.{quantity_info(rule.quantity)[0]}"
+
+
+def _unknown_note(rule: SafetyRule, q: Mapping[str, Any]) -> str:
+    missing = [k for k, _, _ in rule.when if q.get(k) is None]
+    if q.get(rule.quantity) is None:
+        missing.insert(0, rule.quantity)
+    names = ", ".join(quantity_info(k)[0] for k in dict.fromkeys(missing))
+    hint = ""
+    if any(k.startswith("intensity_pct") for k in missing):
+        hint = " (give the patient's motor_threshold in %MSO to convert the intensity)"
+    return f"unknown: {names}{hint}"
+
+
+def _outcome(rule: SafetyRule, q: Mapping[str, Any], pre: str) -> RuleOutcome:
+    value = q.get(rule.quantity)
+    applies = rule.applies(q)
+    shown = None if value is None else show_quantity(rule.quantity, value)
+
+    def out(status: str, note: str = "") -> RuleOutcome:
+        field = _rule_field(rule, pre)
+        limit = rule.limit_text()
+        return RuleOutcome(rule.id, field, status, rule.severity, shown, limit, rule.citation, note)
+
+    if applies is False:
+        return out("not applicable", "condition does not hold")
+    if value is None and rule.plausibility:
+        return out("not applicable", "value not stated")
+    if value is None or applies is None:
+        return out("not assessable", _unknown_note(rule, q))
+    return out("passed" if OPS[rule.comparison](value, rule.limit) else "violated")
 
 
 def _check_one(
     p: ProtocolBase, prefix: str, rules: tuple[SafetyRule, ...], require_complete: bool
-) -> tuple[list[Problem], list[str]]:
+) -> tuple[list[Problem], list[RuleOutcome]]:
     problems: list[Problem] = []
-    not_evaluated: list[str] = []
+    outcomes: list[RuleOutcome] = []
     modality = p.modality_key()
     pre = f"{prefix}{modality}"
     q = protocol_quantities(p)
     for rule in rules:
-        if modality not in rule.modalities:
+        if not _concerns(rule, modality):
             continue
-        value = q.get(rule.quantity)
-        applies = rule.applies(q)
-        if applies is False:
-            continue
-        if value is None or applies is None:
-            if rule.severity == "error":
-                not_evaluated.append(f"{pre}:{rule.id}")
-            continue
-        if not OPS[rule.comparison](value, rule.limit):
-            fname = quantity_info(rule.quantity)[0]
+        out = _outcome(rule, q, pre)
+        outcomes.append(out)
+        if out.status == "violated":
             problems.append(
                 Problem(
-                    f"{pre}.{fname}",
-                    show_quantity(rule.quantity, value),
-                    rule.limit_text(),
+                    out.field,
+                    out.value,
+                    out.limit,
                     rule.citation,
                     f"{rule.message} [rule {rule.id}]",
                     rule.severity,
@@ -346,13 +508,13 @@ def _check_one(
         )
     for sub_prefix, child, full in p.nested():
         if full:
-            sub, ne = _check_one(child, f"{pre}.{sub_prefix}", rules, require_complete)
+            sub, so = _check_one(child, f"{pre}.{sub_prefix}", rules, require_complete)
             problems += sub
-            not_evaluated += ne
+            outcomes += so
         else:  # only the errors of the protocol itself (no rules, completeness not required)
             sub, _ = _check_one(child, f"{pre}.{sub_prefix}", (), False)
             problems += [s for s in sub if s.severity == "error"]
-    return problems, not_evaluated
+    return problems, outcomes
 
 
 def check_protocol(
@@ -361,16 +523,22 @@ def check_protocol(
     overrides: Mapping[str, str] | None = None,
     require_complete: bool = True,
 ) -> SafetyReport:
-    """Check a protocol against every safety rule and the PLP-study ranges.
+    """Check a protocol against every safety rule, plausibility bound and PLP-study range.
+
+    Every rule that concerns the protocol's modality is listed in the report with its
+    outcome (:class:`RuleOutcome`). A rule whose value or condition is unknown (an
+    intensity in %MSO with no motor threshold to convert it to %MT, say) is "not
+    assessable", and then the verdict is "not assessable", not "valid".
 
     Parameters
     ----------
     protocol : ProtocolBase
         The protocol.
     overrides : mapping of str to str, optional
-        Rule id -> reason. An error from an overridden rule is logged (logger
-        ``phantomlab.protocols.safety``, level WARNING) and reported as a warning
-        whose message names the override and its reason. An empty reason is refused.
+        Rule id -> reason. An error from an overridden rule (violated or not
+        assessable) is logged (logger ``phantomlab.protocols.safety``, level WARNING)
+        and reported as a warning whose message names the override and its reason.
+        An empty reason is refused.
     require_complete : bool
         If true, parameters needed to deliver the protocol (e.g. tDCS current and
         duration) are required: missing ones are errors. If false (e.g. for the
@@ -379,7 +547,7 @@ def check_protocol(
     Returns
     -------
     SafetyReport
-        Every error and warning at once, and the dose.
+        Every error and warning at once, every rule's outcome, and the dose.
 
     Raises
     ------
@@ -399,7 +567,7 @@ def check_protocol(
     ]
     if bad:
         raise ProtocolError(bad)
-    problems, not_evaluated = _check_one(protocol, "", safety_rules(), require_complete)
+    problems, outcomes = _check_one(protocol, "", safety_rules(), require_complete)
     errors: list[Problem] = []
     warnings: list[Problem] = []
     for p in problems:
@@ -421,7 +589,110 @@ def check_protocol(
             errors.append(p)
         else:
             warnings.append(p)
-    return SafetyReport(errors, warnings, protocol.dose(), not_evaluated)
+    rules: list[RuleOutcome] = []
+    not_evaluated: list[str] = []
+    for o in outcomes:
+        if o.rule in overrides and o.status in ("violated", "not assessable"):
+            reason = overrides[o.rule]
+            if o.status == "not assessable":
+                log.warning("safety override of rule %s at %s: %s", o.rule, o.field, reason)
+                warnings.append(
+                    Problem(
+                        o.field,
+                        o.value,
+                        o.limit,
+                        o.source,
+                        f"OVERRIDDEN ({reason}): not assessable, {o.note} [rule {o.rule}]",
+                        "warning",
+                    )
+                )
+            o = replace(o, note=f"OVERRIDDEN ({reason})" + (f"; {o.note}" if o.note else ""))
+        elif o.status == "not assessable" and o.severity == "error":
+            not_evaluated.append(f"{o.field.split('.')[0]}:{o.rule}")
+        rules.append(o)
+    return SafetyReport(errors, warnings, protocol.dose(), not_evaluated, rules)
+
+
+def _reference_name(protocol: ProtocolBase) -> str | None:
+    from phantomlab.protocols.library import get_reference, list_reference
+
+    for name in list_reference():
+        if protocol == get_reference(name):
+            return name
+    return None
+
+
+def require_safe(
+    protocol: ProtocolBase,
+    *,
+    allow_unsafe: str | None = None,
+    what: str = "protocol",
+) -> str:
+    """Refuse to simulate a protocol whose safety verdict is not valid, unless told why.
+
+    Simulations (therapy courses, trial arms, optimizer spaces) call this before
+    they run. Missing parameters do not block (a simulation may use a therapy's
+    defaults); a violated error rule, or an error rule that cannot be assessed,
+    does. Two ways past it, both logged (logger ``phantomlab.protocols.safety``,
+    level WARNING) and returned for the caller to record in its result:
+
+    * an explicit reason, ``allow_unsafe`` (``--allow-unsafe REASON`` on the CLI);
+    * an unchanged protocol of the reference library whose only gap is a rule that
+      cannot be assessed from what the source states (it was delivered to patients
+      in that published study). A violated rule is never let through this way.
+
+    Parameters
+    ----------
+    protocol : ProtocolBase
+        The protocol to simulate.
+    allow_unsafe : str, optional
+        A reason to simulate it anyway (in silico, e.g. to study a dose beyond the
+        published limits).
+    what : str
+        Name of the protocol in the error (e.g. ``"arm 'active'"``).
+
+    Returns
+    -------
+    str
+        ``""`` when the verdict is valid; otherwise the recorded reason it was let
+        through.
+
+    Raises
+    ------
+    ProtocolError
+        If the verdict is not valid and no reason is given, or the reason is empty.
+    """
+    report = check_protocol(protocol, require_complete=False)
+    if report.valid:
+        return ""
+    if allow_unsafe is not None and not str(allow_unsafe).strip():
+        raise ProtocolError(
+            Problem("allow_unsafe", allow_unsafe, "a non-empty reason", "", "empty reason")
+        )
+    ids = sorted({r.rule for r in report.rules if r.status in ("violated", "not assessable")})
+    if not allow_unsafe and report.verdict == "not assessable":
+        ref = _reference_name(protocol)
+        if ref is not None:
+            allow_unsafe = (
+                f"published protocol {ref} of the reference library (not assessable from "
+                f"what the source states: {', '.join(report.not_evaluated)})"
+            )
+    if allow_unsafe:
+        note = f"safety verdict {report.verdict} (rules {', '.join(ids)}); accepted: {allow_unsafe}"
+        log.warning("%s simulated with %s", what, note)
+        return note
+    problems = report.blocking_problems()
+    problems.append(
+        Problem(
+            what,
+            report.verdict,
+            "a protocol whose safety verdict is valid",
+            "",
+            "refused: pass an explicit reason to simulate it anyway "
+            "(--allow-unsafe REASON; it is logged and recorded)",
+        )
+    )
+    raise ProtocolError(problems)
 
 
 @dataclass(frozen=True)
@@ -479,7 +750,7 @@ def parameter_bounds(modality: str) -> dict[str, ParameterBound]:
         safe_lo = safe_hi = plp_lo = plp_hi = None
         sources: list[str] = []
         for rule in safety_rules():
-            if modality not in rule.modalities or rule.quantity != quantity or rule.when:
+            if not _concerns(rule, modality) or rule.quantity != quantity or rule.when:
                 continue
             upper = rule.comparison in ("<", "<=")
             if rule.severity == "error":

@@ -21,7 +21,7 @@ from phantomlab._result import Result, as_figure
 from phantomlab._rng import RNGLike, child_seeds
 from phantomlab._validation import check_range, raise_if
 from phantomlab.mechanisms.patient import Cohort, Levers, Trajectory
-from phantomlab.protocols import ProtocolBase
+from phantomlab.protocols import ProtocolBase, require_safe
 from phantomlab.therapies.base import CohortState, Therapy, to_levers
 from phantomlab.therapies.registry import therapy_for
 
@@ -145,6 +145,10 @@ class CourseResult(Result):
         Patients meeting the enrolment criterion on the screening report.
     levers : dict of str to ndarray
         Levers per day and patient, shape ``(n_days, n)``.
+    safety_note : str
+        ``""`` if the protocol's safety verdict is valid; otherwise why it was
+        simulated anyway (an explicit ``allow_unsafe`` reason, or a published
+        reference protocol with a rule that cannot be assessed).
     """
 
     protocol_name: str
@@ -153,6 +157,7 @@ class CourseResult(Result):
     trajectory: Trajectory
     enrolled: NDArray[np.bool_]
     levers: dict[str, Arr]
+    safety_note: str = ""
 
     @property
     def baseline_nrs(self) -> Arr:
@@ -214,6 +219,8 @@ class CourseResult(Result):
             f"patients enrolled: {int(self.enrolled.sum())} of {self.enrolled.size}; "
             f"baseline NRS {self.baseline_nrs[self.enrolled].mean():.2f}",
         ]
+        if self.safety_note:
+            lines.append(f"SAFETY: {self.safety_note}")
         for d in days:
             lines.append(
                 f"  day {d:>3}: NRS change {self.percent_change(d):+6.1f}%   "
@@ -288,8 +295,14 @@ def simulate_course(
     dose: dict[str, float] | None = None,
     cohort_seed: int = 0,
     ablate: Collection[str] = (),
+    allow_unsafe: str | None = None,
 ) -> CourseResult:
     """Simulate one course of ``protocol`` on a virtual cohort.
+
+    A protocol whose safety verdict is not valid (a violated limit, or a rule that
+    cannot be assessed) is refused unless ``allow_unsafe`` gives a reason
+    (:func:`phantomlab.protocols.require_safe`); the reason is logged and kept in
+    :attr:`CourseResult.safety_note`.
 
     Parameters
     ----------
@@ -320,11 +333,18 @@ def simulate_course(
         Mechanisms of the virtual patient switched off (names of
         ``phantomlab.mechanisms.ABLATIONS``): an ablation test of the pathway a therapy
         is claimed to act through. Default none (the model).
+    allow_unsafe : str, optional
+        Reason to simulate a protocol that fails the safety check (logged, recorded).
 
     Returns
     -------
     CourseResult
         The simulated course.
+
+    Raises
+    ------
+    ProtocolError
+        If the protocol fails the safety check and no reason is given.
     """
     raise_if(
         check_range("n_patients", n_patients, low=1, high=100_000)
@@ -334,6 +354,7 @@ def simulate_course(
     )
     th = therapy if therapy is not None else therapy_for(protocol)
     th.check(protocol)
+    note = require_safe(protocol, allow_unsafe=allow_unsafe)
     cohort = warm_cohort(
         n_patients, hypothesis, cohort_seed, warmup_days - baseline_days, ablate=ablate
     )
@@ -359,4 +380,5 @@ def simulate_course(
         traj,
         enrolled,
         table,
+        note,
     )

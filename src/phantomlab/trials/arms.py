@@ -64,10 +64,10 @@ PARAMS: dict[str, Param] = {
 _USUAL_CARE = "usual care: no study intervention"
 
 
-def _resolve(name: str, base_dir: Path | None) -> ProtocolBase:
+def _resolve(name: str, base_dir: Path | None, allow_unsafe: str | None = None) -> ProtocolBase:
     from phantomlab.trials.replicate import resolve_protocol
 
-    return resolve_protocol(name, base_dir)
+    return resolve_protocol(name, base_dir, allow_unsafe)  # refuses an unsafe protocol
 
 
 def arm_protocol(arm: ArmSpec, base_dir: Path | None = None) -> ProtocolBase:
@@ -97,7 +97,7 @@ def arm_protocol(arm: ArmSpec, base_dir: Path | None = None) -> ProtocolBase:
     if arm.usual_care or arm.protocol is None:
         proto: ProtocolBase = Sham(modality="sham", method=_USUAL_CARE)
     else:
-        proto = _resolve(arm.protocol, base_dir)
+        proto = _resolve(arm.protocol, base_dir, arm.allow_unsafe)
     if arm.sham is not None:
         if not isinstance(proto, Sham):
             raise InputError(
@@ -106,7 +106,11 @@ def arm_protocol(arm: ArmSpec, base_dir: Path | None = None) -> ProtocolBase:
             )  # fmt: skip
         dur = None if arm.sham == "inert" else arm.sham_active_duration
         proto = proto.model_copy(update={"active_duration": _seconds(arm, dur)})
-    extra = [_resolve(c.protocol, base_dir) for c in arm.co_interventions if c.protocol is not None]
+    extra = [
+        _resolve(c.protocol, base_dir, arm.allow_unsafe)
+        for c in arm.co_interventions
+        if c.protocol is not None
+    ]
     if extra:
         proto = Combination(modality="combination", components=(proto, *extra), timing="separate")
     return proto

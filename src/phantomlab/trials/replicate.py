@@ -62,8 +62,10 @@ __all__ = [
 Arr = NDArray[np.float64]
 
 
-def resolve_protocol(name: str, base_dir: Path | None = None) -> ProtocolBase:
-    """Return the protocol of an arm: a reference name or a protocol file.
+def resolve_protocol(
+    name: str, base_dir: Path | None = None, allow_unsafe: str | None = None
+) -> ProtocolBase:
+    """Return the protocol of an arm (a reference name or a protocol file), checked safe.
 
     Parameters
     ----------
@@ -71,22 +73,35 @@ def resolve_protocol(name: str, base_dir: Path | None = None) -> ProtocolBase:
         Reference protocol name, or a YAML/JSON path (relative to ``base_dir``).
     base_dir : Path, optional
         Folder of the spec file.
+    allow_unsafe : str, optional
+        Reason to simulate a protocol that fails the safety check (logged).
 
     Returns
     -------
     ProtocolBase
         The protocol.
-    """
-    from phantomlab.protocols import get_reference, load_protocol
 
+    Raises
+    ------
+    ProtocolError
+        If the protocol fails the safety check
+        (:func:`phantomlab.protocols.require_safe`) and no reason is given.
+    """
+    from phantomlab.protocols import get_reference, load_protocol, require_safe
+
+    proto: ProtocolBase | None = None
     for cand in (Path(name), (base_dir / name) if base_dir is not None else None):
         if (
             cand is not None
             and cand.suffix.lower() in (".yaml", ".yml", ".json")
             and cand.is_file()
         ):
-            return load_protocol(cand)
-    return get_reference(name)
+            proto = load_protocol(cand)
+            break
+    if proto is None:
+        proto = get_reference(name)
+    require_safe(proto, allow_unsafe=allow_unsafe, what=f"arm protocol {name!r}")
+    return proto
 
 
 def arm_statistic(o: OutcomeSpec, course: ArmCourse, idx: NDArray[np.int64] | None = None) -> Arr:

@@ -243,6 +243,9 @@ class ArmSpec(BaseModel):
         patient-day is a stimulated day with this probability, the others run without
         the specific effect (expectation unchanged). Without it the prescribed schedule is
         simulated (an upper bound, stated in the notes).
+    allow_unsafe : str, optional
+        Reason to simulate an arm protocol that fails the safety check (logged);
+        without it such an arm is refused.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -257,6 +260,7 @@ class ArmSpec(BaseModel):
     co_interventions: list[CoIntervention] = Field(default_factory=list)
     dosing: Literal["scheduled", "on_demand"] = "scheduled"
     usage_fraction: float | None = Field(None, gt=0, le=1)
+    allow_unsafe: str | None = Field(None, min_length=1, max_length=500)
 
     @model_validator(mode="after")
     def _arm_language(self) -> ArmSpec:
