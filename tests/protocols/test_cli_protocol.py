@@ -72,8 +72,8 @@ def test_check_valid_json_subprocess(tmp_path: Path) -> None:
     out = _subprocess("check", _file(tmp_path, GOOD), "--json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
-    assert set(data) == {"valid", "errors", "warnings", "dose"}
-    assert data["valid"] is True
+    assert {"valid", "verdict", "errors", "warnings", "rules", "dose"} <= set(data)
+    assert data["valid"] is True and data["verdict"] == "valid"
     assert data["dose"]["charge_per_session_C"] == pytest.approx(2.4)
     assert data["dose"]["current_density_A_per_m2"] == pytest.approx(0.571428571)
 

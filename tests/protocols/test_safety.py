@@ -259,7 +259,12 @@ def test_missing_required_is_error_or_warning() -> None:
     assert not strict.valid
     assert {e.field for e in strict.errors} >= {"tdcs.duration", "tdcs.anode", "tdcs.cathode"}
     lenient = check_protocol(p, require_complete=False)
-    assert lenient.valid and lenient.warnings
+    assert not lenient.errors and lenient.warnings
+    # duration unknown: Bikson's duration and charge limits cannot be assessed
+    assert lenient.verdict == "not assessable"
+    assert {"tdcs:tdcs_duration_bikson2016", "tdcs:tdcs_charge_bikson2016"} <= set(
+        lenient.not_evaluated
+    )
 
 
 def test_ti_equal_carriers_is_an_error() -> None:
@@ -292,7 +297,11 @@ def test_combination_checks_components() -> None:
 
 def test_report_json_shape() -> None:
     d = check_protocol(load_protocol(TDCS_OK)).to_dict()
-    assert set(d) == {"valid", "errors", "warnings", "dose"}
+    assert set(d) == {"valid", "verdict", "errors", "warnings", "not_assessable", "rules", "dose"}
+    assert d["verdict"] == "valid" and d["not_assessable"] == []
+    errs = [r for r in d["rules"] if r["severity"] == "error"]
+    assert {r["status"] for r in errs} <= {"passed", "not applicable"}
+    assert {"tdcs_current_bikson2016", "plaus_tdcs_electrode_area_min"} <= {r["rule"] for r in errs}
 
 
 def test_safety_table_columns() -> None:

@@ -51,10 +51,32 @@ def check(
     partial: bool = typer.Option(
         False, "--partial", help="Missing parameters are warnings, not errors."
     ),
+    motor_threshold: str | None = typer.Option(
+        None,
+        "--motor-threshold",
+        help="rTMS: the patient's resting motor threshold, e.g. '45 %MSO', to convert "
+        "intensities between %MSO and %MT.",
+    ),
 ) -> None:
-    """Validate FILE, compute its dose and check the safety rules (exit 0 valid, 2 invalid)."""
+    """Validate FILE, compute its dose and check every safety rule.
+
+    Every rule is listed as passed, violated, not assessable or not applicable.
+    Exit 0 only if the verdict is valid; 2 if it is invalid or not assessable.
+    """
     try:
         protocol = load_protocol(file)
+        if motor_threshold is not None:
+            if "motor_threshold" not in type(protocol).model_fields:
+                raise ProtocolError(
+                    Problem(
+                        "--motor-threshold",
+                        motor_threshold,
+                        "an rTMS protocol",
+                        "",
+                        f"not used by modality {protocol.modality_key()}",
+                    )
+                )
+            protocol = protocol.replace(motor_threshold=motor_threshold)
         report = check_protocol(
             protocol, overrides=_overrides(override), require_complete=not partial
         )
@@ -64,8 +86,11 @@ def check(
         emit_json(
             {
                 "valid": False,
+                "verdict": "invalid",
                 "errors": [p.to_dict() for p in exc.problems],
                 "warnings": [],
+                "not_assessable": [],
+                "rules": [],
                 "dose": {},
             }
         )
@@ -77,11 +102,14 @@ def check(
         return
     for w in report.warnings:
         typer.echo(f"warning: {w.line()}")
+    for line in report.rules_text():
+        typer.echo(line)
     typer.echo("dose:")
     for line in report.dose.summary().splitlines():
         typer.echo(f"  {line}")
     if not report.valid:
-        raise ProtocolError(report.errors)
+        typer.echo(f"verdict: {report.verdict}")
+        raise ProtocolError(report.blocking_problems())
     typer.echo("valid")
 
 

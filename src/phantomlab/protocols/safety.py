@@ -745,6 +745,8 @@ def parameter_bounds(modality: str) -> dict[str, ParameterBound]:
     out: dict[str, ParameterBound] = {}
     for quantity, (fname, _, _) in {**QUANTITIES, **cls.quantity_units}.items():
         base = fname.split(".")[-1]
+        if fname in out:
+            continue  # e.g. intensity: its bounds in %MT come first
         if "(derived)" in fname or (base not in fields and fname != "schedule.sessions"):
             continue
         safe_lo = safe_hi = plp_lo = plp_hi = None
