@@ -77,6 +77,7 @@ def reference_dose_table() -> pd.DataFrame:
                 "modality": p.modality_key(),
                 **{k: dose.get(k) for k in SHOWN},
                 "valid": rep.valid,
+                "verdict": rep.verdict,
                 "n_errors": len(rep.errors),
                 "n_warnings": len(others),
                 "missing": "; ".join(m.split(".", 1)[-1] for m in missing),
@@ -116,10 +117,12 @@ def main(out: Path) -> dict[str, Any]:
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(shown.to_string(index=False, max_colwidth=36))
     rules = safety_table()
-    published = rules[rules["severity"] == "error"]
+    errors = rules[rules["severity"] == "error"]
+    published = errors[~errors["plausibility"]]
+    n_plaus = int(errors["plausibility"].sum())
     print(
-        f"\nSafety rules: {len(published)} published limits, "
-        f"{len(rules) - len(published)} PLP-study range rules"
+        f"\nSafety rules: {len(published)} published limits, {n_plaus} plausibility bounds, "
+        f"{len(rules) - len(errors)} PLP-study range rules"
     )
     for _, r in published.iterrows():
         print(f"  {r['id']}: {r['modality']} {r['quantity']} {r['limit_display']}")
@@ -150,8 +153,10 @@ def main(out: Path) -> dict[str, Any]:
     return {
         "protocols": len(table),
         "valid": int(table["valid"].sum()),
+        "not_assessable": int((table["verdict"] == "not assessable").sum()),
         "published_limits": len(published),
-        "range_rules": len(rules) - len(published),
+        "plausibility_bounds": n_plaus,
+        "range_rules": len(rules) - len(errors),
         "bolognini2015_cumulative_charge_C": row.at["bolognini2015_active", "cumulative_charge_C"],
         "malavera2016_pulses_per_session": row.at["malavera2016_active", "pulses_per_session"],
     }

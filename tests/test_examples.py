@@ -53,8 +53,11 @@ def test_every_example_is_tested() -> None:
 
 def test_protocols(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     key = _main("01_protocols")(tmp_path)
-    assert key["protocols"] == 34 and key["valid"] == 34
+    # 12 electrode-stimulation references state no contact area: Shannon's k cannot be
+    # assessed, so their verdict is "not assessable" (none is invalid)
+    assert key["protocols"] == 34 and key["valid"] == 22 and key["not_assessable"] == 12
     assert key["published_limits"] == 5 and key["range_rules"] == 31
+    assert key["plausibility_bounds"] == 9
     assert key["bolognini2015_cumulative_charge_C"] == approx(6.825, abs=5e-4)
     assert key["malavera2016_pulses_per_session"] == 1200
     assert "tdcs_current_bikson2016: tdcs current_A <= 4 mA" in capsys.readouterr().out
