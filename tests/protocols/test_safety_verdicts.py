@@ -249,14 +249,17 @@ def test_require_safe_rules() -> None:
         require_safe(load_protocol({**RTMS, "intensity": "90 %MSO"}))
 
 
-def test_published_reference_with_unstated_contact_area_is_let_through_recorded() -> None:
+def test_unstated_values_are_simulated_with_defaults_and_recorded() -> None:
+    # the source states no contact area: Shannon's k cannot be assessed; the therapy's
+    # defaults are simulated and that is recorded, not refused
     ref = get_reference("nihon2001_single_scs")
     note = require_safe(ref)
-    assert "published protocol nihon2001_single_scs" in note and "shannon_k_1992" in note
-    # the same protocol changed by a user is no longer the published one: refused
-    changed = ref.replace(frequency="60 Hz")
-    with pytest.raises(ProtocolError):
-        require_safe(changed)
+    assert "shannon_k_1992" in note and "defaults" in note
+    # a stated value that cannot be converted is refused (ablation of the conversion)
+    p = load_protocol({**RTMS, "intensity": "90 %MSO"})
+    with pytest.raises(ProtocolError, match="cannot be assessed"):
+        require_safe(p)
+    assert require_safe(p.replace(motor_threshold="95 %MSO")) == ""
 
 
 def test_trial_arm_from_a_file_is_refused_unless_spec_gives_reason(tmp_path: Path) -> None:

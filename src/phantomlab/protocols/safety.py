@@ -278,6 +278,10 @@ class RuleOutcome:
         Citation of the limit.
     note : str
         Why it is not assessable or not applicable; an override and its reason.
+    unconverted : bool
+        Not assessable although the protocol states the value: it is written in a
+        unit the rule cannot use without more data (e.g. %MSO without the
+        patient's motor threshold).
     """
 
     rule: str
@@ -288,6 +292,7 @@ class RuleOutcome:
     limit: str
     source: str
     note: str = ""
+    unconverted: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Return the outcome as a flat dict."""
@@ -451,7 +456,16 @@ def _unknown_note(rule: SafetyRule, q: Mapping[str, Any]) -> str:
     return f"unknown: {names}{hint}"
 
 
-def _outcome(rule: SafetyRule, q: Mapping[str, Any], pre: str) -> RuleOutcome:
+def _unconverted(rule: SafetyRule, q: Mapping[str, Any], p: ProtocolBase) -> bool:
+    keys = [rule.quantity, *(k for k, _, _ in rule.when)]
+    for key in keys:
+        fname = quantity_info(key)[0]
+        if q.get(key) is None and "(derived)" not in fname and p.value_at(fname) is not None:
+            return True
+    return False
+
+
+def _outcome(rule: SafetyRule, q: Mapping[str, Any], pre: str, p: ProtocolBase) -> RuleOutcome:
     value = q.get(rule.quantity)
     applies = rule.applies(q)
     shown = None if value is None else show_quantity(rule.quantity, value)
@@ -459,7 +473,10 @@ def _outcome(rule: SafetyRule, q: Mapping[str, Any], pre: str) -> RuleOutcome:
     def out(status: str, note: str = "") -> RuleOutcome:
         field = _rule_field(rule, pre)
         limit = rule.limit_text()
-        return RuleOutcome(rule.id, field, status, rule.severity, shown, limit, rule.citation, note)
+        unconverted = status == "not assessable" and _unconverted(rule, q, p)
+        return RuleOutcome(
+            rule.id, field, status, rule.severity, shown, limit, rule.citation, note, unconverted
+        )
 
     if applies is False:
         return out("not applicable", "condition does not hold")
@@ -481,7 +498,7 @@ def _check_one(
     for rule in rules:
         if not _concerns(rule, modality):
             continue
-        out = _outcome(rule, q, pre)
+        out = _outcome(rule, q, pre, p)
         outcomes.append(out)
         if out.status == "violated":
             problems.append(
@@ -613,33 +630,23 @@ def check_protocol(
     return SafetyReport(errors, warnings, protocol.dose(), not_evaluated, rules)
 
 
-def _reference_name(protocol: ProtocolBase) -> str | None:
-    from phantomlab.protocols.library import get_reference, list_reference
-
-    for name in list_reference():
-        if protocol == get_reference(name):
-            return name
-    return None
-
-
 def require_safe(
     protocol: ProtocolBase,
     *,
     allow_unsafe: str | None = None,
     what: str = "protocol",
 ) -> str:
-    """Refuse to simulate a protocol whose safety verdict is not valid, unless told why.
+    """Refuse to simulate a protocol that fails the safety check, unless told why.
 
-    Simulations (therapy courses, trial arms, optimizer spaces) call this before
-    they run. Missing parameters do not block (a simulation may use a therapy's
-    defaults); a violated error rule, or an error rule that cannot be assessed,
-    does. Two ways past it, both logged (logger ``phantomlab.protocols.safety``,
-    level WARNING) and returned for the caller to record in its result:
-
-    * an explicit reason, ``allow_unsafe`` (``--allow-unsafe REASON`` on the CLI);
-    * an unchanged protocol of the reference library whose only gap is a rule that
-      cannot be assessed from what the source states (it was delivered to patients
-      in that published study). A violated rule is never let through this way.
+    Simulations (therapy courses, trial arms) call this before they run. Refused:
+    a violated error rule, and an error rule that cannot be assessed although the
+    protocol states the value (written in a unit the rule cannot use, e.g. an
+    intensity in %MSO without the patient's motor threshold). A rule that cannot be
+    assessed because the protocol leaves a value unstated does not block: the
+    simulation uses the therapy's documented defaults for it, and that is recorded.
+    An explicit reason (``allow_unsafe``, ``--allow-unsafe REASON`` on the CLI) lets a
+    refused protocol through; it is logged (logger ``phantomlab.protocols.safety``,
+    level WARNING) and returned for the caller to record in its result.
 
     Parameters
     ----------
@@ -649,18 +656,17 @@ def require_safe(
         A reason to simulate it anyway (in silico, e.g. to study a dose beyond the
         published limits).
     what : str
-        Name of the protocol in the error (e.g. ``"arm 'active'"``).
+        Name of the protocol in the error (e.g. ``"arm protocol 'x.yaml'"``).
 
     Returns
     -------
     str
-        ``""`` when the verdict is valid; otherwise the recorded reason it was let
-        through.
+        ``""`` when the verdict is valid; otherwise what was let through and why.
 
     Raises
     ------
     ProtocolError
-        If the verdict is not valid and no reason is given, or the reason is empty.
+        If the protocol is refused and no reason is given, or the reason is empty.
     """
     report = check_protocol(protocol, require_complete=False)
     if report.valid:
@@ -670,18 +676,27 @@ def require_safe(
             Problem("allow_unsafe", allow_unsafe, "a non-empty reason", "", "empty reason")
         )
     ids = sorted({r.rule for r in report.rules if r.status in ("violated", "not assessable")})
-    if not allow_unsafe and report.verdict == "not assessable":
-        ref = _reference_name(protocol)
-        if ref is not None:
-            allow_unsafe = (
-                f"published protocol {ref} of the reference library (not assessable from "
-                f"what the source states: {', '.join(report.not_evaluated)})"
-            )
+    hard = [
+        r
+        for r in report.rules
+        if r.severity == "error"
+        and not r.note.startswith("OVERRIDDEN")
+        and r.status == "not assessable"
+        and r.unconverted
+    ]
+    if not report.errors and not hard:
+        return (
+            f"safety verdict {report.verdict}: rules {', '.join(report.not_evaluated)} need "
+            "values the protocol does not state; simulated with the therapy's defaults"
+        )
     if allow_unsafe:
         note = f"safety verdict {report.verdict} (rules {', '.join(ids)}); accepted: {allow_unsafe}"
         log.warning("%s simulated with %s", what, note)
         return note
-    problems = report.blocking_problems()
+    problems = list(report.errors) + [
+        Problem(r.field, r.value, r.limit, r.source, f"rule {r.rule} cannot be assessed: {r.note}")
+        for r in hard
+    ]
     problems.append(
         Problem(
             what,
