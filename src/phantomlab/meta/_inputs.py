@@ -236,6 +236,19 @@ def prepare(
     if mods is not None:
         Xm, mnames = design_matrix(mods, k_all)
         names += mnames
+    inf = np.isinf(y) | np.isinf(v)
+    if inf.any():  # metafor keeps an infinite value (is.na(Inf) is FALSE) and then stops
+        i = int(np.flatnonzero(inf)[0])
+        raise InputError(
+            Problem(
+                "yi" if np.isinf(y[i]) else "vi",
+                f"{y[i] if np.isinf(y[i]) else v[i]} (study {labels[i]})",
+                "finite values (or NaN for a missing value, which is dropped)",
+                METAFOR,
+                f"{int(inf.sum())} infinite value(s): metafor does not drop them, and its "
+                "random-effects fits stop on them",
+            )
+        )
     bad = ~np.isfinite(y) | ~np.isfinite(v)
     if Xm is not None:
         bad |= ~np.isfinite(Xm).all(axis=1)

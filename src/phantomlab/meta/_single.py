@@ -136,7 +136,8 @@ def fit_single(
     elif method == "DL":
         tau2 = max(0.0, (q0 - (k - 1)) / trP0)
         trPP0 = sw20 - 2.0 * float(ww0 @ w0) / sw0 + (sw20 / sw0) ** 2
-        se_t2 = math.sqrt((2 * (k - 1) + 4 * tau2 * trP0 + 2 * tau2**2 * trPP0) / trP0**2)
+        # divide after the root: trP0**2 underflows for very large sampling variances
+        se_t2 = math.sqrt(2 * (k - 1) + 4 * tau2 * trP0 + 2 * tau2**2 * trPP0) / trP0
     elif method == "PM":
         target = float(k - 1)
         if q0 - target < 0.0:
@@ -188,7 +189,7 @@ def fit_single(
     r = y - est
     rss = float((w * r) @ r)
     if method in ("PM", "EB"):
-        se_t2 = math.sqrt(2 * k**2 / (k - 1) / sw**2)
+        se_t2 = math.sqrt(2 * k**2 / (k - 1)) / sw  # sw**2 underflows for huge vi
     elif method == "ML":
         se_t2 = math.sqrt(2.0 / float(w @ w))
     elif method == "REML":

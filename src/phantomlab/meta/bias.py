@@ -163,12 +163,34 @@ def trimfill(
     yi0, vi0 = res.yi, res.vi
     k = res.k
     if side is None:
-        X = np.column_stack([np.ones(k), np.sqrt(vi0)])
+        # metafor picks the side from rma(yi, vi, mods = sqrt(vi)): it stops when that
+        # model has more parameters than studies or a rank-deficient model matrix
+        need = 2 if res.method in ("EE", "FE", "CE") else 3
+        if k < need:
+            raise InputError(
+                Problem(
+                    "k",
+                    k,
+                    f">= {need} studies to estimate the side with method {res.method}",
+                    METAFOR,
+                    "number of parameters to be estimated is larger than the number of "
+                    "observations (metafor stops); give side='left' or 'right'",
+                )
+            )
         if np.ptp(np.sqrt(vi0)) == 0:
-            side = "left"
-        else:
-            bf = K.fit(K.Design(yi0[None], vi0[None], X[None]), res.method, "z")
-            side = "right" if bf.beta[0, 1] < 0 else "left"
+            raise InputError(
+                Problem(
+                    "vi",
+                    "all equal",
+                    "sampling variances that differ, or side='left'/'right'",
+                    METAFOR,
+                    "the side cannot be estimated when every study has the same variance "
+                    "(metafor stops); give side",
+                )
+            )
+        X = np.column_stack([np.ones(k), np.sqrt(vi0)])
+        bf = K.fit(K.Design(yi0[None], vi0[None], X[None]), res.method, "z")
+        side = "right" if bf.beta[0, 1] < 0 else "left"
     elif side not in ("left", "right"):
         raise InputError(Problem("side", side, "left, right", METAFOR, "unknown side"))
     yi = -yi0 if side == "right" else yi0.copy()

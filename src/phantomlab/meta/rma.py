@@ -121,6 +121,22 @@ def rma(
     return _fit_prepared(prep, btt=btt, control=control)
 
 
+def _numerical_failure(prep: Any, what: str) -> InputError:
+    """The error for data whose squares or inverse variances leave double precision."""
+    y, v = np.abs(prep.y), prep.v
+    return InputError(
+        Problem(
+            "yi/vi",
+            f"|yi| up to {y.max():.3g}, vi {v.min():.3g} to {v.max():.3g}",
+            "outcomes and sampling variances whose squares and inverses are finite in double "
+            "precision (rescale the outcome)",
+            METAFOR,
+            f"method {prep.method} cannot be computed for these values ({what}); metafor "
+            "stops or does not return for such data",
+        )
+    )
+
+
 def _control(control: Mapping[str, Any] | None) -> dict[str, Any]:
     """Validate metafor-style control settings of the iterative estimators."""
     out: dict[str, Any] = {"threshold": K.THRESHOLD, "maxiter": K.MAXITER}
@@ -154,11 +170,23 @@ def _fit_prepared(
                     "btt", list(btt), f"indices in 0..{p - 1}", METAFOR, "bad coefficient index"
                 )
             )
-    if prep.X is None and btt_arr is None:
-        bf = fit_single(prep.y, prep.v, prep.method, prep.test, prep.level, **ctl)
-    else:
-        bf = K.fit(d, prep.method, prep.test, prep.level, btt=btt_arr, **ctl)
+    try:
+        with np.errstate(all="ignore"):
+            if prep.X is None and btt_arr is None:
+                bf = fit_single(prep.y, prep.v, prep.method, prep.test, prep.level, **ctl)
+            else:
+                bf = K.fit(d, prep.method, prep.test, prep.level, btt=btt_arr, **ctl)
+    except (ZeroDivisionError, OverflowError, FloatingPointError, np.linalg.LinAlgError) as exc:
+        raise _numerical_failure(prep, type(exc).__name__) from None
+    with np.errstate(all="ignore"):
+        extreme = not np.all(np.isfinite(prep.y**2 / prep.v)) or float(
+            np.max(prep.y**2 / prep.v)
+        ) > 1e300
+    if extreme and not (np.isfinite(bf.tau2).all() and np.isfinite(bf.beta).all()):
+        raise _numerical_failure(prep, "tau^2 overflowed")
     _check_fit(bf)
+    if not (np.isfinite(bf.beta[0]).all() and np.isfinite(bf.se[0]).all()):
+        raise _numerical_failure(prep, "non-finite estimate or standard error")
     if bf.fallback[0]:
         warnings.warn(
             f"{prep.method}: metafor's Fisher scoring did not converge in {K.MAXITER} "
