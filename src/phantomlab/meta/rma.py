@@ -122,7 +122,7 @@ def rma(
 
 
 def _numerical_failure(prep: Any, what: str) -> InputError:
-    """The error for data whose squares or inverse variances leave double precision."""
+    """Return the error for data whose squares or inverse variances leave double precision."""
     y, v = np.abs(prep.y), prep.v
     return InputError(
         Problem(
