@@ -179,9 +179,9 @@ def _fit_prepared(
     except (ZeroDivisionError, OverflowError, FloatingPointError, np.linalg.LinAlgError) as exc:
         raise _numerical_failure(prep, type(exc).__name__) from None
     with np.errstate(all="ignore"):
-        extreme = not np.all(np.isfinite(prep.y**2 / prep.v)) or float(
-            np.max(prep.y**2 / prep.v)
-        ) > 1e300
+        extreme = (
+            not np.all(np.isfinite(prep.y**2 / prep.v)) or float(np.max(prep.y**2 / prep.v)) > 1e300
+        )
     if extreme and not (np.isfinite(bf.tau2).all() and np.isfinite(bf.beta).all()):
         raise _numerical_failure(prep, "tau^2 overflowed")
     _check_fit(bf)
