@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from phantomlab._validation import check_range, raise_if
 from phantomlab.exceptions import InputError, Problem
 from phantomlab.fields.electrodes import Cap, get_cap
 from phantomlab.fields.result import FieldResult
@@ -189,6 +190,18 @@ def brain_points(
     return np.asarray(g[np.linalg.norm(g, axis=1) <= r])
 
 
+def _check_currents_roi(currents: Mapping[str, float], roi_radius: float) -> None:
+    """Raise one InputError for a non-finite current or a non-positive ROI radius."""
+    problems: list[Problem] = []
+    for name, value in currents.items():
+        found = check_range(name, value, unit="A")
+        if not found and not np.isfinite(value):
+            found = [Problem(name, value, "a finite current (A)", "", "not finite")]
+        problems += found
+    problems += check_range("roi_radius", roi_radius, low=0.0, low_inclusive=False, unit="m")
+    raise_if(problems)
+
+
 def tdcs_field(
     anode: ElectrodeSpec,
     cathode: ElectrodeSpec,
@@ -224,6 +237,7 @@ def tdcs_field(
     FieldResult
         Field, potential and target summaries.
     """
+    _check_currents_roi({"current": current_A}, roi_radius)
     model = model or default_model()
     la, pa = resolve_electrode(anode, model, cap)
     lc, pc = resolve_electrode(cathode, model, cap)
@@ -321,6 +335,11 @@ def ti_field(
     FieldResult
         ``magnitude`` is the envelope in V/m.
     """
+    if len(currents_A) != 2:
+        raise InputError(Problem("currents_A", currents_A, "two currents", "", "not a pair"))
+    _check_currents_roi(
+        {"currents_A[0]": currents_A[0], "currents_A[1]": currents_A[1]}, roi_radius
+    )
     model = model or default_model()
     pts = np.atleast_2d(np.asarray(points, dtype=float))
     specs = [pair1[0], pair1[1], pair2[0], pair2[1]]

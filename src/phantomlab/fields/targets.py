@@ -12,12 +12,17 @@ from typing import Any
 
 import numpy as np
 
+from phantomlab._validation import check_range, raise_if
 from phantomlab.fields.electrodes import get_cap, parse_target
 from phantomlab.fields.leadfield import brain_points, compute_leadfield
 from phantomlab.fields.optimize import DEFAULT_SPLITS, optimize_tdcs, optimize_ti
 from phantomlab.fields.sphere import SphereModel, default_model, monopole_fields
 
 __all__ = ["optimize_tdcs_for_target", "optimize_ti_for_target"]
+
+
+def _check_roi(roi_radius: float) -> None:
+    raise_if(check_range("roi_radius", roi_radius, low=0.0, low_inclusive=False, unit="m"))
 
 
 def optimize_ti_for_target(
@@ -56,6 +61,7 @@ def optimize_ti_for_target(
         ``best`` (pairs, currents, ROI mean, P95, focality), ``envelope_at_target``
         (V/m), the search statistics and a text ``summary``.
     """
+    _check_roi(roi_radius)
     from phantomlab.fields.leadfield import ti_field_at
 
     model = model or default_model()
@@ -118,6 +124,7 @@ def optimize_tdcs_for_target(
     dict
         Currents per active electrode, target field and a text ``summary``.
     """
+    _check_roi(roi_radius)
     model = model or default_model()
     t = parse_target(target)
     c = get_cap(cap, model)
