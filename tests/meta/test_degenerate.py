@@ -1,6 +1,6 @@
 """Degenerate input: metafor's answer where it gives one, a clear InputError where it stops.
 
-References: ``metafor_reference/degenerate.json``, made by ``degenerate.R`` beside it
+References: ``metafor_reference/degenerate/degenerate.json``, made by ``degenerate.R``
 (R 4.2.2, metafor 3.8-1). Never a ZeroDivisionError, OverflowError, LinAlgError or a
 silent NaN (issue #21, point 8).
 """
@@ -18,7 +18,9 @@ import pytest
 from phantomlab.exceptions import InputError
 from phantomlab.meta import rma, trimfill
 
-REF = json.loads((Path(__file__).parent / "metafor_reference" / "degenerate.json").read_text())
+REF = json.loads(
+    (Path(__file__).parent / "metafor_reference" / "degenerate" / "degenerate.json").read_text()
+)
 DATA: dict[str, tuple[list[float], list[float]]] = {
     "vi_1e300": ([0.1, 0.5, 0.3], [1e300] * 3),
     "yi_inf": ([np.inf, 0.5, 0.3], [0.01, 0.01, 0.03]),
