@@ -28,6 +28,7 @@ in the same format (``phantomlab trial spec-schema``) and replicates it with
 from __future__ import annotations
 
 import math
+import operator
 import re
 from importlib import resources
 from pathlib import Path
@@ -40,7 +41,6 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
-    model_serializer,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -48,7 +48,7 @@ from scipy import stats as sps
 
 from phantomlab._io import atomic_write, existing
 from phantomlab._validation import problems_from_pydantic
-from phantomlab._yaml import load_file
+from phantomlab._yaml import load_file, load_text
 from phantomlab.cohorts.enrolment import Inclusion
 from phantomlab.exceptions import InputError, Problem
 from phantomlab.trials.strategy import Design, design_names, get_design
@@ -252,8 +252,7 @@ class ArmSpec(BaseModel):
         the specific effect (expectation unchanged). Without it the prescribed schedule is
         simulated (an upper bound, stated in the notes).
     allow_unsafe : str, optional
-        Reason to simulate an arm protocol that fails the safety check (logged);
-        without it such an arm is refused.
+        Reason to simulate a protocol that fails the safety check (else refused; logged).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -268,15 +267,7 @@ class ArmSpec(BaseModel):
     co_interventions: list[CoIntervention] = Field(default_factory=list)
     dosing: Literal["scheduled", "on_demand"] = "scheduled"
     usage_fraction: float | None = Field(None, gt=0, le=1)
-    allow_unsafe: str | None = Field(None, min_length=1, max_length=500)
-
-    @model_serializer(mode="wrap")
-    def _omit_unset_override(self, handler: Any) -> Any:
-        # an arm without an override dumps as before (the calibration hashes the dump)
-        out = handler(self)
-        if self.allow_unsafe is None and isinstance(out, dict):
-            out.pop("allow_unsafe", None)
-        return out
+    allow_unsafe: str | None = Field(None, min_length=1, max_length=500, exclude_if=operator.not_)
 
     @model_validator(mode="after")
     def _arm_language(self) -> ArmSpec:
@@ -781,7 +772,7 @@ def arm_language() -> dict[str, Any]:
         ``study_id -> {blinding, read, arms, outcomes, contrasts}``.
     """
     text = resources.files("phantomlab.trials").joinpath("data/arm_language.yaml").read_text()
-    return dict(yaml.safe_load(text)["studies"])
+    return dict(load_text(text, field="arm_language.yaml")["studies"])
 
 
 def write_specs(directory: str | Path, *, overwrite: bool = False) -> list[Path]:
