@@ -118,13 +118,20 @@ def power_cmd(
         "(the calibrated virtual PLP cohort; every arm names a protocol; seconds per trial).",
     ),
     force: bool = FORCE,
+    draws: int = typer.Option(
+        20, "--draws", help="With --model virtual: posterior parameter draws (sims split over them)."
+    ),
+    calibration: Path = typer.Option(
+        None, "--calibration", help="With --model virtual: calibration JSON (default: packaged)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Print analytic and simulated power side by side.
 
     Analytic power uses the design's planning values; simulated power uses the
     planning model or, with ``--model virtual``, trials run on the calibrated
-    virtual cohort (each arm's ``protocol``) and analysed by the same code.
+    virtual cohort (each arm's ``protocol``) and analysed by the same code, with a
+    95 % interval over posterior parameter draws and the calibration error of each arm.
     """
     from rich.progress import Progress
 
@@ -153,16 +160,25 @@ def power_cmd(
         def _tick(done: int, total: int) -> None:
             bar.update(job, completed=done, total=total)
 
-        res = power_curve(
-            d,
-            ns,
-            n_sims=sims,
-            rng=seed,
-            simulate=simulate,
-            scheduler=scheduler,
-            n_workers=workers,
-            progress=_tick,
-        )
+        if simulate is not None:
+            from phantomlab.cohorts import load_calibration
+            from phantomlab.trials.power import posterior_power
+
+            rec = load_calibration(calibration)
+            bar.update(job, description="simulating (posterior parameter draws)")
+            res = posterior_power(d, ns, n_sims=sims, n_draws=draws, record=rec, rng=seed,
+                                  scheduler=scheduler, n_workers=workers,
+                                  progress=_tick)  # fmt: skip
+        else:
+            res = power_curve(
+                d,
+                ns,
+                n_sims=sims,
+                rng=seed,
+                scheduler=scheduler,
+                n_workers=workers,
+                progress=_tick,
+            )
     if plot is not None:
         write_figure(plot, res.plot(), force=force, dpi=120)
     if as_json:

@@ -618,15 +618,15 @@ def spec_predictive(
 
     from phantomlab.cohorts import load_calibration
     from phantomlab.trials.targets import block_of
+    from phantomlab.trials.uncertainty import block_calibration_error
 
     rec = dict(record) if record is not None else load_calibration()
     targets = [Target(spec, a, o, o.published_ci(a.n) or (np.nan, np.nan), block_of(a))
                for a in spec.arms for o in a.outcomes]  # fmt: skip
     pred = predictive(rec, targets, n_trials=n_trials, n_draws=n_draws)
-    arms = rec.get("arms", [])
     rows = []
     for t in targets:
-        mine = [r for r in arms if r.get("block") == t.block]
+        err = block_calibration_error(rec, [t.block])
         lo, hi = np.percentile(pred[t.key][1], [2.5, 97.5])
         rows.append({
             "arm": t.arm.name, "outcome": t.outcome.id, "stat": t.outcome.stat,
@@ -635,9 +635,7 @@ def spec_predictive(
             "parameter_draws": int(n_draws or rec.get("budget", {}).get("draws", 1))
             if rec.get("posterior") else 1,
             "calib_block": t.block,
-            "calib_mean_abs_error": float(np.mean([abs(r["error"]) for r in mine]))
-            if mine else float("nan"),
-            "calib_fraction_inside": float(np.mean([r["inside"] for r in mine]))
-            if mine else float("nan"),
+            "calib_mean_abs_error": err["mean_abs_error"],
+            "calib_fraction_inside": err["fraction_inside"],
         })  # fmt: skip
     return pd.DataFrame(rows)

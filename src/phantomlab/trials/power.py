@@ -29,7 +29,7 @@ period-difference t-tests); the strategy's
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -39,9 +39,21 @@ from scipy import stats
 
 from phantomlab._result import Result
 from phantomlab._rng import RNGLike, spawn
+from phantomlab._validation import check_range, raise_if
 from phantomlab.exceptions import InputError, Problem
 from phantomlab.trials.design import TrialDesign
 from phantomlab.trials.runner import TrialSimulationTask, run_replicates
+from phantomlab.trials.uncertainty import (
+    DEFAULT_DRAWS,
+    block_calibration_error,
+    format_calibration_error,
+    has_posterior,
+    interval_note,
+    parameter_draws,
+    protocol_blocks,
+    quantile_interval,
+    wilson_interval,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -52,6 +64,7 @@ __all__ = [
     "batched_ancova",
     "crossover_pvalues",
     "parse_n_range",
+    "posterior_power",
     "power_curve",
     "simulated_power",
 ]
@@ -88,35 +101,55 @@ class PowerResult(Result):
     n_sims: int
     contrast: str
     method: str
+    low: np.ndarray | None = None
+    high: np.ndarray | None = None
+    n_draws: int = 0
+    interval: str = ""
+    calibration: dict[str, Any] | None = None
 
     def to_frame(self) -> pd.DataFrame:
-        """Return one row per sample size."""
-        return pd.DataFrame(
-            {
-                "n_per_arm": self.n_per_arm,
-                "analytic": self.analytic,
-                "simulated": self.simulated,
-                "mc_se": self.mc_se,
-            }
-        )
+        """Return one row per sample size (``low``, ``high`` when an interval was computed)."""
+        cols = {
+            "n_per_arm": self.n_per_arm,
+            "analytic": self.analytic,
+            "simulated": self.simulated,
+            "mc_se": self.mc_se,
+        }
+        if self.low is not None and self.high is not None:
+            cols.update(low=self.low, high=self.high)
+        return pd.DataFrame(cols)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-able dictionary."""
-        return {
+        out = {
             "contrast": self.contrast,
             "method": self.method,
             "n_sims": self.n_sims,
             "rows": self.to_frame().to_dict(orient="records"),
         }
+        if self.low is not None:
+            out.update(in_silico=True, n_draws=self.n_draws, interval=self.interval,
+                       calibration_error=self.calibration or {})  # fmt: skip
+        return out
 
     def summary(self) -> str:
         """Return a text table of analytic and simulated power."""
         lines = [f"Power for {self.contrast} ({self.method}; {self.n_sims} simulations per n)"]
-        lines.append("  n/arm  analytic  simulated (MC SE)")
-        for n, a, s, e in zip(
-            self.n_per_arm, self.analytic, self.simulated, self.mc_se, strict=True
-        ):
-            lines.append(f"  {int(n):5d}  {a:8.4f}  {s:9.4f} ({e:.4f})")
+        if self.low is None or self.high is None:
+            lines.append("  n/arm  analytic  simulated (MC SE)")
+            for n, a, s, e in zip(
+                self.n_per_arm, self.analytic, self.simulated, self.mc_se, strict=True
+            ):
+                lines.append(f"  {int(n):5d}  {a:8.4f}  {s:9.4f} ({e:.4f})")
+            return "\n".join(lines)
+        lines.append(f"  in silico; 95 % interval: {self.interval}")
+        lines.append("  n/arm  analytic  simulated [95 % interval] (MC SE)")
+        for n, a, s, lo, hi, e in zip(self.n_per_arm, self.analytic, self.simulated,
+                                      self.low, self.high, self.mc_se, strict=True):  # fmt: skip
+            lines.append(f"  {int(n):5d}  {a:8.4f}  {s:9.4f} [{lo:.3f}, {hi:.3f}] ({e:.4f})")
+        lines.append("  calibration error of each arm's parameter blocks (stored calibration):")
+        for arm, err in (self.calibration or {}).items():
+            lines.append(f"    {arm}: {format_calibration_error(err)}")
         return "\n".join(lines)
 
     def _brief(self) -> str:
@@ -456,4 +489,108 @@ def power_curve(
         n_sims=int(n_sims),
         contrast=label,
         method=method,
+    )
+
+
+def posterior_power(
+    design: TrialDesign,
+    n_per_arm: Sequence[int],
+    *,
+    n_sims: int = 100,
+    n_draws: int = DEFAULT_DRAWS,
+    record: Mapping[str, Any] | None = None,
+    rng: RNGLike = None,
+    model: Callable[[Any, dict[str, float]], SimulateFn] | None = None,
+    level: float = 0.95,
+    scheduler: Any = None,
+    n_workers: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> PowerResult:
+    """Power on the virtual cohort with its interval over posterior parameter draws.
+
+    Each of ``n_draws`` parameter vectors of the calibration posterior
+    (:func:`~phantomlab.trials.uncertainty.parameter_draws`) simulates ``n_sims // n_draws``
+    trials per sample size (at least one). ``simulated`` is the fraction of all those trials
+    with ``p < alpha`` (posterior predictive power); ``low`` and ``high`` are the
+    ``(1 -/+ level) / 2`` quantiles of the power per draw (parameter uncertainty plus the
+    Monte-Carlo noise of each draw's trials). A point record (no posterior sample) gives one
+    draw with all ``n_sims`` trials and the Wilson interval of its power: trial resampling
+    only (:data:`~phantomlab.trials.uncertainty.NO_POSTERIOR`). Next to it: the calibration
+    error of each arm's parameter blocks (:func:`~phantomlab.trials.uncertainty.
+    block_calibration_error`).
+
+    Parameters
+    ----------
+    design : TrialDesign
+        Design whose arms name protocols.
+    n_per_arm : sequence of int
+        Sample sizes.
+    n_sims : int
+        Simulated trials per sample size, over all draws.
+    n_draws : int
+        Posterior draws (1-1000).
+    record : mapping, optional
+        Calibration record (default: the stored one).
+    rng : Generator, SeedSequence or int
+        Randomness of the draws and the trials.
+    model : callable, optional
+        ``model(cohort_spec, params) -> simulate`` (default:
+        :class:`~phantomlab.trials.replicate.VirtualTrialModel` of the design).
+    level : float
+        Interval coverage (0.5-0.999).
+    scheduler, n_workers
+        Where each draw's trials run (:func:`simulated_power`); results do not depend on it.
+    progress : callable, optional
+        ``progress(done, total)`` after each draw.
+
+    Returns
+    -------
+    PowerResult
+        With ``low``, ``high``, ``n_draws``, ``interval`` and ``calibration`` filled.
+    """
+    from phantomlab.cohorts import load_calibration
+    from phantomlab.trials.replicate import VirtualTrialModel, resolve_protocol
+
+    raise_if(
+        check_range("n_sims", n_sims, low=1, high=1_000_000)
+        + check_range("n_draws", n_draws, low=1, high=1000)
+        + check_range("level", level, low=0.5, high=0.999)
+    )
+    rec = load_calibration() if record is None else record
+    ns_list = [int(v) for v in n_per_arm]
+    g_draw, g_sims = spawn(rng, 2)
+    draws = parameter_draws(rec, n_draws, int(g_draw.integers(2**31)))
+    per = max(1, int(n_sims) // len(draws))
+    make = model or (lambda cs, p: VirtualTrialModel(design, cohort=cs, params=p))
+    power = np.empty((len(draws), len(ns_list)))
+    for d, (g, (cs, p)) in enumerate(zip(spawn(g_sims, len(draws)), draws, strict=True)):
+        power[d] = simulated_power(design, ns_list, n_sims=per, rng=g, simulate=make(cs, p),
+                                   scheduler=scheduler, n_workers=n_workers)  # fmt: skip
+        if progress is not None:
+            progress(d + 1, len(draws))
+    total = per * len(draws)
+    sim = power.mean(axis=0)
+    post = has_posterior(rec)
+    lo, hi = quantile_interval(power, level) if post else wilson_interval(sim, total, level)
+    calib = {
+        a.name: block_calibration_error(rec, protocol_blocks(resolve_protocol(str(a.protocol))))
+        for a in design.arms
+    }
+    label, _ = design.strategy.primary_contrast(design)
+    method = f"{design.design}, {design.strategy.power_method(design)}, simulated on the " + (
+        "calibrated virtual cohort" if model is None else "virtual cohort (custom model)"
+    )
+    return PowerResult(
+        n_per_arm=np.asarray(ns_list),
+        analytic=analytic_power(design, ns_list),
+        simulated=sim,
+        mc_se=np.sqrt(sim * (1 - sim) / total),
+        n_sims=int(total),
+        contrast=label,
+        method=method,
+        low=np.asarray(lo, float),
+        high=np.asarray(hi, float),
+        n_draws=len(draws),
+        interval=interval_note(rec, len(draws), f"{per} simulated trials per draw"),
+        calibration=calib,
     )
