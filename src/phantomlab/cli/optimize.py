@@ -264,9 +264,21 @@ def rank(
     n_similar: int = typer.Option(100, "--similar", help="Most similar virtual patients kept."),
     n_boot: int = typer.Option(2000, "--boot", help="Bootstrap resamples."),
     rng: int = typer.Option(0, "--rng", help="Random seed."),
+    draws: int = typer.Option(20, "--draws", help="Posterior parameter draws."),
+    calibration: Path | None = typer.Option(
+        None, "--calibration", help="Calibration JSON (default: the packaged one)."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Rank modalities for a new patient on similar calibrated virtual patients (in silico)."""
+    """Rank modalities for a new patient on similar calibrated virtual patients (in silico).
+
+    Each predicted relief has its interval over posterior parameter draws x a bootstrap of
+    the similar patients, and the calibration error of the modality's parameter blocks.
+    """
+    from rich.progress import Progress
+
+    from phantomlab.cli._common import err_console
+    from phantomlab.cohorts import load_calibration
     from phantomlab.optimize.select import rank_modalities
 
     feats: dict[str, Any] = {}
@@ -281,7 +293,15 @@ def rank(
     if not feats:
         fail(Problem("features", "", "--features FILE or --set NAME=VALUE", "", "none given"))
     mods = None if modalities is None else [m for m in modalities.split(",") if m.strip()]
-    res = rank_modalities(feats, mods, n_pool=n_pool, n_similar=n_similar, n_boot=n_boot, rng=rng)
+    record = load_calibration(calibration) if calibration is not None else None
+    with Progress(console=err_console, transient=True) as bar:
+        job = bar.add_task("ranking (posterior parameter draws)", total=None)
+
+        def _tick(done: int, total: int) -> None:
+            bar.update(job, completed=done, total=total)
+
+        res = rank_modalities(feats, mods, n_pool=n_pool, n_similar=n_similar, n_boot=n_boot,
+                              rng=rng, record=record, n_draws=draws, progress=_tick)  # fmt: skip
     if json_out:
         emit_json(res.to_dict())
         return

@@ -119,7 +119,9 @@ def power_cmd(
     ),
     force: bool = FORCE,
     draws: int = typer.Option(
-        20, "--draws", help="With --model virtual: posterior parameter draws (sims split over them)."
+        20,
+        "--draws",
+        help="With --model virtual: posterior parameter draws (--sims split over them).",
     ),
     calibration: Path = typer.Option(
         None, "--calibration", help="With --model virtual: calibration JSON (default: packaged)."

@@ -24,7 +24,7 @@ clinically alike, not read in a source): squared distance
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -223,6 +223,8 @@ class ModalityRanking:
     n_pool: int
     mean_distance: float
     level: float
+    n_draws: int = 1
+    interval: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready result."""
@@ -232,6 +234,8 @@ class ModalityRanking:
             "n_pool": self.n_pool,
             "mean_distance": self.mean_distance,
             "interval_level": self.level,
+            "n_draws": self.n_draws,
+            "interval": self.interval,
             "in_silico": True,
             "ranking": self.table.to_dict(orient="records"),
         }
@@ -241,15 +245,21 @@ class ModalityRanking:
         lines = [
             f"Modalities ranked for {self.features} (in silico; {self.n_similar} similar "
             f"virtual patients of {self.n_pool}, mean scaled distance {self.mean_distance:.2f})",
+            f"interval: {self.interval}" if self.interval else "",
             f"{'rank':>4}  {'modality':<8} {'protocol':<34} {'day':>4} "
-            f"{'NRS relief':>10}  {100 * self.level:.0f}% interval   P(best)",
+            f"{'NRS relief':>10}  {100 * self.level:.0f}% interval   P(best)  "
+            "calibration error (|sim - published|, inside CI)",
         ]
         for r in self.table.itertuples():
+            cal = (f"{r.calib_mean_abs_error:.2f}, {100 * r.calib_fraction_inside:.0f}% "
+                   f"of {r.calib_arms} arms" if "calib_arms" in self.table and r.calib_arms
+                   else "no published arm")  # fmt: skip
             lines.append(
                 f"{r.rank:>4}  {r.modality:<8} {str(r.protocol)[:34]:<34} {r.readout_day:>4} "
                 f"{r.nrs_change:>+10.2f}  [{r.ci_low:+.2f}, {r.ci_high:+.2f}]   {r.p_best:6.2f}"
+                f"  {cal}"
             )
-        return "\n".join(lines)
+        return "\n".join(line for line in lines if line)
 
 
 def rank_modalities(
@@ -264,6 +274,9 @@ def rank_modalities(
     spec: Any = None,
     params: Mapping[str, float] | None = None,
     protocols: Mapping[str, Any] | None = None,
+    record: Mapping[str, Any] | None = None,
+    n_draws: int = 20,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ModalityRanking:
     """Rank modalities for a patient by their simulated effect on similar virtual patients.
 
@@ -291,14 +304,30 @@ def rank_modalities(
     protocols : mapping or None
         Name -> protocol to rank instead of (or besides) reference protocols;
         the name is shown as the modality.
+    record : mapping or None
+        Calibration record whose parameter posterior is drawn from (default: the stored
+        calibration, unless ``spec`` or ``params`` fix the parameters).
+    n_draws : int
+        Posterior parameter draws (1-1000; a point record gives one draw).
+    progress : callable or None
+        ``progress(done, total)`` after each parameter draw.
 
     Returns
     -------
     ModalityRanking
-        The ranked table with intervals.
+        The ranked table with intervals: over parameter draws x a paired bootstrap of
+        the similar patients (resample ``b`` uses draw ``b mod n_draws``), and the
+        calibration error of each modality's parameter blocks (``calib_*`` columns).
     """
-    from phantomlab.cohorts import VirtualCohort, calibrated_cohort_spec, calibrated_params
+    from phantomlab.cohorts import VirtualCohort, load_calibration
     from phantomlab.therapies import THERAPIES, get_therapy
+    from phantomlab.trials.uncertainty import (
+        block_calibration_error,
+        cohort_spec_of,
+        interval_note,
+        parameter_draws,
+        protocol_blocks,
+    )
 
     feats = validate_features(features)
     raise_if(
@@ -306,6 +335,7 @@ def rank_modalities(
         + check_range("n_similar", n_similar, low=10, high=n_pool)
         + check_range("n_boot", n_boot, low=100, high=100000)
         + check_range("level", level, low=0.5, high=0.999)
+        + check_range("n_draws", n_draws, low=1, high=1000)
     )
     runs: dict[str, Any] = {}
     default = default_modalities()
@@ -324,41 +354,76 @@ def rank_modalities(
         runs[str(name)] = proto
     if not runs:
         raise InputError(Problem("modalities", [], "at least one modality", "", "nothing to rank"))
-    spec = spec if spec is not None else calibrated_cohort_spec()
-    params = dict(calibrated_params() if params is None else params)
     s_cohort, s_course, s_boot = child_seeds(rng, 3)
-    vc = VirtualCohort(spec, int(n_pool), s_cohort)
-    pop = vc.population.to_frame()
-    d2 = similarity_distance(feats, pop)
-    near = np.argsort(d2, kind="stable")[: int(n_similar)]
-    rows, changes = [], []
+    rec: Mapping[str, Any] = {}
+    if record is not None:
+        rec = record
+    elif spec is None and params is None:
+        try:
+            rec = load_calibration()
+        except InputError:  # no stored calibration: prior defaults
+            rec = {}
+    if spec is not None or params is not None or not rec:
+        draws = [(spec if spec is not None else cohort_spec_of(rec.get("cohort", {})),
+                  dict(params if params is not None else rec.get("params", {})))]  # fmt: skip
+        note = ("no stored calibration (prior defaults)" if not rec and spec is None
+                and params is None else "parameters given")  # fmt: skip
+        note += ": interval is trial resampling only (bootstrap of the similar virtual patients)"
+    else:
+        seed = int(child_seeds(s_boot, 1)[0].generate_state(1)[0])
+        draws = parameter_draws(rec, n_draws, seed)
+        note = interval_note(rec, len(draws), "bootstrap of the similar virtual patients")
+    protos: dict[str, tuple[Any, Any, int]] = {}
     for name, proto in runs.items():
-        if proto is None:
-            th = get_therapy(name)
-            proto = th.reference_protocol()
-        else:
-            th = get_therapy(proto.modality_key())
-        day = readout_day(th, proto)
-        course = vc.run_course(proto, day + 1, params=params, seed=s_course)
-        base = course.baseline[near]
-        post = course.post(day)[near]
-        ch = base - post
-        pct = 100.0 * (post - base) / np.maximum(base, 0.5)
-        changes.append(ch)
+        th = get_therapy(name) if proto is None else get_therapy(proto.modality_key())
+        proto = th.reference_protocol() if proto is None else proto
+        protos[name] = (th, proto, readout_day(th, proto))
+    cohorts: dict[str, Any] = {}
+    per_draw, dists = [], []
+    for d, (cs, pars) in enumerate(draws):
+        key = cs.digest()
+        if key not in cohorts:
+            cohorts[key] = VirtualCohort(cs, int(n_pool), s_cohort)
+        vc = cohorts[key]
+        d2 = similarity_distance(feats, vc.population.to_frame())
+        near = np.argsort(d2, kind="stable")[: int(n_similar)]
+        dists.append(float(np.mean(np.sqrt(d2[near]))))
+        ch_d, pct_d = [], []
+        for _th, proto, day in protos.values():
+            course = vc.run_course(proto, day + 1, params=pars, seed=s_course)
+            base = course.baseline[near]
+            post = course.post(day)[near]
+            ch_d.append(base - post)
+            pct_d.append(100.0 * (post - base) / np.maximum(base, 0.5))
+        per_draw.append((np.stack(ch_d), np.stack(pct_d)))
+        if progress is not None:
+            progress(d + 1, len(draws))
+    Cs = np.stack([c for c, _ in per_draw])  # (n_draws, n_modalities, n_similar)
+    Ps = np.stack([p for _, p in per_draw])
+    rows = []
+    for j, (name, (_th, proto, day)) in enumerate(protos.items()):
+        err = block_calibration_error(rec, protocol_blocks(proto))
         rows.append(
             {
                 "modality": name,
                 "protocol": proto.name or name,
                 "readout_day": day,
-                "nrs_change": float(ch.mean()),
-                "pct_change": float(pct.mean()),
-                "responders_30": float(np.mean(pct <= -30.0)),
+                "nrs_change": float(Cs[:, j].mean(axis=1).mean()),
+                "pct_change": float(Ps[:, j].mean(axis=1).mean()),
+                "responders_30": float(np.mean(Ps[:, j] <= -30.0)),
+                "calib_blocks": "+".join(err["blocks"]),
+                "calib_arms": int(err["arms"]),
+                "calib_mean_abs_error": err["mean_abs_error"],
+                "calib_fraction_inside": err["fraction_inside"],
             }
         )
-    C = np.stack(changes)  # (n_modalities, n_similar)
     gen = as_generator(s_boot)
-    idx = gen.integers(0, C.shape[1], size=(int(n_boot), C.shape[1]))
-    boot = C[:, idx].mean(axis=2)  # (n_modalities, n_boot), paired resamples
+    idx = gen.integers(0, Cs.shape[2], size=(int(n_boot), Cs.shape[2]))
+    which = np.arange(int(n_boot)) % len(draws)  # resample b uses draw b mod n_draws
+    boot = np.empty((Cs.shape[1], int(n_boot)))
+    for d in range(len(draws)):
+        cols = np.flatnonzero(which == d)
+        boot[:, cols] = Cs[d][:, idx[cols]].mean(axis=2)  # paired resamples
     a = (1.0 - level) / 2.0
     lo, hi = np.quantile(boot, [a, 1.0 - a], axis=1)
     best = np.argmax(boot, axis=0)
@@ -370,7 +435,9 @@ def rank_modalities(
     )
     table.insert(0, "rank", np.arange(1, len(table) + 1))
     cols = ["rank", "modality", "protocol", "readout_day", "nrs_change", "ci_low", "ci_high"]
-    table = table[[*cols, "pct_change", "responders_30", "p_best"]].reset_index(drop=True)
+    calib = ["calib_blocks", "calib_arms", "calib_mean_abs_error", "calib_fraction_inside"]
+    table = table[[*cols, "pct_change", "responders_30", "p_best", *calib]].reset_index(drop=True)
     return ModalityRanking(
-        table, feats, int(n_similar), int(n_pool), float(np.mean(np.sqrt(d2[near]))), float(level)
-    )
+        table, feats, int(n_similar), int(n_pool), float(np.mean(dists)), float(level),
+        n_draws=len(draws), interval=note,
+    )  # fmt: skip
