@@ -10,9 +10,15 @@ the published 95 % CI or not, and the leave-one-study-out check). Writes the dat
 ``insilico_trial_results.json``, ``insilico_trial.png`` and two HTML reports:
 ``report_insilico_trial.html`` (the trial, with the calibration error) and
 ``report_calibration.html`` (calibration and validation of the cohort).
-In silico: not a clinical result.
 
-Run: ``python examples/06_insilico_trial.py [OUT]``.
+Every prediction also gets its **predictive interval**: ``n_draws`` further trials of the
+same design, each on one parameter draw of the calibration posterior with its own patients
+(parameter draw x trial resampling; primary week only, so half the course). With a point
+calibration record (no posterior sample) the interval is trial resampling only, and the
+example says so. In silico: not a clinical result.
+
+Run: ``python examples/06_insilico_trial.py [OUT] [N_DRAWS]`` (default 10 draws, about
+10-30 s each on one core).
 """
 
 from __future__ import annotations
@@ -23,12 +29,20 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
+from phantomlab.cohorts import load_calibration
 from phantomlab.report import calibration_report as calibration_html
 from phantomlab.report import trial_report
-from phantomlab.trials import analyze, load_design
+from phantomlab.trials import TrialDesign, analyze, load_design
 from phantomlab.trials.calibration import calibration_report
 from phantomlab.trials.replicate import VirtualTrialModel
+from phantomlab.trials.uncertainty import interval_note, parameter_draws, quantile_interval
+
+#: Posterior draws (one simulated trial each) of the predictive intervals.
+N_DRAWS = 10
+SEED = 20261124
 
 #: The trial design (trial-design YAML format of :mod:`phantomlab.trials.design`).
 DESIGN: dict[str, Any] = {
@@ -73,16 +87,58 @@ def calibration_by_block(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def main(out: Path) -> dict[str, Any]:
+def pct_change(data: pd.DataFrame, week: float) -> pd.Series:
+    """Mean % change of NRS from baseline at ``week``, per arm (baseline floored at 0.5)."""
+    base = data[data["week"] == 0].set_index("patient")["pain"]
+    wk = data[data["week"] == week].set_index("patient")
+    pct = 100 * (wk["pain"] - base.loc[wk.index]) / base.loc[wk.index].clip(lower=0.5)
+    return pct.groupby(wk["arm"]).mean()
+
+
+def predictive_trials(
+    design: TrialDesign, record: dict[str, Any], n_draws: int
+) -> tuple[pd.DataFrame, str]:
+    """One trial per posterior parameter draw: % change per arm and ANCOVA estimate per contrast.
+
+    Returns the per-draw table (``draw``, ``arm``/``contrast``, ``value``, ``kind``) and a line
+    that says what the interval is made of.
+    """
+    week = design.outcome.primary_week
+    short = load_design({**DESIGN, "outcome": {**DESIGN["outcome"], "visits": [0, week]}})
+    draws = parameter_draws(record, n_draws, SEED)
+    n = n_draws if len(draws) == 1 else len(draws)  # a point record: trial resampling only
+    seeds = np.random.SeedSequence([SEED, 6]).spawn(n)
+    rows = []
+    for d in range(n):
+        cs, params = draws[d % len(draws)]
+        data = VirtualTrialModel(short, cohort=cs, params=params)(design.n_per_arm, seeds[d])
+        for arm, v in pct_change(data, week).items():
+            rows.append({"draw": d, "kind": "pct_change_week4", "name": arm, "value": v})
+        est = analyze(data, short, analyses=("ancova",)).to_frame()
+        for c, v in est.set_index("contrast")["estimate"].items():
+            rows.append({"draw": d, "kind": "ancova_estimate", "name": c, "value": v})
+        print(f"  predictive trial {d + 1}/{n} done", file=sys.stderr, flush=True)
+    return pd.DataFrame(rows), interval_note(record, n, "one simulated trial per draw")
+
+
+def _interval(table: pd.DataFrame, kind: str, name: str) -> dict[str, float]:
+    v = table[(table["kind"] == kind) & (table["name"] == name)]["value"].to_numpy(float)
+    lo, hi = quantile_interval(v)
+    return {"pred_mean": float(v.mean()), "pred_low": float(lo), "pred_high": float(hi)}
+
+
+def main(out: Path, n_draws: int = N_DRAWS) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     rep = calibration_report()
+    frac, loso = rep.get("fraction_inside"), rep.get("loso_fraction_inside")
     print(
         f"Calibrated virtual cohort ({rep['version']}, {rep['date']}): "
-        f"{100 * rep['fraction_inside']:.0f}% of {len(rep['arms'])} published arms inside their "
-        f"95% CI; leave-one-study-out {100 * (rep.get('loso_fraction_inside') or 0):.0f}%"
+        + (f"{100 * frac:.0f}%" if frac is not None else "n/a")
+        + f" of {len(rep['arms'] or [])} published arms inside their 95% CI; "
+        f"leave-one-study-out {100 * (loso or 0):.0f}%"
     )
     design = load_design(DESIGN)
-    data = VirtualTrialModel(design)(design.n_per_arm, 20261124)
+    data = VirtualTrialModel(design)(design.n_per_arm, SEED)
     data.to_csv(out / "insilico_trial_data.csv", index=False)
     res = analyze(data, design, analyses=("change", "ancova", "mixed"))
     print("In-silico trial on the calibrated virtual cohort (NOT a clinical result):")
@@ -91,10 +147,14 @@ def main(out: Path) -> dict[str, Any]:
     base = data[data["week"] == 0].set_index("patient")["pain"]
     wk = data[data["week"] == design.outcome.primary_week].set_index("patient")
     pct = 100 * (wk["pain"] - base.loc[wk.index]) / base.loc[wk.index].clip(lower=0.5)
+    pred, note = predictive_trials(design, load_calibration(), n_draws)
+    print(f"95% predictive intervals: {note}")
     rows = []
-    print(f"{'arm':<9} {'% change wk 4':>14}  calibration of this modality (published arms)")
+    print(f"{'arm':<9} {'% change wk 4':>14} {'[95% predictive]':>18}  "
+          "calibration of this modality (published arms)")  # fmt: skip
     for a in design.arm_names:
         m = float(pct[wk["arm"] == a].mean())
+        iv = _interval(pred, "pct_change_week4", a)
         cal = [(b, blocks.get(b)) for b in ARM_BLOCKS[a]]
         text = "; ".join(
             f"{b}: {c['inside']}/{c['arms']} inside CI, mean |z| {c['mean_abs_z']:.2f}, "
@@ -103,11 +163,20 @@ def main(out: Path) -> dict[str, Any]:
             else f"{b}: no published arm (uncalibrated)"
             for b, c in cal
         )
-        print(f"{a:<9} {m:+13.1f}%  {text}")
-        rows.append({"arm": a, "pct_change_week4": m, "calibration": dict(cal)})
+        print(f"{a:<9} {m:+13.1f}% [{iv['pred_low']:+6.1f}, {iv['pred_high']:+6.1f}]%  {text}")
+        rows.append({"arm": a, "pct_change_week4": m, **iv, "calibration": dict(cal)})
+    primary = res.to_frame()
+    primary = primary[primary["analysis"] == "ancova"].set_index("contrast")["estimate"]
+    contrasts = [{"contrast": c, "ancova_estimate": float(v),
+                  **_interval(pred, "ancova_estimate", c)} for c, v in primary.items()]  # fmt: skip
+    for c in contrasts:
+        print(f"ANCOVA {c['contrast']:<15} {c['ancova_estimate']:+.3f} NRS, 95% predictive "
+              f"[{c['pred_low']:+.2f}, {c['pred_high']:+.2f}]")  # fmt: skip
     (out / "insilico_trial_results.json").write_text(
         json.dumps(
-            {"in_silico": True, "arms": rows, "effects": res.to_dict(),
+            {"in_silico": True, "arms": rows, "contrasts": contrasts,
+             "predictive_interval": note, "n_draws": int(pred["draw"].nunique()),
+             "effects": res.to_dict(),
              "calibration": {k: rep[k] for k in ("version", "date", "fraction_inside",
                                                  "loso_fraction_inside", "data_sha256")}},
             indent=1, default=str,
@@ -122,15 +191,19 @@ def main(out: Path) -> dict[str, Any]:
     )
     calibration_html(rep).save(out / "report_calibration.html")
     print("  wrote report_insilico_trial.html and report_calibration.html")
-    primary = res.to_frame()
-    primary = primary[primary["analysis"] == "ancova"].set_index("contrast")["estimate"]
     return {
         "fraction_inside": rep["fraction_inside"],
         "loso_fraction_inside": rep["loso_fraction_inside"],
         "pct_change_week4": {r["arm"]: r["pct_change_week4"] for r in rows},
         "ancova_estimate": primary.to_dict(),
+        "predictive": {r["arm"]: (r["pred_low"], r["pred_high"]) for r in rows}
+        | {c["contrast"]: (c["pred_low"], c["pred_high"]) for c in contrasts},
+        "predictive_interval": note,
     }
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("demo-output"))
+    main(
+        Path(sys.argv[1]) if len(sys.argv) > 1 else Path("demo-output"),
+        int(sys.argv[2]) if len(sys.argv) > 2 else N_DRAWS,
+    )
