@@ -38,14 +38,17 @@ def test_ranking_is_stable_for_a_seed_and_zero_effect_ranks_last() -> None:
 def test_means_match_a_direct_course_and_the_interval_a_normal_one() -> None:
     """Second method: the same course run directly on the same virtual cohort."""
     n = 80
-    r = rank_modalities(FEATS, ["scs"], rng=9, n_pool=n, n_similar=n, n_boot=4000)
+    spec, params = calibrated_cohort_spec(), calibrated_params()  # fixed: no posterior draws
+    r = rank_modalities(
+        FEATS, ["scs"], rng=9, n_pool=n, n_similar=n, n_boot=4000, spec=spec, params=params
+    )
     s_cohort, s_course, _ = child_seeds(9, 3)
-    vc = VirtualCohort(calibrated_cohort_spec(), n, s_cohort)
+    vc = VirtualCohort(spec, n, s_cohort)
     th = get_therapy("scs")
     proto = th.reference_protocol()
     day = readout_day(th, proto)
     assert day == 28  # continuous device: day 28, as `therapy curve`
-    c = vc.run_course(proto, day + 1, params=calibrated_params(), seed=s_course)
+    c = vc.run_course(proto, day + 1, params=params, seed=s_course)
     ch = c.baseline - c.post(day)
     row = r.table.iloc[0]
     assert row["nrs_change"] == pytest.approx(ch.mean(), abs=1e-9)
