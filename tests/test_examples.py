@@ -7,6 +7,7 @@ about 20 s are marked ``slow``.
 
 from __future__ import annotations
 
+import json
 import runpy
 from collections.abc import Callable
 from html.parser import HTMLParser
@@ -129,7 +130,13 @@ def test_trial_statistics(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 
 @pytest.mark.slow
 def test_insilico_trial(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    key = _main("06_insilico_trial")(tmp_path)
+    key = _main("06_insilico_trial")(tmp_path, 3)
+    for name, (lo, hi) in key["predictive"].items():
+        assert lo <= hi, name
+    saved = json.loads((tmp_path / "insilico_trial_results.json").read_text())
+    assert saved["n_draws"] == 3 and saved["predictive_interval"] == key["predictive_interval"]
+    for r in saved["arms"] + saved["contrasts"]:
+        assert r["pred_low"] <= r["pred_mean"] <= r["pred_high"]
     assert key["fraction_inside"] == approx(0.90, abs=0.005)
     assert key["loso_fraction_inside"] == approx(0.77, abs=0.005)
     pct = {"sham": -4.6, "rtms": -37.7, "tdcs_mt": -53.7, "drg": -52.9}
@@ -137,6 +144,7 @@ def test_insilico_trial(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     est = {"rtms - sham": -1.425, "tdcs_mt - sham": -2.483, "drg - sham": -2.623}
     assert key["ancova_estimate"] == approx(est, abs=5e-4)
     out = capsys.readouterr().out
+    assert "95% predictive intervals: " in out
     assert "placebo: 7/8 inside CI, mean |z| 2.33, LOSO 7/8" in out
     assert "rtms: 6/6 inside CI, mean |z| 0.55, LOSO 2/6" in out
     trial = _html_ok(tmp_path / "report_insilico_trial.html")
