@@ -13,7 +13,8 @@ the published 95 % CI or not, and the leave-one-study-out check). Writes the dat
 
 Every prediction also gets its **predictive interval**: ``n_draws`` further trials of the
 same design, each on one parameter draw of the calibration posterior with its own patients
-(parameter draw x trial resampling; primary week only, so half the course). With a point
+(parameter draw x trial resampling; visits 0 and the primary week only, half the
+course: for a seed, the same week-4 data as the full design, checked). With a point
 calibration record (no posterior sample) the interval is trial resampling only, and the
 example says so. In silico: not a clinical result.
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from phantomlab.trials import load_design, simulated_power
-from phantomlab.trials.replicate import VirtualTrialModel
+from phantomlab.trials import load_design
+from phantomlab.trials.power import posterior_power
 
 DESIGN = {
     "name": "virtual-power-test",
@@ -38,9 +38,10 @@ def test_virtual_power_cli(tmp_path: Path, run) -> None:  # type: ignore[no-unty
     assert "virtual cohort" in res["method"]
     row = res["rows"][0]
     assert row["n_per_arm"] == 4 and row["simulated"] in (0.0, 0.5, 1.0)
+    assert row["low"] <= row["simulated"] <= row["high"] and "calibration_error" in res
     d = load_design(DESIGN)
-    again = simulated_power(d, [4], n_sims=2, rng=1, simulate=VirtualTrialModel(d))
-    assert np.array_equal(again, [row["simulated"]])
+    again = posterior_power(d, [4], n_sims=2, n_draws=20, rng=1)  # the CLI's defaults
+    assert np.array_equal(again.simulated, [row["simulated"]])
 
 
 def test_virtual_power_needs_protocols(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]

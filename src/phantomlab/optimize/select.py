@@ -422,8 +422,8 @@ def rank_modalities(
     which = np.arange(int(n_boot)) % len(draws)  # resample b uses draw b mod n_draws
     boot = np.empty((Cs.shape[1], int(n_boot)))
     for d in range(len(draws)):
-        cols = np.flatnonzero(which == d)
-        boot[:, cols] = Cs[d][:, idx[cols]].mean(axis=2)  # paired resamples
+        sel = np.flatnonzero(which == d)
+        boot[:, sel] = Cs[d][:, idx[sel]].mean(axis=2)  # paired resamples
     a = (1.0 - level) / 2.0
     lo, hi = np.quantile(boot, [a, 1.0 - a], axis=1)
     best = np.argmax(boot, axis=0)
