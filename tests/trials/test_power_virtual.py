@@ -30,7 +30,8 @@ def test_virtual_power_cli(tmp_path: Path, run) -> None:  # type: ignore[no-unty
     """The virtual cohort simulates each arm's protocol; same seed, same power."""
     f = tmp_path / "d.yaml"
     f.write_text(yaml.safe_dump(DESIGN))
-    args = ["power", str(f), "--n", "4", "--sims", "2", "--model", "virtual", "--json"]
+    args = ["power", str(f), "--n", "4", "--sims", "2", "--model", "virtual", "--draws", "2"]
+    args.append("--json")
     r = run(*args)
     code, out, err = r.returncode, r.stdout, r.stderr
     assert code == 0, err
@@ -40,7 +41,7 @@ def test_virtual_power_cli(tmp_path: Path, run) -> None:  # type: ignore[no-unty
     assert row["n_per_arm"] == 4 and row["simulated"] in (0.0, 0.5, 1.0)
     assert row["low"] <= row["simulated"] <= row["high"] and "calibration_error" in res
     d = load_design(DESIGN)
-    again = posterior_power(d, [4], n_sims=2, n_draws=20, rng=1)  # the CLI's defaults
+    again = posterior_power(d, [4], n_sims=2, n_draws=2, rng=1)
     assert np.array_equal(again.simulated, [row["simulated"]])
 
 
