@@ -264,7 +264,7 @@ def rank(
     n_similar: int = typer.Option(100, "--similar", help="Most similar virtual patients kept."),
     n_boot: int = typer.Option(2000, "--boot", help="Bootstrap resamples."),
     rng: int = typer.Option(0, "--rng", help="Random seed."),
-    draws: int = typer.Option(20, "--draws", help="Posterior parameter draws."),
+    draws: int = typer.Option(10, "--draws", help="Posterior parameter draws (~20 s CPU each)."),
     calibration: Path | None = typer.Option(
         None, "--calibration", help="Calibration JSON (default: the packaged one)."
     ),
