@@ -18,7 +18,7 @@ course: for a seed, the same week-4 data as the full design, checked). With a po
 calibration record (no posterior sample) the interval is trial resampling only, and the
 example says so. In silico: not a clinical result.
 
-Run: ``python examples/06_insilico_trial.py [OUT] [N_DRAWS]`` (default 10 draws, about
+Run: ``python examples/06_insilico_trial.py [OUT] [N_DRAWS]`` (default 5 draws, about
 10-30 s each on one core).
 """
 
@@ -42,7 +42,7 @@ from phantomlab.trials.replicate import VirtualTrialModel
 from phantomlab.trials.uncertainty import interval_note, parameter_draws, quantile_interval
 
 #: Posterior draws (one simulated trial each) of the predictive intervals.
-N_DRAWS = 10
+N_DRAWS = 5
 SEED = 20261124
 
 #: The trial design (trial-design YAML format of :mod:`phantomlab.trials.design`).

@@ -113,7 +113,8 @@ def main(out: Path) -> dict[str, Any]:
     )
     print(f"wrote {out / 'optimize_traces.png'} and optimize_traces.csv")
     feats = {"age": 55, "level": "lower", "years_since_amputation": 4, "baseline_nrs": 7}
-    rk = rank_modalities(feats, n_pool=600, n_similar=80, n_boot=1000, rng=11)
+    # 4 posterior draws keep the demo short; the interval widens with more (--draws on the CLI)
+    rk = rank_modalities(feats, n_pool=600, n_similar=80, n_boot=1000, rng=11, n_draws=4)
     rk.table.to_csv(out / "optimize_rank.csv", index=False)
     print(rk.summary())
     print(f"wrote {out / 'optimize_rank.csv'}")

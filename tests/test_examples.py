@@ -80,8 +80,8 @@ def test_fields(tmp_path: Path) -> None:
 def test_virtual_patient(tmp_path: Path) -> None:
     key = _main("03_virtual_patient")(tmp_path)
     expected = {
-        "reorganization": (3.57, 62.00, 9.38, 0.94, 0.87, 0.27, 94.75),
-        "persistence": (4.12, 68.33, -0.08, 0.84, 0.83, 0.29, 93.14),
+        "reorganization": (3.650, 66.000, 12.893, 0.167, 0.009, 0.316, 94.534),
+        "persistence": (4.193, 72.000, -0.082, 0.031, 0.078, 0.292, 92.850),
     }
     names = (
         "mean NRS", "PLP %", "lip shift mm (PLP)", "r(lip shift, PLP)", "r(hand activity, PLP)",
@@ -95,16 +95,16 @@ def test_virtual_patient(tmp_path: Path) -> None:
 
 def test_therapies(tmp_path: Path) -> None:
     key = _main("04_therapies")(tmp_path)
-    day15 = {"scs": -68.2, "drg": -58.3, "pns": -75.3, "dbs": -50.5, "mcs": -38.7,
-             "rtms": -54.0, "tdcs": -43.4, "ti": -24.4, "mirror": -37.2, "bci": -31.6,
-             "pme": -32.5, "combination": -55.0, "sham": -26.8}  # fmt: skip
-    day30 = {"scs": -67.8, "drg": -58.3, "pns": -74.7, "dbs": -49.2, "mcs": -39.1,
-             "rtms": -31.4, "tdcs": -21.6, "ti": -14.2, "mirror": -41.3, "bci": -21.0,
-             "pme": -36.8, "combination": -42.3, "sham": -16.1}  # fmt: skip
+    day15 = {"scs": -67.6, "drg": -56.8, "pns": -74.7, "dbs": -50.0, "mcs": -37.8, "rtms": -55.6,
+             "tdcs": -43.7, "ti": -18.7, "mirror": -31.4, "bci": -27.3, "pme": -30.2,
+             "combination": -57.1, "sham": -21.6}  # fmt: skip
+    day30 = {"scs": -71.2, "drg": -61.0, "pns": -77.3, "dbs": -50.9, "mcs": -37.4, "rtms": -25.0,
+             "tdcs": -12.5, "ti": -5.6, "mirror": -38.1, "bci": -13.7, "pme": -37.8,
+             "combination": -42.1, "sham": -7.9}  # fmt: skip
     assert key["day15_pct"] == approx(day15)
     assert key["day30_pct"] == approx(day30)
-    assert key["responders30_day15"]["scs"] == approx(0.81)
-    assert key["responders30_day15"]["sham"] == approx(0.43)
+    assert key["responders30_day15"]["scs"] == approx(0.87)
+    assert key["responders30_day15"]["sham"] == approx(0.42)
     assert (tmp_path / "therapies_trajectories.png").stat().st_size > 10_000
     assert (tmp_path / "therapies_scs_amplitude.png").exists()
 
@@ -190,7 +190,8 @@ def test_bci(tmp_path: Path) -> None:
 def test_evidence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     key = _main("09_evidence")(tmp_path)
     out = capsys.readouterr().out
-    assert (key["rows"], key["studies"], key["caveats"], key["not_used"]) == (41, 22, 31, 9)
+    # 39 caveat marks: population and design-role caveats added by issue #15
+    assert (key["rows"], key["studies"], key["caveats"], key["not_used"]) == (41, 22, 39, 9)
     k, shown = key["pooled"][("pain", "rTMS")]
     assert k == 3 and f"{shown:.3g}" == "-1.28"
     assert f"{shown:.3g}" in out  # the printed table shows the pooled estimate

@@ -47,7 +47,7 @@ def test_calibration_file_that_is_not_json(run, tmp_path: Path) -> None:
     bad.write_text("{not json")
     r = run("calibration", "--out", str(tmp_path / "c.html"), "--file", str(bad))
     assert r.returncode == 2
-    assert r.stderr.startswith("error: calibration = ") and "not JSON" in r.stderr
+    assert r.stderr.startswith("error: calibration = ") and "valid JSON" in r.stderr
     assert "{not" not in r.stderr  # the file's text is not echoed
 
 

@@ -105,9 +105,10 @@ def test_trial_report_of_real_data_has_no_in_silico_banner(trial: object) -> Non
 def test_trial_report_shows_the_calibration_error(trial: object) -> None:
     from phantomlab.cohorts import load_calibration
 
-    page = trial_report(trial, calibration=load_calibration()).html
+    rec = load_calibration()
+    page = trial_report(trial, calibration=rec).html
     assert "Calibration error of the virtual cohort" in page
-    assert "inside the published 95% CI: 90%" in page
+    assert f"inside the published 95% CI: {rec['fraction_inside']:.0%}" in page
 
 
 def test_trial_report_rejects_a_non_result() -> None:
@@ -122,8 +123,10 @@ def test_calibration_report_of_the_stored_calibration(parse_report) -> None:
     page = calibration_report(rec).html
     links = parse_report(page).links
     assert len(links) == 1
-    assert "In silico." in page and "Calibration v1" in page
-    assert "inside the published 95% CI: 90%" in page and "leave one study out: 77%" in page
+    assert "In silico." in page and f"Calibration {rec['version']}" in page
+    assert f"inside the published 95% CI: {rec['fraction_inside']:.0%}" in page
+    assert f"leave one patient group out: {rec['loso_fraction_inside']:.0%}" in page
+    assert f"Parameter posterior of {len(rec['posterior']['samples'])} vectors" in page
     assert all(a["study_id"] in page for a in rec["arms"])
     assert "Fitted parameters" in page and "cannot replicate" in page
 

@@ -54,14 +54,22 @@ def calibration_facts(record: Mapping[str, Any]) -> list[str]:
         since the fit, with the model changes (where the record says).
     """
     arms = record.get("arms") or []
+    posterior = record.get("kind") == "posterior"
+    held_out = "leave one patient group out" if posterior else "leave one study out"
     facts = [
         f"Calibration {record.get('version', '?')} ({record.get('date', '?')}), "
         f"seed {record.get('seed', '?')}: {len(arms)} published arms.",
         f"Simulated arm inside the published 95% CI: {_fraction(record.get('fraction_inside'))}; "
-        f"leave one study out: {_fraction(record.get('loso_fraction_inside'))}; "
+        f"{held_out}: {_fraction(record.get('loso_fraction_inside'))}; "
         f"same parameters on an independent pool: "
         f"{_fraction(record.get('fresh_pool_fraction_inside'))}.",
     ]
+    if posterior:
+        n_post = len((record.get("posterior") or {}).get("samples") or [])
+        facts.append(
+            f"Parameter posterior of {n_post or record.get('n_posterior', '?')} vectors "
+            "(block-wise ABC-SMC); the arms show the posterior medians."
+        )
     for key, what in (("data_current", "evidence data"), ("model_current", "model")):
         if key in record:
             state = "unchanged since the fit" if record[key] else "CHANGED since the fit"
