@@ -130,8 +130,17 @@ def curve(
     as_json: bool = typer.Option(False, "--json", help="Print the curve as JSON."),
     png: Path | None = typer.Option(None, "--png", help="Write a PNG figure to this path."),
     force: bool = FORCE,
+    allow_unsafe: str | None = typer.Option(
+        None,
+        "--allow-unsafe",
+        help="Simulate dose points that fail the safety check; REASON is logged and recorded.",
+    ),
 ) -> None:
-    """Dose-response curve of MODALITY over amplitude / frequency / sessions (in silico)."""
+    """Dose-response curve of MODALITY over amplitude / frequency / sessions (in silico).
+
+    Every dose point is checked as a protocol; a point that fails the safety check is
+    refused (exit 2) unless --allow-unsafe gives a reason.
+    """
     from phantomlab.therapies import dose_response, get_therapy
     from phantomlab.therapies.curves import display_unit
 
@@ -170,7 +179,7 @@ def curve(
     with err_console.status(f"simulating {key} dose-response ..."):
         res = dose_response(
             key, name, grid, protocol=_protocol(protocol), n_patients=patients,
-            hypothesis=hypothesis, rng=seed,
+            hypothesis=hypothesis, rng=seed, allow_unsafe=allow_unsafe,
         )  # fmt: skip
     if png is not None:
         fig = res.plot()  # a Figure outside pyplot: no backend, nothing to close

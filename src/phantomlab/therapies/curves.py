@@ -19,7 +19,7 @@ from numpy.typing import NDArray
 from phantomlab._result import Result, as_figure
 from phantomlab._rng import RNGLike
 from phantomlab.exceptions import InputError, Problem
-from phantomlab.protocols import ProtocolBase
+from phantomlab.protocols import ProtocolBase, require_safe
 from phantomlab.therapies.base import Therapy
 from phantomlab.therapies.course import simulate_course
 from phantomlab.therapies.registry import get_therapy
@@ -73,6 +73,7 @@ class DoseResponse(Result):
     responders: Arr
     hypothesis: str
     n_patients: int
+    safety_note: str = ""
 
     def to_frame(self) -> Any:
         """One row per parameter value.
@@ -106,6 +107,7 @@ class DoseResponse(Result):
             "hypothesis": self.hypothesis,
             "n_patients": self.n_patients,
             "in_silico": True,
+            "safety_note": self.safety_note,
             "points": [
                 {
                     "value": float(v),
@@ -128,6 +130,8 @@ class DoseResponse(Result):
         ]
         for vd, p, r in zip(self.values_display, self.pct_change, self.responders, strict=True):
             lines.append(f"{vd:>22.4g}  {p:+9.1f}%  {100 * r:14.1f}%")
+        if self.safety_note:
+            lines.append(f"safety: {self.safety_note}")
         return "\n".join(lines)
 
     def plot(self, ax: Any = None) -> Figure:
@@ -173,8 +177,16 @@ def dose_response(
     hypothesis: str = "reorganization",
     rng: RNGLike = 0,
     warmup_days: int = 365,
+    allow_unsafe: str | None = None,
 ) -> DoseResponse:
     """Dose-response curve of a modality over one dose parameter.
+
+    Every point is a protocol: the varied value is written into the protocol (its field
+    of the same name, the rTMS intensity in %MT, the schedule's ``sessions``) and that
+    protocol goes through the safety gate (:func:`phantomlab.protocols.require_safe`)
+    before it is simulated, so a curve cannot reach an unsafe dose without a reason.
+    A dose parameter that is not a protocol field (``days``, ``pulses``) is said so in
+    ``safety_note``.
 
     Parameters
     ----------
@@ -195,11 +207,19 @@ def dose_response(
         Seed of the therapy draws (the same at every point).
     warmup_days : int
         Days from amputation to the baseline week.
+    allow_unsafe : str, optional
+        A reason to simulate points that fail the safety check (logged, kept in
+        ``safety_note``).
 
     Returns
     -------
     DoseResponse
         The curve.
+
+    Raises
+    ------
+    ProtocolError
+        If a point fails the safety check and no reason is given.
     """
     th = get_therapy(modality)
     name = param or th.curve_param
@@ -217,6 +237,18 @@ def dose_response(
     if grid.size == 0 or not np.all(np.isfinite(grid)) or np.any(grid < 0):
         raise InputError(Problem("values", list(grid), "finite values >= 0", "", "bad grid"))
     proto = protocol if protocol is not None else th.reference_protocol()
+    unit, factor = th.curve_unit if name == th.curve_param else display_unit(name)
+    notes = []
+    for v in grid:
+        point = _dose_protocol(proto, name, float(v), unit, factor)
+        if point is None:
+            notes.append(f"{name} is not a protocol field: its values were not safety-checked")
+            break
+        note = require_safe(
+            point, allow_unsafe=allow_unsafe, what=f"dose point {name} = {v * factor:g} {unit}"
+        )
+        if note:
+            notes.append(f"{v * factor:g} {unit}: {note}")
     day = _readout_day(th, proto)
     if name == "sessions":
         day = max(day, int(grid.max()) * 2 + 7)
@@ -228,11 +260,28 @@ def dose_response(
         )  # fmt: skip
         pct.append(res.percent_change(day))
         resp.append(res.responders(day))
-    unit, factor = th.curve_unit if name == th.curve_param else display_unit(name)
     return DoseResponse(
         modality, proto.name or modality, name, unit, grid, grid * factor, day,
-        np.asarray(pct), np.asarray(resp), hypothesis, n_patients,
+        np.asarray(pct), np.asarray(resp), hypothesis, n_patients, "; ".join(notes),
     )  # fmt: skip
+
+
+def _dose_protocol(
+    proto: ProtocolBase, name: str, value: float, unit: str, factor: float
+) -> ProtocolBase | None:
+    """Return the protocol with one dose value written in (``None``: not a protocol field)."""
+    fields = type(proto).model_fields
+    if name == "sessions":
+        if proto.schedule is None:
+            return None
+        return proto.model_copy(
+            update={"schedule": proto.schedule.model_copy(update={"sessions": int(value)})}
+        )
+    if name not in fields:
+        return None
+    if isinstance(getattr(proto, name), str) or name == "intensity":
+        return proto.model_copy(update={name: f"{value * factor:g} {unit}"})
+    return proto.model_copy(update={name: float(value)})
 
 
 def display_unit(name: str) -> tuple[str, float]:
