@@ -56,3 +56,26 @@ def test_virtual_power_needs_protocols(tmp_path: Path, run) -> None:  # type: ig
     r = run("power", str(f), "--model", "mechanistic")
     code, err = r.returncode, r.stderr
     assert code == 2 and "model" in err
+
+
+def test_virtual_power_refuses_an_unsafe_arm_unless_told_why(tmp_path: Path, run) -> None:  # type: ignore[no-untyped-def]
+    """Issue #21: an in-silico trial arm with an unsafe protocol needs allow_unsafe."""
+    from phantomlab.trials.replicate import resolve_protocol
+
+    proto = tmp_path / "tdcs6.yaml"
+    proto.write_text(
+        "modality: tdcs\ntarget: M1 hand area contralateral\nanode: C3\ncathode: Fp2\n"
+        "current: 6 mA\nelectrode_area: 35 cm^2\nduration: 20 min\n"
+        "schedule: {sessions: 5, per_week: 5}\n"
+    )
+    arms = [{"name": "sham", "sham": True, "protocol": "malavera2016_sham"},
+            {"name": "tdcs", "protocol": str(proto)}]  # fmt: skip
+    f = tmp_path / "d.yaml"
+    sim = {"effects": {"tdcs": -1.5}}
+    f.write_text(yaml.safe_dump({**DESIGN, "arms": arms, "simulation": sim}))
+    r = run("power", str(f), "--n", "4", "--sims", "2", "--model", "virtual", "--draws", "1")
+    assert r.returncode == 2 and "6 mA" in r.stderr and "Traceback" not in r.stderr
+    told_arms = [arms[0], {**arms[1], "allow_unsafe": "ceiling"}]
+    told = load_design({**DESIGN, "arms": told_arms, "simulation": sim})
+    arm = told.arms[1]
+    assert resolve_protocol(str(arm.protocol), allow_unsafe=arm.allow_unsafe).current == 0.006

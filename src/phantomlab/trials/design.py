@@ -71,6 +71,9 @@ class Arm(_Spec):
         in-silico trials).
     factors : dict of str to str
         For 2x2 factorial designs: the level of each factor in this arm.
+    allow_unsafe : str or None
+        A reason to simulate an arm protocol that fails the safety check in an
+        in-silico trial (logged; without it such an arm is refused, issue #21).
     """
 
     name: str = Field(pattern=_NAME, max_length=40)
@@ -79,6 +82,7 @@ class Arm(_Spec):
     ratio: int = Field(1, ge=1, le=10)
     protocol: str | None = None
     factors: dict[str, str] = Field(default_factory=dict)
+    allow_unsafe: str | None = Field(None, min_length=1, max_length=500)
 
 
 class Center(_Spec):

@@ -573,7 +573,9 @@ def posterior_power(
     post = has_posterior(rec)
     lo, hi = quantile_interval(power, level) if post else wilson_interval(sim, total, level)
     calib = {
-        a.name: block_calibration_error(rec, protocol_blocks(resolve_protocol(str(a.protocol))))
+        a.name: block_calibration_error(
+            rec, protocol_blocks(resolve_protocol(str(a.protocol), allow_unsafe=a.allow_unsafe))
+        )
         for a in design.arms
     }
     label, _ = design.strategy.primary_contrast(design)

@@ -673,7 +673,7 @@ class VirtualTrialModel:
         arm, center = ParametricTrialModel(d).allocation(n_per_arm)
         weeks = [w for w in d.outcome.visits if w > 0]
         days = int(max(weeks) * 7)
-        protos = [resolve_protocol(str(a.protocol)) for a in d.arms]
+        protos = [resolve_protocol(str(a.protocol), allow_unsafe=a.allow_unsafe) for a in d.arms]
         seeds = child_seeds(np.random.SeedSequence(int(g.integers(2**63))), len(d.centers))
         outcome = d.outcome.name
         frames = []
