@@ -45,12 +45,12 @@ def randomize_cmd(
     from phantomlab.trials import load_design, randomize
     from phantomlab.trials.randomize import refuse_sealed
 
+    check_outputs(True, output=output)  # folder exists, not a folder, has a file name
     stem = output.with_suffix("")
     files = [str(output), f"{output}.sha256"]
     if envelopes is not None:
         files += [f"{stem}.sheet.csv", f"{stem}.key.csv"]
     refuse_sealed(files)
-    check_outputs(True, output=output)  # folder exists, not a folder
     d = load_design(design)
     people = read_table(participants) if participants is not None else None
     alloc = randomize(d, seed, participants=people, per_stratum=per_stratum)
