@@ -155,6 +155,17 @@ def calibration_cmd(
         typer.echo(format_report(rep))
 
 
+#: ``-o`` of the commands that write a calibration record (never into the package).
+CALIBRATION_OUT: Any = typer.Option(
+    None,
+    "--out",
+    "--output",
+    "-o",
+    help="Write the record here (default: calibration_v1.json in the user data folder, "
+    "$PHANTOMLAB_DATA_DIR; the packaged calibration is never written).",
+)
+
+
 @app.command("calibrate")
 def calibrate_cmd(
     seed: int = typer.Option(20261124, "--seed", help="Seed of pool, draws and optimizer."),
@@ -170,14 +181,7 @@ def calibrate_cmd(
         None, "--scheduler", help="Dask scheduler address, or 'local' (default: in-process)."
     ),
     workers: int = typer.Option(1, "--workers", help="Workers of a local Dask cluster."),
-    out: Path = typer.Option(
-        None,
-        "--out",
-        "--output",
-        "-o",
-        help="Write the record here (default: calibration_v1.json in the user data folder, "
-        "$PHANTOMLAB_DATA_DIR; the packaged calibration is never written).",
-    ),
+    out: Path = CALIBRATION_OUT,
     force: bool = FORCE,
     as_json: bool = typer.Option(False, "--json", help="Print the record's summary as JSON."),
 ) -> None:
@@ -281,14 +285,7 @@ def posterior_cmd(
     study: list[str] = typer.Option(
         None, "--study", help="Fit only these studies (repeatable; needs --out)."
     ),
-    out: Path = typer.Option(
-        None,
-        "--out",
-        "--output",
-        "-o",
-        help="Write the record here (default: calibration_v1.json in the user data folder, "
-        "$PHANTOMLAB_DATA_DIR; the packaged calibration is never written).",
-    ),
+    out: Path = CALIBRATION_OUT,
     force: bool = FORCE,
     as_json: bool = typer.Option(False, "--json", help="Print the record's summary as JSON."),
 ) -> None:

@@ -569,7 +569,8 @@ class SessionStore:
         target: SuggestionRecord, report: tuple[float, float | None, str]
     ) -> tuple[SuggestionRecord, bool]:
         o = target.observation
-        assert o is not None
+        if o is None:  # callers pass answered suggestions only
+            raise RuntimeError(f"suggestion {target.token} has no observation to compare")
         if (o.nrs, o.side_effect, o.note) == report:
             return target, False
         raise InputError(
