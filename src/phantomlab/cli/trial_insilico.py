@@ -155,6 +155,28 @@ def calibration_cmd(
         typer.echo(format_report(rep))
 
 
+def _fit_inputs(study: list[str] | None, out: Path | None, force: bool) -> tuple[Any, Path]:
+    """Specs of ``--study`` (``None``: all packaged) and the checked output path of a fit."""
+    from phantomlab.exceptions import InputError, Problem
+    from phantomlab.trials.calibration import default_calibration_output
+    from phantomlab.trials.specs import list_specs, load_trial_spec
+
+    specs = None
+    if study:
+        bad = [s for s in study if s not in list_specs()]
+        if bad:
+            raise InputError(Problem("study", bad[0], "a packaged study id", "", "unknown study"))
+        if out is None:
+            raise InputError(
+                Problem("out", None, "a file", "", "a fit to some studies must not go to the "
+                        "default calibration file: give --out")
+            )  # fmt: skip
+        specs = [load_trial_spec(s) for s in dict.fromkeys(study)]
+    target = out if out is not None else default_calibration_output()
+    check_outputs(force, out=target)
+    return specs, target
+
+
 #: ``-o`` of the commands that write a calibration record (never into the package).
 CALIBRATION_OUT: Any = typer.Option(
     None,
@@ -203,28 +225,12 @@ def calibrate_cmd(
     )
 
     from phantomlab.cli._common import err_console
-    from phantomlab.exceptions import InputError, Problem
     from phantomlab.trials.calibration import (
         calibrate,
-        default_calibration_output,
         write_calibration,
     )
-    from phantomlab.trials.specs import list_specs, load_trial_spec
 
-    specs = None
-    if study:
-        known = list_specs()
-        bad = [s for s in study if s not in known]
-        if bad:
-            raise InputError(Problem("study", bad[0], "a packaged study id", "", "unknown study"))
-        if out is None:
-            raise InputError(
-                Problem("out", None, "a file", "", "a fit to some studies must not go to the "
-                        "default calibration file: give --out")
-            )  # fmt: skip
-        specs = [load_trial_spec(s) for s in dict.fromkeys(study)]
-    target = out if out is not None else default_calibration_output()
-    check_outputs(force, out=target)
+    specs, target = _fit_inputs(study, out, force)
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -299,24 +305,10 @@ def posterior_cmd(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from phantomlab.cli._common import err_console
-    from phantomlab.exceptions import InputError, Problem
-    from phantomlab.trials.calibration import default_calibration_output, write_calibration
+    from phantomlab.trials.calibration import write_calibration
     from phantomlab.trials.posterior import fit_posterior
-    from phantomlab.trials.specs import list_specs, load_trial_spec
 
-    specs = None
-    if study:
-        bad = [s for s in study if s not in list_specs()]
-        if bad:
-            raise InputError(Problem("study", bad[0], "a packaged study id", "", "unknown study"))
-        if out is None:
-            raise InputError(
-                Problem("out", None, "a file", "", "a fit to some studies must not go to the "
-                        "default calibration file: give --out")
-            )  # fmt: skip
-        specs = [load_trial_spec(s) for s in dict.fromkeys(study)]
-    target = out if out is not None else default_calibration_output()
-    check_outputs(force, out=target)
+    specs, target = _fit_inputs(study, out, force)
     t0 = time.perf_counter()
     bar = Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
