@@ -61,7 +61,9 @@ def create_center(db: Session, code: str, name: str, *, actor: str) -> Center:
     code_u = code.strip().upper()
     problems = []
     if not _CODE.fullmatch(code_u):
-        problems.append(Problem("code", code, "1-16 of A-Z 0-9 _ -, a letter first", "", "bad code"))
+        problems.append(
+            Problem("code", code, "1-16 of A-Z 0-9 _ -, a letter first", "", "bad code")
+        )
     if not name.strip() or len(name) > 200:
         problems.append(Problem("name", name, "1-200 characters", "", "bad center name"))
     if problems:
@@ -94,9 +96,7 @@ def create_user(
     """Create a user (argon2id hash stored), optionally with a first role at a center."""
     name = username.strip().lower()
     if not _USERNAME.fullmatch(name):
-        raise InputError(
-            Problem("username", username, "2-64 of a-z 0-9 . _ -", "", "bad username")
-        )
+        raise InputError(Problem("username", username, "2-64 of a-z 0-9 . _ -", "", "bad username"))
     check_password(password, username=name)
     if db.execute(select(User.id).where(User.username == name)).first():
         raise InputError(Problem("username", name, "a new username", "", "the user exists"))
@@ -129,13 +129,17 @@ def grant(db: Session, username: str, center: str | None, role: str, *, actor: s
     center_id: int | None = None
     if r != "admin":
         if not center:
-            raise InputError(Problem("center", center, "a center code", "", "a role needs a center"))
+            raise InputError(
+                Problem("center", center, "a center code", "", "a role needs a center")
+            )
         center_id = center_by_code(db, center).id
     exists = db.execute(
         select(Membership).where(
             Membership.user_id == user.id,
             Membership.role == r,
-            Membership.center_id.is_(None) if center_id is None else Membership.center_id == center_id,
+            Membership.center_id.is_(None)
+            if center_id is None
+            else Membership.center_id == center_id,
         )
     ).scalar_one_or_none()
     if exists is not None:

@@ -88,7 +88,10 @@ class SessionMiddleware(BaseHTTPMiddleware):
 
 def _exists(module: str) -> bool:
     parent = module.rsplit(".", 1)[0]
-    return importlib.util.find_spec(parent) is not None and importlib.util.find_spec(module) is not None
+    return (
+        importlib.util.find_spec(parent) is not None
+        and importlib.util.find_spec(module) is not None
+    )
 
 
 def iter_routes(routes: Iterable[Any], prefix: str = "") -> Iterator[tuple[str, frozenset[str]]]:
@@ -144,9 +147,7 @@ def create_app(settings: ClinicSettings | None = None, *, migrate: bool = True) 
     engine = make_engine(settings.db_url)
     if migrate:
         upgrade(engine)
-    app = FastAPI(
-        title="PhantomLab Clinic", docs_url=None, redoc_url=None, openapi_url=None
-    )
+    app = FastAPI(title="PhantomLab Clinic", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings
     app.state.engine = engine
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))

@@ -37,7 +37,7 @@ __all__ = [
     "verify_password",
 ]
 
-#: Shortest password accepted (NIST SP 800-63B section 3.1.1.2: at least 8 characters).
+#: Shortest password accepted (NIST SP 800-63B (2017) 5.1.1.2: "at least 8 characters").
 MIN_PASSWORD = 8
 _COMMON = frozenset(
     {"password", "password1", "12345678", "123456789", "1234567890", "qwertyui", "qwerty123"}
@@ -78,7 +78,7 @@ def check_password(password: str, *, username: str = "", field: str = "password"
                 field,
                 "(hidden)",
                 f">= {MIN_PASSWORD} characters, not the username, not a common password",
-                "NIST SP 800-63B 3.1.1.2",
+                "NIST SP 800-63B (2017) 5.1.1.2",
                 why,
             )
         )
@@ -141,9 +141,7 @@ def authenticate(
     client = client[:64]
     since = _window_start(settings)
     where = (LoginFailure.username == name, LoginFailure.client == client, LoginFailure.ts > since)
-    failures = db.execute(
-        select(func.count(), func.min(LoginFailure.ts)).where(*where)
-    ).one()
+    failures = db.execute(select(func.count(), func.min(LoginFailure.ts)).where(*where)).one()
     if failures[0] >= settings.login_max_failures:
         wait = (failures[1] - since).total_seconds()
         raise LoginLimited(max(1, int(wait) + 1))

@@ -124,8 +124,7 @@ def load_user(db: Session, token: str) -> ClinicUser | None:
         else:
             roles.setdefault(m.center_id, set()).add(m.role)
     codes = {
-        c.id: c.code
-        for c in db.execute(select(Center).where(Center.id.in_(list(roles)))).scalars()
+        c.id: c.code for c in db.execute(select(Center).where(Center.id.in_(list(roles)))).scalars()
     }
     return ClinicUser(
         user.id,

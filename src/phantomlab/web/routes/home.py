@@ -25,9 +25,7 @@ LINKS = (
 @router.get("/")
 def dashboard(request: Request, user: Annotated[ClinicUser, Depends(current_user)]) -> Response:
     """List the user's centers with their roles and the pages they may open."""
-    centers = [
-        (user.center_codes.get(c, str(c)), sorted(user.roles[c])) for c in user.centers()
-    ]
+    centers = [(user.center_codes.get(c, str(c)), sorted(user.roles[c])) for c in user.centers()]
     from phantomlab.web.app import iter_routes  # the app module imports this one
 
     paths = {p for p, _ in iter_routes(request.app.routes)}
