@@ -37,7 +37,7 @@ def audit_page(
     if before.isdigit():
         query = query.where(AuditEvent.seq < int(before))
     events = list(db.execute(query).scalars())
-    codes = dict(db.execute(select(Center.id, Center.code)).tuples().all())
+    codes = {cid: code for cid, code in db.execute(select(Center.id, Center.code))}
     return render(
         request,
         "audit.html",
