@@ -25,14 +25,14 @@ import pytest
 
 pytest.importorskip("fastapi", reason="the clinic tests need the 'web' extra")
 
-from fastapi import FastAPI  # noqa: E402
-from fastapi.testclient import TestClient  # noqa: E402
-from sqlalchemy import Engine  # noqa: E402
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
-from phantomlab.web import create_app  # noqa: E402
-from phantomlab.web.accounts import create_center, create_user  # noqa: E402
-from phantomlab.web.db import make_engine, session_scope, upgrade  # noqa: E402
-from phantomlab.web.settings import ClinicSettings  # noqa: E402
+from phantomlab.web import create_app
+from phantomlab.web.accounts import create_center, create_user
+from phantomlab.web.db import make_engine, session_scope, upgrade
+from phantomlab.web.settings import ClinicSettings
 
 PG_ENV = "PHANTOMLAB_TEST_PG_URL"
 CENTERS = ("A", "B")
@@ -120,9 +120,7 @@ def _seeded_sqlite(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict
     return path, seed(f"sqlite:///{path}")
 
 
-def make_clinic(
-    template: tuple[Path, dict[str, int]], folder: Path, **settings: Any
-) -> Clinic:
+def make_clinic(template: tuple[Path, dict[str, int]], folder: Path, **settings: Any) -> Clinic:
     path = folder / "clinic.sqlite"
     shutil.copyfile(template[0], path)
     path.chmod(0o600)

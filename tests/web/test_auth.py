@@ -99,12 +99,14 @@ def test_rate_limit_window_passes(clinic_factory):
 
 
 def test_session_expires(clinic_factory):
-    c = clinic_factory(session_ttl_s=1.0)
+    ttl = 4.0
+    c = clinic_factory(session_ttl_s=ttl)
     client = c.client()
+    t0 = time.monotonic()
     assert client.login("clinician-a").status_code == 303
     assert client.get("/", follow_redirects=False).status_code == 200
     token = client.cookies.get(SESSION_COOKIE)
-    time.sleep(1.3)
+    time.sleep(max(0.0, ttl + 0.3 - (time.monotonic() - t0)))
     r = client.get("/", follow_redirects=False)  # the browser dropped its cookie (max-age)
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
     replay = c.client()  # and the server refuses the token itself

@@ -89,9 +89,12 @@ def test_admin_creates_centers_users_and_grants(clinic, login):
         {"username": "nurse-m", "password": "pw-nurse-m", "center": "MIL", "role": "clinician"},
     )
     assert r.status_code == 303
-    assert admin.form(
-        "/admin/grant", {"username": "nurse-m", "center": "A", "role": "monitor"}
-    ).status_code == 303
+    assert (
+        admin.form(
+            "/admin/grant", {"username": "nurse-m", "center": "A", "role": "monitor"}
+        ).status_code
+        == 303
+    )
     page = admin.get("/admin").text
     assert "MIL" in page and "Milan" in page and "MIL: clinician" in page
     # bad input: one line per problem, 400, nothing written
