@@ -7,6 +7,7 @@ command runs, so the rest of the command line works without it.
 from __future__ import annotations
 
 import getpass
+import sys
 import secrets
 import tempfile
 from collections.abc import Iterator
@@ -97,6 +98,16 @@ def _password(password_file: Path | None, username: str) -> str:
     if password_file is not None:
         text = password_file.read_text(encoding="utf-8")
         return text.rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise InputError(
+            Problem(
+                "--password-file",
+                "(none)",
+                "a file holding the password, or a terminal to type it in",
+                "",
+                "no password given",
+            )
+        )
     pw: str = typer.prompt(f"password for {username}", hide_input=True, confirmation_prompt=True)
     return pw
 
@@ -252,8 +263,21 @@ def serve(
             typer.echo(f"  {username:<22} {pw}  ({roles})")
     else:
         url = _url(db)
+    from sqlalchemy.exc import DBAPIError
+
     settings = ClinicSettings.from_env(url)
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except DBAPIError as exc:
+        raise InputError(
+            Problem(
+                "db",
+                url.split("@")[-1],
+                "a reachable clinic store",
+                "",
+                f"the database refused ({type(exc.orig).__name__}: {str(exc.orig).strip()})",
+            )
+        ) from None
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"PhantomLab Clinic at http://{shown}:{port}/ (Ctrl-C stops it)")
     if host not in {"127.0.0.1", "localhost", "::1"} and not settings.cookie_secure:

@@ -68,6 +68,8 @@ def normalize_url(url: str | Path) -> str:
     text = str(url).strip()
     if not text:
         raise _bad_url(url, "the database URL is empty")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text) or len(text) > 4096:
+        raise _bad_url(url, "control characters or over 4096 characters in the database URL")
     if "://" not in text:
         text = f"sqlite:///{Path(text).expanduser()}"
     try:
