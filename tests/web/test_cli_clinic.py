@@ -137,3 +137,48 @@ def test_demo_store_has_both_centers_and_every_role(tmp_path):
             assert code in home and roles.split()[0] in home
     assert {c for c, _ in DEMO_CENTERS} == {"BER", "MIL"}
     app.state.engine.dispose()
+
+
+def test_serve_demo_answers_on_loopback(tmp_path):
+    import os
+    import re
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PHANTOMLAB_DATA_DIR": str(tmp_path)}
+    env.pop("PHANTOMLAB_CLINIC_DB", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "phantomlab", "serve", "--demo", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        page = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                page = httpx.get(f"http://127.0.0.1:{port}/login", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        assert page is not None and page.status_code == 200, proc.poll()
+        assert "Log in" in page.text and page.headers["x-frame-options"] == "DENY"
+        anon = httpx.get(f"http://127.0.0.1:{port}/admin", timeout=5)
+        assert anon.status_code == 303 and anon.headers["location"] == "/login?next=/admin"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert f"PhantomLab Clinic at http://127.0.0.1:{port}/" in out
+    logins = re.findall(r"^  (\S+)\s+(\S+)\s+\((.+)\)$", out, re.M)
+    assert [u for u, _, _ in logins][:2] == ["admin", "investigator-ber"] and len(logins) == 9
+    assert "Traceback" not in out
