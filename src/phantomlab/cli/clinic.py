@@ -7,8 +7,8 @@ command runs, so the rest of the command line works without it.
 from __future__ import annotations
 
 import getpass
-import sys
 import secrets
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
