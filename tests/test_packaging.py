@@ -38,6 +38,11 @@ DISTRIBUTION = {
     "psycopg": "psycopg",
     "pyabc": "pyabc",
     "SALib": "SALib",
+    "fastapi": "fastapi",
+    "uvicorn": "uvicorn",
+    "argon2": "argon2-cffi",
+    "multipart": "python-multipart",
+    "alembic": "alembic",
 }
 OPTIONAL_MODULES = sorted({m for mods in EXTRAS.values() for m in mods})
 
@@ -105,6 +110,8 @@ def _top_level_imports(tree: ast.AST) -> set[str]:
 def test_optional_modules_only_through_require() -> None:
     bad = []
     for path in sorted(SRC.rglob("*.py")):
+        if path.relative_to(SRC).parts[0] == "web":  # the web extra's own package (a leaf)
+            continue
         for name in _top_level_imports(ast.parse(path.read_text())) & set(OPTIONAL_MODULES):
             bad.append(f"{path.relative_to(SRC)} imports {name} (use phantomlab._optional.require)")
     assert not bad, "\n".join(bad)
@@ -211,3 +218,24 @@ def test_shipped_electrode_data_matches_mne() -> None:
     assert names == [r[1] for r in gen.montage_rows(gen.NAMES_MONTAGE)], mne.__version__
     shipped = [tuple(r) for r in _csv_rows(SRC / "fields" / "data" / "montages.csv")]
     assert shipped == [row for m in gen.MONTAGES for row in gen.montage_rows(m)]
+
+
+def test_web_templates_static_and_migrations_are_package_data() -> None:
+    import glob
+
+    patterns = PYPROJECT["tool"]["setuptools"]["package-data"]["phantomlab"]
+    shipped = {
+        Path(f).as_posix()
+        for p in patterns
+        for f in glob.glob(p, root_dir=SRC, recursive=True)
+        if (SRC / f).is_file()
+    }
+    wanted = {
+        f.relative_to(SRC).as_posix()
+        for folder in ("templates", "static", "migrations")
+        for f in (SRC / "web" / folder).rglob("*")
+        if f.is_file() and "__pycache__" not in f.parts
+    }
+    assert {"web/templates/base.html", "web/static/clinic.css"} <= wanted
+    assert "web/migrations/versions/0001_core.py" in wanted
+    assert not wanted - shipped, sorted(wanted - shipped)

@@ -27,6 +27,9 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     # SQLAlchemy imports the driver itself for postgresql+psycopg:// URLs
     "pg": ("psycopg",),
     "uq": ("pyabc", "SALib"),
+    # the clinic service: phantomlab.web is the feature; phantomlab.cli.clinic calls
+    # require("fastapi", extra="web") before it imports phantomlab.web
+    "web": ("fastapi", "uvicorn", "argon2", "multipart", "alembic"),
 }
 
 

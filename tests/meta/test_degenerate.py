@@ -12,11 +12,14 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import numpy as np
 import pytest
 
 from phantomlab.exceptions import InputError
-from phantomlab.meta import rma, trimfill
+from phantomlab.meta import MetaAnalysisWarning, confint, funnel, leave1out, regtest, rma, trimfill
+
+matplotlib.use("Agg")
 
 REF = json.loads(
     (Path(__file__).parent / "metafor_reference" / "degenerate" / "degenerate.json").read_text()
@@ -26,7 +29,10 @@ DATA: dict[str, tuple[list[float], list[float]]] = {
     "yi_inf": ([np.inf, 0.5, 0.3], [0.01, 0.01, 0.03]),
     "yi_1e200": ([1e200, -1e200, 3.0], [1.0, 1.0, 1.0]),
     "yi_na": ([np.nan, 0.5, 0.3], [0.01, 0.01, 0.03]),
+    "vi_inf_hom": ([0.1, 0.2, 0.3, 0.4], [0.01, 0.02, 0.03, np.inf]),
+    "vi_inf_het": ([0.1, 0.5, 0.3, 0.9, 0.2], [0.01, 0.02, 0.03, 0.015, np.inf]),
 }
+INF_FIT = ([0.1, 0.5, 0.3, 0.9, 0.2, 0.4], [0.01, 0.02, 0.03, 0.015, np.inf, 0.02])
 TF: dict[str, tuple[list[float], list[float], str, str | None]] = {
     "trimfill_k2_EE": ([0.1, 0.5], [0.01, 0.02], "EE", None),
     "trimfill_k2_REML": ([0.1, 0.5], [0.01, 0.02], "REML", None),
@@ -43,9 +49,14 @@ def _compare(res: Any, ref: dict[str, Any]) -> None:
     assert res.se == pytest.approx(ref["se"], rel=1e-9)
     assert res.tau2 == pytest.approx(ref["tau2"], rel=1e-6, abs=1e-12)
     assert res.k == ref["k"]
+    for name in ("QE", "I2", "H2"):
+        if name in ref:
+            want = ref[name]
+            want = float(want) if isinstance(want, str) else (np.nan if want is None else want)
+            assert getattr(res, name) == pytest.approx(want, rel=1e-9, abs=1e-12, nan_ok=True), name
 
 
-@pytest.mark.parametrize("name", [k for k in REF if not k.startswith("trimfill")])
+@pytest.mark.parametrize("name", [k for k in REF if k.rsplit("_", 1)[0] in DATA])
 def test_rma_degenerate_matches_metafor(name: str) -> None:
     data, method = name.rsplit("_", 1)
     yi, vi = DATA[data]
@@ -78,9 +89,48 @@ def test_trimfill_degenerate_matches_metafor(name: str) -> None:
             assert tf.se == pytest.approx(ref["se"], rel=1e-8)
 
 
-def test_infinite_study_is_not_dropped_silently() -> None:
-    with pytest.raises(InputError, match="infinite"):
-        rma([0.1, 0.5, 0.3], [np.inf, 0.01, 0.03])
+def test_infinite_variance_is_kept_with_weight_zero_and_said() -> None:
+    """As metafor: the study stays (k and the degrees of freedom count it) with weight 0."""
+    with pytest.warns(MetaAnalysisWarning, match="infinite sampling variance"):
+        res = rma([0.1, 0.5, 0.3], [np.inf, 0.01, 0.03], method="DL")
+    assert res.k == 3 and res.weights[0] == 0.0
+    # the estimate is the fit of the two finite studies; only df (and so tau^2) differ
+    two = rma([0.5, 0.3], [0.01, 0.03], method="EE")
+    assert rma([0.1, 0.5, 0.3], [np.inf, 0.01, 0.03], method="EE").estimate == pytest.approx(
+        two.estimate, rel=1e-12
+    )
+
+
+def test_negative_infinite_variance_is_refused() -> None:
+    with pytest.raises(InputError, match="not positive"):
+        rma([0.1, 0.5, 0.3], [-np.inf, 0.01, 0.03])
+
+
+def _inf_fit() -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return rma(*INF_FIT, method="DL")
+
+
+def test_leave1out_and_confint_with_infinite_variance_match_metafor() -> None:
+    fit = _inf_fit()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        l1o = leave1out(fit).to_frame()
+        ci = confint(fit).to_frame()
+    ref = REF["vi_inf_leave1out_DL"]
+    assert l1o["estimate"].to_numpy() == pytest.approx(ref["estimate"], rel=1e-9)
+    assert l1o["tau2"].to_numpy() == pytest.approx(ref["tau2"], rel=1e-9)
+    assert ci.iloc[0].to_numpy() == pytest.approx(REF["vi_inf_confint_DL"]["tau2"], rel=1e-6)
+
+
+@pytest.mark.parametrize("what", ["trimfill", "regtest", "funnel"])
+def test_functions_metafor_stops_on_refuse_an_infinite_variance(what: str) -> None:
+    fit = _inf_fit()
+    assert "error" in REF["vi_inf_trimfill_DL"] and "error" in REF["vi_inf_regtest_DL"]
+    fn = {"trimfill": trimfill, "regtest": regtest, "funnel": funnel}[what]
+    with pytest.raises(InputError, match=f"{what} needs every study's variance"):
+        fn(fit)
 
 
 @pytest.mark.parametrize(

@@ -32,8 +32,14 @@ def _register() -> None:
     attached = {g.name for g in app.registered_groups}
     for name, module in _DOMAINS:
         if name not in attached:
+            module, _, attr = module.partition(":")
             sub = import_module(f"phantomlab.cli.{module}")
-            app.add_typer(sub.app, name=name)
+            app.add_typer(getattr(sub, attr or "app"), name=name)
+    commands = {c.name for c in app.registered_commands}
+    for name, target in _COMMANDS:
+        if name not in commands:
+            module, _, attr = target.partition(":")
+            app.command(name)(getattr(import_module(f"phantomlab.cli.{module}"), attr))
 
 
 #: (command name, module in phantomlab.cli) for each domain; add a line per domain.
@@ -48,7 +54,11 @@ _DOMAINS: list[tuple[str, str]] = [
     ("patient", "patient"),
     ("bci", "bci"),
     ("report", "report"),
+    ("admin", "clinic:admin_app"),
+    ("audit", "clinic:audit_app"),
 ]
+#: (command name, "module:function") of top-level commands.
+_COMMANDS: list[tuple[str, str]] = [("serve", "clinic:serve")]
 
 
 @app.callback(invoke_without_command=True)

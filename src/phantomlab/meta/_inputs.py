@@ -236,20 +236,30 @@ def prepare(
     if mods is not None:
         Xm, mnames = design_matrix(mods, k_all)
         names += mnames
-    inf = np.isinf(y) | np.isinf(v)
-    if inf.any():  # metafor keeps an infinite value (is.na(Inf) is FALSE) and then stops
+    inf = np.isinf(y)
+    if inf.any():  # metafor keeps an infinite outcome (is.na(Inf) is FALSE) and then stops
         i = int(np.flatnonzero(inf)[0])
         raise InputError(
             Problem(
-                "yi" if np.isinf(y[i]) else "vi",
-                f"{y[i] if np.isinf(y[i]) else v[i]} (study {labels[i]})",
+                "yi",
+                f"{y[i]} (study {labels[i]})",
                 "finite values (or NaN for a missing value, which is dropped)",
                 METAFOR,
-                f"{int(inf.sum())} infinite value(s): metafor does not drop them, and its "
-                "random-effects fits stop on them",
+                f"{int(inf.sum())} infinite outcome(s): metafor does not drop them, and its "
+                "fits stop on them (or, for EE, return an infinite estimate)",
             )
         )
-    bad = ~np.isfinite(y) | ~np.isfinite(v)
+    v_inf = np.isposinf(v) & np.isfinite(y)
+    if v_inf.any():
+        warnings.warn(
+            f"{int(v_inf.sum())} studies with an infinite sampling variance "
+            f"({', '.join(lab for lab, f in zip(labels, v_inf, strict=True) if f)}) "
+            "kept with weight 0; they still count in k and in the degrees of freedom, "
+            "as in metafor",
+            MetaAnalysisWarning,
+            stacklevel=3,
+        )
+    bad = ~np.isfinite(y) | np.isnan(v)
     if Xm is not None:
         bad |= ~np.isfinite(Xm).all(axis=1)
     dropped = [int(i) for i in np.flatnonzero(bad)]
@@ -276,7 +286,7 @@ def prepare(
                 f"{nonpos.size} sampling variance(s) not positive",
             )
         )
-    pos = v[v > VI_MIN]
+    pos = v[(v > VI_MIN) & np.isfinite(v)]
     if pos.size >= 2 and pos.max() / pos.min() > VI_SPAN_MAX:
         probs.append(
             Problem(

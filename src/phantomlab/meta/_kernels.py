@@ -212,11 +212,13 @@ def tau2_he(d: Design) -> tuple[FloatArray, WLS]:
     """Hedges (HE) estimate, untruncated, and the OLS pieces."""
     ones = np.ones_like(d.v)
     s = wls(d, ones, traces=False)
+    # tr(P V) = sum_i P_ii v_i (V diagonal, P = I - H for unit weights); written per study
+    # so that an infinite v_i (weight 0, kept as in metafor) gives +inf, hence raw = -inf
     if d.X is None:
-        trPV = d.v.sum(axis=1) - d.v.sum(axis=1) / d.k
+        p_ii = np.full_like(d.v, 1.0 - 1.0 / d.k)
     else:
-        XtVX = np.einsum("nkp,nkq->npq", d.X, d.X * d.v[:, :, None])
-        trPV = d.v.sum(axis=1) - np.einsum("nij,nji->n", s.ainv, XtVX)
+        p_ii = 1.0 - np.einsum("nkp,npq,nkq->nk", d.X, s.ainv, d.X)
+    trPV = (p_ii * d.v).sum(axis=1)
     return (s.rss - trPV) / (d.k - d.p), s
 
 
@@ -735,6 +737,7 @@ def fit(
         if method == "EE":
             with np.errstate(divide="ignore", invalid="ignore"):
                 I2 = np.nan_to_num(np.maximum(0.0, 100.0 * (QE - (k - p)) / QE), nan=0.0)
+                I2 = np.where(np.isinf(QE), np.nan, I2)  # metafor: Inf / Inf is NA
             H2 = QE / (k - p)
         else:
             I2 = 100.0 * tau2 / (vt + tau2)

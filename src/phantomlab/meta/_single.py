@@ -222,7 +222,14 @@ def fit_single(
     QE = max(q0, 0.0)
     vt = (k - 1) / trP0
     if method == "EE":
-        I2 = 0.0 if QE == 0 else max(0.0, 100.0 * (QE - (k - 1)) / QE)
+        # metafor: 0 for QE = 0, NA (Inf / Inf) for an infinite QE
+        I2 = (
+            0.0
+            if QE == 0
+            else math.nan
+            if math.isinf(QE)
+            else max(0.0, 100.0 * (QE - (k - 1)) / QE)
+        )
         H2 = QE / (k - 1)
         pi_lb = pi_ub = math.nan
     else:

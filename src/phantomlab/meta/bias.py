@@ -52,6 +52,7 @@ def regtest(res: RMAResult, predictor: str = "sei", model: str = "rma") -> Regte
     RegtestResult
         Test of the predictor and the limit estimate.
     """
+    res.require_finite_vi("regtest")
     if predictor not in _PREDICTORS:
         raise InputError(
             Problem("predictor", predictor, ", ".join(_PREDICTORS), METAFOR, "unknown predictor")
@@ -146,6 +147,7 @@ def trimfill(
         k0, side and the model refitted with the filled studies. As in metafor,
         the refitted model uses the z test.
     """
+    res.require_finite_vi("trimfill")
     if not res.int_only:
         raise InputError(
             Problem(

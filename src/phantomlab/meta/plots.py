@@ -362,6 +362,7 @@ def funnel(
     Axes
         The axes drawn on.
     """
+    res.require_finite_vi("funnel")
     import matplotlib.pyplot as plt
 
     if ax is None:

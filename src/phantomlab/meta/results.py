@@ -148,6 +148,32 @@ class RMAResult(Result):
         """Standard errors of the studies, sqrt(vi)."""
         return np.sqrt(self.vi)
 
+    def require_finite_vi(self, what: str) -> None:
+        """Raise ``InputError`` when a study has an infinite sampling variance.
+
+        Such a study is kept with weight 0 by the fit (as in metafor), but the funnel plot,
+        trim-and-fill and the regression test need every study's variance (metafor stops).
+
+        Parameters
+        ----------
+        what : str
+            The function asking (named in the message).
+        """
+        inf = np.flatnonzero(np.isinf(self.vi))
+        if inf.size:
+            names = ", ".join(self.slab[i] for i in inf[:5])
+            raise InputError(
+                Problem(
+                    "vi",
+                    f"Inf (study {names})",
+                    "finite sampling variances",
+                    METAFOR,
+                    f"{what} needs every study's variance; a study with an infinite variance "
+                    "has weight 0 in the fit but cannot be placed here (metafor stops): "
+                    "drop it and refit",
+                )
+            )
+
     def to_dict(self) -> dict[str, Any]:
         """Return the numbers of the CLI contract as a JSON-able dict.
 

@@ -185,6 +185,20 @@ def _fit_prepared(
     if extreme and not (np.isfinite(bf.tau2).all() and np.isfinite(bf.beta).all()):
         raise _numerical_failure(prep, "tau^2 overflowed")
     _check_fit(bf)
+    if prep.method in ("ML", "REML") and np.isinf(prep.v).any() and float(bf.tau2[0]) > 0:
+        # the (restricted) log-likelihood is -Inf with an infinite sampling variance:
+        # metafor's Fisher scoring stops as soon as tau^2 leaves 0 (a NaN comparison)
+        raise InputError(
+            Problem(
+                "vi",
+                "Inf",
+                "finite sampling variances for method='ML'/'REML' when tau^2 > 0",
+                METAFOR,
+                "a study with an infinite sampling variance makes the log-likelihood -Inf; "
+                "metafor stops here; drop the study or use method='DL', 'PM', 'SJ' or 'HS' "
+                "(which keep it with weight 0, as metafor does)",
+            )
+        )
     if not (np.isfinite(bf.beta[0]).all() and np.isfinite(bf.se[0]).all()):
         raise _numerical_failure(prep, "non-finite estimate or standard error")
     if bf.fallback[0]:

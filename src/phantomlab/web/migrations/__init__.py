@@ -1,0 +1,1 @@
+"""Alembic migrations of the clinic store (run by ``phantomlab.web.db.upgrade``)."""

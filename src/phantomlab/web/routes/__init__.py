@@ -1,0 +1,1 @@
+"""Core routers: login/logout, the dashboard, administration and the audit trail."""
