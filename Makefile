@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYDIRS := $(wildcard src tests benchmarks examples)
 
-.PHONY: demo test lint types pytest slow bench clean
+.PHONY: demo test lint types pytest slow load bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "PhantomLab needs Python >= 3.11")'
@@ -30,6 +30,10 @@ test: lint types pytest
 
 slow: $(STAMP)
 	MPLBACKEND=Agg $(BIN)/python -m pytest -q -m slow
+
+# the clinic under load: 20 clinicians for 60 s against phantomlab serve on loopback (docs/clinic.md)
+load: $(STAMP)
+	MPLBACKEND=Agg $(BIN)/python -m pytest -q -s -m slow tests/web/test_load.py
 
 # the bench extra (torch) lets Optuna's GPSampler run in benchmarks/bench_optimize.py
 BENCH_STAMP := $(VENV)/.bench-stamp
