@@ -48,7 +48,7 @@ def _html_ok(path: Path) -> str:
 def test_every_example_is_tested() -> None:
     stems = {p.stem for p in EXAMPLES.glob("[0-9][0-9]_*.py")}
     tested = {n.removeprefix("test_") for n in globals() if n.startswith("test_")}
-    assert len(stems) == 9
+    assert len(stems) == 10
     assert {s.split("_", 1)[1] for s in stems} <= tested
 
 
@@ -211,6 +211,23 @@ def test_evidence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert len(studies) == int(pooled["k"].sum())
     report = _html_ok(tmp_path / "report_meta.html")
     assert "bolognini2013" in report and "not a clinical recommendation" in report
+
+
+def test_clinic(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("fastapi", reason="the clinic example needs the 'web' extra")
+    key = _main("10_clinic")(tmp_path)
+    # the 25 Hz / 130 % MT rTMS protocol: never "valid", the rule named
+    assert key["protocol_verdict"] == "NOT ASSESSABLE" and key["rules_not_assessable"]
+    assert key["visits"] == 1
+    assert key["allocation_clinician"] == "allocated (concealed)"
+    assert key["allocation_randomizer"] in {"sham", "active"}
+    assert key["audit_ok"] and key["audit_events"] > 10
+    summary = (tmp_path / "clinic_summary.txt").read_text(encoding="utf-8")
+    assert f"audit chain intact: {key['audit_events']} events" in summary
+    assert "-> NOT ASSESSABLE" in summary and "reported NRS 5" in summary
+    assert ".venv/bin/phantomlab serve --demo" in summary and "http://127.0.0.1:8000/" in summary
+    assert (tmp_path / "clinic" / "clinic.sqlite").is_file()
+    assert "phantomlab serve --demo" in capsys.readouterr().out
 
 
 def test_run_demo_runs_selected_examples(

@@ -1,12 +1,13 @@
 """Load test: 20 clinicians record programming visits at once against the real server.
 
 ``phantomlab serve`` runs under uvicorn on 127.0.0.1 (:func:`tests.web.live.live_server`,
-a separate process, SQLite store). Twenty threads, each its own logged-in httpx client (its
-own session cookie and CSRF token), start one programming session each and then repeat a
-visit - suggest, open the page, record the report - until the time is up. Afterwards the
-store must hold exactly the visits the clients were told were recorded: one observation row
-and one ``programming.record`` audit event per acknowledged report, none missing, none
-twice, and the audit chain must verify. p50/p95 latencies are printed per request kind.
+a separate process) on SQLite, and on PostgreSQL when ``PHANTOMLAB_TEST_PG_URL`` is set.
+Twenty threads, each its own logged-in httpx client (its own session cookie and CSRF
+token), start one programming session each and then repeat a visit - suggest, open the
+page, record the report - until the time is up. Afterwards the store must hold exactly the
+visits the clients were told were recorded: one observation row and one
+``programming.record`` audit event per acknowledged report, none missing, none twice, and
+the audit chain must verify. p50/p95 latencies are printed per request kind.
 
 The default run lasts 10 s; the 60 s run (``slow``) is what ``make load`` (called by
 ``.ci/run``) runs and docs/clinic.md reports.
@@ -14,8 +15,8 @@ The default run lasts 10 s; the 60 s run (``slow``) is what ``make load`` (calle
 
 from __future__ import annotations
 
+import os
 import re
-import sqlite3
 import statistics
 import threading
 import time
@@ -28,12 +29,13 @@ import pytest
 pytest.importorskip("fastapi", reason="the clinic tests need the 'web' extra")
 
 import httpx
+from sqlalchemy import text
 
-from phantomlab.cli.clinic import demo_store
-from phantomlab.web.accounts import create_user
+from phantomlab.web.accounts import create_center, create_user
 from phantomlab.web.audit import verify
-from phantomlab.web.db import make_engine, session_scope
+from phantomlab.web.db import make_engine, session_scope, upgrade
 
+from .conftest import PG_ENV, _pg_database
 from .live import live_server
 
 CLINICIANS = 20
@@ -123,20 +125,39 @@ def _pct(values: list[float], q: float) -> float:
     )
 
 
-@pytest.fixture
-def load_store(tmp_path: Path) -> Iterator[tuple[str, list[Clinician]]]:
-    url, _ = demo_store(tmp_path)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def load_store(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[str, list[Clinician]]]:
+    """A migrated store with centers BER and MIL and 20 clinicians (SQLite; PostgreSQL when
+    PHANTOMLAB_TEST_PG_URL is set)."""
+    drop = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'clinic.sqlite'}"
+    else:
+        base = os.environ.get(PG_ENV, "").strip()
+        if not base:
+            pytest.skip(f"set {PG_ENV} to run the load test on PostgreSQL")
+        url, drop = _pg_database(base)
     clinicians = [
         Clinician(f"load-{i:02d}", "BER" if i % 2 else "MIL", f"LOAD-{i:02d}")
         for i in range(1, CLINICIANS + 1)
     ]
     engine = make_engine(url)
-    with session_scope(engine) as db:
-        for c in clinicians:
-            create_user(db, c.username, PASSWORD, actor="load-test", center=c.center,
-                        role="clinician")  # fmt: skip
-    engine.dispose()
-    yield url, clinicians
+    try:
+        upgrade(engine)
+        with session_scope(engine) as db:
+            create_center(db, "BER", "Berlin", actor="load-test")
+            create_center(db, "MIL", "Milan", actor="load-test")
+            for c in clinicians:
+                create_user(db, c.username, PASSWORD, actor="load-test", center=c.center,
+                            role="clinician")  # fmt: skip
+        engine.dispose()
+        yield url, clinicians
+    finally:
+        engine.dispose()
+        if drop is not None:
+            drop()
 
 
 def run_load(url: str, clinicians: list[Clinician], log: Path, seconds: float) -> dict[str, float]:
@@ -158,25 +179,31 @@ def run_load(url: str, clinicians: list[Clinician], log: Path, seconds: float) -
         for t in threads:
             t.join(timeout=seconds + 300)
         wall = time.monotonic() - t0
-    assert not [c.errors for c in clinicians if c.errors]
+    errors = [e for c in clinicians for e in c.errors]
+    if errors:  # name the server's errors too (its log lives in a temporary folder)
+        said = log.read_text()
+        causes = sorted({ln for ln in said.splitlines() if "Error:" in ln})
+        first = said[said.find("Traceback") :].split("\nINFO:", 1)[0]
+        raise AssertionError(
+            f"{len(errors)} clinicians failed: {errors[:3]}; server: {causes}\n{first}"
+        )
     assert all(not t.is_alive() for t in threads)
 
     acknowledged = {(c.session_id, tok) for c in clinicians for tok in c.recorded}
     n = sum(len(c.recorded) for c in clinicians)
     assert len(acknowledged) == n and n >= len(clinicians)  # every clinician recorded a visit
-    path = url.removeprefix("sqlite:///")
-    con = sqlite3.connect(path)
-    try:
+    engine = make_engine(url)
+    with engine.connect() as con:
         rows = con.execute(
-            "select ps.id, s.seq from optimize_observations o "
-            "join optimize_suggestions s on s.id = o.suggestion_id "
-            "join programming_sessions ps on ps.optimize_session_id = o.session_id"
-        ).fetchall()
+            text(
+                "select ps.id, s.seq from optimize_observations o "
+                "join optimize_suggestions s on s.id = o.suggestion_id "
+                "join programming_sessions ps on ps.optimize_session_id = o.session_id"
+            )
+        ).all()
         events = con.execute(
-            "select subject from audit_events where action = 'programming.record'"
-        ).fetchall()
-    finally:
-        con.close()
+            text("select subject from audit_events where action = 'programming.record'")
+        ).all()
     stored = [(sid, seq) for sid, seq in rows]
     expected = sorted((sid, int(tok.split("-")[0])) for sid, tok in acknowledged)
     assert sorted(stored) == expected  # no visit lost, none stored twice, none invented
@@ -185,14 +212,14 @@ def run_load(url: str, clinicians: list[Clinician], log: Path, seconds: float) -
     assert sorted(subjects) == sorted(
         f"programming:{sid}/suggestion:{seq}" for sid, seq in expected
     )
-    engine = make_engine(url)
     with session_scope(engine) as db:
         report = verify(db)
     engine.dispose()
     assert report.ok, report.problem
 
     summary: dict[str, float] = {"visits": n, "wall_s": wall, "audit_events": report.count}
-    lines = [f"load: {len(clinicians)} clinicians, {wall:.0f} s, {n} visits recorded "
+    store = url.split(":", 1)[0].split("+")[0]
+    lines = [f"load ({store}): {len(clinicians)} clinicians, {wall:.0f} s, {n} visits recorded "
              f"({n / wall:.1f}/s), audit chain intact ({report.count} events)"]  # fmt: skip
     for kind in ("suggest", "page", "record"):
         values = [v for c in clinicians for v in c.latency.get(kind, [])]
