@@ -146,9 +146,10 @@ def test_protocol_desk_never_calls_the_25hz_rtms_protocol_valid(clinic: Clinic) 
     assert verdict.inner_text() == "Verdict: NOT ASSESSABLE"
     rules = page.locator("table.rules tbody tr")
     statuses = [rules.nth(i).locator("td").first.inner_text() for i in range(rules.count())]
-    assert "not assessable" in statuses and "violated" not in statuses, statuses
-    named = page.locator("table.rules tr.rule-not-assessable").first.inner_text()
-    assert "Rossi" in named or "Chen" in named, named  # the rule is named with its source
+    assert "not assessable" in statuses, statuses
+    # the rTMS consensus rule that cannot be assessed is named, with its source
+    unassessed = page.locator("table.rules tr.rule-not-assessable").all_inner_texts()
+    assert any("Rossi" in r or "Chen" in r for r in unassessed), unassessed
     shot(page, "protocol")
     page.context.close()
 
