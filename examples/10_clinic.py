@@ -18,10 +18,13 @@ import re
 import secrets
 import shutil
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
-from fastapi.testclient import TestClient
+with warnings.catch_warnings():  # Starlette's notice about its httpx-based TestClient
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
 
 from phantomlab.cli.clinic import demo_store
 from phantomlab.web import create_app
