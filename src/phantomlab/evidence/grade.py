@@ -352,7 +352,8 @@ def _indirectness(ev: OutcomeEvidence, rules: dict[str, Any]) -> Downgrade:
     share = _share(ev.weights, indirect)
     levels = int(share >= _v(rules, "indirectness", "serious_share"))
     pops = ", ".join(f"{s} {p}" for s, p in zip(ev.study_ids, ev.populations, strict=True))
-    reason = f"{100 * share:.0f}% of the weight from populations other than {', '.join(sorted(direct))}: {pops}"
+    other = ", ".join(sorted(direct))
+    reason = f"{100 * share:.0f}% of the weight from populations other than {other}: {pops}"
     return Downgrade("indirectness", levels, _RATING[levels], reason)
 
 
@@ -469,8 +470,9 @@ class GradeResult(Result):
         """Return the rating: start, each domain with its reason, certainty."""
         ev = self.evidence
         lines = [
-            f"GRADE {ev.outcome} / {ev.group} ({ev.measure}; {ev.k} studies, {ev.n.sum():.0f} patients, "
-            f"{ev.design}): start {grade_rules()['levels'][self.start]} -> {self.certainty}"
+            f"GRADE {ev.outcome} / {ev.group} ({ev.measure}; {ev.k} studies, "
+            f"{ev.n.sum():.0f} patients, {ev.design}): "
+            f"start {grade_rules()['levels'][self.start]} -> {self.certainty}"
         ]
         lines += [f"  {d.domain}: {d.rating} (-{d.levels}). {d.reason}" for d in self.downgrades]
         return "\n".join(lines)
