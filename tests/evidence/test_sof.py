@@ -78,7 +78,7 @@ def test_csv_is_formula_escaped(tmp_path: Path) -> None:
     path = _hostile().to_csv(tmp_path / "sof.csv")
     back = pd.read_csv(path)
     assert back.loc[0, "outcome"].startswith("'=HYPERLINK")
-    with pytest.raises(Exception):  # refuses to overwrite by default
+    with pytest.raises(InputError):  # refuses to overwrite by default
         _hostile().to_csv(path)
 
 
