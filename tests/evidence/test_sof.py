@@ -118,3 +118,10 @@ def test_cli_grade_and_rob() -> None:
 def test_ratings_vectors_are_finite() -> None:
     for g in summary_of_findings().ratings:
         assert np.isfinite(g.evidence.n).all() and g.evidence.n.sum() > 0
+
+
+def test_docs_worked_example_runs() -> None:
+    text = (Path(__file__).parents[2] / "docs" / "evidence.md").read_text()
+    section = text.split("## 4. Risk of bias, GRADE", 1)[1]
+    code = section.split("```python", 1)[1].split("```", 1)[0]
+    exec(compile(code, "docs/evidence.md", "exec"), {})
