@@ -42,12 +42,15 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from phantomlab._result import Result
+from phantomlab._result import Result, as_figure, new_axes
 from phantomlab.exceptions import InputError, Problem
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = [
     "ANSWERS",
@@ -96,6 +99,24 @@ ROBINS_DOMAINS: dict[int, str] = {
 #: ROBINS-I judgements, best first (``NI``: no information).
 ROBINS_LEVELS: tuple[str, ...] = ("low", "moderate", "serious", "critical", "NI")
 
+_COLOURS = {
+    "low": "#4daf4a",
+    "some_concerns": "#ffd92f",
+    "moderate": "#ffd92f",
+    "high": "#e41a1c",
+    "serious": "#e41a1c",
+    "critical": "#7f0000",
+    "NI": "#bdbdbd",
+}
+_SHORT = {
+    "low": "+",
+    "some_concerns": "?",
+    "moderate": "?",
+    "high": "-",
+    "serious": "-",
+    "critical": "!",
+    "NI": "NI",
+}
 _SRC_ROB2 = "RoB 2 (Sterne et al. 2019, BMJ 366:l4898); docs/evidence.md"
 _SRC_ROBINS = "ROBINS-I (Sterne et al. 2016, BMJ 355:i4919); docs/evidence.md"
 _ROB2_COLUMNS = (
@@ -446,6 +467,34 @@ class RiskOfBias(Result):
             )
         lines.append("NI = no information in what was read; never filled by guess.")
         return "\n".join(lines)
+
+    def plot(self, ax: Any = None) -> Figure:
+        """Draw the traffic-light table: one row per study, one column per domain.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Axes to draw into (default: a new Figure).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure.
+        """
+        ax = new_axes(ax)
+        frame = self.overall_frame().set_index("study_id").drop(columns="tool")
+        for i, study in enumerate(frame.index):
+            for j, col in enumerate(frame.columns):
+                level = frame.loc[study, col]
+                if isinstance(level, str) and level:
+                    ax.scatter(j, i, s=220, color=_COLOURS[level], edgecolor="k", linewidth=0.5)
+                    ax.annotate(_SHORT[level], (j, i), ha="center", va="center", fontsize=6)
+        ax.set_xticks(range(len(frame.columns)), list(frame.columns), fontsize=7)
+        ax.set_yticks(range(len(frame.index)), list(frame.index), fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlim(-0.6, len(frame.columns) - 0.4)
+        ax.set_title("Risk of bias (RoB 2 / ROBINS-I)", fontsize=9)
+        return as_figure(ax)
 
     def _brief(self) -> str:
         return f"{len(self.study_ids)} studies, {len(self.judgements)} domain judgements"

@@ -27,15 +27,18 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from phantomlab._io import atomic_write, frame_csv_bytes
-from phantomlab._result import Result
+from phantomlab._result import Result, as_figure, new_axes
 from phantomlab.evidence.grade import BINARY, GradeResult, OutcomeEvidence, grade
 from phantomlab.evidence.rob import RiskOfBias, load_rob
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["SOF_COLUMNS", "SummaryOfFindings", "absolute_risk", "summary_of_findings"]
 
@@ -200,6 +203,29 @@ class SummaryOfFindings(Result):
             f'<table class="sof"><caption>{html.escape(self.title)}</caption>'
             f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
         )
+
+    def plot(self, ax: Any = None) -> Figure:
+        """Draw the certainty of each outcome (1 very low to 4 high) as bars.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Axes to draw into (default: a new Figure).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure.
+        """
+        ax = new_axes(ax)
+        labels = [f"{g.evidence.outcome}: {g.evidence.group}" for g in self.ratings]
+        ax.barh(range(len(labels)), [g.level for g in self.ratings], color="#4c72b0")
+        ax.set_yticks(range(len(labels)), labels, fontsize=7)
+        ax.set_xticks([1, 2, 3, 4], ["very low", "low", "moderate", "high"], fontsize=7)
+        ax.set_xlim(0, 4.2)
+        ax.invert_yaxis()
+        ax.set_title("GRADE certainty", fontsize=9)
+        return as_figure(ax)
 
     def _brief(self) -> str:
         return f"{len(self.ratings)} outcomes"
