@@ -190,7 +190,7 @@ def test_records_load_and_keep_suggestion_and_source() -> None:
     assert rob.overall("malavera2016") == "some_concerns"
     assert rob.overall("albrighttrainer2022") == "high"  # open-label, 3 of 8 missing
     assert rob.overall("nihon2001") == "critical"
-    assert rob.overall("finn2017") is None  # not assessed
+    assert rob.overall("bittar2005") is None  # not assessed
     # NI stays NI: nothing in the records is answered beyond what was read
     d1 = [d for d in rob.judgements if d.tool == "rob2" and d.domain == 1]
     assert all(set(d.answers.values()) == {"NI"} for d in d1)
@@ -231,3 +231,12 @@ def test_override_without_reason_and_missing_domains_are_refused(tmp_path: Path)
     fields = [p.field for p in exc.value.problems]
     assert any(f.endswith("override_reason") for f in fields)
     assert "x2020.domains" in fields
+
+
+def test_tool_matches_the_design_in_the_evidence_base() -> None:
+    """RoB 2 only for randomized comparisons, ROBINS-I only for the rest."""
+    table, rob = load_studies(), load_rob()
+    randomized = {"rct_arm", "crossover_arm", "factorial_effect"}
+    for s in rob.study_ids:
+        roles = {r.design_role for r in table.study(s).records}
+        assert (rob.tool(s) == "rob2") == (roles <= randomized), (s, roles)
