@@ -219,3 +219,14 @@ def test_bad_threshold_and_design() -> None:
     assert exc.value.problems[0].field == "threshold"
     with pytest.raises(InputError):
         grade(_ev(*PRECISE, design="cohort"), _rob(LOW))
+
+
+def test_every_rule_number_is_read_or_assumed() -> None:
+    rules = grade_rules()
+    for domain, body in rules.items():
+        if not isinstance(body, dict):
+            continue
+        for key, item in body.items():
+            if isinstance(item, dict) and "status" in item:
+                assert item["status"] in ("read", "assumed"), (domain, key)
+                assert item.get("source" if item["status"] == "read" else "why"), (domain, key)
