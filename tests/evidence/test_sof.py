@@ -88,7 +88,7 @@ def test_html_is_escaped_and_report_builds() -> None:
     assert "<script>" not in h and "&lt;script&gt;" in h and "&lt;b&gt;" in h
     rep = sof_report(summary_of_findings(), load_rob())
     assert "Summary of findings" in rep.html and "per 1,000" in rep.html
-    assert "ROBINS-I" in rep.html
+    assert "ROBINS-I" in rep.html and "data:image/png;base64" in rep.html
 
 
 def test_cli_sof_writes_csv_html_json(tmp_path: Path) -> None:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from phantomlab.report._render import Report, Section, render, require_result, table_html
+from phantomlab.report._render import (
+    Report,
+    Section,
+    figure_uri,
+    render,
+    require_result,
+    table_html,
+)
 
 __all__ = ["sof_report"]
 
@@ -53,6 +60,8 @@ def sof_report(sof: Any, rob: Any = None, *, title: str | None = None) -> Report
                 "Risk of bias",
                 ("RoB 2 (randomized) and ROBINS-I (non-randomized); NI = no information.",),
                 table=table_html(rob.overall_frame().fillna("")),
+                figure=figure_uri(rob.plot()),
+                figure_alt="risk-of-bias traffic-light plot",
             )
         )
     name = title or sof.title
