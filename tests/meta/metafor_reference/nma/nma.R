@@ -1,0 +1,88 @@
+# Reference outputs for phantomlab.meta.nma (contrast-based random-effects network
+# meta-analysis) from R metafor 3.8-1 rma.mv, on metadat's dat.hasselblad1998
+# (smoking cessation, 24 studies, 4 treatments; Hasselblad 1998, Med Decis Making 18:37-43).
+# The model is the one of the dat.hasselblad1998 help page ("contrast-based random-effects
+# model", rho = 1/2), with the log odds ratios and their covariance built as on that page
+# (add = 1/2 to every cell, Gleser & Olkin 2009 eq. 19.11 for the shared-arm covariance).
+# Run: Rscript nma.R   (writes hasselblad1998_arms.csv and hasselblad1998.json here)
+suppressPackageStartupMessages(library(metafor))
+
+# a minimal JSON writer (jsonlite is not installed): named list -> object, matrix -> array of
+# rows, vector -> array (length 1 -> scalar), numbers with 17 significant digits
+to_json <- function(x) {
+  if (is.list(x)) {
+    if (!is.null(names(x))) {
+      return(paste0("{", paste0('"', names(x), '": ', sapply(x, to_json), collapse = ", "), "}"))
+    }
+    return(paste0("[", paste(sapply(x, to_json), collapse = ", "), "]"))
+  }
+  if (is.matrix(x)) return(to_json(lapply(seq_len(nrow(x)), function(i) as.vector(x[i, ]))))
+  if (is.factor(x)) x <- as.character(x)
+  if (is.character(x)) v <- paste0('"', x, '"')
+  else if (is.logical(x)) v <- ifelse(x, "true", "false")
+  else v <- ifelse(is.na(x), "null", sprintf("%.17g", as.numeric(x)))
+  if (length(v) == 1) v else paste0("[", paste(v, collapse = ", "), "]")
+}
+arms <- dat.hasselblad1998
+write.csv(arms[, c("study", "trt", "xi", "ni")], "hasselblad1998_arms.csv", row.names = FALSE)
+
+dat <- to.wide(arms, study = "study", grp = "trt", ref = "no_contact", grpvars = 6:7)
+dat <- escalc(measure = "OR", ai = xi.1, n1i = ni.1, ci = xi.2, n2i = ni.2, add = 1/2, to = "all",
+              data = dat)
+calc.v <- function(x) {
+  v <- matrix(1/(x$xi.2[1] + 1/2) + 1/(x$ni.2[1] - x$xi.2[1] + 1/2), nrow = nrow(x), ncol = nrow(x))
+  diag(v) <- x$vi
+  v
+}
+V <- bldiag(lapply(split(dat, dat$study), calc.v))
+dat <- contrmat(dat, grp1 = "trt.1", grp2 = "trt.2")
+trts <- c("self_help", "ind_counseling", "grp_counseling")
+X <- as.matrix(dat[, trts])
+ctrl <- list(optimizer = "nlm", gradtol = 1e-12)
+
+fit_one <- function(method, control = ctrl) {
+  res <- rma.mv(yi, V, mods = ~ self_help + ind_counseling + grp_counseling - 1,
+                random = ~ comp | study, rho = 1/2, data = dat, method = method, control = control)
+  # all pairwise comparisons j vs i (column order of trts, reference no_contact first)
+  L <- rbind(diag(3), c(-1, 1, 0), c(-1, 0, 1), c(0, -1, 1))
+  pr <- predict(res, newmods = L)
+  list(beta = unname(as.vector(res$beta)), se = unname(res$se), vb = unname(res$vb),
+       tau2 = res$tau2, logLik = as.numeric(logLik(res)), QE = res$QE, QEp = res$QEp,
+       k = res$k, p = res$p,
+       pred = list(contrast = unname(L), pred = unname(pr$pred), se = unname(pr$se),
+                   ci_lb = unname(pr$ci.lb), ci_ub = unname(pr$ci.ub),
+                   pi_lb = unname(pr$pi.lb), pi_ub = unname(pr$pi.ub)))
+}
+
+# design-by-treatment interaction: every design (set of treatments in a study) has its own
+# contrasts; columns of the consistency model first, so that lm's pivoting drops the redundant
+# interaction columns and btt = the rest tests inconsistency (Higgins et al. 2012).
+dat$design <- sapply(split(arms$trt, arms$study), function(t) paste(sort(t), collapse = ":"))[
+  as.character(dat$study)]
+key <- paste(dat$design, dat$trt.1, dat$trt.2, sep = "|")
+Xfull <- sapply(sort(unique(key)), function(u) as.numeric(key == u))
+Xaug <- cbind(X, Xfull)
+inc_fit <- function(method) {
+  res <- suppressWarnings(rma.mv(yi, V, mods = Xaug, intercept = FALSE, random = ~ comp | study,
+                                 rho = 1/2, data = dat, method = method, control = ctrl,
+                                 btt = 4:ncol(Xaug)))
+  list(tau2 = res$tau2, QM = res$QM, QMdf = res$QMdf[1], QMp = res$QMp, logLik = as.numeric(logLik(res)),
+       p = res$p)
+}
+fe_cons <- rma.mv(yi, V, mods = X, intercept = FALSE, data = dat)
+fe_full <- suppressWarnings(rma.mv(yi, V, mods = Xfull, intercept = FALSE, data = dat))
+
+out <- list(
+  dataset = "dat.hasselblad1998", metafor_version = as.character(packageVersion("metafor")),
+  r_version = R.version.string,
+  control = "optimizer nlm, gradtol 1e-12 (REML_default: metafor default control, nlminb)",
+  treatments = c("no_contact", trts),
+  contrasts = list(study = dat$study, treat1 = dat$trt.1, treat2 = dat$trt.2,
+                   yi = as.vector(dat$yi), vi = dat$vi, design = unname(dat$design)),
+  V = unname(V),
+  REML = fit_one("REML"), ML = fit_one("ML"), REML_default = fit_one("REML", list()),
+  inconsistency = list(REML = inc_fit("REML"), ML = inc_fit("ML"),
+                       Q_total = fe_cons$QE, df_total = fe_cons$k - fe_cons$p,
+                       Q_within = fe_full$QE, df_within = fe_full$k - fe_full$p)
+)
+writeLines(to_json(out), "hasselblad1998.json")
