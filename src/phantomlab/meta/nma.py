@@ -1,0 +1,405 @@
+"""Contrast-based random-effects network meta-analysis (metafor ``rma.mv``, Higgins 2012).
+
+The model is that of metafor's ``rma.mv(yi, V, mods = ~ t2 + t3 + ... - 1,
+random = ~ comp | study, rho = 1/2)`` (the contrast-based model of the
+``dat.hasselblad1998`` help page): every contrast ``y`` of treatment ``b`` against a study's
+baseline ``a`` is ``y = d_b - d_a + u + e`` with ``d_reference = 0``, sampling errors
+``e ~ N(0, V)`` (``V`` block-diagonal, the shared-arm covariance of multi-arm studies) and
+random effects ``u ~ N(0, tau^2 B)``, ``B`` = 1 on the diagonal and 1/2 between contrasts of
+one study. With rho = 1/2 every comparison, direct or not, has the same heterogeneity
+``tau^2`` (Higgins & Whitehead 1996; Lu & Ades 2004). ``tau^2`` is estimated by REML (default)
+or ML, as the root of the score equation (bracketed, to machine precision).
+
+Reported, as :class:`~phantomlab.meta.nma_results.NMAResult`: every treatment against the
+reference and every pair (league table) with CI and prediction interval (``+- z
+sqrt(se^2 + tau^2)``, metafor's ``predict``), P-scores (Rücker & Schwarzer 2015, BMC Med Res
+Methodol 15:58, doi:10.1186/s12874-015-0060-8) and SUCRA from simulated rank probabilities
+(Salanti et al. 2011, J Clin Epidemiol 64:163), the Q statistic, and the design-by-treatment
+interaction test of inconsistency (Higgins et al. 2012, Res Synth Methods 3:98,
+doi:10.1002/jrsm.1044): fixed-effect Q decomposition (within designs / between designs,
+Krahn et al. 2013, BMC Med Res Methodol 13:35) and the random-effects Wald test with
+``tau^2`` from the design-by-treatment model. Every number is checked against metafor 3.8-1
+in ``tests/meta/test_nma.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import optimize, stats
+
+from phantomlab.exceptions import ConvergenceError, InputError, Problem
+from phantomlab.meta.nma_data import Network, contrasts_from_arms, network_from_contrasts
+from phantomlab.meta.nma_results import Inconsistency, NMAResult
+
+__all__ = ["fit_network", "nma", "nma_arms"]
+
+FloatArray = NDArray[np.float64]
+
+_METHODS = ("REML", "ML")
+
+
+@dataclass(frozen=True)
+class GLSFit:
+    """Generalised least squares at a given ``tau^2``."""
+
+    tau2: float
+    beta: FloatArray
+    vb: FloatArray
+    rss: float
+    loglik: float
+    score: float
+
+
+def gls(
+    y: FloatArray, X: FloatArray, V: FloatArray, B: FloatArray, tau2: float, reml: bool
+) -> GLSFit:
+    """Fit ``y ~ N(X beta, V + tau2 B)`` by GLS; return the fit, log-likelihood and score.
+
+    Parameters
+    ----------
+    y : ndarray, shape (m,)
+        Contrasts.
+    X : ndarray, shape (m, p)
+        Design matrix (full column rank).
+    V, B : ndarray, shape (m, m)
+        Sampling covariance and random-effects structure.
+    tau2 : float
+        Heterogeneity variance.
+    reml : bool
+        Restricted (True) or full maximum likelihood.
+
+    Returns
+    -------
+    GLSFit
+        Coefficients, their covariance, the weighted residual sum of squares, metafor's
+        log-likelihood (the REML one includes ``+ log|X'X| / 2``) and d loglik / d tau2.
+    """
+    m, p = X.shape
+    M = V + tau2 * B
+    L = np.linalg.cholesky(M)
+    Li = np.linalg.solve(L, np.eye(m))
+    Mi = Li.T @ Li
+    XtMi = X.T @ Mi
+    vb = np.linalg.inv(XtMi @ X)
+    beta = vb @ (XtMi @ y)
+    Py = Mi @ (y - X @ beta)
+    rss = float(y @ Py)
+    logdet_m = 2.0 * float(np.sum(np.log(np.diag(L))))
+    if reml:
+        P = Mi - XtMi.T @ vb @ XtMi
+        ll = -0.5 * (m - p) * np.log(2 * np.pi) - 0.5 * logdet_m - 0.5 * rss
+        ll += 0.5 * np.linalg.slogdet(X.T @ X)[1] + 0.5 * np.linalg.slogdet(vb)[1]
+        tr = float(np.sum(P * B))
+    else:
+        ll = -0.5 * m * np.log(2 * np.pi) - 0.5 * logdet_m - 0.5 * rss
+        tr = float(np.sum(Mi * B))
+    score = 0.5 * (float(Py @ B @ Py) - tr)
+    return GLSFit(tau2, beta, vb, rss, float(ll), score)
+
+
+def estimate_tau2(
+    y: FloatArray, X: FloatArray, V: FloatArray, B: FloatArray, method: str
+) -> GLSFit:
+    """Maximise the (restricted) likelihood over ``tau^2 >= 0`` (root of the score).
+
+    Parameters
+    ----------
+    y, X, V, B : ndarray
+        As in :func:`gls`.
+    method : {"REML", "ML"}
+        Likelihood.
+
+    Returns
+    -------
+    GLSFit
+        The fit at the estimate (``tau^2 = 0`` where the score at 0 is not positive).
+    """
+    reml = method == "REML"
+    at0 = gls(y, X, V, B, 0.0, reml)
+    if at0.score <= 0:
+        return at0
+    scale = float(np.mean(np.diag(V)))
+    hi = scale
+    for _ in range(200):
+        if gls(y, X, V, B, hi, reml).score < 0:
+            break
+        hi *= 4.0
+    else:  # pragma: no cover - the score of a proper model turns negative
+        raise ConvergenceError(f"the {method} estimate of tau^2 diverges (score > 0 at {hi:g})")
+    root = optimize.brentq(
+        lambda t: gls(y, X, V, B, t, reml).score, 0.0, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps
+    )
+    return gls(y, X, V, B, float(root), reml)
+
+
+def design_matrix_inconsistency(net: Network) -> FloatArray:
+    """Design-by-treatment interaction model: each design has its own treatment effects.
+
+    A contrast of ``b`` against ``a`` in design ``D`` gets ``+1`` in column ``(D, b)`` and
+    ``-1`` in ``(D, a)``; the column of each design's first treatment is dropped, so a design
+    with ``j`` treatments has ``j - 1`` free effects (Higgins et al. 2012).
+    """
+    cols: dict[tuple[str, str], int] = {}
+    for d in sorted(set(net.design.tolist())):
+        for t in d.split(":")[1:]:
+            cols[(d, t)] = len(cols)
+    X = np.zeros((len(net.yi), len(cols)))
+    for i, (d, t1, t2) in enumerate(zip(net.design, net.treat1, net.treat2, strict=True)):
+        if (d, t1) in cols:
+            X[i, cols[(d, t1)]] += 1.0
+        if (d, t2) in cols:
+            X[i, cols[(d, t2)]] -= 1.0
+    return X
+
+
+def inconsistency(net: Network, method: str) -> Inconsistency:
+    """Design-by-treatment interaction test (fixed-effect Q decomposition and random-effects Wald).
+
+    Parameters
+    ----------
+    net : Network
+        The data.
+    method : {"REML", "ML"}
+        Estimator of ``tau^2`` in the design-by-treatment model.
+
+    Returns
+    -------
+    Inconsistency
+        ``Q_total`` (fixed-effect consistency model), ``Q_within`` (within designs, the
+        fixed-effect design-by-treatment model), ``Q_between = Q_total - Q_within``, and
+        the Wald chi^2 of the interaction terms at the design-by-treatment model's ``tau^2``.
+    """
+    y, V, B, X = net.yi, net.V, net.B(), net.X()
+    Xf = design_matrix_inconsistency(net)
+    m, p, pf = len(y), X.shape[1], Xf.shape[1]
+    fe = gls(y, X, V, B, 0.0, False)
+    fe_full = gls(y, Xf, V, B, 0.0, False)
+    df_between = pf - p
+    full = estimate_tau2(y, Xf, V, B, method) if m > pf else fe_full
+    cons_at = gls(y, X, V, B, full.tau2, False)
+    wald = cons_at.rss - full.rss
+    return Inconsistency(
+        q_total=fe.rss,
+        df_total=m - p,
+        q_within=fe_full.rss,
+        df_within=m - pf,
+        q_between=fe.rss - fe_full.rss,
+        df_between=df_between,
+        tau2=full.tau2,
+        chi2=wald,
+        df=df_between,
+        pval=float(stats.chi2.sf(wald, df_between)) if df_between > 0 else float("nan"),
+        method=method,
+    )
+
+
+def fit_network(
+    net: Network,
+    *,
+    method: str = "REML",
+    level: float = 95.0,
+    small_values: str = "good",
+    measure: str = "",
+) -> NMAResult:
+    """Fit the contrast-based random-effects NMA to a checked :class:`Network`.
+
+    Parameters
+    ----------
+    net : Network
+        From :func:`~phantomlab.meta.nma_data.network_from_contrasts` or
+        :func:`~phantomlab.meta.nma_data.contrasts_from_arms`.
+    method : {"REML", "ML"}
+        Estimator of ``tau^2``.
+    level : float
+        Confidence level in percent.
+    small_values : {"good", "bad"}
+        Whether a smaller effect is better (ranking: P-scores and SUCRA).
+    measure : str
+        Name of the effect measure, for the printed output.
+
+    Returns
+    -------
+    NMAResult
+        The fitted network.
+    """
+    meth = str(method).upper()
+    if meth not in _METHODS:
+        raise InputError(Problem("method", method, "REML or ML", "", "unknown tau^2 estimator"))
+    if not (isinstance(level, int | float) and 0 < level < 100):
+        raise InputError(Problem("level", level, "0 < level < 100 (percent)", "", "invalid"))
+    if small_values not in ("good", "bad"):
+        raise InputError(Problem("small_values", small_values, "good or bad", "", "invalid"))
+    X = net.X()
+    m, p = X.shape
+    if np.linalg.matrix_rank(X) < p:  # pragma: no cover - connectedness makes X full rank
+        raise InputError(Problem("treatment", "", "a connected network", "", "X is rank deficient"))
+    try:
+        np.linalg.cholesky(net.V)
+    except np.linalg.LinAlgError:
+        raise InputError(
+            Problem(
+                "vbase",
+                "",
+                "a positive definite covariance within each multi-arm study",
+                "",
+                "the sampling covariance matrix is not positive definite",
+            )
+        ) from None
+    if m <= p:
+        raise InputError(
+            Problem(
+                "study",
+                f"{m} contrasts",
+                f"more contrasts than treatment effects ({p})",
+                "",
+                "tau^2 cannot be estimated: the network has no residual degrees of freedom",
+            )
+        )
+    fit = estimate_tau2(net.yi, X, net.V, net.B(), meth)
+    qe = gls(net.yi, X, net.V, net.B(), 0.0, False)
+    return NMAResult(
+        network=net,
+        method=meth,
+        level=float(level),
+        measure=measure,
+        small_values=small_values,
+        d=fit.beta,
+        vb=fit.vb,
+        tau2=fit.tau2,
+        loglik=fit.loglik,
+        QE=qe.rss,
+        QE_df=m - p,
+        inconsistency=inconsistency(net, meth),
+    )
+
+
+def nma(
+    study: Any,
+    treat1: Any,
+    treat2: Any,
+    yi: Any,
+    vi: Any,
+    *,
+    vbase: Any = None,
+    reference: str | None = None,
+    treatments: Any = None,
+    method: str = "REML",
+    level: float = 95.0,
+    small_values: str = "good",
+    measure: str = "",
+) -> NMAResult:
+    """Network meta-analysis from contrast-level data (one row per contrast).
+
+    Parameters
+    ----------
+    study, treat1, treat2 : array-like
+        Per contrast: study, treatment, comparator (the study's baseline arm, the same for
+        every contrast of a study).
+    yi, vi : array-like
+        Effect of ``treat1`` against ``treat2`` and its sampling variance (> 0).
+    vbase : array-like, optional
+        Sampling variance of the baseline arm, needed for multi-arm studies (the covariance
+        of their contrasts).
+    reference : str, optional
+        Reference treatment (default: the one in most contrasts).
+    treatments : sequence of str, optional
+        Output order of the treatments.
+    method : {"REML", "ML"}
+        Estimator of ``tau^2``.
+    level : float
+        Confidence level in percent.
+    small_values : {"good", "bad"}
+        Whether smaller effects are better (for the ranking).
+    measure : str
+        Name of the measure (printed only).
+
+    Returns
+    -------
+    NMAResult
+        Estimates, league table, ranking and inconsistency test.
+
+    Examples
+    --------
+    >>> from phantomlab.meta import nma
+    >>> res = nma(["s1", "s2", "s3", "s4"], ["B", "C", "C", "C"], ["A", "A", "B", "A"],
+    ...           [0.5, 1.0, 0.4, 1.1], [0.04, 0.05, 0.06, 0.05])
+    >>> res.treatments
+    ['A', 'B', 'C']
+    >>> round(float(res.d[1]), 4)
+    1.0323
+    """
+    net = network_from_contrasts(
+        study, treat1, treat2, yi, vi, vbase=vbase, reference=reference, treatments=treatments
+    )
+    return fit_network(net, method=method, level=level, small_values=small_values, measure=measure)
+
+
+def nma_arms(
+    study: Any,
+    treatment: Any,
+    *,
+    measure: str = "OR",
+    events: Any = None,
+    n: Any = None,
+    mean: Any = None,
+    sd: Any = None,
+    add: float = 0.5,
+    to: str = "only0",
+    reference: str | None = None,
+    treatments: Any = None,
+    method: str = "REML",
+    level: float = 95.0,
+    small_values: str = "good",
+) -> NMAResult:
+    """Network meta-analysis from arm-level data (one row per study arm).
+
+    Each study's arms are compared with its baseline arm (the arm whose treatment comes
+    first in the treatment order, the reference where present); see
+    :func:`~phantomlab.meta.nma_data.contrasts_from_arms` for the measures and the
+    continuity correction.
+
+    Parameters
+    ----------
+    study, treatment : array-like
+        One row per arm.
+    measure : {"OR", "MD"}
+        Log odds ratio (``events``, ``n``) or mean difference (``mean``, ``sd``, ``n``).
+    events, n, mean, sd : array-like, optional
+        Arm-level data.
+    add, to : float, str
+        Continuity correction for zero cells (``to``: ``"only0"``, ``"all"``, ``"none"``).
+    reference : str, optional
+        Reference treatment (default: the one in most studies).
+    treatments : sequence of str, optional
+        Output order of the treatments.
+    method : {"REML", "ML"}
+        Estimator of ``tau^2``.
+    level : float
+        Confidence level in percent.
+    small_values : {"good", "bad"}
+        Whether smaller effects are better (for the ranking).
+
+    Returns
+    -------
+    NMAResult
+        Estimates, league table, ranking and inconsistency test.
+    """
+    net = contrasts_from_arms(
+        study,
+        treatment,
+        measure=measure,
+        events=events,
+        n=n,
+        mean=mean,
+        sd=sd,
+        add=add,
+        to=to,
+        reference=reference,
+        treatments=treatments,
+    )
+    label = {"OR": "log odds ratio", "MD": "mean difference"}[str(measure).upper()]
+    return fit_network(net, method=method, level=level, small_values=small_values, measure=label)
