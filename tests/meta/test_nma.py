@@ -440,6 +440,7 @@ def test_cli_contrast_level_text(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("rows", "needle"),
     [
+        ("study,treat1,treat2,yi,vi\ns1,B,A,0.1,0.1\ns2,D,C,0.2,0.1\n", "disconnected"),
         ("study,treatment,events,n\ns1,A,1,10\ns1,B,2,10\ns2,A,3,10\n", "one arm"),
         ("study,arm,yi\ns1,A,1\n", "--layout"),
     ],
