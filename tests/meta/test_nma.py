@@ -463,3 +463,38 @@ def test_cli_bad_input_exit_2_one_line(tmp_path: Path, rows: str, needle: str) -
     assert "Traceback" not in p.stderr
     lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and needle in lines[0], p.stderr
+
+
+# ------------------------------------------------------------------ documentation
+def test_docs_worked_example_runs_and_prints_what_the_page_shows(  # type: ignore[no-untyped-def]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    import re
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    root = Path(__file__).resolve().parents[2]
+    text = (root / "docs" / "meta_analysis.md").read_text()
+    code = "\n".join(re.findall(r"```python nma\n(.*?)```", text, re.S))
+    assert "nma_arms" in code
+    code = code.replace('"tests/meta', f'"{root}/tests/meta')
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "docs/meta_analysis.md", "exec"), {})
+    printed = capsys.readouterr().out
+    shown = re.findall(r"```text nma\n(.*?)```", text, re.S)
+    assert len(shown) == 2
+    for block in shown:
+        for line in block.strip().splitlines():
+            assert line.rstrip() in printed, line
+    assert (tmp_path / "nma_network.png").exists() and (tmp_path / "nma_funnel.png").exists()
+
+
+def test_docstring_examples() -> None:
+    import doctest
+    import sys
+
+    import phantomlab.meta.nma  # noqa: F401  (the module, shadowed by the function on the package)
+
+    result = doctest.testmod(sys.modules["phantomlab.meta.nma"])
+    assert result.failed == 0 and result.attempted > 0

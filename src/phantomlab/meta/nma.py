@@ -1,4 +1,4 @@
-"""Contrast-based random-effects network meta-analysis (metafor ``rma.mv``, Higgins 2012).
+"""Contrast-based random-effects network meta-analysis (the model of metafor's ``rma.mv``).
 
 The model is that of metafor's ``rma.mv(yi, V, mods = ~ t2 + t3 + ... - 1,
 random = ~ comp | study, rho = 1/2)`` (the contrast-based model of the
@@ -6,20 +6,22 @@ random = ~ comp | study, rho = 1/2)`` (the contrast-based model of the
 baseline ``a`` is ``y = d_b - d_a + u + e`` with ``d_reference = 0``, sampling errors
 ``e ~ N(0, V)`` (``V`` block-diagonal, the shared-arm covariance of multi-arm studies) and
 random effects ``u ~ N(0, tau^2 B)``, ``B`` = 1 on the diagonal and 1/2 between contrasts of
-one study. With rho = 1/2 every comparison, direct or not, has the same heterogeneity
-``tau^2`` (Higgins & Whitehead 1996; Lu & Ades 2004). ``tau^2`` is estimated by REML (default)
-or ML, as the root of the score equation (bracketed, to machine precision).
+one study. With rho = 1/2 "tau^2 reflects the amount of heterogeneity for all treatment
+comparisons" (metafor's ``dat.hasselblad1998`` help page). ``tau^2`` is estimated by REML
+(default) or ML, as the root of the score equation (bracketed, to machine precision; metafor's
+optimiser stops within about 5e-7 of it on that example).
 
 Reported, as :class:`~phantomlab.meta.nma_results.NMAResult`: every treatment against the
 reference and every pair (league table) with CI and prediction interval (``+- z
 sqrt(se^2 + tau^2)``, metafor's ``predict``), P-scores (Rücker & Schwarzer 2015, BMC Med Res
-Methodol 15:58, doi:10.1186/s12874-015-0060-8) and SUCRA from simulated rank probabilities
-(Salanti et al. 2011, J Clin Epidemiol 64:163), the Q statistic, and the design-by-treatment
-interaction test of inconsistency (Higgins et al. 2012, Res Synth Methods 3:98,
-doi:10.1002/jrsm.1044): fixed-effect Q decomposition (within designs / between designs,
-Krahn et al. 2013, BMC Med Res Methodol 13:35) and the random-effects Wald test with
-``tau^2`` from the design-by-treatment model. Every number is checked against metafor 3.8-1
-in ``tests/meta/test_nma.py``.
+Methodol 15:58, doi:10.1186/s12874-015-0060-8) and SUCRA from simulated rank probabilities,
+the Q statistic, and the design-by-treatment interaction test of inconsistency (Higgins et
+al. 2012; Krahn et al. 2013, as cited by netmeta's ``decomp.design``; the papers were not
+read): the fixed-effect Q decomposition (within designs, between designs) and the
+random-effects Wald test of the interaction terms with ``tau^2`` estimated (REML or ML) in
+the design-by-treatment model -- netmeta estimates that ``tau^2`` by the method of moments
+instead, so its random-effects Q differs. Every number is checked against metafor 3.8-1
+``rma.mv`` in ``tests/meta/test_nma.py``.
 """
 
 from __future__ import annotations
@@ -329,8 +331,8 @@ def nma(
     ...           [0.5, 1.0, 0.4, 1.1], [0.04, 0.05, 0.06, 0.05])
     >>> res.treatments
     ['A', 'B', 'C']
-    >>> round(float(res.d[1]), 4)
-    1.0323
+    >>> round(float(res.d[1]), 4), res.tau2  # C vs A: direct and indirect agree
+    (1.02, 0.0)
     """
     net = network_from_contrasts(
         study, treat1, treat2, yi, vi, vbase=vbase, reference=reference, treatments=treatments

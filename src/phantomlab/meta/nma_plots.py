@@ -7,8 +7,8 @@
   Methods 3:161; Chaimani et al. 2013, PLoS One 8:e76654): each contrast minus the network
   estimate of its comparison, against its standard error, every comparison oriented
   from the earlier to the later treatment of the order; small-study effects show as
-  asymmetry around zero. (This uses the network estimate for the comparison, as netmeta's
-  ``funnel.netmeta`` does; the papers' own choice of summary was not seen.)
+  asymmetry around zero. This uses the network (random-effects) estimate of the comparison,
+  as netmeta's ``funnel.netmeta`` with ``pooled = "random"``; the papers were not read.
 """
 
 from __future__ import annotations
@@ -81,9 +81,10 @@ def network_graph(net: Network, ax: Axes | None = None, path: str | Path | None 
             solid_capstyle="round",
             label=f"{a} -- {b}",
         )
+        # the count sits 40% along the edge, so that crossing diagonals do not hide it
         ax.text(
-            (x0 + x1) / 2,
-            (y0 + y1) / 2,
+            x0 + 0.4 * (x1 - x0),
+            y0 + 0.4 * (y1 - y0),
             str(k),
             ha="center",
             va="center",
@@ -96,16 +97,17 @@ def network_graph(net: Network, ax: Axes | None = None, path: str | Path | None 
     for name in t:
         x, y = xy[name]
         ax.scatter([x], [y], s=200 + 1200 * n_studies[name] / smax, color=_NODE, zorder=2)
-        ax.text(
-            1.22 * x, 1.22 * y, f"{name}\n({n_studies[name]})", ha="center", va="center", fontsize=9
-        )
-    ax.set_xlim(-1.6, 1.6)
+        ha = "left" if x > 0.3 else "right" if x < -0.3 else "center"
+        va = "bottom" if y > 0.3 else "top" if y < -0.3 else "center"
+        label = f"{name}\n({n_studies[name]})"
+        ax.text(1.2 * x, 1.2 * y, label, ha=ha, va=va, fontsize=9)
+    ax.set_xlim(-2.0, 2.0)
     ax.set_ylim(-1.6, 1.6)
     ax.set_aspect("equal")
     ax.axis("off")
     ax.set_title(
-        f"Network: {len(t)} treatments, {net.n_studies} studies "
-        "(edge: studies comparing the two; node: studies with the arm)",
+        f"{len(t)} treatments, {net.n_studies} studies; numbers: studies comparing the pair "
+        "(edges) or with the arm (nodes)",
         fontsize=8,
     )
     _save(ax, path)

@@ -3,7 +3,8 @@
 :class:`NMAResult` holds the fitted network (treatment effects against the reference and
 their covariance, ``tau^2``) and derives the rest from them: all pairwise comparisons and
 the league table, P-scores (Rücker & Schwarzer 2015, BMC Med Res Methodol 15:58) and SUCRA
-(Salanti et al. 2011, J Clin Epidemiol 64:163) from simulated rank probabilities.
+(the mean of the cumulative rank probabilities, Salanti et al. 2011 -- not read here) from
+simulated rank probabilities.
 :class:`Inconsistency` is the design-by-treatment interaction test.
 """
 
@@ -34,7 +35,7 @@ FloatArray = NDArray[np.float64]
 
 @dataclass(frozen=True, repr=False)
 class Inconsistency(Result):
-    """Design-by-treatment interaction test of a network (Higgins et al. 2012).
+    """Design-by-treatment interaction test of a network (Higgins et al. 2012, not read).
 
     Attributes
     ----------
@@ -43,7 +44,7 @@ class Inconsistency(Result):
     q_within, df_within : float, int
         Q within designs (the fixed-effect design-by-treatment model).
     q_between, df_between : float, int
-        Q between designs (inconsistency), ``q_total - q_within`` (Krahn et al. 2013).
+        Q between designs (inconsistency), ``q_total - q_within``.
     tau2 : float
         ``tau^2`` of the random-effects design-by-treatment model.
     chi2, df, pval : float, int, float
@@ -255,7 +256,7 @@ class NMAResult(Result):
 
     # ------------------------------------------------------------------ ranking
     def pscores(self) -> pd.Series:
-        """P-scores (Rücker & Schwarzer 2015, eq. 3): mean over j of P(i better than j).
+        """P-scores (Rücker & Schwarzer 2015): the mean over j of P(i better than j).
 
         ``P_i = sum_j Phi((d_i - d_j) / se_ij) / (n - 1)`` where larger is better, with the
         sign turned where ``small_values="good"``.
@@ -282,7 +283,7 @@ class NMAResult(Result):
         -------
         DataFrame
             One row per treatment: ``rank_1 .. rank_n``, ``mean_rank`` and ``sucra``
-            (Salanti et al. 2011: the mean of the cumulative rank probabilities 1..n-1).
+            (the mean of the cumulative rank probabilities of ranks 1..n-1).
         """
         if not (isinstance(n_draws, int | np.integer) and n_draws >= 1):
             from phantomlab.exceptions import InputError, Problem
