@@ -498,3 +498,35 @@ def test_docstring_examples() -> None:
 
     result = doctest.testmod(sys.modules["phantomlab.meta.nma"])
     assert result.failed == 0 and result.attempted > 0
+
+
+# ------------------------------------------------------------------ second network (MD)
+@pytest.mark.parametrize("fit", ["REML", "ML", "REML_default"])
+def test_senn2013_mean_differences_match_rma_mv(fit: str) -> None:
+    """dat.senn2013 (10 treatments, one three-arm study): arm-level means to MD contrasts."""
+    ref = json.loads((DIR / "senn2013.json").read_text())
+    arms = pd.read_csv(DIR / "senn2013_arms.csv")
+    res = nma_arms(
+        arms.study,
+        arms.treatment,
+        measure="MD",
+        mean=arms.mi,
+        sd=arms.sdi,
+        n=arms.ni,
+        reference="placebo",
+        method=fit.split("_")[0],
+    )
+    assert res.treatments == ref["treatments"]
+    c = ref["contrasts"]
+    net = res.network
+    key = [f"{s}|{a}|{b}" for s, a, b in zip(c["study"], c["treat1"], c["treat2"], strict=True)]
+    mine = [f"{s}|{a}|{b}" for s, a, b in zip(net.study, net.treat1, net.treat2, strict=True)]
+    order = [mine.index(k) for k in key]
+    np.testing.assert_allclose(net.yi[order], c["yi"], atol=1e-12)
+    np.testing.assert_allclose(net.vi[order], c["vi"], atol=1e-12)
+    r = ref[fit]
+    np.testing.assert_allclose(res.d, r["beta"], rtol=0, atol=TOL)
+    np.testing.assert_allclose(res.se, r["se"], rtol=0, atol=TOL)
+    assert res.tau2 == pytest.approx(r["tau2"], abs=TOL)
+    assert res.loglik == pytest.approx(r["logLik"], abs=TOL)
+    assert res.QE == pytest.approx(r["QE"], abs=TOL)

@@ -4,7 +4,8 @@
 # The model is the one of the dat.hasselblad1998 help page ("contrast-based random-effects
 # model", rho = 1/2), with the log odds ratios and their covariance built as on that page
 # (add = 1/2 to every cell, Gleser & Olkin 2009 eq. 19.11 for the shared-arm covariance).
-# Run: Rscript nma.R   (writes hasselblad1998_arms.csv and hasselblad1998.json here)
+# Run: Rscript nma.R   (writes hasselblad1998_arms.csv, hasselblad1998.json, senn2013_arms.csv
+# and senn2013.json here; R 4.2.2, metafor 3.8-1, Debian packages; jsonlite is not needed)
 suppressPackageStartupMessages(library(metafor))
 
 # a minimal JSON writer (jsonlite is not installed): named list -> object, matrix -> array of
@@ -86,3 +87,38 @@ out <- list(
                        Q_within = fe_full$QE, df_within = fe_full$k - fe_full$p)
 )
 writeLines(to_json(out), "hasselblad1998.json")
+
+# ------------------------------------------------------------------------------------------
+# Second network: dat.senn2013 (glucose-lowering agents; 26 studies, 10 treatments, one
+# three-arm study), mean differences in HbA1c change from arm-level means and SDs, contrasts
+# against each study's first arm in the order placebo first, then alphabetical; covariance
+# of two contrasts of one study = sdi^2/ni of the shared arm. Same contrast-based model.
+arms2 <- dat.senn2013
+write.csv(arms2[, c("study", "treatment", "ni", "mi", "sdi")], "senn2013_arms.csv", row.names = FALSE)
+lev <- c("placebo", sort(setdiff(unique(arms2$treatment), "placebo")))
+arms2$rank <- match(arms2$treatment, lev)
+rows <- list()
+for (s in unique(arms2$study)) {
+  a <- arms2[arms2$study == s, ]
+  a <- a[order(a$rank), ]
+  for (j in 2:nrow(a)) {
+    rows[[length(rows) + 1]] <- data.frame(study = s, treat1 = a$treatment[j], treat2 = a$treatment[1],
+      yi = a$mi[j] - a$mi[1], vi = a$sdi[j]^2 / a$ni[j] + a$sdi[1]^2 / a$ni[1],
+      vbase = a$sdi[1]^2 / a$ni[1], stringsAsFactors = FALSE)
+  }
+}
+con <- do.call(rbind, rows)
+V2 <- bldiag(lapply(split(con, factor(con$study, levels = unique(con$study))), function(x) {
+  v <- matrix(x$vbase[1], nrow(x), nrow(x)); diag(v) <- x$vi; v }))
+X2 <- sapply(lev[-1], function(t) (con$treat1 == t) - (con$treat2 == t))
+con$comp <- paste(con$treat1, con$treat2)
+fit2 <- function(method, control = ctrl) {
+  res <- rma.mv(con$yi, V2, mods = X2, intercept = FALSE, random = ~ comp | study, rho = 1/2,
+                data = con, method = method, control = control)
+  list(beta = unname(as.vector(res$beta)), se = unname(res$se), tau2 = res$tau2,
+       logLik = as.numeric(logLik(res)), QE = res$QE, QEp = res$QEp, k = res$k, p = res$p)
+}
+out2 <- list(dataset = "dat.senn2013", metafor_version = as.character(packageVersion("metafor")),
+  treatments = lev, contrasts = list(study = con$study, treat1 = con$treat1, treat2 = con$treat2,
+  yi = con$yi, vi = con$vi), REML = fit2("REML"), ML = fit2("ML"), REML_default = fit2("REML", list()))
+writeLines(to_json(out2), "senn2013.json")
