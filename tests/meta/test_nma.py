@@ -16,7 +16,7 @@ from scipy import integrate, stats
 
 from phantomlab.exceptions import InputError
 from phantomlab.meta import nma, nma_arms, rma
-from phantomlab.meta.nma import gls
+from phantomlab.meta.nma import StudyBlocks, estimate_tau2, gls
 from phantomlab.meta.nma_data import contrasts_from_arms
 
 DIR = Path(__file__).with_name("metafor_reference") / "nma"
@@ -122,8 +122,9 @@ def test_our_tau2_is_at_least_as_good_as_metafors() -> None:
 
     net = _fit().network
     Xf = design_matrix_inconsistency(net)
-    ours = gls(net.yi, Xf, net.V, net.B(), _fit().inconsistency.tau2, True)
-    theirs = gls(net.yi, Xf, net.V, net.B(), REF["inconsistency"]["REML"]["tau2"], True)
+    blocks = StudyBlocks.of(net)
+    ours = gls(net.yi, Xf, blocks, _fit().inconsistency.tau2, True)
+    theirs = gls(net.yi, Xf, blocks, REF["inconsistency"]["REML"]["tau2"], True)
     assert ours.loglik >= theirs.loglik
     assert ours.loglik == pytest.approx(REF["inconsistency"]["REML"]["logLik"], abs=TOL)
 
@@ -134,20 +135,17 @@ def test_ablation_without_shared_arm_covariance_misses_metafor(reml) -> None:  #
     net = reml.network
     V0 = np.diag(np.diag(net.V))
     X = net.X()
-    from phantomlab.meta.nma import estimate_tau2
-
-    fit0 = estimate_tau2(net.yi, X, V0, net.B(), "REML")
+    fit0 = estimate_tau2(net.yi, X, StudyBlocks.build(net.study, V0, net.B()), "REML")
     assert np.max(np.abs(fit0.beta - REF["REML"]["beta"])) > 1e-3
-    fit1 = estimate_tau2(net.yi, X, net.V, net.B(), "REML")
+    fit1 = estimate_tau2(net.yi, X, StudyBlocks.of(net), "REML")
     np.testing.assert_allclose(fit1.beta, REF["REML"]["beta"], atol=TOL)
 
 
 def test_ablation_rho_zero_misses_metafor(reml) -> None:  # type: ignore[no-untyped-def]
     """Independent random effects within a study (rho = 0 instead of 1/2) give another fit."""
     net = reml.network
-    from phantomlab.meta.nma import estimate_tau2
-
-    fit = estimate_tau2(net.yi, net.X(), net.V, np.eye(len(net.yi)), "REML")
+    blocks = StudyBlocks.build(net.study, net.V, np.eye(len(net.yi)))
+    fit = estimate_tau2(net.yi, net.X(), blocks, "REML")
     assert abs(fit.tau2 - REF["REML"]["tau2"]) > 1e-3
 
 
@@ -530,3 +528,70 @@ def test_senn2013_mean_differences_match_rma_mv(fit: str) -> None:
     assert res.tau2 == pytest.approx(r["tau2"], abs=TOL)
     assert res.loglik == pytest.approx(r["logLik"], abs=TOL)
     assert res.QE == pytest.approx(r["QE"], abs=TOL)
+
+
+# ------------------------------------------------------------------ blockwise algebra
+def _dense_loglik(y, X, V, B, tau2, reml):  # type: ignore[no-untyped-def]
+    """Textbook dense (restricted) log-likelihood, written independently of ``gls``."""
+    m, p = X.shape
+    M = V + tau2 * B
+    Mi = np.linalg.inv(M)
+    vb = np.linalg.inv(X.T @ Mi @ X)
+    beta = vb @ X.T @ Mi @ y
+    r = y - X @ beta
+    ll = -0.5 * np.linalg.slogdet(M)[1] - 0.5 * r @ Mi @ r
+    if reml:
+        ll += -0.5 * (m - p) * np.log(2 * np.pi) + 0.5 * np.linalg.slogdet(X.T @ X)[1]
+        ll -= 0.5 * np.linalg.slogdet(X.T @ Mi @ X)[1]
+    else:
+        ll += -0.5 * m * np.log(2 * np.pi)
+    return float(ll), beta
+
+
+@pytest.mark.parametrize("reml", [True, False])
+@pytest.mark.parametrize("tau2", [0.0, 0.1, 0.9])
+def test_blockwise_gls_equals_dense_and_score_is_the_derivative(
+    reml: bool, tau2: float, reml_fit=None
+) -> None:
+    net = _fit().network
+    X, B = net.X(), net.B()
+    blocks = StudyBlocks.of(net)
+    fit = gls(net.yi, X, blocks, tau2, reml)
+    ll, beta = _dense_loglik(net.yi, X, net.V, B, tau2, reml)
+    assert fit.loglik == pytest.approx(ll, abs=1e-10)
+    np.testing.assert_allclose(fit.beta, beta, atol=1e-10)
+    h = 1e-6
+    up, down = (_dense_loglik(net.yi, X, net.V, B, tau2 + s, reml)[0] for s in (h, -h))
+    if tau2 == 0.0:  # one-sided at the boundary
+        up, down, h = _dense_loglik(net.yi, X, net.V, B, 2 * h, reml)[0], ll, 2 * h
+        assert fit.score == pytest.approx((up - down) / h, rel=1e-3, abs=1e-4)
+    else:
+        assert fit.score == pytest.approx((up - down) / (2 * h), rel=1e-5, abs=1e-6)
+
+
+def test_large_network_is_fast() -> None:
+    """1,000 studies (a third of them three-arm): blockwise algebra keeps this to seconds."""
+    import time
+
+    rng = np.random.default_rng(7)
+    k = 1000
+    trts = np.array(list("ABCDEF"))
+    study, treatment, mean, sd, n = [], [], [], [], []
+    effect = dict(zip(trts, [0.0, -0.5, -0.8, -0.2, -1.0, -0.4], strict=True))
+    for s in range(k):
+        arms = rng.choice(trts, size=3 if s % 3 == 0 else 2, replace=False)
+        u = rng.normal(0, 0.3)
+        for j, a in enumerate(arms):
+            size = int(rng.integers(20, 200))
+            study.append(f"s{s}")
+            treatment.append(a)
+            mean.append(effect[a] + (u if j else 0.0) + rng.normal(0, 1 / np.sqrt(size)))
+            sd.append(1.0)
+            n.append(size)
+    t0 = time.perf_counter()
+    res = nma_arms(study, treatment, measure="MD", mean=mean, sd=sd, n=n, reference="A")
+    elapsed = time.perf_counter() - t0
+    assert len(res.network.yi) > 1300
+    truth = np.array([effect[t] for t in res.treatments[1:]])
+    assert np.max(np.abs(res.d - truth)) < 0.1
+    assert elapsed < 30.0  # dense m x m algebra would need minutes here

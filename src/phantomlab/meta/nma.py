@@ -37,7 +37,7 @@ from phantomlab.exceptions import ConvergenceError, InputError, Problem
 from phantomlab.meta.nma_data import Network, contrasts_from_arms, network_from_contrasts
 from phantomlab.meta.nma_results import Inconsistency, NMAResult
 
-__all__ = ["fit_network", "nma", "nma_arms"]
+__all__ = ["GLSFit", "StudyBlocks", "fit_network", "nma", "nma_arms"]
 
 FloatArray = NDArray[np.float64]
 
@@ -56,9 +56,72 @@ class GLSFit:
     score: float
 
 
-def gls(
-    y: FloatArray, X: FloatArray, V: FloatArray, B: FloatArray, tau2: float, reml: bool
-) -> GLSFit:
+@dataclass(frozen=True)
+class StudyBlocks:
+    """The block-diagonal covariance structure, one block per study, grouped by block size.
+
+    Every likelihood evaluation works on stacks of small blocks (``numpy.linalg`` batched
+    over the studies of one size), so a fit costs O(number of contrasts), not O(m^3).
+
+    Attributes
+    ----------
+    idx : list of ndarray, each of shape (n_s, s)
+        Row indices of the studies with ``s`` contrasts.
+    V, B : list of ndarray, each of shape (n_s, s, s)
+        Their sampling covariance and random-effects structure blocks.
+    """
+
+    idx: list[NDArray[np.intp]]
+    V: list[FloatArray]
+    B: list[FloatArray]
+
+    @classmethod
+    def build(
+        cls, study: NDArray[np.str_], V: FloatArray, B: FloatArray, with_b: bool = True
+    ) -> StudyBlocks:
+        """Cut ``V`` and ``B`` into study blocks (the rows of a study must be contiguous).
+
+        Parameters
+        ----------
+        study : ndarray of str, shape (m,)
+            Study of every contrast.
+        V, B : ndarray, shape (m, m)
+            Block-diagonal sampling covariance and random-effects structure.
+        with_b : bool
+            Cut ``B`` too (else its blocks are left empty).
+
+        Returns
+        -------
+        StudyBlocks
+            The blocks, grouped by size.
+        """
+        m = len(study)
+        starts = np.concatenate([[0], np.flatnonzero(study[1:] != study[:-1]) + 1])
+        if len(starts) != len(np.unique(study)):  # pragma: no cover - Network sorts by study
+            raise ValueError("the rows of each study must be contiguous")
+        counts = np.diff(np.concatenate([starts, [m]]))
+        idx, vs, bs = [], [], []
+        for size in np.unique(counts):
+            ix = starts[counts == size][:, None] + np.arange(size)
+            idx.append(ix)
+            vs.append(V[ix[:, :, None], ix[:, None, :]])
+            bs.append(B[ix[:, :, None], ix[:, None, :]] if with_b else np.zeros((0, 0, 0)))
+        return cls(idx, vs, bs)
+
+    @classmethod
+    def of(cls, net: Network) -> StudyBlocks:
+        """Return the blocks of a :class:`~phantomlab.meta.nma_data.Network` (its V and B)."""
+        blocks = cls.build(net.study, net.V, np.zeros((0, 0)), with_b=False)
+        b = [0.5 + 0.5 * np.broadcast_to(np.eye(v.shape[1]), v.shape) for v in blocks.V]
+        return cls(blocks.idx, blocks.V, b)
+
+    def mean_variance(self) -> float:
+        """Mean sampling variance of the contrasts (the scale for bracketing ``tau^2``)."""
+        diag = np.concatenate([np.diagonal(v, axis1=1, axis2=2).ravel() for v in self.V])
+        return float(diag.mean())
+
+
+def gls(y: FloatArray, X: FloatArray, blocks: StudyBlocks, tau2: float, reml: bool) -> GLSFit:
     """Fit ``y ~ N(X beta, V + tau2 B)`` by GLS; return the fit, log-likelihood and score.
 
     Parameters
@@ -67,8 +130,8 @@ def gls(
         Contrasts.
     X : ndarray, shape (m, p)
         Design matrix (full column rank).
-    V, B : ndarray, shape (m, m)
-        Sampling covariance and random-effects structure.
+    blocks : StudyBlocks
+        ``V`` and ``B`` by study.
     tau2 : float
         Heterogeneity variance.
     reml : bool
@@ -78,40 +141,53 @@ def gls(
     -------
     GLSFit
         Coefficients, their covariance, the weighted residual sum of squares, metafor's
-        log-likelihood (the REML one includes ``+ log|X'X| / 2``) and d loglik / d tau2.
+        log-likelihood (the REML one includes ``+ log|X'X| / 2``) and d loglik / d tau2
+        (``(r'M^-1 B M^-1 r - tr(P B)) / 2``, ``tr(M^-1 B)`` for ML).
     """
     m, p = X.shape
-    M = V + tau2 * B
-    L = np.linalg.cholesky(M)
-    Li = np.linalg.solve(L, np.eye(m))
-    Mi = Li.T @ Li
-    XtMi = X.T @ Mi
-    vb = np.linalg.inv(XtMi @ X)
-    beta = vb @ (XtMi @ y)
-    Py = Mi @ (y - X @ beta)
-    rss = float(y @ Py)
-    logdet_m = 2.0 * float(np.sum(np.log(np.diag(L))))
+    xtmix, xtmiy, logdet = np.zeros((p, p)), np.zeros(p), 0.0
+    parts = []
+    for ix, vb_, bb in zip(blocks.idx, blocks.V, blocks.B, strict=True):
+        mb = vb_ + tau2 * bb
+        lb = np.linalg.cholesky(mb)
+        mib = np.linalg.inv(mb)
+        logdet += 2.0 * float(np.sum(np.log(np.diagonal(lb, axis1=1, axis2=2))))
+        xb, yb = X[ix], y[ix]
+        mix = mib @ xb
+        xtmix += np.einsum("nsp,nsq->pq", xb, mix)
+        xtmiy += np.einsum("nsp,ns->p", mix, yb)
+        parts.append((mib, bb, xb, yb, mix))
+    vb = np.linalg.inv(xtmix)
+    beta = vb @ xtmiy
+    rss = pbp = tr_mib = 0.0
+    g = np.zeros((p, p))
+    for mib, bb, xb, yb, mix in parts:
+        rb = yb - xb @ beta
+        pyb = np.einsum("nst,nt->ns", mib, rb)
+        rss += float(np.sum(rb * pyb))
+        pbp += float(np.einsum("ns,nst,nt->", pyb, bb, pyb))
+        tr_mib += float(np.einsum("nst,nts->", mib, bb))
+        if reml:
+            g += np.einsum("nsp,nsq->pq", mix, bb @ mix)
     if reml:
-        P = Mi - XtMi.T @ vb @ XtMi
-        ll = -0.5 * (m - p) * np.log(2 * np.pi) - 0.5 * logdet_m - 0.5 * rss
+        ll = -0.5 * (m - p) * np.log(2 * np.pi) - 0.5 * logdet - 0.5 * rss
         ll += 0.5 * np.linalg.slogdet(X.T @ X)[1] + 0.5 * np.linalg.slogdet(vb)[1]
-        tr = float(np.sum(P * B))
+        tr = tr_mib - float(np.sum(vb * g))
     else:
-        ll = -0.5 * m * np.log(2 * np.pi) - 0.5 * logdet_m - 0.5 * rss
-        tr = float(np.sum(Mi * B))
-    score = 0.5 * (float(Py @ B @ Py) - tr)
-    return GLSFit(tau2, beta, vb, rss, float(ll), score)
+        ll = -0.5 * m * np.log(2 * np.pi) - 0.5 * logdet - 0.5 * rss
+        tr = tr_mib
+    return GLSFit(tau2, beta, vb, rss, float(ll), 0.5 * (pbp - tr))
 
 
-def estimate_tau2(
-    y: FloatArray, X: FloatArray, V: FloatArray, B: FloatArray, method: str
-) -> GLSFit:
+def estimate_tau2(y: FloatArray, X: FloatArray, blocks: StudyBlocks, method: str) -> GLSFit:
     """Maximise the (restricted) likelihood over ``tau^2 >= 0`` (root of the score).
 
     Parameters
     ----------
-    y, X, V, B : ndarray
+    y, X : ndarray
         As in :func:`gls`.
+    blocks : StudyBlocks
+        ``V`` and ``B`` by study.
     method : {"REML", "ML"}
         Likelihood.
 
@@ -121,21 +197,24 @@ def estimate_tau2(
         The fit at the estimate (``tau^2 = 0`` where the score at 0 is not positive).
     """
     reml = method == "REML"
-    at0 = gls(y, X, V, B, 0.0, reml)
+    at0 = gls(y, X, blocks, 0.0, reml)
     if at0.score <= 0:
         return at0
-    scale = float(np.mean(np.diag(V)))
-    hi = scale
+    hi = blocks.mean_variance()
     for _ in range(200):
-        if gls(y, X, V, B, hi, reml).score < 0:
+        if gls(y, X, blocks, hi, reml).score < 0:
             break
         hi *= 4.0
     else:  # pragma: no cover - the score of a proper model turns negative
         raise ConvergenceError(f"the {method} estimate of tau^2 diverges (score > 0 at {hi:g})")
     root = optimize.brentq(
-        lambda t: gls(y, X, V, B, t, reml).score, 0.0, hi, xtol=1e-15, rtol=4 * np.finfo(float).eps
+        lambda t: gls(y, X, blocks, t, reml).score,
+        0.0,
+        hi,
+        xtol=1e-15,
+        rtol=4 * np.finfo(float).eps,
     )
-    return gls(y, X, V, B, float(root), reml)
+    return gls(y, X, blocks, float(root), reml)
 
 
 def design_matrix_inconsistency(net: Network) -> FloatArray:
@@ -175,14 +254,14 @@ def inconsistency(net: Network, method: str) -> Inconsistency:
         fixed-effect design-by-treatment model), ``Q_between = Q_total - Q_within``, and
         the Wald chi^2 of the interaction terms at the design-by-treatment model's ``tau^2``.
     """
-    y, V, B, X = net.yi, net.V, net.B(), net.X()
+    y, X, blocks = net.yi, net.X(), StudyBlocks.of(net)
     Xf = design_matrix_inconsistency(net)
     m, p, pf = len(y), X.shape[1], Xf.shape[1]
-    fe = gls(y, X, V, B, 0.0, False)
-    fe_full = gls(y, Xf, V, B, 0.0, False)
+    fe = gls(y, X, blocks, 0.0, False)
+    fe_full = gls(y, Xf, blocks, 0.0, False)
     df_between = pf - p
-    full = estimate_tau2(y, Xf, V, B, method) if m > pf else fe_full
-    cons_at = gls(y, X, V, B, full.tau2, False)
+    full = estimate_tau2(y, Xf, blocks, method) if m > pf else fe_full
+    cons_at = gls(y, X, blocks, full.tau2, False)
     wald = cons_at.rss - full.rss
     return Inconsistency(
         q_total=fe.rss,
@@ -239,8 +318,10 @@ def fit_network(
     m, p = X.shape
     if np.linalg.matrix_rank(X) < p:  # pragma: no cover - connectedness makes X full rank
         raise InputError(Problem("treatment", "", "a connected network", "", "X is rank deficient"))
+    blocks = StudyBlocks.of(net)
     try:
-        np.linalg.cholesky(net.V)
+        for v in blocks.V:
+            np.linalg.cholesky(v)
     except np.linalg.LinAlgError:
         raise InputError(
             Problem(
@@ -261,8 +342,8 @@ def fit_network(
                 "tau^2 cannot be estimated: the network has no residual degrees of freedom",
             )
         )
-    fit = estimate_tau2(net.yi, X, net.V, net.B(), meth)
-    qe = gls(net.yi, X, net.V, net.B(), 0.0, False)
+    fit = estimate_tau2(net.yi, X, blocks, meth)
+    qe = gls(net.yi, X, blocks, 0.0, False)
     return NMAResult(
         network=net,
         method=meth,

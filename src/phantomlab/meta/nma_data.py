@@ -80,8 +80,8 @@ class Network:
 
     def B(self) -> FloatArray:
         """Structure of the random effects: 1 on the diagonal, 1/2 within a study (rho = 1/2)."""
-        same = self.study[:, None] == self.study[None, :]
-        return np.where(same, 0.5, 0.0) + 0.5 * np.eye(len(self.yi))
+        code = pd.factorize(self.study)[0]
+        return np.where(code[:, None] == code[None, :], 0.5, 0.0) + 0.5 * np.eye(len(self.yi))
 
     def edges(self) -> pd.DataFrame:
         """Direct comparisons: one row per pair of treatments compared in at least one study.
@@ -270,13 +270,17 @@ def _assemble(
     order: list[str],
 ) -> Network:
     """Sort by study and build the block-diagonal covariance (``cov`` off the diagonal)."""
-    first = {s: i for i, s in reversed(list(enumerate(study)))}
-    idx = np.array(sorted(range(len(study)), key=lambda i: (first[study[i]], i)))
+    idx = np.argsort(pd.factorize(study)[0], kind="stable")  # studies in order of appearance
     study, treat1, treat2 = study[idx], treat1[idx], treat2[idx]
     yi, vi, cov = yi[idx], vi[idx], cov[idx]
-    same = study[:, None] == study[None, :]
-    V = np.where(same, cov[:, None], 0.0)
-    V = np.minimum(V, V.T)
+    m = len(study)
+    starts = np.concatenate([[0], np.flatnonzero(study[1:] != study[:-1]) + 1])
+    counts = np.diff(np.concatenate([starts, [m]]))
+    V = np.zeros((m, m))
+    for size in np.unique(counts):
+        ix = starts[counts == size][:, None] + np.arange(size)
+        c = cov[ix]  # one value per study where the input is consistent; keep the smaller
+        V[ix[:, :, None], ix[:, None, :]] = np.minimum(c[:, :, None], c[:, None, :])
     V[np.diag_indices_from(V)] = vi
     arms_of: dict[str, list[str]] = {}
     for s, a, b in zip(study, treat1, treat2, strict=True):
