@@ -157,7 +157,7 @@ def gls(y: FloatArray, X: FloatArray, blocks: StudyBlocks, tau2: float, reml: bo
         xtmix += np.einsum("nsp,nsq->pq", xb, mix)
         xtmiy += np.einsum("nsp,ns->p", mix, yb)
         parts.append((mib, bb, xb, yb, mix))
-    vb = np.linalg.inv(xtmix)
+    vb: FloatArray = np.asarray(np.linalg.inv(xtmix), dtype=np.float64)
     beta = vb @ xtmiy
     rss = pbp = tr_mib = 0.0
     g = np.zeros((p, p))
