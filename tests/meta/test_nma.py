@@ -417,6 +417,7 @@ def test_cli_arm_level_json_matches_metafor(tmp_path: Path) -> None:
     for t, b in zip(TREATMENTS[1:], REF["REML"]["beta"], strict=True):
         assert est[t] == pytest.approx(b, abs=TOL)
     assert d["inconsistency"]["df"] == 7
+    assert "node_split" not in d
     assert (tmp_path / "g.svg").exists() and (tmp_path / "f.png").exists()
     league = pd.read_csv(tmp_path / "league.csv")
     assert league.shape == (4, 5)
@@ -430,9 +431,10 @@ def test_cli_contrast_level_text(tmp_path: Path) -> None:
     df["vbase"] = np.where(off < 0, np.nan, off)
     path = tmp_path / "contrasts.csv"
     df.to_csv(path, index=False)
-    out = _cli(str(path), "--method", "ML")
+    out = _cli(str(path), "--method", "ML", "--node-split")
     assert out.exit_code == 0, (out.output, out.exception)
     assert "tau^2 = 0.3636" in out.stdout and "Design-by-treatment" in out.stdout
+    assert "Node-splitting" in out.stdout
 
 
 @pytest.mark.parametrize(
@@ -595,3 +597,77 @@ def test_large_network_is_fast() -> None:
     truth = np.array([effect[t] for t in res.treatments[1:]])
     assert np.max(np.abs(res.d - truth)) < 0.1
     assert elapsed < 30.0  # dense m x m algebra would need minutes here
+
+
+# ------------------------------------------------------------------ node-splitting
+def test_node_split_matches_rma_mv_split_models(reml) -> None:  # type: ignore[no-untyped-def]
+    from phantomlab.meta.nma import node_split
+
+    ns = node_split(reml.network, "REML").set_index(["treat1", "treat2"])
+    ref = REF["node_split"]
+    assert len(ns) == len(ref) == 6
+    for r in ref.values():
+        row = ns.loc[(r["treat1"], r["treat2"])]
+        vb = np.array(r["vb"])
+        assert row["diff"] == pytest.approx(r["beta"][-1], abs=TOL)
+        assert row["diff_se"] == pytest.approx(np.sqrt(vb[-1, -1]), abs=TOL)
+        assert row["tau2"] == pytest.approx(r["tau2"], abs=TOL)
+        c = np.zeros(len(r["beta"]))
+        i, j = TREATMENTS.index(r["treat1"]), TREATMENTS.index(r["treat2"])
+        if i:
+            c[i - 1] += 1
+        if j:
+            c[j - 1] -= 1
+        assert row["indirect"] == pytest.approx(c @ r["beta"], abs=TOL)
+        assert row["direct"] == pytest.approx(c @ r["beta"] + r["beta"][-1], abs=TOL)
+
+
+def test_node_split_finds_planted_inconsistency_and_ablation() -> None:
+    """A loop A-B-C whose direct C-vs-A studies are shifted by +1.5 is flagged; unshifted, not."""
+    rng = np.random.default_rng(5)
+    d = {"A": 0.0, "B": 0.4, "C": 0.9}
+    rows = []
+    for shift in (1.5, 0.0):
+        study, t1, t2, y = [], [], [], []
+        for s in range(30):
+            a, b = [("A", "B"), ("B", "C"), ("A", "C")][s % 3]
+            bias = shift if (a, b) == ("A", "C") else 0.0
+            study.append(f"s{s}")
+            t1.append(b)
+            t2.append(a)
+            y.append(d[b] - d[a] + bias + rng.normal(0, 0.15))
+        from phantomlab.meta.nma import node_split
+        from phantomlab.meta.nma_data import network_from_contrasts
+
+        net = network_from_contrasts(study, t1, t2, y, np.full(30, 0.02), reference="A")
+        ns = node_split(net).set_index(["treat1", "treat2"])
+        rows.append(ns.loc[("C", "A")])
+    planted, clean = rows
+    assert planted["pval"] < 1e-4 and planted["diff"] == pytest.approx(1.5, abs=0.3)
+    assert clean["pval"] > 0.01
+
+
+def test_node_split_does_not_depend_on_the_baseline_arms(reml) -> None:  # type: ignore[no-untyped-def]
+    """Contrasts against each study's *last* arm (other baselines, same order): same splits."""
+    from phantomlab.meta.nma import node_split
+
+    x, n = ARMS.xi.to_numpy(float) + 0.5, ARMS.ni.to_numpy(float) + 1.0
+    theta, var = np.log(x / (n - x)), 1 / x + 1 / (n - x)
+    rank = ARMS.trt.map({t: i for i, t in enumerate(TREATMENTS)}).to_numpy()
+    study, t1, t2, y, v, vb = [], [], [], [], [], []
+    for s_ in ARMS.study.unique():
+        rows = np.flatnonzero(ARMS.study.to_numpy() == s_)
+        base = rows[np.argmax(rank[rows])]
+        for r in rows[rows != base]:
+            study.append(s_)
+            t1.append(ARMS.trt[r])
+            t2.append(ARMS.trt[base])
+            y.append(theta[r] - theta[base])
+            v.append(var[r] + var[base])
+            vb.append(var[base])
+    res = nma(study, t1, t2, y, v, vbase=vb, treatments=TREATMENTS)
+    assert set(res.network.treat2) != set(reml.network.treat2)  # the baselines did change
+    np.testing.assert_allclose(res.d, reml.d, atol=1e-9)
+    a = node_split(reml.network).set_index(["treat1", "treat2"]).sort_index()
+    b = node_split(res.network).set_index(["treat1", "treat2"]).sort_index()
+    pd.testing.assert_frame_equal(a, b, atol=1e-7, rtol=0)

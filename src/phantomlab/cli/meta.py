@@ -411,6 +411,9 @@ def nma_cmd(
         None, "--funnel", help="Write the comparison-adjusted funnel plot."
     ),
     league: Path | None = typer.Option(None, "--league", help="Write the league table (CSV)."),
+    split: bool = typer.Option(
+        False, "--node-split", help="Add node-splitting (direct vs indirect) per comparison."
+    ),
     force: bool = FORCE,
     as_json: bool = _JSON,
 ) -> None:
@@ -458,4 +461,12 @@ def nma_cmd(
             res.funnel(path=funnel)
         if league is not None:
             write_csv(league, res.league().reset_index(names=""), force=force, field="--league")
-    _out(res, as_json)
+        ns = res.node_split() if split else None
+    if ns is None:
+        _out(res, as_json)
+    elif as_json:
+        emit_json({**res.to_dict(), "node_split": ns.to_dict(orient="records")})
+    else:
+        typer.echo(res.summary())
+        typer.echo("\nNode-splitting (direct vs indirect; diff = direct - indirect):")
+        typer.echo(ns.to_string(index=False, float_format=lambda v: f"{v:.4f}"))

@@ -254,6 +254,15 @@ class NMAResult(Result):
         ]
         return pd.DataFrame(cells, index=t, columns=t)
 
+    def node_split(self) -> pd.DataFrame:
+        """Direct against indirect evidence per directly compared pair.
+
+        See :func:`phantomlab.meta.nma.node_split` (same ``tau^2`` estimator and level).
+        """
+        from phantomlab.meta.nma import node_split
+
+        return node_split(self.network, self.method, self.level)
+
     # ------------------------------------------------------------------ ranking
     def pscores(self) -> pd.Series:
         """P-scores (Rücker & Schwarzer 2015): the mean over j of P(i better than j).

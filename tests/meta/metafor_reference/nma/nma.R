@@ -70,6 +70,24 @@ inc_fit <- function(method) {
   list(tau2 = res$tau2, QM = res$QM, QMdf = res$QMdf[1], QMp = res$QMp, logLik = as.numeric(logLik(res)),
        p = res$p)
 }
+# node-splitting (Dias et al. 2010, side-splitting parametrisation): for each directly
+# compared pair (a, b), a in front of b in the order no_contact, self_help, ind_counseling,
+# grp_counseling, one extra column shifts arm b in every study that has both arms: +1 on the
+# b row where another arm is the baseline, -1 on every row where b is the baseline (none here:
+# the baseline is the first arm in that order). Fitted with its own tau^2 (REML, nlm).
+lev1 <- c("no_contact", trts)
+node_split <- list()
+for (i in 1:3) for (j in (i + 1):4) {
+  a <- lev1[i]; b <- lev1[j]
+  both <- sapply(as.character(dat$study), function(s) all(c(a, b) %in% arms$trt[arms$study == s]))
+  col <- ifelse(both & dat$trt.1 == b, 1, ifelse(both & dat$trt.2 == b, -1, 0))
+  if (!any(col != 0)) next
+  Xs <- cbind(X, split = col)
+  res <- rma.mv(yi, V, mods = Xs, intercept = FALSE, random = ~ comp | study, rho = 1/2,
+                data = dat, control = ctrl)
+  node_split[[paste(b, a, sep = " vs ")]] <- list(treat1 = b, treat2 = a, beta = unname(as.vector(res$beta)),
+    vb = unname(res$vb), tau2 = res$tau2, logLik = as.numeric(logLik(res)))
+}
 fe_cons <- rma.mv(yi, V, mods = X, intercept = FALSE, data = dat)
 fe_full <- suppressWarnings(rma.mv(yi, V, mods = Xfull, intercept = FALSE, data = dat))
 
@@ -84,7 +102,8 @@ out <- list(
   REML = fit_one("REML"), ML = fit_one("ML"), REML_default = fit_one("REML", list()),
   inconsistency = list(REML = inc_fit("REML"), ML = inc_fit("ML"),
                        Q_total = fe_cons$QE, df_total = fe_cons$k - fe_cons$p,
-                       Q_within = fe_full$QE, df_within = fe_full$k - fe_full$p)
+                       Q_within = fe_full$QE, df_within = fe_full$k - fe_full$p),
+  node_split = node_split
 )
 writeLines(to_json(out), "hasselblad1998.json")
 
