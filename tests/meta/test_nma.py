@@ -671,3 +671,12 @@ def test_node_split_does_not_depend_on_the_baseline_arms(reml) -> None:  # type:
     a = node_split(reml.network).set_index(["treat1", "treat2"]).sort_index()
     b = node_split(res.network).set_index(["treat1", "treat2"]).sort_index()
     pd.testing.assert_frame_equal(a, b, atol=1e-7, rtol=0)
+
+
+def test_missing_labels_are_one_error() -> None:
+    with pytest.raises(InputError) as e:
+        nma_arms(["s1", "s1", None, "s2"], ["A", "B", "A", "B"], events=[1, 2, 3, 4], n=[10] * 4)
+    assert "study[2]" in _one_problem(e)
+    with pytest.raises(InputError) as e:
+        nma(["s1", "s2"], ["B", " "], ["A", "A"], [0.1, 0.2], [0.1, 0.1])
+    assert "treat1[1]" in _one_problem(e)

@@ -124,12 +124,24 @@ class Network:
 
 
 def _labels(name: str, x: Any, n: int | None = None) -> NDArray[np.str_]:
-    arr = np.asarray(pd.Series(x, dtype=object).astype(str).to_numpy(), dtype=str)
-    if arr.ndim != 1 or (n is not None and len(arr) != n):
+    ser = pd.Series(list(x) if not isinstance(x, pd.Series) else x.to_numpy(), dtype=object)
+    if n is not None and len(ser) != n:
         raise InputError(
-            Problem(name, f"{len(arr)} values", f"one value per row ({n})", "", "wrong length")
+            Problem(name, f"{len(ser)} values", f"one value per row ({n})", "", "wrong length")
         )
-    return arr
+    empty = ser.isna().to_numpy() | (ser.astype(str).str.strip() == "").to_numpy()
+    if empty.any():
+        i = int(np.flatnonzero(empty)[0])
+        raise InputError(
+            Problem(
+                f"{name}[{i}]",
+                None,
+                "a non-empty label",
+                "",
+                f"{int(empty.sum())} missing label(s) in {name}; the first is row {i}",
+            )
+        )
+    return np.asarray(ser.astype(str).to_numpy(), dtype=str)
 
 
 def _numbers(

@@ -397,7 +397,15 @@ class NMAResult(Result):
             "pi.ub",
             "P-score",
         ]
-        lines += [format_table(header, rows), "", self.inconsistency.summary(digits)]
+        ranked = self.pscores().sort_values(ascending=False)
+        lines += [
+            format_table(header, rows),
+            "",
+            "Ranking by P-score: "
+            + ", ".join(f"{t} {v:.{min(digits, 3)}f}" for t, v in ranked.items()),
+            "",
+            self.inconsistency.summary(digits),
+        ]
         return "\n".join(lines)
 
     def _brief(self) -> str:
