@@ -35,6 +35,7 @@ __all__ = [
     "CAUSES",
     "PLP_MIN_NRS",
     "Inclusion",
+    "criteria_met",
     "eligible",
     "plp_prevalence",
     "screening_nrs",
@@ -177,6 +178,48 @@ def screening_nrs(pop: _Screened, inclusion: Inclusion) -> Arr:
     return np.asarray(pop.baseline_nrs if inclusion.screening == "diary" else pop.screen_nrs)
 
 
+def criteria_met(pop: _Screened, inclusion: Inclusion) -> dict[str, NDArray[np.bool_]]:
+    """Whether each patient meets each selecting criterion, criterion by criterion.
+
+    The keys name the criteria as :class:`Inclusion` does (``nrs``, ``years``,
+    ``age``, ``level``, ``causes``), so a refusal can say which one failed (the
+    clinic's enrolment form does); :func:`eligible` is their conjunction.
+
+    Parameters
+    ----------
+    pop : VirtualPopulation
+        Source population, or any object with the same arrays (a participant
+        entered by hand is a population of one).
+    inclusion : Inclusion
+        Criteria.
+
+    Returns
+    -------
+    dict of str to ndarray of bool, shape (n,)
+        One mask per criterion, in the order above.
+    """
+    s = screening_nrs(pop, inclusion)
+    years = np.asarray(pop.years_since_amputation)
+    age = np.asarray(pop.age)
+    ok_years = years >= inclusion.years_min
+    if inclusion.years_max is not None:
+        ok_years &= years <= inclusion.years_max
+    n = len(s)
+    level = np.ones(n, bool)
+    if inclusion.level != "any":
+        level = np.asarray(pop.level) == inclusion.level
+    causes = np.ones(n, bool)
+    if inclusion.causes:
+        causes = np.isin(np.asarray(pop.cause), list(inclusion.causes))
+    return {
+        "nrs": np.asarray((s >= inclusion.nrs_min) & (s <= inclusion.nrs_max), bool),
+        "years": np.asarray(ok_years, bool),
+        "age": np.asarray((age >= inclusion.age_min) & (age <= inclusion.age_max), bool),
+        "level": np.asarray(level, bool),
+        "causes": np.asarray(causes, bool),
+    }
+
+
 def eligible(pop: _Screened, inclusion: Inclusion) -> NDArray[np.bool_]:
     """Who in the source population meets the trial's inclusion criteria.
 
@@ -190,21 +233,10 @@ def eligible(pop: _Screened, inclusion: Inclusion) -> NDArray[np.bool_]:
     Returns
     -------
     ndarray of bool, shape (n,)
-        Eligible patients.
+        Eligible patients (every mask of :func:`criteria_met`).
     """
-    s = screening_nrs(pop, inclusion)
-    years = np.asarray(pop.years_since_amputation)
-    age = np.asarray(pop.age)
-    ok = (s >= inclusion.nrs_min) & (s <= inclusion.nrs_max)
-    ok &= years >= inclusion.years_min
-    if inclusion.years_max is not None:
-        ok &= years <= inclusion.years_max
-    ok &= (age >= inclusion.age_min) & (age <= inclusion.age_max)
-    if inclusion.level != "any":
-        ok &= np.asarray(pop.level) == inclusion.level
-    if inclusion.causes:
-        ok &= np.isin(np.asarray(pop.cause), list(inclusion.causes))
-    return np.asarray(ok, bool)
+    masks = list(criteria_met(pop, inclusion).values())
+    return np.asarray(np.logical_and.reduce(masks), bool)
 
 
 def plp_prevalence(pop: _Screened, by: NDArray[np.generic] | None = None) -> dict[str, float]:
