@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pytest
+
+pytest.importorskip("alembic", reason="the clinic store needs the 'web' extra (pip install .[web])")
+
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
