@@ -263,3 +263,23 @@ def test_visits_and_export_downloads(app, trial):
     assert set(mine["arm"]) == {p.allocation} and set(alloc["center"]) == {"north"}
     design = rz.get(f"/trials/{trial}/export/design.json")
     assert design.status_code == 200 and '"web-sham"' in design.text
+
+
+def test_investigator_uploads_a_design_file(app):
+    c, tok = login(app, "investigator_a")
+    one = DESIGN.replace("centers: [{name: north}, {name: south}]", "centers: [{name: A}]")
+    r = c.post(
+        "/trials/new",
+        data={"csrf_token": tok},
+        files={"design_file": ("d.yaml", one.encode(), "application/x-yaml")},
+    )
+    assert r.status_code == 303, r.text  # empty sites: design center A = clinic center A
+    assert c.get(r.headers["location"]).status_code == 200
+    r = c.post(
+        "/trials/new", data={"design": DESIGN, "sites": "north=A, south=B", "csrf_token": tok}
+    )
+    assert r.status_code == 404  # not a member of B
+    r = c.post("/trials/new", data={"design": "arms: 3\n", "csrf_token": tok})
+    assert r.status_code == 400 and "design.arms" in r.text
+    c, tok = login(app, "clinician_a")
+    assert c.get("/trials/new").status_code == 403

@@ -103,7 +103,7 @@ def _parse_sites(text: str, design_centers: list[str], codes: dict[str, int]) ->
 
 
 @router.post("/new", dependencies=[Depends(csrf)])
-async def create_trial(
+def create_trial(
     request: Request,
     user: User,
     db: Db,
@@ -114,7 +114,7 @@ async def create_trial(
     """Create a trial from the design YAML; its allocation list is sealed now."""
     text = design
     if design_file is not None and design_file.filename:
-        raw = await design_file.read(MAX_UPLOAD + 1)
+        raw = design_file.file.read(MAX_UPLOAD + 1)
         if len(raw) > MAX_UPLOAD:
             return _new_page(request, db, 400, problems=["design file larger than 256 KiB"])
         text = raw.decode("utf-8", errors="replace")
@@ -177,11 +177,22 @@ def trial_page(request: Request, user: User, db: Db, trial_id: int) -> Response:
     return render(request, "randomization/trial.html", _trial_ctx(db, user, trial))
 
 
-@router.post("/{trial_id}/enrol", dependencies=[Depends(csrf)])
-async def enrol(request: Request, user: User, db: Db, trial_id: int) -> Response:
-    """Check eligibility and enrol; the allocation is fixed now and shown by role."""
+async def _form_fields(request: Request) -> dict[str, str]:
+    """Return the posted form's text fields (the enrolment form has one per design covariate)."""
     form = await request.form()
-    entered = {k: str(v) for k, v in form.items() if k != "csrf_token"}
+    return {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"}
+
+
+@router.post("/{trial_id}/enrol", dependencies=[Depends(csrf)])
+def enrol(
+    request: Request,
+    user: User,
+    db: Db,
+    trial_id: int,
+    entered: Annotated[dict[str, str], Depends(_form_fields)],
+) -> Response:
+    """Check eligibility and enrol; the allocation is fixed now and shown by role."""
+    entered = dict(entered)
     try:
         center = int(entered.pop("center_id", ""))
     except ValueError:
