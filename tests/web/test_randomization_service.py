@@ -543,3 +543,19 @@ def test_the_documented_clinic_upload_is_valid():
     up = service.parse_upload(DESIGN)
     assert up.inclusion.nrs_min == 4 and up.design.strata_factors()["center"] == ["north", "south"]
     assert MINIMIZATION != DESIGN and "minimization" in MINIMIZATION
+
+
+def test_a_used_up_stratum_refuses_with_a_clear_message(store):
+    engine, a, b = store
+    small = "arms: [{name: sham, sham: true}, {name: active}]\nn_per_arm: 2\n" + (
+        "randomization: {block_sizes: [4], stratify_by: []}\n"
+    )
+    admin = people(a, b)["admin"]
+    with session_scope(engine) as db:
+        tid = service.create_trial(db, admin, upload=small, sites={"site1": a}, seed=1).id
+        n = db.scalar(select(func.count()).where(AllocationSlot.trial_id == tid))
+        assert n == 8  # ceil(1.15 * 4) = 5 slots, completed to two blocks of 4
+        arms = [service.enrol(db, admin, tid, a, ok()).participant.allocation for _ in range(n)]
+        assert sorted(arms) == ["active"] * 4 + ["sham"] * 4
+        with pytest.raises(InputError, match="used up"):
+            service.enrol(db, admin, tid, a, ok())

@@ -88,9 +88,7 @@ def _parse_sites(text: str, design_centers: list[str], codes: dict[str, int]) ->
     """``north=A, south=B`` (design center = clinic center code); empty: same names."""
     pairs = [p for p in text.replace("\n", ",").split(",") if p.strip()]
     if not pairs:
-        return {n: codes[n] for n in design_centers if n in codes} | {
-            n: -1 for n in design_centers if n not in codes
-        }
+        return {n: codes[n] for n in design_centers if n in codes}
     out: dict[str, int] = {}
     for pair in pairs:
         name, sep, code = (s.strip() for s in pair.partition("="))
@@ -122,7 +120,6 @@ def create_trial(
         up = service.parse_upload(text)
         by_code = {v: k for k, v in _codes(db).items()}
         mapping = _parse_sites(sites, [c.name for c in up.design.centers], by_code)
-        mapping = {k: v for k, v in mapping.items() if v != -1}
         trial = _call(service.create_trial, db, user, upload=up, sites=mapping)
     except InputError as exc:
         db.rollback()

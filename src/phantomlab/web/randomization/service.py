@@ -579,8 +579,9 @@ def enrol(
                         stratum,
                         "a stratum with unused list slots",
                         "",
-                        "the allocation list of this stratum is used up: extend the "
-                        "trial with a new list before enrolling more",
+                        "the sealed list of this stratum is used up (it holds the "
+                        "design's expected share of n_per_arm plus 15 %); no further "
+                        "enrolment in this stratum",
                     )
                 )
             allocation = slot.allocation
