@@ -8,9 +8,7 @@ The service is called directly with user objects carrying the contract's fields
 from __future__ import annotations
 
 import json
-import os
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,13 +18,12 @@ import pytest
 
 pytest.importorskip("alembic", reason="the clinic store needs the 'web' extra (pip install .[web])")
 
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from phantomlab.exceptions import InputError
 from phantomlab.trials import analyze, load_design, minimize, permuted_blocks
-from phantomlab.web.db import make_engine, normalize_url, session_scope, upgrade
+from phantomlab.web.db import make_engine, session_scope
 from phantomlab.web.models import AuditEvent, Center
 from phantomlab.web.randomization import export, service
 from phantomlab.web.randomization.models import AllocationSlot, Participant, Unblinding
@@ -59,35 +56,13 @@ class User:
     is_admin: bool = False
 
 
-PG_URL = os.environ.get("PHANTOMLAB_TEST_PG_URL", "")
-
-
 @pytest.fixture
-def pg_engine():
-    """A fresh PostgreSQL database on the server of PHANTOMLAB_TEST_PG_URL (dropped after)."""
-    if not PG_URL:
-        pytest.skip("set PHANTOMLAB_TEST_PG_URL to test PostgreSQL")
-    admin = create_engine(normalize_url(PG_URL), isolation_level="AUTOCOMMIT")
-    name = f"phl_rand_{os.getpid()}_{time.time_ns()}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(normalize_url(PG_URL)).set(database=name)
-    engine = make_engine(url.render_as_string(hide_password=False))
-    yield engine
-    engine.dispose()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-    admin.dispose()
+def store(store_url):
+    """A migrated store (SQLite; PostgreSQL with PHANTOMLAB_TEST_PG_URL) with centers A and B.
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path):
-    """A migrated store with centers A and B; returns (engine, id of A, id of B)."""
-    if request.param == "sqlite":
-        engine = make_engine(tmp_path / "clinic.sqlite")
-    else:
-        engine = request.getfixturevalue("pg_engine")
-    upgrade(engine)
+    Returns (engine, id of A, id of B).
+    """
+    engine = make_engine(store_url)
     with session_scope(engine) as db:
         a, b = Center(code="A", name="Center A"), Center(code="B", name="Center B")
         db.add_all([a, b])
