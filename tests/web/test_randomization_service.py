@@ -549,3 +549,30 @@ def test_migration_0003_matches_the_models(store):
 
     mine = [d for d in diff if "rand_" in repr(d)]  # e.g. ('add_column', None, 'rand_visits', ...)
     assert mine == []
+
+
+def test_simple_randomization_takes_one_unstratified_list(store):
+    engine, a, b = store
+    simple = DESIGN.replace(
+        "{method: permuted_blocks, block_sizes: [4], stratify_by: [center, amputation]}",
+        "{method: simple}",
+    )
+    u = people(a, b)
+    with session_scope(engine) as db:
+        tid = service.create_trial(
+            db, u["admin"], upload=simple, sites={"north": a, "south": b}, seed=9
+        ).id
+        slots = db.scalars(
+            select(AllocationSlot)
+            .where(AllocationSlot.trial_id == tid)
+            .order_by(AllocationSlot.seq)
+        ).all()
+        assert len(slots) == 40 and {s.stratum for s in slots} == {"all"}
+        got = [
+            service.enrol(
+                db, u["clinician_a" if i % 2 else "clinician_b"], tid, a if i % 2 else b, ok()
+            ).participant
+            for i in range(6)
+        ]
+        assert [p.allocation for p in got] == [s.allocation for s in slots[:6]]
+        assert service.verify_list(db, db.get(service.Trial, tid))

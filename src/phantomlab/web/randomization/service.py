@@ -467,8 +467,11 @@ def _site(db: Session, trial: Trial, center_id: int) -> TrialSite:
 
 
 def _stratum(design: TrialDesign, levels: Mapping[str, str]) -> str:
+    """Return the stratum label of the list (``"all"``: simple randomization, no factors)."""
     factors = design.strata_factors()
-    return "|".join(levels[f] for f in factors) if factors else "all"
+    if design.randomization.method == "simple" or not factors:
+        return "all"  # simple randomization is one unstratified list
+    return "|".join(levels[f] for f in factors)
 
 
 def _history(db: Session, trial: Trial) -> list[Participant]:
