@@ -108,19 +108,37 @@ def test_enrol_then_the_allocation_by_role(clinic, login, trial):
         assert p.code not in c.get(f"/trials/{trial}").text
 
 
-def test_pages_never_show_the_seed_or_the_list(clinic, login, trial):
+def test_no_trial_route_shows_the_seed_or_an_unused_slot(clinic, login, trial):
+    """Every GET route under /trials, as every role: only enrolled participants' arms appear."""
+    from phantomlab.web.app import iter_routes
+
     t = db_get(clinic, Trial, trial)
-    enrol(clinic, login, trial, "clinician-a", "A")
+    pid = pid_of(enrol(clinic, login, trial, "clinician-a", "A"))
     with session_scope(clinic.engine) as db:
         n_slots = db.scalar(select(func.count()).where(AllocationSlot.trial_id == trial))
     assert n_slots >= 24
-    for user in ("randomizer-a", "admin", "clinician-a"):
+    paths = [
+        p.replace("{trial_id}", str(trial)).replace("{participant_id}", str(pid))
+        for p, methods in iter_routes(clinic.app.routes)
+        if p.startswith("/trials") and "GET" in methods
+    ] + ["/audit"]
+    assert len(paths) >= 7
+    for user in ("randomizer-a", "admin", "clinician-a", "monitor-a"):
         c = login(clinic, user)
-        for path in ("/trials", f"/trials/{trial}", "/audit"):
-            text = c.get(path).text
-            assert t.seed not in text, (user, path)
-            # only the one enrolled participant's arm may appear, never the list
-            assert text.count(">sham<") + text.count(">active<") <= 1, (user, path)
+        for path in paths:
+            r = c.get(path)
+            if r.status_code != 200:
+                assert r.status_code == 403, (user, path, r.status_code)  # export, new
+                continue
+            assert t.seed not in r.text, (user, path)
+            if path.endswith(".json"):
+                continue  # the design itself (arm names and planning values, no allocation)
+            if path.endswith(".csv"):
+                frame = pd.read_csv(io.StringIO(r.text))
+                shown = len(frame) if "allocation" in frame else frame["patient"].nunique()
+            else:
+                shown = r.text.count(">sham<") + r.text.count(">active<")
+            assert shown <= 1, (user, path, shown)  # one participant enrolled
 
 
 def test_ineligible_is_refused_with_the_criterion(clinic, login, trial):
