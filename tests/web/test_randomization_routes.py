@@ -35,7 +35,7 @@ FORM = {
     "cause": "vascular",
     "amputation": "upper",
 }
-ARM = re.compile(r'class="allocation">([^<]+)<')
+ARM = re.compile(r'id="allocation">([^<]+)<')
 
 
 @pytest.fixture
