@@ -43,6 +43,8 @@ def test_published_rules_are_cited() -> None:
         "tdcs_duration_bikson2016",
         "tdcs_charge_bikson2016",
         "rtms_iti_chen1997",
+        "rtms_train_rossi2009",
+        "rtms_iti_documented_chen1997",
     }
     for r in published_rules():
         assert r.citation and r.where and r.severity == "error"

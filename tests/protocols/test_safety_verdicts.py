@@ -151,7 +151,13 @@ def test_every_rule_listed_in_text_and_json() -> None:
     assert {r.id for r in concerned} == {o.rule for o in rep.rules}
     d = rep.to_dict()
     assert d["verdict"] == "not assessable"
-    assert d["not_assessable"] == ["rtms:rtms_iti_chen1997"]
+    # Chen's rule needs %MT; the rules that know only Chen's documented safe condition
+    # cannot place 25 Hz, 10 s trains either way (the Rossi 2009 table values were not seen)
+    assert d["not_assessable"] == [
+        "rtms:rtms_iti_chen1997",
+        "rtms:rtms_train_rossi2009",
+        "rtms:rtms_iti_documented_chen1997",
+    ]
     assert len(d["rules"]) == len(concerned)
     text = rep.summary()
     for status in ("not assessable", "passed", "not applicable"):
@@ -161,7 +167,14 @@ def test_every_rule_listed_in_text_and_json() -> None:
 def test_override_accepts_a_rule_that_cannot_be_assessed(caplog: pytest.LogCaptureFixture) -> None:
     p = load_protocol({**RTMS, "intensity": "90 %MSO"})
     with caplog.at_level(logging.WARNING, logger="phantomlab.protocols.safety"):
-        rep = check_protocol(p, overrides={"rtms_iti_chen1997": "threshold measured at 75 %MSO"})
+        rep = check_protocol(
+            p,
+            overrides={
+                "rtms_iti_chen1997": "threshold measured at 75 %MSO",
+                "rtms_train_rossi2009": "train reviewed against the full consensus table",
+                "rtms_iti_documented_chen1997": "interval reviewed against the full table",
+            },
+        )
     assert rep.valid
     assert "75 %MSO" in caplog.text
     assert any("OVERRIDDEN" in w.message for w in rep.warnings)
@@ -215,7 +228,16 @@ def test_cli_motor_threshold_option_converts(cli: Any) -> None:
           "inter_train_interval": None, "duration": "20 min", "intensity": "40 %MSO"}  # fmt: skip
     ok = {k: v for k, v in ok.items() if v is not None}
     res = cli(ok, "protocol", "check", "--json", "--motor-threshold", "60 %MSO")
-    assert json.loads(res.stdout)["verdict"] == "valid", res.stdout
+    d = json.loads(res.stdout)
+    # 40 %MSO at a 60 %MSO threshold is 67 %MT: every rule in %MT is assessed; only the
+    # documented-condition rules remain (20 min of 1 Hz is one train of 1200 s > 1.6 s)
+    assert {r["rule"] for r in d["rules"] if r["unconverted"]} == set(), res.stdout
+    assert d["not_assessable"] == [
+        "rtms:rtms_train_rossi2009",
+        "rtms:rtms_iti_documented_chen1997",
+    ], res.stdout
+    rules = {r["rule"]: r for r in d["rules"]}
+    assert "train_duration = 1200 s" in rules["rtms_train_rossi2009"]["note"]
 
 
 # ------------------------------------------------------------------ simulations
@@ -259,7 +281,10 @@ def test_unstated_values_are_simulated_with_defaults_and_recorded() -> None:
     p = load_protocol({**RTMS, "intensity": "90 %MSO"})
     with pytest.raises(ProtocolError, match="cannot be assessed"):
         require_safe(p)
-    assert require_safe(p.replace(motor_threshold="95 %MSO")) == ""
+    # converted (95 %MT): no longer refused; the documented-condition rules cannot place
+    # 25 Hz, 10 s trains, which is recorded
+    note = require_safe(p.replace(motor_threshold="95 %MSO"))
+    assert "rtms_train_rossi2009" in note and "beyond the conditions" in note
 
 
 def test_trial_arm_from_a_file_is_refused_unless_spec_gives_reason(tmp_path: Path) -> None:

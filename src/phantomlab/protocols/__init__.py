@@ -19,6 +19,7 @@ Examples
 from phantomlab.protocols._base import ProtocolBase, Schedule
 from phantomlab.protocols._types import Count, Current, Duration, Frequency, quantity_type
 from phantomlab.protocols.behavioural import BCI, PME, Mirror
+from phantomlab.protocols.bounds import ParameterBound, parameter_bounds
 from phantomlab.protocols.dose import DOSE_KEYS, DoseMetrics, compute_dose, shannon_k
 from phantomlab.protocols.electrical import DBS, DRG, MCS, PNS, SCS, PulsedElectrical
 from phantomlab.protocols.io import (
@@ -49,11 +50,9 @@ from phantomlab.protocols.registry import (
 from phantomlab.protocols.reporting import ReportItem, reporting_checklist
 from phantomlab.protocols.rules import SafetyRule
 from phantomlab.protocols.safety import (
-    ParameterBound,
     RuleOutcome,
     SafetyReport,
     check_protocol,
-    parameter_bounds,
     protocol_quantities,
     require_safe,
     safety_rules,

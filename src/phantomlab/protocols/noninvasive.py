@@ -181,6 +181,8 @@ class RTMS(ProtocolBase):
         "frequency_Hz": ("frequency", "Hz", "Hz"),
         "train_duration_s": ("train_duration", "s", "s"),
         "inter_train_interval_s": ("inter_train_interval", "s", "s"),
+        "trains": ("trains", "", ""),
+        "theta_burst": ("pattern (derived)", "", ""),
     }
 
     modality: Literal["rtms"] = Field(description="Modality key: 'rtms'.")
@@ -371,11 +373,24 @@ class RTMS(ProtocolBase):
         elif ref == "AMT" and pct is not None and amt:
             mso = pct * amt / 100
             mt = mso / rmt * 100 if rmt else None
+        # rounded to 1e-9 %: 55 %MSO at a 50 %MSO threshold is 110 %MT, not 110.00000000000001
+        mt = None if mt is None else round(mt, 9)
+        mso = None if mso is None else round(mso, 9)
         return {"pct_mt": mt, "pct_mso": mso, "pct_threshold": pct if ref != "MSO" else None}
 
     def safety_quantities(self) -> dict[str, Any]:
-        """Return the base quantities plus the intensity in %MT, %MSO and % of a threshold."""
+        """Return the base quantities plus the intensity in %MT, %MSO and % of a threshold.
+
+        Also ``theta_burst`` (1 for a theta-burst pattern, else 0) and, for continuous
+        rTMS (a session ``duration`` with no trains), one train as long as the session.
+        """
         q = super().safety_quantities()
+        tbs = self.pattern in ("iTBS", "cTBS", "imTBS")
+        q["theta_burst"] = 1.0 if tbs else 0.0
+        if self.trains is None and self.train_duration is None and not tbs:
+            if self.duration is not None:  # continuous: the session is one train
+                q["train_duration_s"] = self.duration
+                q["trains"] = 1
         i = self.intensity_in()
         q["intensity_pct_mt"] = i["pct_mt"]
         q["intensity_pct_mso"] = i["pct_mso"]

@@ -18,7 +18,7 @@ from typing import Any
 
 from phantomlab.protocols.registry import MODALITIES
 
-__all__ = ["OPS", "QUANTITIES", "SafetyRule", "quantity_info", "show_quantity"]
+__all__ = ["OPS", "QUANTITIES", "SafetyRule", "quantity_info", "short_source", "show_quantity"]
 
 #: Comparison operators of the rules.
 OPS: dict[str, Callable[[Any, Any], bool]] = {
@@ -55,6 +55,29 @@ QUANTITIES: dict[str, tuple[str, str, str]] = {
     "charge_per_session_C": ("charge_per_session (derived)", "C", "C"),
     "envelope_frequency_Hz": ("envelope_frequency (derived)", "Hz", "Hz"),
 }
+
+
+def short_source(citation: str) -> str:
+    """Return a short form of a rule's citation for one-line listings.
+
+    Parameters
+    ----------
+    citation : str
+        The full citation.
+
+    Returns
+    -------
+    str
+        ``"<first author> <year>"`` when the citation starts with an author and gives a
+        year in parentheses (``"Chen 1997"``), else its first 60 characters.
+    """
+    import re
+
+    year = re.search(r"\(((?:19|20)\d\d)\)", citation)
+    first = citation.strip().split(" ", 1)[0].rstrip(",.")
+    if year and first[:1].isupper() and first.isalpha():
+        return f"{first} {year.group(1)}"
+    return citation if len(citation) <= 60 else citation[:57].rstrip() + "..."
 
 
 def quantity_info(quantity: str) -> tuple[str, str, str]:
@@ -137,6 +160,12 @@ class SafetyRule:
         A bound on a value as stated (e.g. at most 100 %MSO): the rule is not
         applicable when the protocol does not state the value, instead of "not
         assessable".
+    documented_only : bool
+        The source's limits were not read; only a condition documented as safe is
+        known (``when`` and the comparison describe it). Inside it the rule passes;
+        outside it (a condition fails, or the comparison) the rule is "not
+        assessable", never "violated" nor "not applicable": nothing read says
+        whether such a protocol is safe.
     """
 
     id: str
@@ -150,6 +179,7 @@ class SafetyRule:
     when: tuple[tuple[str, str, float], ...] = ()
     message: str = ""
     plausibility: bool = False
+    documented_only: bool = False
 
     def applies(self, quantities: Mapping[str, Any]) -> bool | None:
         """Return whether the ``when`` conditions hold (``None`` if undetermined).
@@ -174,9 +204,41 @@ class SafetyRule:
                 return False
         return None if unknown else True
 
+    def beyond_note(self, quantities: Mapping[str, Any]) -> str:
+        """Say which stated values lie outside the documented condition.
+
+        Parameters
+        ----------
+        quantities : mapping
+            Output of :func:`~phantomlab.protocols.protocol_quantities`.
+
+        Returns
+        -------
+        str
+            e.g. ``"beyond the condition documented as safe: frequency = 25 Hz (documented
+            <= 20 Hz); no limit read beyond it"``.
+        """
+        checks = [*self.when, (self.quantity, self.comparison, self.limit)]
+        out = []
+        for key, op, lim in checks:
+            v = quantities.get(key)
+            if v is not None and not OPS[op](v, lim):
+                shown, limit = show_quantity(key, v), show_quantity(key, lim)
+                out.append(f"{quantity_info(key)[0]} = {shown} (documented {op} {limit})")
+        return (
+            "beyond the condition documented as safe: "
+            + "; ".join(out)
+            + "; no limit was read beyond it"
+        )
+
     def limit_text(self) -> str:
-        """Return the allowed range in display units, e.g. ``"<= 4 mA"``."""
-        return f"{self.comparison} {show_quantity(self.quantity, self.limit)}"
+        """Return the allowed range in display units, e.g. ``"<= 4 mA"``.
+
+        A rule that knows only a documented safe condition says so:
+        ``"<= 1.6 s (documented safe; no limit read)"``.
+        """
+        text = f"{self.comparison} {show_quantity(self.quantity, self.limit)}"
+        return text + " (documented safe; no limit read)" if self.documented_only else text
 
     def to_dict(self) -> dict[str, Any]:
         """Return the rule as a flat dict (one table row)."""
@@ -194,4 +256,5 @@ class SafetyRule:
             "when": when,
             "message": self.message,
             "plausibility": self.plausibility,
+            "documented_only": self.documented_only,
         }

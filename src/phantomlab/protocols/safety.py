@@ -38,21 +38,25 @@ from phantomlab._result import Result, as_figure, new_axes
 from phantomlab.exceptions import Problem, ProtocolError
 from phantomlab.protocols._base import ProtocolBase
 from phantomlab.protocols.dose import DoseMetrics
-from phantomlab.protocols.registry import MODALITIES, model_for
-from phantomlab.protocols.rules import OPS, QUANTITIES, SafetyRule, quantity_info, show_quantity
+from phantomlab.protocols.registry import MODALITIES
+from phantomlab.protocols.rules import (
+    OPS,
+    SafetyRule,
+    quantity_info,
+    short_source,
+    show_quantity,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
-    "ParameterBound",
     "RuleOutcome",
     "SafetyReport",
     "SafetyRule",
     "check_protocol",
     "plausibility_rules",
     "require_safe",
-    "parameter_bounds",
     "protocol_quantities",
     "safety_rules",
     "safety_table",
@@ -107,6 +111,7 @@ def _read_rules(name: str, plausibility: bool) -> tuple[SafetyRule, ...]:
                 when=_parse_when(row["when"]),
                 message=row["message"],
                 plausibility=plausibility,
+                documented_only=row.get("kind") == "documented",
             )
         )
     return tuple(rules)
@@ -299,10 +304,11 @@ class RuleOutcome:
         return asdict(self)
 
     def line(self) -> str:
-        """Return one line: ``status  rule  field = value (limit)``."""
+        """Return one line: ``status  rule: field = value (limit) - note [source]``."""
         value = "?" if self.value is None else self.value
         text = f"{self.status:<14} {self.rule}: {self.field} = {value} (allowed {self.limit})"
-        return text + (f" - {self.note}" if self.note else "")
+        text += f" - {self.note}" if self.note else ""
+        return text + f" [source: {short_source(self.source)}]"
 
 
 @dataclass(frozen=True, repr=False)
@@ -479,12 +485,17 @@ def _outcome(rule: SafetyRule, q: Mapping[str, Any], pre: str, p: ProtocolBase) 
         )
 
     if applies is False:
+        if rule.documented_only:  # outside what the source documents: no verdict
+            return out("not assessable", rule.beyond_note(q))
         return out("not applicable", "condition does not hold")
     if value is None and rule.plausibility:
         return out("not applicable", "value not stated")
     if value is None or applies is None:
         return out("not assessable", _unknown_note(rule, q))
-    return out("passed" if OPS[rule.comparison](value, rule.limit) else "violated")
+    ok = OPS[rule.comparison](value, rule.limit)
+    if not ok and rule.documented_only:
+        return out("not assessable", rule.beyond_note(q))
+    return out("passed" if ok else "violated")
 
 
 def _check_one(
@@ -687,7 +698,8 @@ def require_safe(
     if not report.errors and not hard:
         return (
             f"safety verdict {report.verdict}: rules {', '.join(report.not_evaluated)} need "
-            "values the protocol does not state; simulated with the therapy's defaults"
+            "values the protocol does not state (simulated with the therapy's defaults) or "
+            "reach beyond the conditions whose safety was read"
         )
     if allow_unsafe:
         note = f"safety verdict {report.verdict} (rules {', '.join(ids)}); accepted: {allow_unsafe}"
@@ -708,80 +720,3 @@ def require_safe(
         )
     )
     raise ProtocolError(problems)
-
-
-@dataclass(frozen=True)
-class ParameterBound:
-    """Bounds of one stated parameter of a modality, for search and design.
-
-    Attributes
-    ----------
-    field : str
-        Field name in the protocol (e.g. ``"current"``).
-    quantity : str
-        SI-suffixed quantity (e.g. ``"current_A"``).
-    safe_low, safe_high : float or None
-        Unconditional published limits (SI); ``None`` if none was read.
-    safe_source : str
-        Citations of the published limits.
-    plp_low, plp_high : float or None
-        Range used in published PLP studies (SI).
-    """
-
-    field: str
-    quantity: str
-    safe_low: float | None
-    safe_high: float | None
-    safe_source: str
-    plp_low: float | None
-    plp_high: float | None
-
-
-def parameter_bounds(modality: str) -> dict[str, ParameterBound]:
-    """Return, per stated parameter of a modality, the published and PLP-study bounds.
-
-    Only rules without conditions on directly stated fields are used (derived
-    quantities such as Shannon k or charge per session, and conditional rules such as
-    Chen 1997, must still be checked with :func:`check_protocol`).
-
-    Parameters
-    ----------
-    modality : str
-        A modality key, e.g. ``"tdcs"``.
-
-    Returns
-    -------
-    dict of str to ParameterBound
-        Keyed by field name; e.g. ``parameter_bounds("tdcs")["current"].safe_high``
-        is 0.004 (A, Bikson et al. 2016).
-    """
-    cls = model_for(modality)
-    fields = cls.model_fields
-    out: dict[str, ParameterBound] = {}
-    for quantity, (fname, _, _) in {**QUANTITIES, **cls.quantity_units}.items():
-        base = fname.split(".")[-1]
-        if fname in out:
-            continue  # e.g. intensity: its bounds in %MT come first
-        if "(derived)" in fname or (base not in fields and fname != "schedule.sessions"):
-            continue
-        safe_lo = safe_hi = plp_lo = plp_hi = None
-        sources: list[str] = []
-        for rule in safety_rules():
-            if not _concerns(rule, modality) or rule.quantity != quantity or rule.when:
-                continue
-            upper = rule.comparison in ("<", "<=")
-            if rule.severity == "error":
-                sources.append(rule.citation)
-                if upper:
-                    safe_hi = rule.limit if safe_hi is None else min(safe_hi, rule.limit)
-                else:
-                    safe_lo = rule.limit if safe_lo is None else max(safe_lo, rule.limit)
-            elif upper:
-                plp_hi = rule.limit
-            else:
-                plp_lo = rule.limit
-        if any(v is not None for v in (safe_lo, safe_hi, plp_lo, plp_hi)):
-            out[fname] = ParameterBound(
-                fname, quantity, safe_lo, safe_hi, "; ".join(sources), plp_lo, plp_hi
-            )
-    return out
