@@ -32,12 +32,16 @@ def test_scs_tonic_issue_example() -> None:
     assert d.shannon_k == pytest.approx(1.181487, abs=1e-6)
     # J = 4.5e-3 A / 12e-6 m^2 = 375 A/m^2
     assert d.current_density_A_per_m2 == pytest.approx(375.0)
-    # pulses = 50 Hz * 3600 s = 180000; charge = 180000 * 1.35e-6 = 0.243 C
+    # pulses = 50 Hz * 3600 s = 180000
     assert d.pulses_per_session == pytest.approx(180_000)
-    assert d.charge_per_session_C == pytest.approx(0.243)
-    # cumulative over 30 sessions: 5.4e6 pulses, 7.29 C, 30 h
+    # pulse shape not stated: whether the phases cancel is unknown, so no charge per
+    # session (monophasic: 180000 * 1.35e-6 = 0.243 C; biphasic: net 0)
+    assert d.charge_per_session_C is None and d.net_charge_per_session_C is None
+    mono = p.replace(pulse_shape="monophasic").dose()
+    assert mono.charge_per_session_C == mono.net_charge_per_session_C == pytest.approx(0.243)
+    # cumulative over 30 sessions: 5.4e6 pulses, 7.29 C (monophasic), 30 h
     assert d.cumulative_pulses == pytest.approx(5.4e6)
-    assert d.cumulative_charge_C == pytest.approx(7.29)
+    assert mono.cumulative_charge_C == pytest.approx(7.29)
     assert d.cumulative_duration_s == pytest.approx(30 * 3600)
 
 
@@ -58,9 +62,9 @@ def test_scs_burst_pulse_rate() -> None:
     # rate = 40 bursts/s * 5 pulses = 200 pulses/s; 10 s -> 2000 pulses
     assert d.pulse_rate_Hz == pytest.approx(200)
     assert d.pulses_per_session == pytest.approx(2000)
-    # Q = 1 mA * 1 ms = 1 uC; 2000 pulses -> 2 mC
+    # Q = 1 mA * 1 ms = 1 uC; monophasic 2000 pulses -> 2 mC net
     assert d.charge_per_phase_C == pytest.approx(1e-6)
-    assert d.charge_per_session_C == pytest.approx(2e-3)
+    assert p.replace(pulse_shape="monophasic").dose().charge_per_session_C == pytest.approx(2e-3)
 
 
 def test_drg_dose() -> None:
@@ -264,3 +268,54 @@ def test_schedule_derivations() -> None:
     # per_day 1 over 60 days -> 60 sessions
     p = load_protocol("modality: pns\nschedule: {per_day: 1, treatment_duration: 60 days}")
     assert p.schedule is not None and p.schedule.n_sessions() == 60
+
+
+# ---- dose metrics only where they have a physical meaning (issue #16) -----------------
+HF10 = {
+    "modality": "scs",
+    "waveform": "high_frequency",
+    "pulse_shape": "biphasic",
+    "amplitude": "2 mA",
+    "pulse_width": "30 us",
+    "frequency": "10 kHz",
+    "contact_area": "12 mm^2",
+    "duration": "24 h",
+}
+
+
+def test_hf_scs_charge_balanced_reports_phase_charge_and_zero_net_charge() -> None:
+    d = load_protocol(HF10).dose()
+    # a sum of leading phases would be 2 mA * 30 us * 10 kHz * 86400 s = 51.84 C: meaningless
+    assert d.charge_per_session_C is None and d.cumulative_charge_C is None
+    assert d.net_charge_per_session_C == 0.0
+    # what has a meaning: Q = 2e-3 * 30e-6 = 6e-8 C per phase; D = 6e-8 / 12e-6 = 5e-3 C/m^2
+    assert d.charge_per_phase_C == pytest.approx(6e-8)
+    assert d.charge_density_C_per_m2 == pytest.approx(5e-3)
+    text = d.summary()
+    assert "net_charge_per_session_C: 0 C" in text and "charge_per_session_C:" not in text.replace(
+        "net_charge_per_session_C", ""
+    )
+
+
+def test_ablation_monophasic_pulses_carry_their_charge() -> None:
+    # the same pulses, uncompensated: the net charge is real and reported
+    d = load_protocol({**HF10, "pulse_shape": "monophasic", "frequency": "50 Hz"}).dose()
+    # 6e-8 C * 50 Hz * 86400 s = 0.2592 C
+    assert d.charge_per_session_C == pytest.approx(0.2592)
+    assert d.net_charge_per_session_C == pytest.approx(0.2592)
+
+
+def test_sinusoid_is_charge_balanced() -> None:
+    p = load_protocol(
+        "modality: pns\nnerves: [sciatic]\nwaveform: nerve_block\npulse_shape: sinusoidal\n"
+        "amplitude: 5 mA\nfrequency: 10 kHz\ncontact_area: 20 mm^2\nduration: 30 min\n"
+    )
+    d = p.dose()
+    assert d.net_charge_per_session_C == 0.0 and d.charge_per_session_C is None
+    assert d.charge_per_phase_C == pytest.approx(5e-3 / (math.pi * 1e4))
+
+
+def test_direct_current_keeps_its_charge() -> None:
+    # tDCS is direct current: its charge per session is its net charge, 2 mA * 1200 s
+    d = load_protocol("modality: tdcs\ncurrent: 2 mA\nduration: 20 min").dose()
+    assert d.charge_per_session_C == pytest.approx(2.4)

@@ -9,8 +9,15 @@ Definitions (all per session unless named cumulative):
   39:424, 1992);
 * current density ``J = I / A`` (A/m^2), ``I`` the amplitude (tDCS: plateau current;
   TI: the largest pair current);
-* charge per session: tDCS ``I * (duration + (ramp_up + ramp_down) / 2)`` (C);
-  pulsed stimulation ``Q * pulses per session`` (the charge of the leading phases);
+* charge per session: tDCS ``I * (duration + (ramp_up + ramp_down) / 2)`` (C), the
+  net charge of direct current; monophasic pulses ``Q * pulses per session``. Not
+  determined for charge-balanced waveforms (biphasic pulses, sinusoids), whose phases
+  cancel: a sum of leading-phase charges (e.g. "64.8 C" for 10 kHz SCS) measures
+  nothing physical there; such a protocol reports its charge per phase, its charge
+  density per phase and a **net charge per session of 0**; nor for pulses whose shape
+  is not stated;
+* net charge per session: 0 for charge-balanced waveforms, ``Q * pulses`` for
+  monophasic pulses (C);
 * pulses per session: rTMS from trains x pulses per train (or train duration x
   rate, or the stated number); electrode stimulation pulse rate x duration, where the
   pulse rate of a burst pattern is ``burst_frequency * pulses_per_burst``;
@@ -47,6 +54,7 @@ DOSE_KEYS: tuple[str, ...] = (
     "pulses_per_session",
     "session_duration_s",
     "charge_per_session_C",
+    "net_charge_per_session_C",
     "sessions",
     "cumulative_pulses",
     "cumulative_charge_C",
@@ -63,6 +71,7 @@ _DISPLAY: dict[str, tuple[str, str]] = {
     "pulse_rate_Hz": ("Hz", "Hz"),
     "session_duration_s": ("s", "min"),
     "charge_per_session_C": ("C", "C"),
+    "net_charge_per_session_C": ("C", "C"),
     "cumulative_charge_C": ("C", "C"),
     "cumulative_duration_s": ("s", "hour"),
     "envelope_frequency_Hz": ("Hz", "Hz"),
@@ -117,7 +126,11 @@ class DoseMetrics(Result):
     session_duration_s : float or None
         Session duration, s.
     charge_per_session_C : float or None
-        Charge per session, C.
+        Charge per session, C (direct current, monophasic pulses; not determined for
+        charge-balanced waveforms).
+    net_charge_per_session_C : float or None
+        Net charge per session, C: 0 for charge-balanced waveforms (biphasic pulses,
+        sinusoids), the charge per session for monophasic pulses.
     sessions : int or None
         Number of sessions of the schedule.
     cumulative_pulses : float or None
@@ -141,6 +154,7 @@ class DoseMetrics(Result):
     pulses_per_session: float | None = None
     session_duration_s: float | None = None
     charge_per_session_C: float | None = None
+    net_charge_per_session_C: float | None = None
     sessions: int | None = None
     cumulative_pulses: float | None = None
     cumulative_charge_C: float | None = None

@@ -58,7 +58,9 @@ class PulsedElectrical(ProtocolBase):
         None, description="Geometric area of the active contact, e.g. '12 mm^2'."
     )
     pulse_shape: Literal["biphasic", "monophasic", "sinusoidal"] | None = Field(
-        None, description="Pulse shape; 'sinusoidal' for kHz sine block."
+        None,
+        description="Pulse shape: 'biphasic' (charge balanced), 'monophasic', or "
+        "'sinusoidal' for kHz sine block.",
     )
     burst_frequency: Frequency = Field(None, description="Rate of bursts, e.g. '40 Hz'.")
     pulses_per_burst: Count = Field(None, description="Pulses in one burst, e.g. 5.")
@@ -96,7 +98,9 @@ class PulsedElectrical(ProtocolBase):
         Charge per phase ``I * PW`` (a sinusoid: ``I / (pi f)`` per half cycle), with
         ``I`` the amplitude or ``voltage / impedance``; pulse rate ``frequency``, or
         ``burst_frequency * pulses_per_burst`` for bursts, or ``2 f`` half cycles of a
-        sinusoid; pulses per session = rate x ``duration``.
+        sinusoid; pulses per session = rate x ``duration``. Charge per session only for monophasic
+        pulses (their net charge); net charge 0 for charge-balanced waveforms (biphasic,
+        sinusoidal); neither when the pulse shape is not stated.
 
         Returns
         -------
@@ -123,6 +127,15 @@ class PulsedElectrical(ProtocolBase):
         if self.pulse_shape == "sinusoidal" and self.frequency is not None:
             rate = 2 * self.frequency  # half cycles (phases) per second
         pulses = times(rate, self.duration)
+        # Only a monophasic pulse train carries a net charge; biphasic pulses (taken as
+        # charge balanced) and sinusoids cancel phase by phase: their net charge is 0 and
+        # a sum of leading-phase charges has no physical meaning.
+        balanced = self.pulse_shape in ("biphasic", "sinusoidal")
+        net: float | None = None
+        if balanced:
+            net = 0.0
+        elif self.pulse_shape == "monophasic":
+            net = times(q, pulses)
         return {
             "current_A": current,
             "charge_per_phase_C": q,
@@ -132,7 +145,8 @@ class PulsedElectrical(ProtocolBase):
             "pulse_rate_Hz": rate,
             "pulses_per_session": pulses,
             "session_duration_s": self.duration,
-            "charge_per_session_C": times(q, pulses),
+            "charge_per_session_C": net if self.pulse_shape == "monophasic" else None,
+            "net_charge_per_session_C": net,
         }
 
     def missing_required(self) -> list[tuple[str, str]]:
