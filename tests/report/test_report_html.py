@@ -21,7 +21,9 @@ def test_dose_card_shows_dose_and_verdict(tmp_path: Path, parse_report) -> None:
     card = dose_card(get_reference("malavera2016_active"))
     assert isinstance(card, Report)
     parse_report(card.html)
-    for text in ("Dose card: malavera2016_active", "VALID", "10 Hz", "1,200", "20 min",
+    # 6 s trains lie beyond the only rTMS train condition whose safety was read
+    assert "NOT ASSESSABLE" in card.html and "rtms_train_rossi2009" in card.html
+    for text in ("Dose card: malavera2016_active", "10 Hz", "1,200", "20 min",
                  "12,000", "Reporting checklist", "Malavera"):  # fmt: skip
         assert text in card.html, text
     assert "no model output" in card.html and "In silico." not in card.html
@@ -29,7 +31,7 @@ def test_dose_card_shows_dose_and_verdict(tmp_path: Path, parse_report) -> None:
     assert path.read_text(encoding="utf-8") == card.html
     assert repr(card).startswith("<Report: Dose card: malavera2016_active (")
     assert len(repr(card)) < 200
-    assert "<body>" not in card._repr_html_() and "VALID" in card._repr_html_()
+    assert "<body>" not in card._repr_html_() and "ASSESSABLE" in card._repr_html_()
 
 
 def test_dose_card_of_an_unsafe_protocol_lists_the_rule(parse_report) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from phantomlab.cli._common import emit_json
+from phantomlab.cli._common import FORCE, check_outputs, emit_json, fail
 from phantomlab.exceptions import Problem, ProtocolError
 from phantomlab.protocols import (
     MODALITIES,
@@ -176,8 +176,41 @@ def schema(
 def report(
     file: Path = typer.Argument(..., help="Protocol file (YAML or JSON)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    html: bool = typer.Option(
+        False,
+        "--html",
+        help="Write the printable HTML report instead: parameters, dose card, every "
+        "safety rule with its status and source, reporting checklist.",
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", "-o", help="With --html: the HTML file to write (default: stdout)."
+    ),
+    force: bool = FORCE,
 ) -> None:
-    """List the parameters a publication must report, flagging those missing from FILE."""
+    """List the parameters a publication must report, flagging those missing from FILE.
+
+    With ``--html``: the printable protocol report (written atomically to ``-o``).
+    """
+    if out is not None and not html:
+        raise ProtocolError(Problem("--out", str(out), "only with --html", "", "no HTML asked"))
+    if html:
+        if as_json:
+            raise ProtocolError(
+                Problem("--json", True, "either --json or --html", "", "choose one output")
+            )
+        if out is not None:
+            if out.suffix.lower() not in {".html", ".htm"}:
+                fail(Problem("--out", str(out), "a file name ending in .html", "", "not HTML"))
+            check_outputs(force, out=out)
+        from phantomlab.report import dose_card
+
+        page = dose_card(load_protocol(file))
+        if out is None:
+            typer.echo(page.html, nl=False)
+        else:
+            page.save(out, overwrite=force)
+            typer.echo(f"wrote {out} ({page.title})", err=True)
+        return
     protocol = load_protocol(file)
     items = reporting_checklist(protocol)
     if as_json:

@@ -42,13 +42,60 @@ def _dose_rows(dose: Any) -> list[tuple[str, str]]:
     return rows
 
 
-def dose_card(protocol: ProtocolBase) -> Report:
-    """Build the dose card of a protocol.
+def _flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
+    """(dotted field, value as written) of a dumped protocol, nested fields flattened."""
+    if isinstance(value, dict):
+        out = []
+        for key, sub in value.items():
+            out += _flatten(sub, f"{prefix}.{key}" if prefix else str(key))
+        return out
+    if isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
+        out = []
+        for i, sub in enumerate(value):
+            out += _flatten(sub, f"{prefix}.{i}")
+        return out
+    if isinstance(value, list):
+        return [(prefix, ", ".join(str(v) for v in value))]
+    return [(prefix, "" if value is None else str(value))]
 
-    The card shows the protocol as written, its dose metrics in clinical units
-    (SI values in a second table), the safety check against published limits
-    and PLP-study ranges, and the reporting checklist. Dose metrics are computed
-    from the stated parameters; nothing is simulated.
+
+def _parameter_rows(protocol: ProtocolBase) -> pd.DataFrame:
+    """Return the protocol's stated parameters in the clinical units it is written in."""
+    import yaml
+
+    data = yaml.safe_load(dump_protocol(protocol)) or {}
+    return pd.DataFrame(_flatten(data), columns=["parameter", "value"])
+
+
+def _rule_rows(check: Any) -> pd.DataFrame:
+    """One row per safety rule: status, limit, value, note and full source."""
+    cols = ["status", "rule", "severity", "field", "value", "allowed", "note", "source"]
+    rows = [
+        {
+            "status": r.status,
+            "rule": r.rule,
+            "severity": r.severity,
+            "field": r.field,
+            "value": "" if r.value is None else r.value,
+            "allowed": r.limit,
+            "note": r.note,
+            "source": r.source,
+        }
+        for r in check.rules
+    ]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def dose_card(protocol: ProtocolBase) -> Report:
+    """Build the dose card of a protocol: the printable protocol report.
+
+    The card shows the verdict (valid, invalid or not assessable), the stated
+    parameters in clinical units, the dose metrics in clinical units (SI values in
+    a second table), **every** safety rule that concerns the protocol with its
+    status (passed, violated, not assessable, not applicable) and full source, the
+    errors and warnings, and the reporting checklist. Dose metrics are computed from
+    the stated parameters; nothing is simulated. ``phantomlab protocol report --html``
+    and ``phantomlab report dose`` write it.
 
     Parameters
     ----------
@@ -97,7 +144,16 @@ def dose_card(protocol: ProtocolBase) -> Report:
         ]
     )
     n_missing = int(sum(v == "MISSING" for v in checklist["value"])) if len(checklist) else 0
+    counts = {
+        status: sum(r.status == status for r in check.rules)
+        for status in ("passed", "violated", "not assessable", "not applicable")
+    }
     sections = [
+        Section(
+            "Parameters",
+            ("As stated, in clinical units; unstated parameters are not shown.",),
+            table=table_html(_parameter_rows(protocol)),
+        ),
         *components,
         Section(
             "Dose metrics (SI)",
@@ -121,6 +177,17 @@ def dose_card(protocol: ProtocolBase) -> Report:
             table=table_html(problems) if len(problems) else "",
         ),
         Section(
+            "Safety rules",
+            (
+                f"Every rule that concerns the protocol: {counts['passed']} passed, "
+                f"{counts['violated']} violated, {counts['not assessable']} not assessable, "
+                f"{counts['not applicable']} not applicable. A rule is not assessable when a "
+                "value it needs is unknown, or when its source documents only a safe "
+                "condition and the protocol lies beyond it.",
+            ),
+            table=table_html(_rule_rows(check)),
+        ),
+        Section(
             "Reporting checklist",
             (f"{n_missing} of {len(checklist)} parameters missing.",),
             table=table_html(checklist),
@@ -129,6 +196,10 @@ def dose_card(protocol: ProtocolBase) -> Report:
     ]
     name = protocol.name or protocol.modality_key()
     notes = [f"Source: {protocol.citation}"] if protocol.citation else []
+    notes.append(
+        "Not a clinical recommendation: a check of the stated parameters against the "
+        "encoded published limits, which cover only what was read in their sources."
+    )
     return render(
         "dose_card.html",
         title=f"Dose card: {name}",
@@ -138,7 +209,9 @@ def dose_card(protocol: ProtocolBase) -> Report:
         sections=sections,
         notes=notes,
         valid=check.valid,
+        verdict=check.verdict,
         n_errors=len(check.errors),
+        not_assessable=list(check.not_evaluated),
         modality=protocol.modality_key(),
         card=rows,
     )
