@@ -169,7 +169,7 @@ def dose_card(protocol: ProtocolBase) -> Report:
             (
                 f"{len(check.errors)} error(s), {len(check.warnings)} warning(s)."
                 + (
-                    " Not evaluated (value unknown): " + ", ".join(check.not_evaluated) + "."
+                    " Not assessable: " + ", ".join(check.not_evaluated) + "."
                     if check.not_evaluated
                     else ""
                 ),
