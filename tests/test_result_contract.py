@@ -337,6 +337,9 @@ FACTORIES: dict[str, Callable[[], Any]] = {
     "SynthesisResult": _synthesis,
     "GroupResult": lambda: _synthesis().group("pain", "rTMS"),
     "NNT": lambda: nnt(12, 20, 5, 20),
+    "RiskOfBias": lambda: _fn("load_rob")(),
+    "GradeResult": lambda: _fn("summary_of_findings")().ratings[2],
+    "SummaryOfFindings": lambda: _fn("summary_of_findings")(),
 }
 
 

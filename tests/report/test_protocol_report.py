@@ -112,6 +112,7 @@ def test_cli_html_to_stdout_and_bad_options(cli, tmp_path: Path, parse_report) -
         (("-o", str(tmp_path / "x.html")), "--out"),
         (("--html", "-o", str(tmp_path / "x.txt")), "--out"),
         (("--html", "--json"), "--json"),
+        (("--partial",), "--partial"),
     ):
         r = cli("protocol", "report", str(f), *args)
         assert r.returncode == 2 and f"error: {field}" in r.stderr, r.stderr
@@ -119,3 +120,13 @@ def test_cli_html_to_stdout_and_bad_options(cli, tmp_path: Path, parse_report) -
     # the checklist without --html is unchanged
     r = cli("protocol", "report", str(f))
     assert r.returncode == 0 and "parameters missing" in r.stdout
+
+
+def test_html_verdict_matches_protocol_check(cli, tmp_path: Path) -> None:
+    # a protocol missing what it needs to be delivered: invalid, as `protocol check` says
+    f = _write(tmp_path, {"modality": "tdcs", "current": "2 mA"})
+    assert cli("protocol", "check", str(f)).returncode == 2
+    r = cli("protocol", "report", str(f), "--html")
+    assert r.returncode == 0 and "INVALID" in r.stdout and "duration" in r.stdout
+    r = cli("protocol", "report", str(f), "--html", "--partial")
+    assert "INVALID" not in r.stdout

@@ -213,3 +213,94 @@ def pool_cmd(
     typer.echo(res.summary())
     if written:
         typer.echo(f"\nForest plot written to {written}")
+
+
+@app.command("rob")
+def rob_cmd(
+    study: str = typer.Option("", "--study", help="One study id (default: all)."),
+    csv_out: Path = typer.Option(None, "--csv", help="Write every domain judgement as CSV."),
+    force: bool = FORCE,
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Risk of bias (RoB 2, ROBINS-I): answers, suggested and final judgements, sources."""
+    from phantomlab.cli._common import fail, write_csv
+    from phantomlab.evidence.rob import load_rob
+    from phantomlab.exceptions import Problem
+
+    check_outputs(force, csv=csv_out)
+    rob = load_rob()
+    if study and study not in rob.study_ids:
+        fail(Problem("--study", study, ", ".join(rob.study_ids), "", "no risk-of-bias record"))
+    if csv_out is not None:
+        frame = rob.to_frame()
+        write_csv(
+            csv_out,
+            frame[frame.study_id == study] if study else frame,
+            force=force,
+            field="--csv",
+            private=False,
+        )
+    if as_json:
+        data = rob.to_dict()
+        if study:
+            data = {k: [r for r in v if r["study_id"] == study] for k, v in data.items()}
+        emit_json(data)
+        return
+    if study:
+        for d in rob.domains(study):
+            typer.echo(
+                f"D{d.domain} {d.judgement} (suggested {d.suggested}; rules {' '.join(d.rules)})"
+                f"\n   answers: {d.answers}\n   {d.justification}\n   read in: {d.source_where}"
+            )
+        typer.echo(f"overall: {rob.overall(study)}")
+        return
+    typer.echo(rob.summary())
+
+
+def _ratings(threshold: float | None) -> list[Any]:
+    from phantomlab.evidence.grade import OutcomeEvidence, grade
+    from phantomlab.evidence.rob import load_rob
+    from phantomlab.evidence.synthesis import synthesize
+
+    rob = load_rob()
+    return [
+        grade(OutcomeEvidence.from_group(g), rob, threshold=threshold) for g in synthesize().groups
+    ]
+
+
+@app.command("grade")
+def grade_cmd(
+    outcome: str = typer.Option("", "--outcome", help="Only this analysis (pain, responders...)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """GRADE certainty of every pooled outcome, with the reason for every downgrade."""
+    ratings = [g for g in _ratings(None) if not outcome or g.evidence.outcome == outcome]
+    if as_json:
+        emit_json([g.to_dict() for g in ratings])
+        return
+    typer.echo("\n\n".join(g.summary() for g in ratings) or "no outcome matched")
+
+
+@app.command("sof")
+def sof_cmd(
+    csv_out: Path = typer.Option(None, "--csv", help="Write the table as CSV."),
+    html_out: Path = typer.Option(None, "--html", help="Write the HTML report."),
+    force: bool = FORCE,
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Summary-of-findings table (Cochrane style): text, CSV and HTML."""
+    from phantomlab.evidence.rob import load_rob
+    from phantomlab.evidence.sof import summary_of_findings
+    from phantomlab.report.sof import sof_report
+
+    check_outputs(force, csv=csv_out, html=html_out)
+    rob = load_rob()
+    sof = summary_of_findings(rob=rob)
+    if csv_out is not None:
+        sof.to_csv(csv_out, overwrite=force)
+    if html_out is not None:
+        sof_report(sof, rob).save(html_out, overwrite=force)
+    if as_json:
+        emit_json(sof.to_dict())
+        return
+    typer.echo(sof.summary())

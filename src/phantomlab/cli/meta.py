@@ -23,7 +23,7 @@ from phantomlab.exceptions import InputError, Problem
 
 app = typer.Typer(
     help="Effect sizes (escalc) and meta-analysis (rma, confint, regtest, ranktest, trimfill, "
-    "leave1out, subgroups), matching R's metafor.",
+    "leave1out, subgroups, nma), matching R's metafor.",
     no_args_is_help=True,
 )
 
@@ -353,3 +353,120 @@ def subgroups_cmd(
         if forest is not None:
             res.forest(path=forest)
     _out(res, as_json)
+
+
+def _nma_layout(df: pd.DataFrame, layout: str, treatment: str, treat1: str, treat2: str) -> str:
+    if layout not in ("auto", "arms", "contrasts"):
+        raise InputError(
+            Problem("--layout", layout, "auto, arms or contrasts", "", "unknown layout")
+        )
+    if layout != "auto":
+        return layout
+    if treatment in df.columns:
+        return "arms"
+    if treat1 in df.columns and treat2 in df.columns:
+        return "contrasts"
+    raise InputError(
+        Problem(
+            "--layout",
+            "auto",
+            f"a {treatment!r} column (one row per arm) or {treat1!r} and {treat2!r} columns "
+            f"(one row per contrast); the table has {safe_names(df.columns)}",
+            "",
+            "cannot tell whether the table is arm-level or contrast-level",
+        )
+    )
+
+
+@app.command("nma")
+def nma_cmd(
+    data: Path = typer.Argument(
+        ..., help="CSV, long format: one row per study arm, or one row per contrast."
+    ),
+    layout: str = typer.Option("auto", "--layout", help="auto, arms or contrasts."),
+    study: str = typer.Option("study", "--study", help="Column of study labels."),
+    treatment: str = typer.Option("treatment", "--treatment", help="Arm-level: treatment column."),
+    measure: str = typer.Option("OR", "--measure", help="Arm-level: OR (events, n) or MD."),
+    events: str = typer.Option("events", "--events", help="Arm-level: events column (OR)."),
+    n: str = typer.Option("n", "--n", help="Arm-level: arm size column."),
+    mean: str = typer.Option("mean", "--mean", help="Arm-level: mean column (MD)."),
+    sd: str = typer.Option("sd", "--sd", help="Arm-level: SD column (MD)."),
+    add: float = typer.Option(0.5, "--add", help="Arm-level OR: added to zero cells."),
+    to: str = typer.Option("only0", "--to", help="Arm-level OR: only0, all or none."),
+    treat1: str = typer.Option("treat1", "--treat1", help="Contrast-level: treatment column."),
+    treat2: str = typer.Option("treat2", "--treat2", help="Contrast-level: comparator column."),
+    yi: str = _YI,
+    vi: str = _VI,
+    vbase: str = typer.Option(
+        "vbase", "--vbase", help="Contrast-level: baseline arm variance (multi-arm studies)."
+    ),
+    reference: str | None = typer.Option(None, "--reference", help="Reference treatment."),
+    method: str = typer.Option("REML", "--method", help="tau^2 estimator: REML or ML."),
+    level: float = _LEVEL,
+    small_values: str = typer.Option(
+        "good", "--small-values", help="good or bad: direction of benefit for the P-scores."
+    ),
+    graph: Path | None = typer.Option(None, "--graph", help="Write the network graph."),
+    funnel: Path | None = typer.Option(
+        None, "--funnel", help="Write the comparison-adjusted funnel plot."
+    ),
+    league: Path | None = typer.Option(None, "--league", help="Write the league table (CSV)."),
+    split: bool = typer.Option(
+        False, "--node-split", help="Add node-splitting (direct vs indirect) per comparison."
+    ),
+    force: bool = FORCE,
+    as_json: bool = _JSON,
+) -> None:
+    """Network meta-analysis (contrast-based random effects, as metafor rma.mv)."""
+    from phantomlab.meta import nma, nma_arms
+
+    check_outputs(force, graph=graph, funnel=funnel, league=league)
+    with _warnings_to_stderr():
+        df = read_table(data)
+        kind = _nma_layout(df, layout, treatment, treat1, treat2)
+        common: dict[str, Any] = {
+            "reference": reference,
+            "method": method,
+            "level": level,
+            "small_values": small_values,
+        }
+        if kind == "arms":
+            cols = {"OR": ("events", "n"), "MD": ("mean", "sd", "n")}.get(measure.upper())
+            if cols is None:
+                raise InputError(Problem("--measure", measure, "OR or MD", "", "unknown measure"))
+            names = {"events": events, "n": n, "mean": mean, "sd": sd}
+            arm_data = {c: _column(df, names[c], f"--{c}") for c in cols}
+            res = nma_arms(
+                _column(df, study, "--study"),
+                _column(df, treatment, "--treatment"),
+                measure=measure,
+                add=add,
+                to=to,
+                **arm_data,
+                **common,
+            )
+        else:
+            res = nma(
+                _column(df, study, "--study"),
+                _column(df, treat1, "--treat1"),
+                _column(df, treat2, "--treat2"),
+                _column(df, yi, "--yi"),
+                _column(df, vi, "--vi"),
+                vbase=df[vbase] if vbase in df.columns else None,
+                **common,
+            )
+        if graph is not None:
+            res.network_graph(path=graph)
+        if funnel is not None:
+            res.funnel(path=funnel)
+        if league is not None:
+            write_csv(league, res.league().reset_index(names=""), force=force, field="--league")
+        ns = res.node_split() if split else None
+    if ns is None:
+        _out(res, as_json)
+    elif as_json:
+        emit_json({**res.to_dict(), "node_split": ns.to_dict(orient="records")})
+    else:
+        typer.echo(res.summary())
+        typer.echo("\nNode-splitting (direct vs indirect; diff = direct - indirect):")
+        typer.echo(ns.to_string(index=False, float_format=lambda v: f"{v:.4f}"))

@@ -186,6 +186,9 @@ def report(
         None, "--out", "-o", help="With --html: the HTML file to write (default: stdout)."
     ),
     force: bool = FORCE,
+    partial: bool = typer.Option(
+        False, "--partial", help="With --html: missing parameters are warnings, not errors."
+    ),
 ) -> None:
     """List the parameters a publication must report, flagging those missing from FILE.
 
@@ -193,6 +196,8 @@ def report(
     """
     if out is not None and not html:
         raise ProtocolError(Problem("--out", str(out), "only with --html", "", "no HTML asked"))
+    if partial and not html:
+        raise ProtocolError(Problem("--partial", True, "only with --html", "", "no HTML asked"))
     if html:
         if as_json:
             raise ProtocolError(
@@ -204,7 +209,7 @@ def report(
             check_outputs(force, out=out)
         from phantomlab.report import dose_card
 
-        page = dose_card(load_protocol(file))
+        page = dose_card(load_protocol(file), require_complete=not partial)
         if out is None:
             typer.echo(page.html, nl=False)
         else:

@@ -11,12 +11,19 @@ Synthesis
     them per group with the generic engine :mod:`phantomlab.meta` and returns a
     :class:`SynthesisResult` of :class:`GroupResult` (text, tables, forest plot).
 
+Risk of bias and certainty
+    :func:`load_rob` reads the RoB 2 and ROBINS-I records (:class:`RiskOfBias`; the
+    RoB 2 algorithm runs on every row); :func:`grade` rates one outcome
+    (:class:`OutcomeEvidence`) with GRADE (:class:`GradeResult`);
+    :func:`summary_of_findings` lays the ratings out (:class:`SummaryOfFindings`).
+
 The meta-analysis itself (``escalc``, ``rma``, ``forest``...) lives in
 :mod:`phantomlab.meta`, which knows nothing of PLP.
 """
 
 from __future__ import annotations
 
+from phantomlab.evidence.grade import GradeResult, OutcomeEvidence, grade
 from phantomlab.evidence.records import (
     COLUMNS,
     CONTROL_ARMS,
@@ -30,6 +37,8 @@ from phantomlab.evidence.records import (
     load_studies,
     protocol_name,
 )
+from phantomlab.evidence.rob import RiskOfBias, load_rob
+from phantomlab.evidence.sof import SummaryOfFindings, summary_of_findings
 from phantomlab.evidence.synthesis import (
     BY,
     OUTCOMES,
@@ -53,16 +62,23 @@ __all__ = [
     "Caveat",
     "Comparison",
     "Exclusion",
+    "GradeResult",
     "GroupResult",
+    "OutcomeEvidence",
     "OutcomeSpec",
+    "RiskOfBias",
     "Study",
     "StudyRecord",
     "StudyTable",
+    "SummaryOfFindings",
     "SynthesisResult",
     "combine_arms",
     "default_path",
+    "grade",
+    "load_rob",
     "load_studies",
     "protocol_name",
     "select",
+    "summary_of_findings",
     "synthesize",
 ]

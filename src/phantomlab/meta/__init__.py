@@ -11,6 +11,10 @@ Heterogeneity and sensitivity
 Small-study effects
     :func:`regtest` (Egger-type), :func:`ranktest` (Begg & Mazumdar),
     :func:`trimfill` (Duval & Tweedie).
+Network meta-analysis
+    :func:`nma` (contrast-level data), :func:`nma_arms` (arm-level data): contrast-based
+    random-effects model of metafor's ``rma.mv``, league table, P-scores/SUCRA,
+    design-by-treatment inconsistency, network graph and comparison-adjusted funnel plot.
 Figures
     :func:`forest`, :func:`forest_subgroups`, :func:`funnel`.
 
@@ -38,6 +42,8 @@ from phantomlab.meta.diagnostics import (
 )
 from phantomlab.meta.escalc import MEASURES, escalc
 from phantomlab.meta.influence import influence
+from phantomlab.meta.nma import nma, nma_arms
+from phantomlab.meta.nma_results import Inconsistency, NMAResult
 from phantomlab.meta.plots import forest, forest_subgroups, funnel
 from phantomlab.meta.results import BatchResult, RegtestResult, RMAResult, TrimfillResult
 from phantomlab.meta.rma import check_options, rma, rma_batch
@@ -47,9 +53,11 @@ __all__ = [
     "MEASURES",
     "BatchResult",
     "ConfintResult",
+    "Inconsistency",
     "InfluenceResult",
     "Leave1outResult",
     "MetaAnalysisWarning",
+    "NMAResult",
     "RMAResult",
     "RanktestResult",
     "RegtestResult",
@@ -63,6 +71,8 @@ __all__ = [
     "funnel",
     "influence",
     "leave1out",
+    "nma",
+    "nma_arms",
     "ranktest",
     "regtest",
     "rma",

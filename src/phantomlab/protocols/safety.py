@@ -14,6 +14,10 @@ Three kinds of rule:
   library (:mod:`phantomlab.protocols.library`): for each modality and parameter, the
   minimum and maximum over the studies' active protocols. Outside it is a **warning**.
 
+A published rule whose source's limits were not read, only a condition it documents as
+safe (``kind = documented``: the rTMS consensus tables of Rossi et al. 2009), passes inside
+that condition and is "not assessable" beyond it, never "violated".
+
 A check returns every violation at once, and the outcome of **every** rule that
 concerns the protocol: passed, violated, not assessable (a value or a condition it
 needs is unknown, e.g. an intensity in %MSO without the patient's motor threshold)

@@ -86,7 +86,7 @@ def _rule_rows(check: Any) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def dose_card(protocol: ProtocolBase) -> Report:
+def dose_card(protocol: ProtocolBase, *, require_complete: bool = False) -> Report:
     """Build the dose card of a protocol: the printable protocol report.
 
     The card shows the verdict (valid, invalid or not assessable), the stated
@@ -102,6 +102,11 @@ def dose_card(protocol: ProtocolBase) -> Report:
     protocol : ProtocolBase
         A validated protocol (:func:`~phantomlab.protocols.load_protocol`,
         :func:`~phantomlab.protocols.get_reference`).
+    require_complete : bool
+        As in :func:`~phantomlab.protocols.check_protocol`: missing parameters needed
+        to deliver the protocol are errors (a protocol to be delivered, as
+        ``protocol check`` does) or warnings (default: a published protocol that states
+        only part of its parameters).
 
     Returns
     -------
@@ -123,7 +128,7 @@ def dose_card(protocol: ProtocolBase) -> Report:
                 "not a protocol",
             )
         )
-    check = check_protocol(protocol, require_complete=False)
+    check = check_protocol(protocol, require_complete=require_complete)
     rows = _dose_rows(check.dose)
     components = [
         Section(

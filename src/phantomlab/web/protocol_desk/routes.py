@@ -310,7 +310,7 @@ def printable(
         return _page(request, user, exc.status, problems=exc.problems, text=text[:MAX_BYTES])
     from phantomlab.report import dose_card
 
-    page = dose_card(protocol)
+    page = dose_card(protocol, require_complete=True)  # the verdict the desk showed
     response = HTMLResponse(page.html)
     response.headers["Content-Security-Policy"] = _REPORT_CSP
     return response

@@ -17,7 +17,7 @@ router = APIRouter()
 LINKS = (
     ("/protocols", "Protocol desk", ()),
     ("/programming", "Programming sessions", ("clinician", "investigator", "monitor")),
-    ("/trials", "Trials and randomization", ("investigator", "randomizer", "monitor")),
+    ("/trials", "Trials and randomization", ("clinician", "investigator", "randomizer", "monitor")),
     ("/audit", "Audit trail", ("monitor",)),
 )
 
