@@ -103,6 +103,12 @@ def test_delivered_settings_off_grid_or_unsafe_are_refused(clinic: Clinic, login
     assert r.status_code == 400 and "fails the safety check" in r.text
     r = c.form(url, {"token": token, "nrs": "eleven", "side_effect": "1"})
     assert r.status_code == 400 and "not a number" in r.text
+    r = c.form(url, {"token": token, "side_effect": "1"})
+    assert r.status_code == 400 and "the pain NRS is required" in r.text
+    r = c.form(url, {"nrs": "4", "side_effect": "1"})
+    assert r.status_code == 400 and "not a suggestion token" in r.text
+    r = c.form(url, {"token": token, "nrs": "4"})
+    assert r.status_code == 400 and "side-effect limit" in r.text
     assert [a for a, _ in _events(clinic)] == ["programming.start", "programming.suggest"]
 
 
@@ -214,3 +220,19 @@ def test_service_on_the_store_sqlite_and_postgresql(store_url: str) -> None:
         rep = verify(db)
         assert rep.ok
     engine.dispose()
+
+
+def test_start_form_errors_are_one_line_each(clinic: Clinic, login: Login) -> None:
+    c = login(clinic, "clinician-a")
+    center = str(clinic.centers["A"])
+    r = c.form("/programming/sessions", {"center_id": center, "patient": "<b>x</b>"})
+    assert r.status_code == 400 and "not a patient code" in r.text and "<b>x" not in r.text
+    r = c.form("/programming/sessions", {"center_id": center, "patient": "P9",
+                                         "start_amplitude": "1.54217 mA"})  # fmt: skip
+    assert r.status_code == 400 and "1.5 mA or 1.6 mA" in r.text
+    _start(c, clinic.centers["A"], "P9")
+    r = c.form("/programming/sessions", {"center_id": center, "patient": "P9"})
+    assert r.status_code == 400 and "already has a programming session" in r.text
+    # the same code at another center is another patient
+    inv_b = login(clinic, "investigator-b")
+    _start(inv_b, clinic.centers["B"], "P9")
