@@ -408,15 +408,19 @@ class TSAResult(Result):
             ms=3,
             label="Cumulative z",
         )
-        tt = np.linspace(0.02, 1.0, 200)
+        # the boundaries at the looks, continued to the RIS as if the next look were there
+        tl = self.info_frac[self.info_frac < 1]
+        tt = np.append(tl, 1.0)
         cc = ldobf_boundaries(tt, self.alpha)
+        xs = tt * self.ris
         shown = cc < 8
         for sgn in (1, -1):
             ax.plot(
-                tt[shown] * self.ris,
+                xs[shown],
                 sgn * cc[shown],
                 color="#a11",
                 lw=1.2,
+                marker=".",
                 label="Monitoring boundary" if sgn == 1 else None,
             )
         if np.any(np.isfinite(self.futility)):
