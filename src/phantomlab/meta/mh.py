@@ -474,7 +474,7 @@ def rma_mh(
     >>> from phantomlab.meta import rma_mh
     >>> res = rma_mh([4, 6, 3], [119, 300, 228], [11, 29, 11], [128, 274, 209])
     >>> round(res.estimate_exp, 4)
-    0.2422
+    0.2433
     """
     m = str(measure).upper()
     if m not in ("OR", "RR", "RD"):
@@ -558,7 +558,7 @@ def rma_peto(
     >>> from phantomlab.meta import rma_peto
     >>> res = rma_peto([4, 6, 3], [119, 300, 228], [11, 29, 11], [128, 274, 209])
     >>> round(res.estimate, 4)
-    -1.3258
+    -1.2373
     """
     prep = _prepare("PETO", ai, bi, ci, di, n1i, n2i, slab, add, to, drop00, level)
     a, b, c, d = prep["a"], prep["b"], prep["c"], prep["d"]

@@ -156,7 +156,7 @@ def required_information_size(
     --------
     >>> from phantomlab.meta import required_information_size
     >>> round(required_information_size(control_rate=0.5, rrr=0.2))
-    782
+    777
     """
     probs: list[Problem | None] = [
         _prob("alpha", alpha, 0.0, 1.0),
