@@ -99,8 +99,8 @@ def ldobf_boundaries(
     Examples
     --------
     >>> from phantomlab.meta import ldobf_boundaries
-    >>> [round(c, 4) for c in ldobf_boundaries([1.0])]
-    [1.96]
+    >>> round(float(ldobf_boundaries([1.0])[0]), 4)
+    1.96
     """
     t = np.atleast_1d(np.asarray(info_frac, dtype=float))
     probs = [_prob("alpha", alpha, 0.0, 1.0)]
