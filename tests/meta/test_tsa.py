@@ -226,3 +226,27 @@ def test_docstring_examples() -> None:
     for name in ("phantomlab.meta.mh", "phantomlab.meta.tsa"):
         result = doctest.testmod(importlib.import_module(name))
         assert result.failed == 0 and result.attempted > 0, name
+
+
+def test_docs_section_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """The MH/Peto and TSA examples of docs/meta_analysis.md run and print what is shown."""
+    import re
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    root = Path(__file__).resolve().parents[2]
+    text = (root / "docs" / "meta_analysis.md").read_text()
+    part = text[text.index("## Binary outcomes") : text.index("## Not (yet) covered")]
+    blocks = re.findall(r"^```(\w*)\n(.*?)^```$", part, re.S | re.M)
+    code = "\n".join(body for lang, body in blocks if lang == "python")
+    code = code.replace('"tests/meta', f'"{root}/tests/meta')
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "docs/meta_analysis.md", "exec"), {})
+    printed = capsys.readouterr().out
+    shown = [body for lang, body in blocks if lang == ""]
+    assert len(shown) == 2
+    for block in shown:
+        for line in block.strip().splitlines():
+            assert line.rstrip() in printed, line
+    assert (tmp_path / "mh_forest.png").exists() and (tmp_path / "tsa.png").exists()
