@@ -341,7 +341,12 @@ class MHResult(Result):
         ax.set_yticks([*ys, 0.5], [*self.slab, name], fontsize=8)
         ax.set_ylim(-0.3, k + 1.8)
         if self.ratio:
+            from matplotlib.ticker import FuncFormatter, LogLocator
+
             ax.set_xscale("log")
+            ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x:g}"))
+            ax.xaxis.set_minor_formatter(FuncFormatter(lambda x, _: ""))
         label = _NAMES[self.measure]
         ax.set_xlabel(label[0].upper() + label[1:], fontsize=9)
         trans = ax.get_yaxis_transform()
