@@ -26,10 +26,15 @@ Sources
   difference; continuous 4 (z_{1-a/2} + z_{1-b})^2 sd^2 / delta^2. The exact variant used
   by the Copenhagen TSA program was not seen.
 
-Conventions (assumed, stated here): looks at information fractions >= 1 are merged into
-one final look at t = 1 (all remaining alpha spent); later looks reuse its boundary. The
-two-sided spending function is applied to the total alpha (Lan & DeMets 1983); the option
-``spending="per_side"`` spends alpha/2 on each side with the function of alpha/2.
+Conventions: looks at information fractions >= 1 are merged into one final look at t = 1
+(all remaining alpha spent; assumed); later looks reuse its boundary. Two-sided boundaries
+spend alpha/2 on each side with the O'Brien-Fleming-type function of alpha/2
+(``spending="per_side"``, the default): this is the convention of the R package rpact
+(``getDesignGroupSequential(typeOfDesign = "asOF", sided = 2)``), whose boundaries these
+match to 1e-7 (``tests/meta/tsa_reference/``). ``spending="total"`` applies
+alpha*(t) = 2 - 2 Phi(z_{1-alpha/2}/sqrt(t)) to the total two-sided alpha instead (both
+conventions spend alpha in all at t = 1; "total" spends more early). Which one the
+Copenhagen TSA program uses was not seen.
 """
 
 from __future__ import annotations
@@ -74,7 +79,7 @@ def ldobf_boundaries(
     info_frac: Sequence[float] | FloatArray,
     alpha: float = 0.05,
     sides: int = 2,
-    spending: str = "total",
+    spending: str = "per_side",
 ) -> FloatArray:
     """Lan-DeMets O'Brien-Fleming-type boundaries (z scale) at the given information fractions.
 
@@ -86,10 +91,10 @@ def ldobf_boundaries(
         Overall type I error (two-sided total when ``sides == 2``).
     sides : {1, 2}
         Two-sided symmetric (+-c_k) or one-sided (upper) boundaries.
-    spending : {"total", "per_side"}
-        Two-sided only: apply alpha*(t) = 2 - 2 Phi(z_{1-alpha/2}/sqrt(t)) to the total
-        alpha (Lan & DeMets 1983), or spend alpha/2 on each side with the function of
-        alpha/2 (the upper boundary of a one-sided level-alpha/2 design).
+    spending : {"per_side", "total"}
+        Two-sided only: spend alpha/2 on each side with the function of alpha/2 (the upper
+        boundary of a one-sided level-alpha/2 design; rpact's convention), or apply
+        alpha*(t) = 2 - 2 Phi(z_{1-alpha/2}/sqrt(t)) to the total two-sided alpha.
 
     Returns
     -------
@@ -107,7 +112,7 @@ def ldobf_boundaries(
     if sides not in (1, 2):
         probs.append(Problem("sides", sides, "1 or 2", SOURCE, "bad value"))
     if spending not in ("total", "per_side"):
-        probs.append(Problem("spending", spending, "total, per_side", SOURCE, "bad value"))
+        probs.append(Problem("spending", spending, "per_side, total", SOURCE, "bad value"))
     if t.size == 0 or not np.all(np.isfinite(t)) or np.any(t <= 0) or np.any(t > 1):
         probs.append(Problem("info_frac", t.tolist(), "values in (0, 1]", SOURCE, "bad value"))
     elif np.any(np.diff(t) <= 0):
@@ -257,7 +262,7 @@ class TSAResult(Result):
         Efficacy boundary c_k (|Z| >= c_k) and futility boundary a_k (|Z| < a_k; NaN
         where none) at each look.
     alpha_spent : ndarray
-        Cumulative alpha spent at each look.
+        Cumulative alpha spent at each look (both sides).
     ris, ris_unadjusted, heterogeneity : float
         Required information size (adjusted), before adjustment, and the D^2 or I^2 used.
     heterogeneity_kind : str
@@ -270,6 +275,8 @@ class TSAResult(Result):
         ``"benefit/harm"``, ``"futility"``, ``"RIS reached"`` or ``"none"``.
     crossed_at : int or None
         Index of the first look that crossed (efficacy or futility).
+    spending : str
+        Convention of the two-sided alpha spending.
     """
 
     slab: list[str]
@@ -290,6 +297,7 @@ class TSAResult(Result):
     method: str
     crossed: str
     crossed_at: int | None
+    spending: str = "per_side"
 
     def to_frame(self) -> pd.DataFrame:
         """Return the look-by-look table (n, info_frac, estimate, z, boundaries, alpha)."""
@@ -323,6 +331,7 @@ class TSAResult(Result):
             "method": self.method,
             "crossed": self.crossed,
             "crossed_at": self.crossed_at,
+            "spending": self.spending,
             "slab": list(self.slab),
             "cum_n": vec(self.cum_n),
             "info_frac": vec(self.info_frac),
@@ -347,7 +356,8 @@ class TSAResult(Result):
             "",
             f"Required information size: {self.ris:.0f} participants "
             f"({self.ris_unadjusted:.0f} unadjusted; {kind})",
-            f"alpha = {self.alpha:g} (two-sided, O'Brien-Fleming-type Lan-DeMets spending), "
+            f"alpha = {self.alpha:g} (two-sided, O'Brien-Fleming-type Lan-DeMets spending, "
+            f"{self.spending.replace('_', ' ')}), "
             f"beta = {self.beta:g}",
             f"Accrued: {self.cum_n[-1]:.0f} participants "
             f"({100 * self.info_frac[-1]:.1f}% of the RIS)",
@@ -411,7 +421,7 @@ class TSAResult(Result):
         # the boundaries at the looks, continued to the RIS as if the next look were there
         tl = self.info_frac[self.info_frac < 1]
         tt = np.append(tl, 1.0)
-        cc = ldobf_boundaries(tt, self.alpha)
+        cc = ldobf_boundaries(tt, self.alpha, spending=self.spending)
         xs = tt * self.ris
         shown = cc < 8
         for sgn in (1, -1):
@@ -464,6 +474,7 @@ def tsa(
     heterogeneity: str | float = "D2",
     method: str = "DL",
     futility: bool = False,
+    spending: str = "per_side",
     slab: Sequence[Any] | None = None,
 ) -> TSAResult:
     """Trial sequential analysis of studies given in order of accrual.
@@ -489,6 +500,8 @@ def tsa(
         (default "DL", DerSimonian-Laird).
     futility : bool
         Add non-binding O'Brien-Fleming-type beta-spending futility boundaries.
+    spending : {"per_side", "total"}
+        Convention of the two-sided alpha spending (see :func:`ldobf_boundaries`).
     slab : sequence, optional
         Study labels.
 
@@ -563,11 +576,13 @@ def tsa(
     first_full = int(np.argmax(t >= 1)) if np.any(t >= 1) else None
     looks = t_eff if first_full is None else t_eff[: first_full + 1]
     # strictly increasing looks (equal fractions cannot occur as ni > 0, except after merging)
-    c_look = ldobf_boundaries(looks, alpha)
+    c_look = ldobf_boundaries(looks, alpha, spending=spending)
     upper = np.empty(t.size)
     upper[: looks.size] = c_look
     upper[looks.size :] = c_look[-1]
-    spent = obf_spending(t_eff, alpha)
+    spent = (
+        2 * obf_spending(t_eff, alpha / 2) if spending == "per_side" else obf_spending(t_eff, alpha)
+    )
     fut = np.full(t.size, np.nan)
     if futility:
         theta = float(stats.norm.isf(alpha / 2) + stats.norm.isf(beta))
@@ -604,4 +619,5 @@ def tsa(
         method=method,
         crossed=crossed,
         crossed_at=at,
+        spending=spending,
     )
