@@ -276,6 +276,12 @@ def test_cli_tsa(tmp_path: Path) -> None:
     got = json.loads(out.stdout)
     ref = tsa(yi, vi, ni, control_rate=0.1, rrr=0.25)
     assert got["ris"] == pytest.approx(ref.ris) and got["crossed"] == "benefit/harm"
+    assert got["boundary"] == pytest.approx(ref.upper.tolist())
+    out = CliRunner().invoke(
+        app,
+        ["tsa", str(path), "--control-rate", "0.1", "--rrr", "0.25", "--spending", "total"],
+    )
+    assert out.exit_code == 0 and "spending, total" in out.stdout
 
 
 def test_docstring_examples() -> None:

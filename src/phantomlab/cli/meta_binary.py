@@ -181,6 +181,9 @@ def tsa_cmd(
     ),
     method: str = typer.Option("DL", "--method", help="Cumulative model: EE, DL, REML, ..."),
     futility: bool = typer.Option(False, "--futility", help="Add futility boundaries."),
+    spending: str = typer.Option(
+        "per_side", "--spending", help="Two-sided alpha spending: per_side (rpact) or total."
+    ),
     plot: Path | None = typer.Option(None, "--plot", help="Write the TSA diagram."),
     force: bool = FORCE,
     as_json: bool = _JSON,
@@ -222,6 +225,7 @@ def tsa_cmd(
         heterogeneity=het,
         method=method,
         futility=futility,
+        spending=spending,
         slab=labels,
     )
     _emit(res, as_json, plot)
