@@ -334,6 +334,8 @@ FACTORIES: dict[str, Callable[[], Any]] = {
     "Leave1outResult": lambda: _rma().leave1out(),
     "InfluenceResult": lambda: _rma().influence(),
     "SubgroupResult": lambda: _fn("rma_subgroups")(YI, VI, list("aaabbbb")),
+    "MHResult": lambda: _fn("rma_mh")([4, 6, 3], [119, 300, 228], [11, 29, 11], [128, 274, 209]),
+    "TSAResult": lambda: _fn("tsa")(YI, VI, np.full(7, 100.0), control_rate=0.2, rrr=0.25),
     "SynthesisResult": _synthesis,
     "GroupResult": lambda: _synthesis().group("pain", "rTMS"),
     "NNT": lambda: nnt(12, 20, 5, 20),

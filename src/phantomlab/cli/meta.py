@@ -18,12 +18,14 @@ import pandas as pd
 import typer
 
 from phantomlab._io import safe_names
+from phantomlab.cli import meta_binary
 from phantomlab.cli._common import FORCE, check_outputs, emit_json, read_table, write_csv
 from phantomlab.exceptions import InputError, Problem
 
 app = typer.Typer(
     help="Effect sizes (escalc) and meta-analysis (rma, confint, regtest, ranktest, trimfill, "
-    "leave1out, subgroups, nma), matching R's metafor.",
+    "leave1out, subgroups, nma, mh, peto), matching R's metafor; trial sequential analysis "
+    "(tsa).",
     no_args_is_help=True,
 )
 
@@ -470,3 +472,6 @@ def nma_cmd(
         typer.echo(res.summary())
         typer.echo("\nNode-splitting (direct vs indirect; diff = direct - indirect):")
         typer.echo(ns.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+
+
+app.registered_commands += meta_binary.app.registered_commands

@@ -5,6 +5,12 @@ Effect sizes and models
     :func:`rma` (equal-, random- and mixed-effects models), :func:`rma_batch`
     (many intercept-only models at once), :func:`rma_subgroups` (subgroups and the
     test of subgroup differences).
+Binary outcomes (2x2 tables)
+    :func:`rma_mh` (Mantel-Haenszel OR, RR, RD with the Cochran-Mantel-Haenszel and
+    Tarone tests), :func:`rma_peto` (Peto's one-step odds ratio).
+Trial sequential analysis
+    :func:`tsa` (required information size, Lan-DeMets O'Brien-Fleming boundaries),
+    :func:`required_information_size`, :func:`ldobf_boundaries`.
 Heterogeneity and sensitivity
     :func:`confint` (Q-profile intervals of tau^2, I^2, H^2), :func:`leave1out`,
     :func:`influence` (case-deletion diagnostics).
@@ -42,16 +48,20 @@ from phantomlab.meta.diagnostics import (
 )
 from phantomlab.meta.escalc import MEASURES, escalc
 from phantomlab.meta.influence import influence
+from phantomlab.meta.mh import rma_mh, rma_peto
+from phantomlab.meta.mh_result import MHResult
 from phantomlab.meta.nma import nma, nma_arms
 from phantomlab.meta.nma_results import Inconsistency, NMAResult
 from phantomlab.meta.plots import forest, forest_subgroups, funnel
 from phantomlab.meta.results import BatchResult, RegtestResult, RMAResult, TrimfillResult
 from phantomlab.meta.rma import check_options, rma, rma_batch
 from phantomlab.meta.sensitivity import confint, leave1out, rma_subgroups
+from phantomlab.meta.tsa import TSAResult, ldobf_boundaries, required_information_size, tsa
 
 __all__ = [
     "MEASURES",
     "BatchResult",
+    "MHResult",
     "ConfintResult",
     "Inconsistency",
     "InfluenceResult",
@@ -62,6 +72,7 @@ __all__ = [
     "RanktestResult",
     "RegtestResult",
     "SubgroupResult",
+    "TSAResult",
     "TrimfillResult",
     "check_options",
     "confint",
@@ -70,13 +81,18 @@ __all__ = [
     "forest_subgroups",
     "funnel",
     "influence",
+    "ldobf_boundaries",
     "leave1out",
     "nma",
     "nma_arms",
     "ranktest",
     "regtest",
     "rma",
+    "required_information_size",
     "rma_batch",
+    "rma_mh",
+    "rma_peto",
     "rma_subgroups",
     "trimfill",
+    "tsa",
 ]
