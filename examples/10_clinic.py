@@ -112,7 +112,7 @@ def main(out: Path) -> dict[str, Any]:
         clinician = _User(app, "clinician-ber", logins["clinician-ber"])
         # protocol desk: the rTMS protocol is not called valid; the rule is named
         page = clinician.post("/protocols/check", {"text": RTMS_25HZ}, expect=200).text
-        verdict = _find(r"<h2>Verdict: ([A-Z ]+)</h2>", page)
+        verdict = _find(r"<h2[^>]*>Verdict: ([A-Z ]+)</h2>", page)
         named = re.findall(r'<tr class="rule-not-assessable"><td>[^<]*</td><td>([^<]+)</td>', page)
         lines.append(f"protocol desk: 25 Hz / 130 % MT / 40 x 10 s / 2 s ITI rTMS -> {verdict} "
                      f"({', '.join(named)})")  # fmt: skip

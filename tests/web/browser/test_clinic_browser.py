@@ -141,7 +141,7 @@ def test_protocol_desk_never_calls_the_25hz_rtms_protocol_valid(clinic: Clinic) 
     page.locator("form[action='/protocols/check']").first.get_by_role(
         "button", name="Check"
     ).click()
-    verdict = page.locator("section.result h2").first
+    verdict = page.locator("#verdict")
     verdict.wait_for()
     assert verdict.inner_text() == "Verdict: NOT ASSESSABLE"
     rules = page.locator("table.rules tbody tr")
