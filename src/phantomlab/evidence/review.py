@@ -478,14 +478,19 @@ def _interaction(claim: dict[str, Any], tab: StudyTable, level: float, **_: Any)
     ]
     numbers: dict[str, Any] = {"combination_rows": len(combos)}
     inter = [r for r in combos if any(w in r.arm.lower() for w in words)]
-    if inter and all(r.ci_lb is not None and r.ci_ub is not None for r in inter):
+    if inter and inter[0].value is not None:
         r0 = inter[0]
-        numbers["interaction"] = {"estimate": r0.value, "ci_lb": r0.ci_lb, "ci_ub": r0.ci_ub}
-        lo, hi = float(r0.ci_lb or 0), float(r0.ci_ub or 0)
-        verdict = _SUPPORTED if hi < 0 else _PARTLY if float(r0.value or 0) < 0 else _NOT
+        est = float(r0.value or 0.0)
+        has_ci = r0.ci_lb is not None and r0.ci_ub is not None
+        numbers["interaction"] = {"estimate": est, "ci_lb": r0.ci_lb, "ci_ub": r0.ci_ub}
+        if has_ci:
+            verdict = _SUPPORTED if float(r0.ci_ub or 0) < 0 else _PARTLY if est < 0 else _NOT
+            ci = f"95% CI {r0.ci_lb:g} to {r0.ci_ub:g}"
+        else:  # a sign without its uncertainty can at most partly support
+            verdict = _PARTLY if est < 0 else _NOT
+            ci = "no CI or SE in the table: the sign only"
         reasons.append(
-            f"interaction row {r0.study_id}: {r0.value} (CI {lo:g} to {hi:g}; "
-            "< 0 favours the combination)"
+            f"interaction row {r0.study_id} '{r0.arm}': {est:g} ({ci}; < 0 favours the combination)"
         )
         return ClaimResult(
             claim["id"],
@@ -498,7 +503,7 @@ def _interaction(claim: dict[str, Any], tab: StudyTable, level: float, **_: Any)
             rules={"interaction_words": claim["interaction_words"]},
         )
     reasons.append(
-        "no row holds the with-vs-without contrast (an interaction with its CI)"
+        "no row holds the with-vs-without contrast (an interaction term)"
         + (": " + ", ".join(f"{r.study_id} holds '{r.arm}'" for r in combos) if combos else "")
     )
     singles = {}
