@@ -284,3 +284,10 @@ def test_cli_review(tmp_path: Path) -> None:
     again = runner.invoke(app, ["review", "-o", str(path)])
     assert isinstance(again.exception, InputError)  # main() prints it as one line, exit 2
     assert np.isfinite(data["claims"][3]["numbers"]["pooled"]["estimate"])
+
+
+def test_docs_worked_example_runs() -> None:
+    text = (Path(__file__).parents[2] / "docs" / "evidence.md").read_text()
+    section = text.split("## 5. The review's claims, rebuilt", 1)[1]
+    code = section.split("```python", 1)[1].split("```", 1)[0]
+    exec(compile(code, "docs/evidence.md", "exec"), {})

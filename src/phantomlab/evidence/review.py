@@ -30,6 +30,7 @@ Kinds of claim
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -500,7 +501,7 @@ def _interaction(claim: dict[str, Any], tab: StudyTable, level: float, **_: Any)
             numbers,
             studies=tuple(studies),
             reasons=tuple(reasons),
-            rules={"interaction_words": claim["interaction_words"]},
+            rules={k: claim[k] for k in ("interaction_words", "comparator_node")},
         )
     reasons.append(
         "no row holds the with-vs-without contrast (an interaction term)"
@@ -523,21 +524,22 @@ def _interaction(claim: dict[str, Any], tab: StudyTable, level: float, **_: Any)
         )
         verdict = _CANNOT
     else:
+        node = str(_v(claim["comparator_node"]))
         comps = [(g, c) for g in res.groups for c in g.comparisons]
         yi = np.concatenate([g.yi for g in res.groups])
         vi = np.concatenate([g.vi for g in res.groups])
         fit = nma(
             [c.study_id for _, c in comps],
             [g.group for g, _ in comps],
-            ["comparator"] * len(comps),
+            [node] * len(comps),
             yi,
             vi,
-            reference="comparator",
+            reference=node,
             level=level,
             measure="SMD",
         )
         pw = fit.pairwise()
-        single_nodes = [t for t in fit.treatments if t not in combo_nodes and t != "comparator"]
+        single_nodes = [t for t in fit.treatments if t not in combo_nodes and t != node]
         rows = pw[
             (pw.treat1.isin(combo_nodes) & pw.treat2.isin(single_nodes))
             | (pw.treat2.isin(combo_nodes) & pw.treat1.isin(single_nodes))
@@ -577,7 +579,7 @@ def _interaction(claim: dict[str, Any], tab: StudyTable, level: float, **_: Any)
         numbers,
         studies=tuple(studies),
         reasons=tuple(reasons),
-        rules={"interaction_words": claim["interaction_words"]},
+        rules={k: claim[k] for k in ("interaction_words", "comparator_node")},
     )
 
 
@@ -633,7 +635,7 @@ def _maturity(
     )
 
 
-_KINDS = {
+_KINDS: dict[str, Callable[..., ClaimResult]] = {
     "qualitative": _qualitative,
     "prevalence": _prevalence,
     "range": _range,
