@@ -291,3 +291,13 @@ def test_docs_worked_example_runs() -> None:
     section = text.split("## 5. The review's claims, rebuilt", 1)[1]
     code = section.split("```python", 1)[1].split("```", 1)[0]
     exec(compile(code, "docs/evidence.md", "exec"), {})
+
+
+def test_c4_counts_shared_patients_once(base: StudyTable) -> None:
+    # a 12-month follow-up of the same patients (same patient_group) is not a second study
+    first = _responders(base, "sone2030", "SCS", "4 weeks", 6, 20, "shared")
+    follow = _responders(base, "stwo2031", "SCS", "12 months", 5, 18, "shared")
+    c4 = review(StudyTable([*base, first, follow])).claim("C4")
+    ids = [s["study_id"] for s in c4.studies]
+    assert "sone2030" in ids and "stwo2031" not in ids
+    assert any("stwo2031" in r for r in c4.reasons)

@@ -312,7 +312,7 @@ def review_cmd(
     force: bool = FORCE,
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """The review's claims rebuilt from the evidence base: verdict, numbers, studies, reasons."""
+    """Rebuild the review's claims from the evidence base: verdict, numbers, studies, reasons."""
     from phantomlab.evidence.review import review
     from phantomlab.report.review import review_report
 

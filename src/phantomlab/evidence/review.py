@@ -203,7 +203,10 @@ def _prevalence(claim: dict[str, Any], tab: StudyTable, **_: Any) -> ClaimResult
                 + " (it holds treatment outcomes only)",
             ),
         )
-    values = [float(r.value) for r in rows if r.value is not None]
+    # a value above 1 is read as a percentage
+    values = [
+        float(r.value) / (100.0 if float(r.value) > 1 else 1.0) for r in rows if r.value is not None
+    ]
     inside = [lo <= v <= hi for v in values]
     verdict = _SUPPORTED if all(inside) else _PARTLY if any(inside) else _NOT
     studies = tuple(
@@ -223,12 +226,16 @@ def _prevalence(claim: dict[str, Any], tab: StudyTable, **_: Any) -> ClaimResult
 
 
 def _one_per_study(rows: list[dict[str, Any]], prefer: list[str]) -> list[dict[str, Any]]:
-    """Keep one row per study and modality: the first preferred time-point class."""
+    """Keep one row per patient group and modality: the first preferred time-point class.
+
+    Patients shared by several studies (a follow-up, a review pooling a series) carry one
+    ``patient_group``, so they are never counted twice.
+    """
     best: dict[tuple[str, str], dict[str, Any]] = {}
     for r in rows:
         if r["timepoint_class"] not in prefer:
             continue
-        k = (r["study_id"], r["modality"])
+        k = (r["patient_group"], r["modality"])
         if k not in best or prefer.index(r["timepoint_class"]) < prefer.index(
             best[k]["timepoint_class"]
         ):
@@ -264,7 +271,7 @@ def _range(
     reasons = [f"{len(chosen)} studies of {', '.join(claim['modalities'])} report responders"]
     if left:
         reasons.append(
-            "not used (another time point of the same study was preferred): "
+            "not used (another row of the same patients was preferred): "
             + ", ".join(f"{r['study_id']} {r['timepoint']}" for r in left)
         )
     if len(chosen) < min_k:
