@@ -301,3 +301,10 @@ def test_c4_counts_shared_patients_once(base: StudyTable) -> None:
     ids = [s["study_id"] for s in c4.studies]
     assert "sone2030" in ids and "stwo2031" not in ids
     assert any("stwo2031" in r for r in c4.reasons)
+
+
+def test_html_report_tables_maturity_per_modality(shipped: Any) -> None:
+    html = review_report(shipped).html
+    section = html.split('id="C7"', 1)[1].split("</section>", 1)[0]
+    assert "Evidence per modality" in section and "yanagisawa2020" in section
+    assert "no clinical study in the base" in section  # temporal interference

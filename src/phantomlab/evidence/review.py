@@ -481,7 +481,7 @@ def _interaction(claim: dict[str, Any], tab: StudyTable, level: float, **_: Any)
         for r in combos
     ]
     reasons = [
-        f"{len({r.study_id for r in combos})} combination studies in the base: "
+        f"combination studies in the base: {len({r.study_id for r in combos})}: "
         + (", ".join(f"{r.study_id} ({r.arm}, {r.stat})" for r in combos) or "none")
     ]
     numbers: dict[str, Any] = {"combination_rows": len(combos)}

@@ -48,6 +48,24 @@ def _studies(rows: Any) -> str:
     return table_html(frame[[c for c in _STUDY_COLUMNS if c in frame.columns]], digits=3)
 
 
+def _maturity_table(numbers: dict[str, Any]) -> str:
+    per = numbers.get("per_modality")
+    if not per or not all("level" in v for v in per.values()):
+        return ""
+    frame = pd.DataFrame(
+        [
+            {
+                "modality": k,
+                "studies": v["studies"],
+                "best design": v["level"],
+                "study ids": ", ".join(v["study_ids"]),
+            }
+            for k, v in per.items()
+        ]
+    )
+    return table_html(frame)
+
+
 def review_report(result: Any, *, title: str = "The review's claims, rebuilt") -> Report:
     """Build the HTML report of :func:`phantomlab.evidence.review.review`.
 
@@ -78,6 +96,7 @@ def review_report(result: Any, *, title: str = "The review's claims, rebuilt") -
         c.claim_id: json.dumps(c.to_dict()["numbers"], indent=1) if c.numbers else ""
         for c in claims
     }
+    tables = {c.claim_id: _maturity_table(c.numbers) for c in claims}
     return render(
         "review.html",
         title=title,
@@ -91,5 +110,6 @@ def review_report(result: Any, *, title: str = "The review's claims, rebuilt") -
         figures=figures,
         numbers=numbers,
         studies={c.claim_id: _studies(c.studies) for c in claims},
+        tables=tables,
         rules={c.claim_id: _rules(c.rules) for c in claims},
     )
