@@ -340,6 +340,7 @@ FACTORIES: dict[str, Callable[[], Any]] = {
     "RiskOfBias": lambda: _fn("load_rob")(),
     "GradeResult": lambda: _fn("summary_of_findings")().ratings[2],
     "SummaryOfFindings": lambda: _fn("summary_of_findings")(),
+    "ReviewResult": lambda: importlib.import_module("phantomlab.evidence.review").review(),
 }
 
 

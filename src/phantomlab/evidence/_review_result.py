@@ -11,13 +11,13 @@ import pandas as pd
 from phantomlab._result import Result, as_figure, new_axes
 from phantomlab.exceptions import InputError, Problem
 
-__all__ = ["ClaimResult", "ReviewResult"]
+__all__ = ["ClaimVerdict", "ReviewResult"]
 
 _SRC = "evidence/data/review_claims.yaml"
 
 
 @dataclass(frozen=True)
-class ClaimResult:
+class ClaimVerdict:
     """The verdict on one claim of the review, with what it rests on.
 
     Attributes
@@ -82,16 +82,16 @@ class ReviewResult(Result):
 
     Attributes
     ----------
-    claims : tuple of ClaimResult
+    claims : tuple of ClaimVerdict
         One per claim, in the YAML's order.
     settings : dict
         Source table, number of rows and studies, claim source.
     """
 
-    claims: tuple[ClaimResult, ...]
+    claims: tuple[ClaimVerdict, ...]
     settings: dict[str, Any]
 
-    def claim(self, claim_id: str) -> ClaimResult:
+    def claim(self, claim_id: str) -> ClaimVerdict:
         """Return one claim by id (``"C4"``).
 
         Raises
@@ -155,6 +155,8 @@ class ReviewResult(Result):
         matplotlib.figure.Figure
             The figure.
         """
+        if not any(c.claim_id == "C4" for c in self.claims):  # rules without C4
+            return super().plot(ax)
         ax = new_axes(ax)
         c = self.claim("C4")
         rows = list(c.studies)

@@ -40,7 +40,7 @@ import numpy as np
 import yaml
 from scipy.stats import beta, norm
 
-from phantomlab.evidence._review_result import ClaimResult, ReviewResult
+from phantomlab.evidence._review_result import ClaimVerdict, ReviewResult
 from phantomlab.evidence.grade import OutcomeEvidence, grade
 from phantomlab.evidence.records import StudyRecord, StudyTable, load_studies
 from phantomlab.evidence.rob import RiskOfBias, load_rob
@@ -48,7 +48,7 @@ from phantomlab.evidence.synthesis import synthesize
 from phantomlab.exceptions import InputError, Problem
 from phantomlab.meta import escalc, nma, rma
 
-__all__ = ["ClaimResult", "ReviewResult", "review", "review_rules", "timepoint_class"]
+__all__ = ["ClaimVerdict", "ReviewResult", "review", "review_rules", "timepoint_class"]
 
 _SUPPORTED, _PARTLY, _NOT, _CANNOT = (
     "supported",
@@ -179,19 +179,19 @@ def _study_dict(tab: StudyTable, sid: str, **extra: Any) -> dict[str, Any]:
 # -- the rules per kind -----------------------------------------------------------------------
 
 
-def _qualitative(claim: dict[str, Any], **_: Any) -> ClaimResult:
-    return ClaimResult(
+def _qualitative(claim: dict[str, Any], **_: Any) -> ClaimVerdict:
+    return ClaimVerdict(
         claim["id"], claim["statement"], claim["kind"], _CANNOT, reasons=(claim["why"],)
     )
 
 
-def _prevalence(claim: dict[str, Any], tab: StudyTable, **_: Any) -> ClaimResult:
+def _prevalence(claim: dict[str, Any], tab: StudyTable, **_: Any) -> ClaimVerdict:
     stats = set(claim["stats"])
     rows = [r for r in tab if r.stat in stats]
     lo, hi = claim["claimed"]["low"], claim["claimed"]["high"]
     numbers = {"claimed_low": lo, "claimed_high": hi, "rows": len(rows)}
     if not rows:
-        return ClaimResult(
+        return ClaimVerdict(
             claim["id"],
             claim["statement"],
             claim["kind"],
@@ -213,7 +213,7 @@ def _prevalence(claim: dict[str, Any], tab: StudyTable, **_: Any) -> ClaimResult
         _study_dict(tab, r.study_id, value=r.value, read_in=_where(tab, r)) for r in rows
     )
     reason = f"{sum(inside)} of {len(values)} prevalence values within {lo:.0%}-{hi:.0%}"
-    return ClaimResult(
+    return ClaimVerdict(
         claim["id"],
         claim["statement"],
         claim["kind"],
@@ -245,7 +245,7 @@ def _one_per_study(rows: list[dict[str, Any]], prefer: list[str]) -> list[dict[s
 
 def _range(
     claim: dict[str, Any], tab: StudyTable, rules: dict[str, Any], rob: RiskOfBias, level: float
-) -> ClaimResult:
+) -> ClaimVerdict:
     lo, hi = claim["claimed"]["low"], claim["claimed"]["high"]
     tol, min_k = _v(claim["tolerance"]), _v(claim["min_studies"])
     prefer, direct = list(_v(claim["prefer_timepoints"])), set(_v(claim["direct_timepoints"]))
@@ -276,7 +276,7 @@ def _range(
         )
     if len(chosen) < min_k:
         reasons.append(f"fewer than {min_k} studies: no range across studies")
-        return ClaimResult(
+        return ClaimVerdict(
             claim["id"],
             claim["statement"],
             claim["kind"],
@@ -348,7 +348,7 @@ def _range(
         verdict = _PARTLY
     else:
         verdict = _NOT
-    return ClaimResult(
+    return ClaimVerdict(
         claim["id"],
         claim["statement"],
         claim["kind"],
@@ -363,7 +363,7 @@ def _range(
 
 def _durability(
     claim: dict[str, Any], tab: StudyTable, rules: dict[str, Any], level: float, **_: Any
-) -> ClaimResult:
+) -> ClaimVerdict:
     cc = _v(claim["continuity"])
     min_k = _v(claim["min_studies"])
     per_mod: dict[str, dict[str, Any]] = {}
@@ -416,7 +416,7 @@ def _durability(
             f"no study of {' or '.join(short)} reports responders of the same patients at a "
             "short- and a long-term time point: the data can neither support nor refute the claim"
         )
-        return ClaimResult(
+        return ClaimVerdict(
             claim["id"],
             claim["statement"],
             claim["kind"],
@@ -445,7 +445,7 @@ def _durability(
         f"{a}/{b} ratio of durability ratios {rr['estimate']:.2f} "
         f"(95% CI {rr['ci_lb']:.2f}-{rr['ci_ub']:.2f}; > 1: {a} more durable)"
     )
-    return ClaimResult(
+    return ClaimVerdict(
         claim["id"],
         claim["statement"],
         claim["kind"],
@@ -458,7 +458,7 @@ def _durability(
     )
 
 
-def _interaction(claim: dict[str, Any], tab: StudyTable, level: float, **_: Any) -> ClaimResult:
+def _interaction(claim: dict[str, Any], tab: StudyTable, level: float, **_: Any) -> ClaimVerdict:
     partner = claim["partner"]
     words = [w.lower() for w in _v(claim["interaction_words"])]
     combos = [
@@ -500,7 +500,7 @@ def _interaction(claim: dict[str, Any], tab: StudyTable, level: float, **_: Any)
         reasons.append(
             f"interaction row {r0.study_id} '{r0.arm}': {est:g} ({ci}; < 0 favours the combination)"
         )
-        return ClaimResult(
+        return ClaimVerdict(
             claim["id"],
             claim["statement"],
             claim["kind"],
@@ -578,7 +578,7 @@ def _interaction(claim: dict[str, Any], tab: StudyTable, level: float, **_: Any)
             verdict = _PARTLY
         else:
             verdict = _NOT
-    return ClaimResult(
+    return ClaimVerdict(
         claim["id"],
         claim["statement"],
         claim["kind"],
@@ -592,7 +592,7 @@ def _interaction(claim: dict[str, Any], tab: StudyTable, level: float, **_: Any)
 
 def _maturity(
     claim: dict[str, Any], tab: StudyTable, rules: dict[str, Any], **_: Any
-) -> ClaimResult:
+) -> ClaimVerdict:
     levels = rules["design_levels"]
     rank_of = {
         role: (name, spec["rank"]) for name, spec in levels.items() for role in spec["roles"]
@@ -629,7 +629,7 @@ def _maturity(
         "absence from this evidence base is not absence from the literature: the base "
         "is not an exhaustive search"
     )
-    return ClaimResult(
+    return ClaimVerdict(
         claim["id"],
         claim["statement"],
         claim["kind"],
@@ -642,7 +642,7 @@ def _maturity(
     )
 
 
-_KINDS: dict[str, Callable[..., ClaimResult]] = {
+_KINDS: dict[str, Callable[..., ClaimVerdict]] = {
     "qualitative": _qualitative,
     "prevalence": _prevalence,
     "range": _range,
@@ -672,7 +672,7 @@ def review(
     Returns
     -------
     ReviewResult
-        One :class:`ClaimResult` per claim, each with its verdict, numbers,
+        One :class:`ClaimVerdict` per claim, each with its verdict, numbers,
         certainty, studies and reasons.
 
     Raises
