@@ -153,6 +153,9 @@ def test_c5_shipped_base_cannot_assess_durability(shipped: Any) -> None:
     # no study of DRG or SCS in the base reports both a short- and a long-term rate
     assert c5.verdict == "cannot be assessed from the data"
     assert any("neither support nor refute" in r for r in c5.reasons)
+    # the rows examined are listed, none of them paired
+    assert {s["study_id"] for s in c5.studies} == {"nihon2001", "srinivasan2022"}
+    assert not any(s["paired"] for s in c5.studies)
 
 
 def test_c5_paired_rows_decide_and_removing_drg_makes_it_unassessable(base: StudyTable) -> None:

@@ -381,6 +381,7 @@ def _durability(
                     f"{t['study_id']} '{t['timepoint']}' ({c})" for c, t in tps.items()
                 )
                 reasons.append(f"{key}: {grp} has no short- and long-term pair ({have})")
+                studies += [{**t, "paired": False} for t in tps.values()]
                 continue
             s, lg = tps["short"], tps["long"]
             xs, ns, xl, nl = s["events"], s["total"], lg["events"], lg["total"]
@@ -390,7 +391,7 @@ def _durability(
             var = 1 / xl - 1 / nl + 1 / xs - 1 / ns
             logs.append(lr)
             variances.append(var)
-            studies += [s, lg]
+            studies += [{**s, "paired": True}, {**lg, "paired": True}]
             reasons.append(
                 f"{key}: {grp} long/short ratio {np.exp(lr):.2f} "
                 f"({s['events']}/{s['total']} at '{s['timepoint']}', "

@@ -24,7 +24,7 @@ _CLASS = {
 }
 _STUDY_COLUMNS = (
     "study_id", "citation", "modality", "outcome", "timepoint", "timepoint_class", "events",
-    "total", "rate", "ci_lb", "ci_ub", "arm", "stat", "value", "level", "read_in",
+    "total", "rate", "ci_lb", "ci_ub", "paired", "arm", "stat", "value", "level", "read_in",
 )  # fmt: skip
 
 
