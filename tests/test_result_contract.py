@@ -345,6 +345,7 @@ FACTORIES: dict[str, Callable[[], Any]] = {
     "SummaryOfFindings": lambda: _fn("summary_of_findings")(),
     "NMAResult": lambda: _nma(),
     "Inconsistency": lambda: _nma().inconsistency,
+    "ReviewResult": lambda: importlib.import_module("phantomlab.evidence.review").review(),
 }
 
 
