@@ -39,7 +39,7 @@ def test_cli_session_flow_and_errors(
             "scs",
             "--baseline-nrs",
             "7",
-            "--seed",
+            "--start",
             "amplitude=1.5 mA",
         ],
         monkeypatch,
@@ -74,7 +74,7 @@ def test_cli_session_flow_and_errors(
         (["optimize", "record", "bob", *token, "--nrs", "4"], "unknown patient"),
         (["optimize", "new", "alice", "--modality", "scs"], "already has"),
         (["optimize", "new", "carol", "--modality", "laser"], "modality"),
-        (["optimize", "new", "carol", "--modality", "scs", "--seed", "amplitude"], "NAME=VALUE"),
+        (["optimize", "new", "carol", "--modality", "scs", "--start", "amplitude"], "NAME=VALUE"),
         (["optimize", "new", "carol", "--modality", "scs", "--baseline-nrs", "12"], "above"),
     ]
     for args, msg in bad:
@@ -100,7 +100,7 @@ def test_cli_perception_thresholds(
     monkeypatch.setenv("PHANTOMLAB_OPTIMIZE_DB", str(tmp_path / "thr.sqlite"))
     thr = [f"--threshold={b}={1.0 + 0.2 * i} mA" for i, b in enumerate(
         ["0-1", "1-2", "2-3", "3-4", "4-5", "5-6", "6-7"])]  # fmt: skip
-    args = ["optimize", "new", "bob", "--modality", "scs", "--seed", "amplitude=1.7 mA", *thr]
+    args = ["optimize", "new", "bob", "--modality", "scs", "--start", "amplitude=1.7 mA", *thr]
     code, out, err = cli([*args, "--json"], monkeypatch, capsys)
     assert code == 0, err
     cfg = json.loads(out)["config"]
@@ -160,7 +160,7 @@ def test_record_killed_after_commit_then_retried_is_applied_once(
 ) -> None:
     db = tmp_path / "kill.sqlite"
     monkeypatch.setenv("PHANTOMLAB_OPTIMIZE_DB", str(db))
-    new = ["optimize", "new", "ann", "--modality", "scs", "--seed", "amplitude=1.5 mA"]
+    new = ["optimize", "new", "ann", "--modality", "scs", "--start", "amplitude=1.5 mA"]
     assert cli(new, monkeypatch, capsys)[0] == 0
     code, out, _ = cli(["optimize", "suggest", "ann", "--json"], monkeypatch, capsys)
     token = json.loads(out)["token"]

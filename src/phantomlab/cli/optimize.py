@@ -40,9 +40,7 @@ def _pairs(items: list[str], option: str) -> dict[str, str]:
 
 
 def _fmt(params: dict[str, Any], space: Any) -> str:
-    return ", ".join(
-        f"{k}={v}" for k, v in space.protocol_fields(params).items() if k in params
-    ) + ("".join(f", {k}={params[k]}" for k in space.not_in_protocol if k in params))
+    return ", ".join(f"{k} {v}" for k, v in space.show(params).items())
 
 
 @app.command("new")
@@ -60,9 +58,12 @@ def new(
     acquisition: str = typer.Option("ucb", help="Acquisition: ucb or ei."),
     kappa: float = typer.Option(3.0, help="UCB exploration weight (3-4 in published work)."),
     objective: str = typer.Option("nrs_change", help="nrs_change or responder."),
-    seed_point: list[str] = typer.Option(
-        [], "--seed", help="Safe starting value, NAME=VALUE (repeatable), e.g. amplitude='1.9 mA'."
+    start: list[str] = typer.Option(
+        [],
+        "--start",
+        help="Safe starting protocol, NAME=VALUE (repeatable), e.g. amplitude='1.9 mA'.",
     ),
+    old_seed: list[str] = typer.Option([], "--seed", hidden=True),
     bound: list[str] = typer.Option(
         [],
         "--bound",
@@ -78,12 +79,29 @@ def new(
     policy: str = typer.Option(
         "scs", "--policy", help="Registered search policy (scs, safe-gp, or a plug-in's name)."
     ),
+    device: str = typer.Option(
+        "auto",
+        "--device",
+        help="Device profile whose programmable grid suggestions are on (scs-generic, "
+        "axium-drg, a YAML file, or none); auto: the modality's default.",
+    ),
     db: str | None = _DB,
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Create PATIENT's optimization session for a modality."""
     from phantomlab.optimize import OptimizationSession
 
+    if old_seed:
+        fail(
+            Problem(
+                "--seed",
+                old_seed[0],
+                "--start NAME=VALUE for the starting protocol; --rng N for the random seed",
+                "",
+                "'--seed' was renamed: it set the starting protocol here but is a random "
+                "seed everywhere else",
+            )
+        )
     bounds: dict[str, tuple[str, str]] = {}
     for k, v in _pairs(bound, "--bound").items():
         if ":" not in v:
@@ -99,11 +117,12 @@ def new(
         acquisition=acquisition,
         kappa=kappa,
         objective=objective,
-        safe_seed=_pairs(seed_point, "--seed"),
+        safe_seed=_pairs(start, "--start"),
         bounds=bounds,
         seed=rng,
         perception_threshold=_pairs(threshold, "--threshold"),
         policy=policy,
+        device=device,
     )
     if json_out:
         emit_json(
@@ -117,7 +136,8 @@ def new(
         )
         return
     typer.echo(f"created session for patient {s.patient} ({s.config.modality}) in {s.store.url}")
-    typer.echo(f"safe seed: {_fmt(dict(s.space.safe_seed), s.space)}")
+    typer.echo(f"device grid: {s.config.device_name() or 'none'}")
+    typer.echo(f"starting protocol: {_fmt(dict(s.space.safe_seed), s.space)}")
 
 
 @app.command("suggest")
@@ -140,20 +160,21 @@ def suggest(
                 "new": created,
                 "created_at": rec.created_at,
                 "params": rec.params,
+                "settings": s.space.clinical(rec.params),
                 "info": rec.info,
             }
         )
         return
     state = "new" if created else "still pending (not yet recorded)"
     typer.echo(f"suggestion #{rec.seq} for patient {s.patient} [{state}], token {rec.token}")
-    for k, v in rec.info.get("protocol", {}).items():
+    for k, v in s.space.show(rec.params).items():
         typer.echo(f"  {k}: {v}")
-    for k in s.space.not_in_protocol:
-        typer.echo(f"  {k}: {rec.params.get(k)}")
+    fixed = {k: v for k, v in rec.info.get("protocol", {}).items() if k not in rec.params}
+    typer.echo("  fixed: " + ", ".join(f"{k} {v}" for k, v in fixed.items()))
     typer.echo(f"  reason: {rec.info.get('reason', '')}")
     typer.echo(
         f"then: phantomlab optimize record {s.patient} --suggestion {rec.token} "
-        "--nrs N --side-effect S"
+        "--nrs N --side-effect S [--delivered NAME=VALUE if settings differed]"
     )
 
 
@@ -171,6 +192,13 @@ def record(
         None, "--side-effect", help="Side-effect rating 0-10."
     ),
     note: str = typer.Option("", "--note", help="Free text kept with the report."),
+    delivered: list[str] = typer.Option(
+        [],
+        "--delivered",
+        help="A setting actually delivered where it differed from the suggestion, "
+        "NAME=VALUE (repeatable), e.g. amplitude='1.5 mA'; checked against the device grid "
+        "and the safety rules.",
+    ),
     db: str | None = _DB,
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -183,7 +211,9 @@ def record(
     from phantomlab.optimize import OptimizationSession
 
     s = OptimizationSession.open(patient, db)
-    rec, applied = s.record(nrs, side_effect, note, suggestion=suggestion)
+    rec, applied = s.record(
+        nrs, side_effect, note, suggestion=suggestion, delivered=_pairs(delivered, "--delivered")
+    )
     obs = rec.observation
     if json_out:
         emit_json(
@@ -193,6 +223,8 @@ def record(
                 "token": rec.token,
                 "applied": applied,
                 "params": rec.params,
+                "delivered": rec.tested,
+                "settings": s.space.clinical(rec.tested),
                 "nrs": obs.nrs if obs else None,
                 "side_effect": obs.side_effect if obs else None,
                 "recorded_at": obs.created_at if obs else None,
@@ -208,6 +240,66 @@ def record(
     typer.echo(
         f"recorded suggestion #{rec.seq} for patient {s.patient}: NRS {nrs:g}"
         + ("" if side_effect is None else f", side effect {side_effect:g}")
+        + f"; delivered {_fmt(rec.tested, s.space)}"
+    )
+
+
+@app.command("correct")
+def correct(
+    patient: str = typer.Argument(..., help="Patient identifier."),
+    suggestion: str = typer.Option(
+        ..., "--suggestion", "-s", help="Token of the reported suggestion (e.g. 3-1a2b3c4d)."
+    ),
+    reason: str = typer.Option(..., "--reason", help="Why the report is corrected."),
+    nrs: float | None = typer.Option(None, "--nrs", help="Corrected pain NRS 0-10."),
+    side_effect: float | None = typer.Option(
+        None, "--side-effect", help="Corrected side-effect rating 0-10."
+    ),
+    note: str | None = typer.Option(None, "--note", help="Corrected note."),
+    delivered: list[str] = typer.Option(
+        [], "--delivered", help="Corrected delivered setting, NAME=VALUE (repeatable)."
+    ),
+    db: str | None = _DB,
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Correct PATIENT's report of a suggestion: a new record, the earlier one is kept.
+
+    Fields not given keep their value; the model uses the latest correction. Running
+    the same correction again is recognised and not stored twice.
+    """
+    from phantomlab.optimize import OptimizationSession
+
+    s = OptimizationSession.open(patient, db)
+    rec, applied = s.correct(
+        suggestion,
+        reason=reason,
+        nrs=nrs,
+        side_effect=side_effect,
+        note=note,
+        delivered=_pairs(delivered, "--delivered") or None,
+    )
+    obs = rec.observation
+    cur = obs.current if obs is not None else None
+    if json_out:
+        emit_json(
+            {
+                "patient": s.patient,
+                "seq": rec.seq,
+                "token": rec.token,
+                "applied": applied,
+                "corrections": len(obs.corrections) if obs else 0,
+                "nrs": cur.nrs if cur else None,
+                "side_effect": cur.side_effect if cur else None,
+                "delivered": rec.tested,
+                "settings": s.space.clinical(rec.tested),
+            }
+        )
+        return
+    what = "corrected" if applied else "already holds this correction (retry not applied again):"
+    typer.echo(
+        f"suggestion #{rec.seq} for patient {s.patient} {what} NRS {cur.nrs if cur else '?'}"
+        + ("" if cur is None or cur.side_effect is None else f", side effect {cur.side_effect:g}")
+        + f"; delivered {_fmt(rec.tested, s.space)}"
     )
 
 
@@ -215,7 +307,9 @@ def record(
 def status(
     patient: str = typer.Argument(..., help="Patient identifier."),
     db: str | None = _DB,
-    png: Path | None = typer.Option(None, "--png", help="Write the history plot here."),
+    png: Path | None = typer.Option(
+        None, "--plot", "--png", help="Write the history plot here (PNG or SVG by suffix)."
+    ),
     force: bool = FORCE,
     json_out: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
@@ -224,6 +318,7 @@ def status(
 
     check_outputs(force, png=png)
     st = OptimizationSession.open(patient, db).status()
+    s_space = st.space if st.space is not None else OptimizationSession.open(patient, db).space
     if png is not None:
         write_figure(png, st.plot(), force=force, field="--png", dpi=120)
     if json_out:
@@ -234,9 +329,15 @@ def status(
                 "config": st.config.to_dict(),
                 "history": st.to_frame().to_dict(orient="records"),
                 "pending": None if st.pending is None else st.pending.params,
+                "pending_settings": None
+                if st.pending is None
+                else s_space.clinical(st.pending.params),
                 "recommendation": None
                 if st.recommendation is None
                 else st.recommendation.to_dict(),
+                "recommendation_settings": None
+                if st.recommendation is None
+                else s_space.clinical(st.recommendation.params),
                 "plot": None if png is None else str(png),
             }
         )

@@ -357,6 +357,20 @@ class SafeBayesOptimizer:
             self._check_cache[key] = not self.safety.violations(self.space, point)
         return self._check_cache[key]
 
+    def believed_safe(self, point: Mapping[str, Any]) -> bool:
+        """Whether the side-effect bound at ``point`` is within the limit.
+
+        True without a side-effect limit; before any report only a seed is believed safe.
+        """
+        if self.side_effect_limit is None:
+            return True
+        if self.n_observations == 0:
+            return any(dict(point) == dict(s) for s in self.seeds)
+        _, _, smu, ssd = self.predict([point])
+        if np.isnan(smu).all():
+            return True
+        return bool(self.upper_bound(smu, ssd)[0] <= self.side_effect_limit)
+
     def upper_bound(self, smu: np.ndarray, ssd: np.ndarray) -> np.ndarray:
         """Side-effect upper confidence bound ``mean + beta * sd``."""
         return np.asarray(smu + self.safe_set.beta * ssd)

@@ -5,11 +5,13 @@ fields plus the searched ones, written with units as in a protocol file), loads
 it with :func:`phantomlab.protocols.load_protocol` and returns the errors of
 :func:`phantomlab.protocols.check_protocol` (published limits such as Shannon's
 k < 1.85 for electrode stimulation, tDCS <= 4 mA, ...). A point whose protocol
-cannot even be built (e.g. an invalid field) counts as unsafe.
+cannot even be built (e.g. an invalid field) counts as unsafe. The verdict of each
+protocol is kept (per instance), so a point checked again costs a dictionary look-up.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,6 +35,7 @@ class ProtocolSafety:
     def __init__(self, require_complete: bool = True) -> None:
         self.require_complete = require_complete
         self.n_checked = 0
+        self._cache: dict[str, list[Problem]] = {}
 
     def protocol(self, space: ParameterSpace, point: Mapping[str, Any]) -> Any:
         """Build the validated protocol of a point (raises ``InputError`` if malformed)."""
@@ -56,11 +59,21 @@ class ProtocolSafety:
         """
         self.n_checked += 1
         try:
+            key = json.dumps(space.protocol_fields(point), sort_keys=True, default=str)
+        except (InputError, KeyError, TypeError, ValueError):
+            key = ""
+        if key and key in self._cache:
+            return list(self._cache[key])
+        try:
             proto = self.protocol(space, point)
         except InputError as exc:
-            return [p for p in exc.problems if p.severity == "error"]
-        report = check_protocol(proto, require_complete=self.require_complete)
-        return report.blocking_problems()  # violated rules and rules not assessable
+            out = [p for p in exc.problems if p.severity == "error"]
+        else:
+            report = check_protocol(proto, require_complete=self.require_complete)
+            out = report.blocking_problems()  # violated rules and rules not assessable
+        if key:
+            self._cache[key] = list(out)
+        return out
 
     def __repr__(self) -> str:
         return f"ProtocolSafety(require_complete={self.require_complete})"

@@ -309,6 +309,10 @@ class SCSProgramming:
         """
         return self.core.predict(points)
 
+    def believed_safe(self, point: Mapping[str, Any]) -> bool:
+        """Whether the side-effect bound at ``point`` is within the limit (see the core)."""
+        return self.core.believed_safe(point)
+
     def recommend(self) -> Suggestion | None:
         """Return the tested protocol believed best (see :meth:`SafeBayesOptimizer.recommend`)."""
         return self.core.recommend()
@@ -562,6 +566,9 @@ class SCSProgramming:
                 pt["pulse_width"] = pw
             else:
                 continue
+            # on a device grid: the programmable amplitude at or just above the ratio
+            amp_grid = amp.neighbours(float(pt["amplitude"]))
+            pt = {**self.space.snap_point(pt), "amplitude": amp_grid[-1]}
             out[b] = self.space.validate(pt)
         return out
 

@@ -22,7 +22,8 @@ at least 30% of baseline, "moderately important" in IMMPACT, Dworkin et al.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,9 +31,16 @@ import numpy as np
 import pandas as pd
 
 from phantomlab._io import save_figure
-from phantomlab._result import Result, as_figure
+from phantomlab._result import Result
 from phantomlab._validation import check_range, raise_if
 from phantomlab.exceptions import InputError, Problem
+from phantomlab.optimize.devices import (
+    DEFAULT_DEVICES,
+    apply_device,
+    load_device,
+    snap_inward,
+)
+from phantomlab.optimize.history import plot_history
 from phantomlab.optimize.policy import (
     Policy,
     PolicySettings,
@@ -42,7 +50,7 @@ from phantomlab.optimize.policy import (
 )
 from phantomlab.optimize.safety import ProtocolSafety
 from phantomlab.optimize.scs import SCS_POLICY
-from phantomlab.optimize.space import ParameterSpace, default_space
+from phantomlab.optimize.space import ParameterSpace, Real, default_space
 from phantomlab.optimize.storage import (
     SessionRecord,
     SessionStore,
@@ -90,6 +98,10 @@ class SessionConfig:
         threshold-anchored discomfort prior (empty: flat prior).
     policy : str
         Registered name of the search policy (default ``"scs"``).
+    device : str
+        Device profile whose programmable grid the suggestions are on
+        (:func:`~phantomlab.optimize.devices.device_names` or a YAML path);
+        ``"auto"``: the modality's default (``DEFAULT_DEVICES``), ``"none"``: no grid.
     """
 
     modality: str
@@ -103,6 +115,13 @@ class SessionConfig:
     safe_seed: dict[str, Any] = field(default_factory=dict)
     perception_threshold: dict[str, float] = field(default_factory=dict)
     policy: str = SCS_POLICY
+    device: str = "auto"
+
+    def device_name(self) -> str | None:
+        """Return the device profile in force (``None``: no grid)."""
+        if self.device == "auto":
+            return DEFAULT_DEVICES.get(self.modality)
+        return None if self.device in ("", "none") else self.device
 
     def threshold(self) -> float | dict[str, float] | None:
         """Return the policy's ``perception_threshold`` argument (None when not measured)."""
@@ -119,6 +138,12 @@ class SessionConfig:
             sp = sp.with_bounds(**{k: (float(v[0]), float(v[1])) for k, v in self.bounds.items()})
         if self.safe_seed:
             sp = sp.with_seed(self.safe_seed)
+        name = self.device_name()
+        if name is not None:
+            sp = apply_device(sp, load_device(name))
+            if sp.off_grid(sp.safe_seed):  # a session stored before its device grid
+                seed = snap_inward(sp, sp.safe_seed, lambda _: True)
+                sp = sp.with_seed(seed or sp.snap_point(sp.safe_seed))
         return sp
 
     def to_dict(self) -> dict[str, Any]:
@@ -144,9 +169,11 @@ class SessionStatus(Result):
     config : SessionConfig
         Settings.
     history : list of SuggestionRecord
-        Every suggestion with its report.
+        Every suggestion with its report (and the report's corrections).
     recommendation : Suggestion or None
         Tested protocol believed best (posterior mean) among believed-safe ones.
+    space : ParameterSpace or None
+        The session's space (device grid applied), for clinical units.
     """
 
     patient: str
@@ -154,6 +181,7 @@ class SessionStatus(Result):
     config: SessionConfig
     history: list[SuggestionRecord]
     recommendation: Suggestion | None
+    space: ParameterSpace | None = None
 
     @property
     def pending(self) -> SuggestionRecord | None:
@@ -162,26 +190,46 @@ class SessionStatus(Result):
         return p[-1] if p else None
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per suggestion: time, parameters, reports, derived relief."""
+        """One row per suggestion: the settings tested and the report in force.
+
+        Parameter columns hold the settings actually delivered (the suggestion's when
+        none were recorded) in SI; the same settings in clinical units follow with
+        unit-named columns (``amplitude_mA``). ``delivered`` says whether they differ
+        from the suggestion, ``corrections`` how many times the report was corrected
+        (``nrs`` and ``side_effect`` are the latest correction).
+        """
         rows = []
         base = self.config.baseline_nrs
         for h in self.history:
             o = h.observation
+            cur = o.current if o is not None else None
+            tested = h.tested
             row: dict[str, Any] = {
                 "seq": h.seq,
                 "suggested_at": h.created_at,
                 "reason": h.info.get("reason", ""),
             }
-            row.update(h.params)
+            row.update(tested)
+            if self.space is not None:
+                row.update(
+                    {k: v for k, v in self.space.clinical(tested).items() if k not in tested}
+                )
+            row["delivered"] = tested != h.params
             row["reported_at"] = o.created_at if o else None
-            row["nrs"] = o.nrs if o else np.nan
-            row["side_effect"] = o.side_effect if o and o.side_effect is not None else np.nan
-            row["nrs_change"] = (base - o.nrs) if (o and base is not None) else np.nan
+            row["nrs"] = cur.nrs if cur else np.nan
+            row["side_effect"] = cur.side_effect if cur and cur.side_effect is not None else np.nan
+            row["nrs_change"] = (base - cur.nrs) if (cur and base is not None) else np.nan
+            row["corrections"] = len(o.corrections) if o else 0
             rows.append(row)
         return pd.DataFrame(rows)
 
+    def _show(self, params: dict[str, Any]) -> str:
+        if self.space is None:
+            return str(params)
+        return ", ".join(f"{k} {v}" for k, v in self.space.show(params).items())
+
     def summary(self) -> str:
-        """Text report: settings, history table, pending suggestion, recommendation."""
+        """Text report in clinical units: settings, history, pending suggestion, recommendation."""
         df = self.to_frame()
         n_obs = int(df["nrs"].notna().sum()) if len(df) else 0
         lines = [
@@ -190,31 +238,37 @@ class SessionStatus(Result):
             f"policy {self.config.policy}, acquisition {self.config.acquisition} "
             f"(kappa {self.config.kappa:g}), "
             f"side-effect limit {self.config.side_effect_limit}, "
-            f"baseline NRS {self.config.baseline_nrs}",
+            f"baseline NRS {self.config.baseline_nrs}, "
+            f"device {self.config.device_name() or 'none (no grid)'}",
         ]
         if len(df):
-            lines.append(df.drop(columns=["suggested_at", "reported_at"]).to_string(index=False))
+            table = df.drop(columns=["suggested_at", "reported_at"])
+            if self.space is not None:  # SI columns out, the unit-named ones stay
+                si = [p.name for p in self.space.parameters if isinstance(p, Real) and p.unit]
+                table = table.drop(columns=[c for c in si if c in table.columns])
+            lines.append(table.to_string(index=False))
         if self.pending is not None:
             lines.append(
                 f"pending suggestion #{self.pending.seq} (token {self.pending.token}): "
-                f"{self.pending.params}"
+                f"{self._show(self.pending.params)}"
             )
         if self.recommendation is not None:
             r = self.recommendation
             lines.append(
-                f"recommended so far: {r.params} (predicted relief {r.relief_mean:.2f} "
-                f"+/- {r.relief_sd:.2f}; side effect {r.side_effect_mean:.2f})"
+                f"recommended so far: {self._show(r.params)} (predicted relief "
+                f"{r.relief_mean:.2f} +/- {r.relief_sd:.2f}; side effect {r.side_effect_mean:.2f})"
             )
         lines.append("in silico decision support: a clinician decides every protocol.")
         return "\n".join(lines)
 
     def plot(self, ax: Any = None, path: str | Path | None = None) -> Figure:
-        """History plot: NRS and side effect per session, limit and baseline lines.
+        """History plot: settings tested and reports per visit (see :func:`plot_history`).
 
         Parameters
         ----------
-        ax : pair of matplotlib Axes, optional
-            Axes for the NRS and the side-effect panels (default: a new Figure).
+        ax : sequence of matplotlib Axes, optional
+            One Axes per panel (reports, side effect, then one per continuous
+            parameter); default: a new Figure.
         path : str, Path or None
             Save the figure there (PNG, SVG, PDF by suffix).
 
@@ -223,32 +277,7 @@ class SessionStatus(Result):
         matplotlib.figure.Figure
             The figure.
         """
-        from matplotlib.figure import Figure
-
-        df = self.to_frame()
-        if ax is None:
-            a1, a2 = Figure(figsize=(7, 5)).subplots(2, 1, sharex=True)
-        else:
-            a1, a2 = ax
-        fig = as_figure(a1)
-        if len(df):
-            a1.plot(df["seq"], df["nrs"], "o-", label="reported NRS")
-            a1.plot(df["seq"], pd.Series(df["nrs"]).cummin(), "--", label="lowest so far")
-            a2.plot(df["seq"], df["side_effect"], "s-", color="C3", label="side effect")
-        if self.config.baseline_nrs is not None:
-            a1.axhline(self.config.baseline_nrs, color="grey", ls=":", label="baseline")
-        if self.config.side_effect_limit is not None:
-            a2.axhline(self.config.side_effect_limit, color="C3", ls=":", label="tolerated limit")
-        a1.set_ylim(-0.5, 10.5)
-        a2.set_ylim(-0.5, 10.5)
-        a1.set_ylabel("pain NRS")
-        a2.set_ylabel("side effect (0-10)")
-        a2.set_xlabel("session")
-        a1.set_title(f"optimization history - patient {self.patient} ({self.modality})")
-        a1.legend(fontsize=7)
-        a2.legend(fontsize=7)
-        if ax is None:
-            fig.tight_layout()
+        fig = plot_history(self, ax)
         if path is not None:
             save_figure(fig, path, dpi=120)
         return fig
@@ -300,6 +329,7 @@ class OptimizationSession:
         seed: int = 0,
         perception_threshold: dict[str, Any] | None = None,
         policy: str = SCS_POLICY,
+        device: str = "auto",
     ) -> OptimizationSession:
         """Create a patient's session (validated) and store it.
 
@@ -329,6 +359,10 @@ class OptimizationSession:
             (measured at the seed's pulse width).
         policy : str
             Registered name of the search policy (:func:`~phantomlab.optimize.policy.policy_names`).
+        device : str
+            Device profile (:func:`~phantomlab.optimize.devices.device_names` or a YAML
+            file): suggestions are on its programmable grid. ``"auto"``: the modality's
+            default profile; ``"none"``: no grid.
 
         Returns
         -------
@@ -356,7 +390,13 @@ class OptimizationSession:
             parsed_bounds[k] = (float(v[0]), float(v[1]))
         if parsed_bounds:
             space = space.with_bounds(**parsed_bounds)
+        device_name = str(device).strip() or "none"
+        if device_name == "auto":
+            device_name = DEFAULT_DEVICES.get(space.modality, "none")
+        if device_name != "none":
+            space = apply_device(space, load_device(device_name))
         seed_point = space.parse(safe_seed or {})
+        raise_if([replace(p, field=f"start.{p.field}") for p in space.off_grid(seed_point)])
         if seed_point:
             space = space.with_seed(seed_point)
         thresholds: dict[str, float] = {}
@@ -374,6 +414,7 @@ class OptimizationSession:
             safe_seed=seed_point,
             perception_threshold=thresholds,
             policy=policy,
+            device=device_name,
         )
         cls._policy_for(config, config.space(), ProtocolSafety(), [], 1)  # validates settings
         bad = ProtocolSafety().violations(space, space.safe_seed)
@@ -424,7 +465,8 @@ class OptimizationSession:
             o = h.observation
             if o is None:
                 continue
-            policy.tell(h.params, OptimizationSession._value(config, o.nrs), o.side_effect)
+            cur = o.current  # the latest correction of the report, else the report
+            policy.tell(h.tested, OptimizationSession._value(config, cur.nrs), cur.side_effect)
         return policy
 
     @staticmethod
@@ -457,9 +499,25 @@ class OptimizationSession:
             )
             s = policy.ask()
             info = s.to_dict()
-            info.pop("params")
-            info["protocol"] = self.space.protocol_fields(s.params)
-            return s.params, info
+            params = info.pop("params")
+            if self.space.off_grid(params):  # a policy that builds its own points
+                snapped = snap_inward(
+                    self.space,
+                    params,
+                    lambda pt: not self.safety.violations(self.space, pt),
+                    believed_safe=getattr(policy, "believed_safe", None),
+                )
+                info["snapped_from"] = params
+                if snapped is None:
+                    snapped = dict(self.space.safe_seed)
+                    info["reason"] = f"{info['reason']} (no safe grid neighbour: safe seed)"
+                params = snapped
+            bad = self.safety.violations(self.space, params)
+            if bad:  # never store a suggestion that fails the protocol safety check
+                raise InputError(bad)
+            info["protocol"] = self.space.protocol_fields(params)
+            info["settings"] = self.space.clinical(params)
+            return params, info
 
         return self.store.suggest(self.record_.id, compute)
 
@@ -470,6 +528,7 @@ class OptimizationSession:
         note: str = "",
         *,
         suggestion: str | SuggestionRecord,
+        delivered: Mapping[str, Any] | None = None,
     ) -> tuple[SuggestionRecord, bool]:
         """Store the report of one named suggestion, exactly once.
 
@@ -484,6 +543,11 @@ class OptimizationSession:
         suggestion : str or SuggestionRecord
             The suggestion answered: its token (``"3-1a2b3c4d"``, printed by
             ``phantomlab optimize suggest``) or the record :meth:`suggest` returned.
+        delivered : mapping or None
+            Settings actually delivered where they differ from the suggestion, with
+            units (``{"amplitude": "1.5 mA"}``) or SI numbers; checked against the
+            space, the device grid and the protocol safety rules. The model learns
+            from the delivered settings.
 
         Returns
         -------
@@ -516,12 +580,103 @@ class OptimizationSession:
         except InputError as exc:
             problems = list(exc.problems) + problems
         raise_if(problems)
+        settings = self._delivered(token, delivered)
         return self.store.record(
             self.record_.id,
             token,
             float(nrs),
             None if side_effect is None else float(side_effect),
             note,
+            settings,
+        )
+
+    def _delivered(self, token: str, delivered: Mapping[str, Any] | None) -> dict[str, Any] | None:
+        """Validate delivered settings against the space, the grid and safety (full point)."""
+        if not delivered:
+            return None
+        seq = parse_token(token)
+        base = next((h for h in self.store.history(self.record_.id) if h.seq == seq), None)
+        if base is None:  # the store names the problem with the token
+            return None
+        values: dict[str, Any] = {}
+        problems: list[Problem] = []
+        for k, v in delivered.items():
+            try:
+                p = self.space.parameter(str(k))
+                if isinstance(v, int | float) and not isinstance(v, bool) and isinstance(p, Real):
+                    values[str(k)] = float(v)
+                else:
+                    values.update(self.space.parse({str(k): v}))
+            except InputError as exc:
+                problems += [replace(q, field=f"delivered.{q.field}") for q in exc.problems]
+        raise_if(problems)
+        point = {**base.params, **values}
+        try:
+            point = self.space.validate(point)
+        except InputError as exc:
+            raise InputError(
+                [replace(q, field=f"delivered.{q.field}") for q in exc.problems]
+            ) from None
+        problems = [replace(q, field=f"delivered.{q.field}") for q in self.space.off_grid(point)]
+        problems += [
+            replace(q, field=f"delivered.{q.field}", message=f"fails the safety check: {q.message}")
+            for q in self.safety.violations(self.space, point)
+        ]
+        raise_if(problems)
+        return point
+
+    def correct(
+        self,
+        suggestion: str | SuggestionRecord,
+        *,
+        reason: str,
+        nrs: float | None = None,
+        side_effect: float | None = None,
+        note: str | None = None,
+        delivered: Mapping[str, Any] | None = None,
+    ) -> tuple[SuggestionRecord, bool]:
+        """Correct the report of a suggestion: a new row, the earlier report is kept.
+
+        Fields not given keep their value in the report in force; the model uses the
+        latest correction.
+
+        Parameters
+        ----------
+        suggestion : str or SuggestionRecord
+            The reported suggestion (its token).
+        reason : str
+            Why the report is corrected (e.g. "NRS typed as 2, patient said 7").
+        nrs, side_effect : float or None
+            Corrected ratings (0-10).
+        note : str or None
+            Corrected note.
+        delivered : mapping or None
+            Corrected delivered settings (as in :meth:`record`).
+
+        Returns
+        -------
+        (SuggestionRecord, bool)
+            The suggestion with its corrected report, and whether a correction was
+            stored now (``False``: the report in force already says this - a retry).
+        """
+        token = suggestion.token if isinstance(suggestion, SuggestionRecord) else str(suggestion)
+        seq = parse_token(token)
+        problems = _check_report("nrs", nrs) + _check_report("side_effect", side_effect)
+        raise_if(problems)
+        h = next((x for x in self.store.history(self.record_.id) if x.seq == seq), None)
+        o = None if h is None else h.observation
+        if h is None or o is None:  # let the store name the problem
+            return self.store.correct(self.record_.id, token, 0.0, None, "", None, reason)
+        cur = o.current
+        settings = self._delivered(token, delivered) if delivered else cur.delivered
+        return self.store.correct(
+            self.record_.id,
+            token,
+            float(cur.nrs if nrs is None else nrs),
+            cur.side_effect if side_effect is None else float(side_effect),
+            cur.note if note is None else str(note),
+            settings,
+            reason,
         )
 
     def status(self) -> SessionStatus:
@@ -532,4 +687,4 @@ class OptimizationSession:
             rec = self._policy_for(
                 self.config, self.space, self.safety, hist, len(hist) + 1
             ).recommend()
-        return SessionStatus(self.patient, self.config.modality, self.config, hist, rec)
+        return SessionStatus(self.patient, self.config.modality, self.config, hist, rec, self.space)

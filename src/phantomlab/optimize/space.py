@@ -57,6 +57,10 @@ class Real:
         multiplicatively, so equal steps in log are equal relative steps).
     display : str
         Unit used when the value is written into a protocol file (``"mA"``).
+    grid : tuple of float
+        The values a device can be programmed to (SI, ascending, inside the bounds;
+        empty: any value). With a grid, :meth:`decode` returns the nearest grid value
+        (on the parameter's own scale), so every candidate an optimizer draws is on it.
     """
 
     name: str
@@ -65,6 +69,7 @@ class Real:
     unit: str = ""
     log: bool = False
     display: str = ""
+    grid: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         problems = []
@@ -76,6 +81,22 @@ class Real:
             problems.append(
                 Problem(self.name, self.low, "> 0 for a log scale", "", "log scale needs low > 0")
             )
+        g = np.asarray(self.grid, dtype=float)
+        if g.size and (
+            not np.all(np.isfinite(g))
+            or np.any(np.diff(g) <= 0)
+            or g[0] < self.low * (1 - 1e-12)
+            or g[-1] > self.high * (1 + 1e-12)
+        ):
+            problems.append(
+                Problem(
+                    self.name,
+                    f"{g.size} grid values",
+                    f"ascending, inside {self.low:g} to {self.high:g} {self.unit}".strip(),
+                    "",
+                    "bad device grid",
+                )
+            )
         if problems:
             raise InputError(problems)
 
@@ -83,6 +104,65 @@ class Real:
     def width(self) -> int:
         """Number of encoded columns (1)."""
         return 1
+
+    def _scale(self, v: np.ndarray) -> np.ndarray:
+        return np.log(v) if self.log else v
+
+    def to_grid(self, values: np.ndarray) -> np.ndarray:
+        """Return the nearest grid value of each SI value (unchanged without a grid).
+
+        Parameters
+        ----------
+        values : ndarray
+            SI values inside the bounds.
+
+        Returns
+        -------
+        ndarray
+            Grid values (nearest on the log scale for a log parameter).
+        """
+        v = np.asarray(values, dtype=float)
+        if not self.grid:
+            return v
+        g = np.asarray(self.grid, dtype=float)
+        if g.size == 1:
+            return np.full_like(v, g[0])
+        kv, kg = self._scale(np.clip(v, g[0], g[-1])), self._scale(g)
+        i = np.clip(np.searchsorted(kg, kv), 1, g.size - 1)
+        i = np.where(kv - kg[i - 1] <= kg[i] - kv, i - 1, i)
+        return g[i]
+
+    def neighbours(self, value: float) -> tuple[float, ...]:
+        """Return the grid values just below and above ``value`` (one if on the grid)."""
+        if not self.grid:
+            return (float(value),)
+        g = np.asarray(self.grid, dtype=float)
+        if self.on_grid(value):
+            return (float(self.to_grid(np.array([value]))[0]),)
+        i = int(np.searchsorted(g, value))
+        return tuple(float(x) for x in g[max(i - 1, 0) : i + 1])
+
+    def on_grid(self, value: float) -> bool:
+        """Whether ``value`` is a grid value (relative tolerance 1e-9; True without a grid)."""
+        if not self.grid:
+            return True
+        near = float(self.to_grid(np.array([float(value)]))[0])
+        return abs(near - float(value)) <= 1e-9 * max(abs(near), 1e-300)
+
+    def show(self, value: float) -> str:
+        """Write one SI value in its clinical unit, e.g. ``"1.4 mA"``, ``"200 µs"``."""
+        if not self.unit:
+            return f"{float(value):.6g}"
+        shown = self.display or self.unit
+        mag = float(Q_(float(value), self.unit).to(shown).magnitude)
+        return f"{mag:.6g} {shown.replace('us', 'µs')}"
+
+    def clinical(self, value: float) -> float:
+        """Return one SI value in the clinical unit (``display``), rounded to 9 digits."""
+        if not self.unit:
+            return float(value)
+        shown = self.display or self.unit
+        return float(f"{float(Q_(float(value), self.unit).to(shown).magnitude):.9g}")
 
     def encode(self, values: np.ndarray) -> np.ndarray:
         """Map SI values to [0, 1] (linear or log), shape ``(n, 1)``."""
@@ -100,7 +180,7 @@ class Real:
             v = np.exp(np.log(self.low) + x * (np.log(self.high) - np.log(self.low)))
         else:
             v = self.low + x * (self.high - self.low)
-        return np.clip(v, self.low, self.high)
+        return self.to_grid(np.clip(v, self.low, self.high))
 
     def check(self, value: Any) -> list[Problem]:
         """Return the problems of one value (empty if inside the bounds)."""
@@ -363,6 +443,73 @@ class ParameterSpace:
             raise InputError(problems)
         return out
 
+    def off_grid(self, point: Mapping[str, Any]) -> list[Problem]:
+        """Problems of the continuous values of ``point`` that are not on their device grid.
+
+        Parameters
+        ----------
+        point : mapping
+            Parameter name -> SI value (or choice).
+
+        Returns
+        -------
+        list of Problem
+            One per value off its grid, naming the nearest programmable values.
+        """
+        problems = []
+        for p in self.parameters:
+            if isinstance(p, Real) and p.name in point and not p.on_grid(point[p.name]):
+                near = " or ".join(p.show(v) for v in p.neighbours(float(point[p.name])))
+                problems.append(
+                    Problem(
+                        p.name,
+                        p.show(float(point[p.name])),
+                        f"a value the device can be programmed to (nearest: {near})",
+                        "device profile",
+                        "not on the device's programmable grid",
+                    )
+                )
+        return problems
+
+    def snap_point(self, point: Mapping[str, Any]) -> dict[str, Any]:
+        """Return ``point`` with each continuous value moved to its nearest grid value."""
+        out = dict(point)
+        for p in self.parameters:
+            if isinstance(p, Real) and p.name in out:
+                out[p.name] = float(p.to_grid(np.array([float(out[p.name])]))[0])
+        return out
+
+    def clinical(self, point: Mapping[str, Any]) -> dict[str, Any]:
+        """Values in clinical units with unit-named keys (``amplitude_mA``, ``pulse_width_us``).
+
+        Parameters
+        ----------
+        point : mapping
+            Parameter name -> SI value (or choice).
+
+        Returns
+        -------
+        dict
+            Continuous values in their clinical unit, choices unchanged.
+        """
+        out: dict[str, Any] = {}
+        for p in self.parameters:
+            if p.name not in point:
+                continue
+            if isinstance(p, Real) and p.unit:
+                out[f"{p.name}_{p.display or p.unit}"] = p.clinical(float(point[p.name]))
+            else:
+                out[p.name] = point[p.name]
+        return out
+
+    def show(self, point: Mapping[str, Any]) -> dict[str, str]:
+        """Values written for a clinician, e.g. ``{"amplitude": "1.4 mA"}``."""
+        return {
+            p.name: p.show(float(point[p.name])) if isinstance(p, Real) else str(point[p.name])
+            for p in self.parameters
+            if p.name in point
+        }
+
     # -- encoding ----------------------------------------------------------------------------
     def encode(self, points: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """Encode points (list of dicts) to an array ``(n, n_encoded)`` in [0, 1]."""
@@ -511,6 +658,7 @@ class ParameterSpace:
                         "low": p.low,
                         "high": p.high,
                         "unit": p.unit,
+                        "grid": len(p.grid),
                         "source": self.sources.get(p.name, ""),
                     }
                 )

@@ -7,7 +7,11 @@ audited:
 * ``optimize_sessions`` - one per patient: modality and configuration (JSON);
 * ``optimize_suggestions`` - each protocol proposed, numbered per session;
 * ``optimize_observations`` - each report, tied to exactly one suggestion
-  (a unique constraint makes a second report of the same suggestion impossible).
+  (a unique constraint makes a second report of the same suggestion impossible),
+  with the settings actually delivered when they differ from the suggestion;
+* ``optimize_corrections`` - corrections of a report: new rows referencing the
+  report (and the correction they supersede, unique, so a correction chain cannot
+  fork); the latest one is the report the model uses. Nothing is ever edited.
 
 A suggestion without an observation is *pending*. A report names the suggestion
 it answers by its **token** (``"<seq>-<8 hex>"``, printed by ``suggest``; the hex part
@@ -61,6 +65,7 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    inspect,
     select,
 )
 from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, OperationalError
@@ -71,6 +76,7 @@ from phantomlab.exceptions import InputError, PhantomLabError, Problem
 
 __all__ = [
     "ENV_VAR",
+    "Correction",
     "Observation",
     "SessionRecord",
     "SessionStore",
@@ -122,12 +128,37 @@ observations_table = Table(
     Column("nrs", Float, nullable=False),
     Column("side_effect", Float, nullable=True),
     Column("note", Text, nullable=False, default=""),
+    Column("delivered", Text, nullable=True),
+)
+
+corrections_table = Table(
+    "optimize_corrections",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_id", Integer, ForeignKey("optimize_sessions.id"), nullable=False),
+    Column("observation_id", Integer, ForeignKey("optimize_observations.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("corrects_id", Integer, ForeignKey("optimize_corrections.id"), nullable=True),
+    Column("created_at", String(40), nullable=False),
+    Column("nrs", Float, nullable=False),
+    Column("side_effect", Float, nullable=True),
+    Column("note", Text, nullable=False, default=""),
+    Column("delivered", Text, nullable=True),
+    Column("reason", Text, nullable=False),
+    UniqueConstraint("observation_id", "seq", name="uq_correction_seq"),
+)
+
+_TABLES = (
+    "optimize_sessions",
+    "optimize_suggestions",
+    "optimize_observations",
+    "optimize_corrections",
 )
 
 _APPEND_ONLY_SQLITE = [
     f"CREATE TRIGGER IF NOT EXISTS {t}_no_{op.lower()} BEFORE {op} ON {t} "
     f"BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END"
-    for t in ("optimize_sessions", "optimize_suggestions", "optimize_observations")
+    for t in _TABLES
     for op in ("UPDATE", "DELETE")
 ]
 
@@ -191,14 +222,44 @@ class SessionRecord:
 
 
 @dataclass(frozen=True)
+class Correction:
+    """A correction of a report (a row of ``optimize_corrections``): the full report again.
+
+    ``delivered`` is the settings actually delivered (``None``: as suggested) and
+    ``reason`` why the report was corrected; ``seq`` numbers the corrections of one
+    report (1 = first).
+    """
+
+    id: int
+    seq: int
+    created_at: str
+    nrs: float
+    side_effect: float | None
+    note: str
+    delivered: dict[str, Any] | None
+    reason: str
+
+
+@dataclass(frozen=True)
 class Observation:
-    """One report (a row of ``optimize_observations``)."""
+    """One report (a row of ``optimize_observations``) and its corrections.
+
+    ``nrs``, ``side_effect``, ``note`` and ``delivered`` are the report as first
+    recorded; :attr:`current` is what holds now (the latest correction, else the report).
+    """
 
     id: int
     created_at: str
     nrs: float
     side_effect: float | None
     note: str
+    delivered: dict[str, Any] | None = None
+    corrections: tuple[Correction, ...] = ()
+
+    @property
+    def current(self) -> Observation | Correction:
+        """The report in force: the latest correction, else the original report."""
+        return self.corrections[-1] if self.corrections else self
 
 
 @dataclass(frozen=True)
@@ -216,6 +277,13 @@ class SuggestionRecord:
     def pending(self) -> bool:
         """Whether no report has been recorded for it yet."""
         return self.observation is None
+
+    @property
+    def tested(self) -> dict[str, Any]:
+        """The settings actually delivered (current report), else the suggested ones."""
+        o = self.observation
+        delivered = o.current.delivered if o is not None else None
+        return {**self.params, **(delivered or {})}
 
     @property
     def token(self) -> str:
@@ -273,6 +341,9 @@ class SessionStore:
     def _init_schema(self) -> None:
         with self.engine.begin() as conn:
             metadata.create_all(conn)
+            cols = {c["name"] for c in inspect(conn).get_columns("optimize_observations")}
+            if "delivered" not in cols:  # a database made before delivered settings existed
+                conn.exec_driver_sql("ALTER TABLE optimize_observations ADD COLUMN delivered TEXT")
             if self.engine.dialect.name == "sqlite":
                 for ddl in _APPEND_ONLY_SQLITE:
                     conn.exec_driver_sql(ddl)
@@ -385,11 +456,27 @@ class SessionStore:
                 o.c.nrs,
                 o.c.side_effect,
                 o.c.note,
+                o.c.delivered,
             )
             .select_from(s.outerjoin(o, o.c.suggestion_id == s.c.id))
             .where(s.c.session_id == session_id)
             .order_by(s.c.seq)
         ).all()
+        c = corrections_table
+        fixes: dict[int, list[Correction]] = {}
+        for k in conn.execute(select(c).where(c.c.session_id == session_id).order_by(c.c.seq)):
+            fixes.setdefault(int(k.observation_id), []).append(
+                Correction(
+                    k.id,
+                    k.seq,
+                    k.created_at,
+                    float(k.nrs),
+                    None if k.side_effect is None else float(k.side_effect),
+                    k.note or "",
+                    None if k.delivered is None else json.loads(k.delivered),
+                    k.reason,
+                )
+            )
         out = []
         for r in rows:
             obs = None
@@ -400,6 +487,8 @@ class SessionStore:
                     float(r.nrs),
                     None if r.side_effect is None else float(r.side_effect),
                     r.note or "",
+                    None if r.delivered is None else json.loads(r.delivered),
+                    tuple(fixes.get(int(r.oid), ())),
                 )
             out.append(
                 SuggestionRecord(
@@ -483,6 +572,7 @@ class SessionStore:
         nrs: float,
         side_effect: float | None,
         note: str = "",
+        delivered: dict[str, Any] | None = None,
     ) -> tuple[SuggestionRecord, bool]:
         """Store the report of the suggestion ``suggestion`` (its token) once.
 
@@ -498,6 +588,8 @@ class SessionStore:
             Side-effect rating.
         note : str
             Free text.
+        delivered : dict or None
+            Settings actually delivered (validated by the caller); ``None``: as suggested.
 
         Returns
         -------
@@ -512,7 +604,7 @@ class SessionStore:
             different report.
         """
         seq = parse_token(suggestion)
-        report = (float(nrs), None if side_effect is None else float(side_effect), str(note))
+        report = _report(nrs, side_effect, note, delivered)
         try:
             with self._write() as conn:
                 self._lock(conn, session_id)
@@ -527,6 +619,7 @@ class SessionStore:
                         nrs=report[0],
                         side_effect=report[1],
                         note=report[2],
+                        delivered=report[3],
                     )
                 )
         except IntegrityError:  # another writer recorded it first: a retry or a conflict
@@ -565,13 +658,11 @@ class SessionStore:
         return found[0]
 
     @staticmethod
-    def _repeat(
-        target: SuggestionRecord, report: tuple[float, float | None, str]
-    ) -> tuple[SuggestionRecord, bool]:
+    def _repeat(target: SuggestionRecord, report: _Report) -> tuple[SuggestionRecord, bool]:
         o = target.observation
         if o is None:  # callers pass answered suggestions only
             raise RuntimeError(f"suggestion {target.token} has no observation to compare")
-        if (o.nrs, o.side_effect, o.note) == report:
+        if _report(o.nrs, o.side_effect, o.note, o.delivered) == report:
             return target, False
         raise InputError(
             Problem(
@@ -581,6 +672,93 @@ class SessionStore:
                 "",
                 f"suggestion #{target.seq} was already recorded at {o.created_at} "
                 f"(NRS {o.nrs:g}); a second, different report is refused - run "
-                "'phantomlab optimize suggest' for the pending suggestion",
+                "'phantomlab optimize suggest' for the pending suggestion, or "
+                "'phantomlab optimize correct' to correct this report",
             )
         )
+
+    @_retry_locked
+    def correct(
+        self,
+        session_id: int,
+        suggestion: str,
+        nrs: float,
+        side_effect: float | None,
+        note: str,
+        delivered: dict[str, Any] | None,
+        reason: str,
+    ) -> tuple[SuggestionRecord, bool]:
+        """Append a correction of the report of ``suggestion`` (never an edit).
+
+        Parameters
+        ----------
+        session_id : int
+            Session.
+        suggestion : str
+            Token of the reported suggestion.
+        nrs, side_effect, note, delivered
+            The corrected report, in full.
+        reason : str
+            Why the report is corrected (kept with the row).
+
+        Returns
+        -------
+        (SuggestionRecord, bool)
+            The suggestion with its corrected observation, and whether a correction was
+            stored now (``False``: the report in force already equals it - a retry).
+
+        Raises
+        ------
+        InputError
+            For an unknown token, a suggestion without a report, or an empty reason.
+        """
+        seq = parse_token(suggestion)
+        if not str(reason).strip():
+            raise InputError(Problem("reason", reason, "a few words", "", "say why"))
+        report = _report(nrs, side_effect, note, delivered)
+        with self._write() as conn:
+            self._lock(conn, session_id)
+            target = self._target(self._history(conn, session_id), suggestion, seq)
+            o = target.observation
+            if o is None:
+                raise InputError(
+                    Problem("suggestion", target.token, "a reported suggestion", "",
+                            "nothing to correct: this suggestion has no report yet; use record")
+                )  # fmt: skip
+            cur = o.current
+            if _report(cur.nrs, cur.side_effect, cur.note, cur.delivered) == report:
+                return target, False
+            last = o.corrections[-1] if o.corrections else None
+            conn.execute(
+                corrections_table.insert().values(
+                    session_id=session_id,
+                    observation_id=o.id,
+                    seq=1 if last is None else last.seq + 1,
+                    corrects_id=None if last is None else last.id,
+                    created_at=_now(),
+                    nrs=report[0],
+                    side_effect=report[1],
+                    note=report[2],
+                    delivered=report[3],
+                    reason=str(reason).strip(),
+                )
+            )
+        for h in self.history(session_id):
+            if h.id == target.id:
+                return h, True
+        raise PhantomLabError("corrected observation not found")  # pragma: no cover
+
+
+_Report = tuple[float, float | None, str, str | None]
+
+
+def _report(
+    nrs: float, side_effect: float | None, note: str, delivered: dict[str, Any] | None
+) -> _Report:
+    """Canonical form of a report (the idempotency key with the token)."""
+    return (
+        float(nrs),
+        None if side_effect is None else float(side_effect),
+        str(note),
+        None if delivered is None else json.dumps(delivered, sort_keys=True),
+    )
