@@ -226,7 +226,8 @@ def test_database_from_before_delivered_settings_is_upgraded(tmp_path: Path) -> 
     con.executescript(
         """
         CREATE TABLE optimize_sessions (id INTEGER PRIMARY KEY,
-            patient VARCHAR(200) UNIQUE NOT NULL, modality VARCHAR(32) NOT NULL, created_at VARCHAR(40) NOT NULL, config TEXT NOT NULL);
+            patient VARCHAR(200) UNIQUE NOT NULL, modality VARCHAR(32) NOT NULL,
+            created_at VARCHAR(40) NOT NULL, config TEXT NOT NULL);
         CREATE TABLE optimize_suggestions (id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL,
             seq INTEGER NOT NULL, created_at VARCHAR(40) NOT NULL, params TEXT NOT NULL,
             info TEXT NOT NULL);
