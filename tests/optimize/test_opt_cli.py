@@ -195,3 +195,43 @@ def test_record_killed_after_commit_then_retried_is_applied_once(
     assert code == 2 and "already recorded" in err
     st = json.loads(cli(["optimize", "status", "ann", "--json"], monkeypatch, capsys)[1])
     assert [h["nrs"] for h in st["history"]][0] == 4 and st["pending"] is not None
+
+
+def test_cli_programming_visit_in_clinical_units_with_delivered_and_correction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PHANTOMLAB_OPTIMIZE_DB", str(tmp_path / "v.sqlite"))
+    # the old protocol spelling is refused with one clear line naming the new ones
+    code, _, err = cli(
+        ["optimize", "new", "zoe", "-m", "scs", "--seed", "amplitude=1.5 mA"], monkeypatch, capsys
+    )
+    assert code == 2 and "--start" in err and "--rng" in err and "Traceback" not in err
+    new = ["optimize", "new", "zoe", "-m", "scs", "--baseline-nrs", "7", "--start",
+           "amplitude=1.5 mA"]  # fmt: skip
+    code, out, err = cli(new, monkeypatch, capsys)
+    assert code == 0 and "scs-generic" in out, err
+    code, out, _ = cli(["optimize", "suggest", "zoe"], monkeypatch, capsys)
+    assert "amplitude: 1.5 mA" in out and "pulse_width: 200 µs" in out
+    assert "frequency: 50 Hz" in out and "0.0015" not in out
+    code, out, _ = cli(["optimize", "suggest", "zoe", "--json"], monkeypatch, capsys)
+    sug = json.loads(out)
+    assert sug["params"]["amplitude"] == pytest.approx(1.5e-3)  # SI kept
+    assert sug["settings"] == {"contacts": "3-4", "amplitude_mA": 1.5, "pulse_width_us": 200.0,
+                               "frequency_Hz": 50.0}  # fmt: skip
+    rec = ["optimize", "record", "zoe", "-s", sug["token"], "--nrs", "5", "--side-effect", "1"]
+    code, _, err = cli([*rec, "--delivered", "amplitude=1.45 mA"], monkeypatch, capsys)
+    assert code == 2 and "1.4 mA or 1.5 mA" in err
+    code, out, err = cli([*rec, "--delivered", "amplitude=1.4 mA"], monkeypatch, capsys)
+    assert code == 0 and "delivered contacts 3-4, amplitude 1.4 mA" in out, err
+    fix = ["optimize", "correct", "zoe", "-s", sug["token"], "--nrs", "6", "--reason", "typo"]
+    code, out, err = cli([*fix, "--json"], monkeypatch, capsys)
+    got = json.loads(out)
+    assert code == 0 and got["applied"] and got["nrs"] == 6 and got["corrections"] == 1, err
+    code, out, _ = cli(fix, monkeypatch, capsys)
+    assert code == 0 and "retry not applied again" in out
+    code, out, _ = cli(["optimize", "status", "zoe"], monkeypatch, capsys)
+    assert "amplitude_mA" in out and "device scs-generic" in out
+    code, out, _ = cli(["optimize", "status", "zoe", "--json"], monkeypatch, capsys)
+    hist = json.loads(out)["history"][0]
+    assert hist["nrs"] == 6 and hist["amplitude"] == pytest.approx(1.4e-3)
+    assert hist["amplitude_mA"] == pytest.approx(1.4) and hist["corrections"] == 1
