@@ -17,6 +17,7 @@ preferring those no stronger than the suggestion (lower amplitude and pulse widt
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -134,8 +135,13 @@ class DeviceProfile:
 
 def device_names() -> list[str]:
     """Names of the packaged device profiles."""
+    return list(_packaged_names())
+
+
+@functools.lru_cache(maxsize=1)
+def _packaged_names() -> tuple[str, ...]:
     folder = resources.files("phantomlab.optimize") / "devices"
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+    return tuple(sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml")))
 
 
 def _bad(field_: str, value: Any, limit: str, message: str) -> InputError:
@@ -180,17 +186,28 @@ def load_device(name: str | Path) -> DeviceProfile:
     InputError
         For an unknown name or a malformed file.
     """
-    from phantomlab._yaml import load_file, load_text
+    from phantomlab._yaml import load_file
 
     key = str(name).strip()
     if key in device_names():
-        text = (resources.files("phantomlab.optimize") / "devices" / f"{key}.yaml").read_text()
-        data = load_text(text, field="device")
-    elif key.endswith((".yaml", ".yml", ".json")) and Path(key).is_file():
-        data = load_file(key, field="device")
-    else:
-        raise _bad("device", key, "one of: " + ", ".join(device_names()) + ", or a YAML file",
-                   "unknown device profile")  # fmt: skip
+        return _packaged(key)
+    if key.endswith((".yaml", ".yml", ".json")) and Path(key).is_file():
+        return _profile(key, load_file(key, field="device"))
+    raise _bad("device", key, "one of: " + ", ".join(device_names()) + ", or a YAML file",
+               "unknown device profile")  # fmt: skip
+
+
+@functools.lru_cache(maxsize=32)
+def _packaged(key: str) -> DeviceProfile:
+    """Return a packaged profile, parsed once per process (frozen, so safe to share)."""
+    from phantomlab._yaml import load_text
+
+    text = (resources.files("phantomlab.optimize") / "devices" / f"{key}.yaml").read_text()
+    return _profile(key, load_text(text, field="device"))
+
+
+def _profile(key: str, data: Any) -> DeviceProfile:
+    """Build a profile from its parsed YAML (``InputError`` if malformed)."""
     if not isinstance(data, dict) or not isinstance(data.get("parameters"), dict):
         raise _bad("device", key, "a mapping with 'parameters'", "malformed device profile")
     try:

@@ -6,20 +6,24 @@ it with :func:`phantomlab.protocols.load_protocol` and returns the errors of
 :func:`phantomlab.protocols.check_protocol` (published limits such as Shannon's
 k < 1.85 for electrode stimulation, tDCS <= 4 mA, ...). A point whose protocol
 cannot even be built (e.g. an invalid field) counts as unsafe. The verdict of each
-protocol is kept (per instance), so a point checked again costs a dictionary look-up.
+point is kept (shared by the instances of a process, bounded), so a point checked again
+costs a dictionary look-up.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from phantomlab.exceptions import InputError, Problem
 from phantomlab.optimize.space import ParameterSpace
 from phantomlab.protocols import check_protocol, load_protocol
 
 __all__ = ["ProtocolSafety"]
+
+
+_CACHE_SIZE = 20_000
 
 
 class ProtocolSafety:
@@ -32,10 +36,13 @@ class ProtocolSafety:
         :func:`~phantomlab.protocols.check_protocol`).
     """
 
+    #: Verdicts by (settings, point), shared by every instance of a process (a server
+    #: answering many visits); a verdict depends only on the protocol the point builds.
+    _verdicts: ClassVar[dict[str, list[Problem]]] = {}
+
     def __init__(self, require_complete: bool = True) -> None:
         self.require_complete = require_complete
         self.n_checked = 0
-        self._cache: dict[str, list[Problem]] = {}
 
     def protocol(self, space: ParameterSpace, point: Mapping[str, Any]) -> Any:
         """Build the validated protocol of a point (raises ``InputError`` if malformed)."""
@@ -59,11 +66,16 @@ class ProtocolSafety:
         """
         self.n_checked += 1
         try:
-            key = json.dumps(space.protocol_fields(point), sort_keys=True, default=str)
-        except (InputError, KeyError, TypeError, ValueError):
+            key = json.dumps(
+                [self.require_complete, space.modality, dict(space.fixed), dict(point),
+                 list(space.not_in_protocol)],
+                sort_keys=True,
+            )  # fmt: skip
+        except (TypeError, ValueError):
             key = ""
-        if key and key in self._cache:
-            return list(self._cache[key])
+        cache = ProtocolSafety._verdicts
+        if key and key in cache:
+            return list(cache[key])
         try:
             proto = self.protocol(space, point)
         except InputError as exc:
@@ -72,7 +84,9 @@ class ProtocolSafety:
             report = check_protocol(proto, require_complete=self.require_complete)
             out = report.blocking_problems()  # violated rules and rules not assessable
         if key:
-            self._cache[key] = list(out)
+            if len(cache) >= _CACHE_SIZE:
+                cache.pop(next(iter(cache)))  # oldest first
+            cache[key] = list(out)
         return out
 
     def __repr__(self) -> str:

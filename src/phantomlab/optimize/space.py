@@ -18,6 +18,7 @@ builds it, so a new modality needs no change here.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -38,6 +39,12 @@ __all__ = [
     "known_modalities",
     "space_from_spec",
 ]
+
+
+@functools.lru_cache(maxsize=64)
+def _factor(unit: str, shown: str) -> float:
+    """Multiplier from ``unit`` to ``shown`` (pint, looked up once per pair)."""
+    return float(Q_(1.0, unit).to(shown).magnitude)
 
 
 @dataclass(frozen=True)
@@ -154,7 +161,7 @@ class Real:
         if not self.unit:
             return f"{float(value):.6g}"
         shown = self.display or self.unit
-        mag = float(Q_(float(value), self.unit).to(shown).magnitude)
+        mag = float(value) * _factor(self.unit, shown)
         return f"{mag:.6g} {shown.replace('us', 'µs')}"
 
     def clinical(self, value: float) -> float:
@@ -162,7 +169,7 @@ class Real:
         if not self.unit:
             return float(value)
         shown = self.display or self.unit
-        return float(f"{float(Q_(float(value), self.unit).to(shown).magnitude):.9g}")
+        return float(f"{float(value) * _factor(self.unit, shown):.9g}")
 
     def encode(self, values: np.ndarray) -> np.ndarray:
         """Map SI values to [0, 1] (linear or log), shape ``(n, 1)``."""
@@ -205,8 +212,7 @@ class Real:
         if not self.unit:
             return float(value)
         shown = self.display or self.unit
-        mag = Q_(float(value), self.unit).to(shown).magnitude
-        return f"{float(mag):.6g} {shown}"
+        return f"{float(value) * _factor(self.unit, shown):.6g} {shown}"
 
 
 @dataclass(frozen=True)

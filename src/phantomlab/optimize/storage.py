@@ -210,6 +210,21 @@ def _normalize(url: str | Path | None) -> str:
     return text
 
 
+#: URLs whose schema this process has created or checked (a server opens a session per
+#: request; the schema is checked once, unless an SQLite file has since disappeared).
+_READY: set[str] = set()
+
+
+def _exists(url: str) -> bool:
+    """Return False for an SQLite file URL whose file is gone or empty (others: True)."""
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///")).expanduser()
+        if str(path) == ":memory:" or str(path).startswith("file:"):
+            return str(path) != ":memory:"
+        return path.is_file() and path.stat().st_size > 0
+    return True
+
+
 @dataclass(frozen=True)
 class SessionRecord:
     """One patient's optimization session (a row of ``optimize_sessions``)."""
@@ -325,7 +340,9 @@ class SessionStore:
         self.url = _normalize(url)
         try:
             self.engine: Engine = self._make_engine(self.url)
-            self._init_schema()
+            if self.url not in _READY or not _exists(self.url):
+                self._init_schema()
+                _READY.add(self.url)
         except (ArgumentError, DatabaseError, ModuleNotFoundError) as exc:  # not a database
             raise InputError(
                 Problem(
