@@ -279,3 +279,18 @@ def test_history_plot_has_report_and_parameter_panels(tmp_path: Path) -> None:
     assert list(np.round(delivered, 6)) == [1.4, 1.4]
     text = (tmp_path / "h.svg").read_text()
     assert text.lstrip().startswith("<?xml") and "<svg" in text
+
+
+def test_bound_store_writes_inside_the_callers_transaction(tmp_path: Path) -> None:
+    db = tmp_path / "b.sqlite"
+    s = OptimizationSession.new("b1", "scs", db=db, safe_seed={"amplitude": "1.5 mA"})
+    rec, _ = s.suggest()
+    engine = s.store.engine
+    with engine.connect() as conn:
+        trans = conn.begin()
+        store = SessionStore.bound(conn)
+        sid = store.get_session("b1").id
+        store.record(sid, rec.token, 5.0, 1.0)
+        assert store.history(sid)[0].observation is not None  # visible inside
+        trans.rollback()  # the caller's rollback takes the record with it
+    assert SessionStore(db).history(sid)[0].pending

@@ -386,9 +386,48 @@ class SessionStore:
 
         return engine
 
+    @classmethod
+    def bound(cls, conn: Connection) -> SessionStore:
+        """Return a store reading and writing through ``conn``, in the caller's transaction.
+
+        For a service that must commit the optimizer's rows together with its own (the
+        clinic web service: domain rows and the audit event in one transaction). The
+        schema is the caller's (the clinic store's migrations create these tables); the
+        caller's transaction must already hold the write lock (SQLite ``BEGIN
+        IMMEDIATE``), as the clinic store's engine does.
+
+        Parameters
+        ----------
+        conn : Connection
+            An open connection in a transaction.
+
+        Returns
+        -------
+        SessionStore
+            The bound store (commit and rollback are the caller's).
+        """
+        store = cls.__new__(cls)
+        store.url = conn.engine.url.render_as_string(hide_password=True)
+        store.engine = conn.engine
+        store._conn = conn
+        return store
+
+    _conn: Connection | None = None
+
     @contextmanager
     def _write(self) -> Iterator[Connection]:
+        if self._conn is not None:
+            yield self._conn
+            return
         with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        if self._conn is not None:
+            yield self._conn
+            return
+        with self.engine.connect() as conn:
             yield conn
 
     # -- sessions ---------------------------------------------------------------------------
@@ -435,7 +474,7 @@ class SessionStore:
         InputError
             For an unknown patient.
         """
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             row = conn.execute(
                 select(sessions_table).where(sessions_table.c.patient == str(patient).strip())
             ).first()
@@ -458,7 +497,7 @@ class SessionStore:
     @_retry_locked
     def patients(self) -> list[str]:
         """Patients with a session, in creation order."""
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             rows = conn.execute(select(sessions_table.c.patient).order_by(sessions_table.c.id))
             return [r[0] for r in rows]
 
@@ -517,7 +556,7 @@ class SessionStore:
     @_retry_locked
     def history(self, session_id: int) -> list[SuggestionRecord]:
         """Every suggestion of a session in order, with its observation if any."""
-        with self.engine.connect() as conn:
+        with self._read() as conn:
             return self._history(conn, session_id)
 
     def _lock(self, conn: Connection, session_id: int) -> None:
