@@ -318,7 +318,7 @@ class OptimizationSession:
         patient: str,
         modality: str,
         *,
-        db: str | Path | None = None,
+        db: str | Path | SessionStore | None = None,
         baseline_nrs: float | None = None,
         side_effect_limit: float | None = 3.0,
         acquisition: str = "ucb",
@@ -339,8 +339,9 @@ class OptimizationSession:
             Patient identifier (unique in the database).
         modality : str
             Protocol modality key with a built-in space.
-        db : str, Path or None
-            Database URL or SQLite path (default: :func:`~phantomlab.optimize.storage.default_url`).
+        db : str, Path, SessionStore or None
+            Database URL or SQLite path (default: :func:`~phantomlab.optimize.storage.default_url`),
+            or a store (e.g. :meth:`SessionStore.bound` to a caller's transaction).
         baseline_nrs : float or None
             Pain NRS without stimulation (0-10).
         side_effect_limit : float or None
@@ -431,14 +432,18 @@ class OptimizationSession:
                     for p in bad
                 ]
             )
-        store = SessionStore(db)
+        store = db if isinstance(db, SessionStore) else SessionStore(db)
         rec = store.create_session(patient, space.modality, config.to_dict())
         return cls(store, rec)
 
     @classmethod
-    def open(cls, patient: str, db: str | Path | None = None) -> OptimizationSession:
-        """Open an existing patient's session (``InputError`` for an unknown patient)."""
-        store = SessionStore(db)
+    def open(cls, patient: str, db: str | Path | SessionStore | None = None) -> OptimizationSession:
+        """Open an existing patient's session (``InputError`` for an unknown patient).
+
+        ``db`` is a database URL or SQLite path, or a :class:`SessionStore` (e.g. one
+        bound to a caller's transaction, :meth:`SessionStore.bound`).
+        """
+        store = db if isinstance(db, SessionStore) else SessionStore(db)
         return cls(store, store.get_session(patient))
 
     # -- policy from history ---------------------------------------------------------------------
