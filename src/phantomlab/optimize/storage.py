@@ -38,14 +38,11 @@ file; ``postgresql://...`` URLs need a PostgreSQL driver installed.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import os
-import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -73,6 +70,15 @@ from sqlalchemy.pool import NullPool
 
 from phantomlab._io import private_file
 from phantomlab.exceptions import InputError, PhantomLabError, Problem
+from phantomlab.optimize.records import (
+    Correction,
+    Observation,
+    ReportKey,
+    SessionRecord,
+    SuggestionRecord,
+    parse_token,
+    report_key,
+)
 
 __all__ = [
     "ENV_VAR",
@@ -223,107 +229,6 @@ def _exists(url: str) -> bool:
             return str(path) != ":memory:"
         return path.is_file() and path.stat().st_size > 0
     return True
-
-
-@dataclass(frozen=True)
-class SessionRecord:
-    """One patient's optimization session (a row of ``optimize_sessions``)."""
-
-    id: int
-    patient: str
-    modality: str
-    created_at: str
-    config: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Correction:
-    """A correction of a report (a row of ``optimize_corrections``): the full report again.
-
-    ``delivered`` is the settings actually delivered (``None``: as suggested) and
-    ``reason`` why the report was corrected; ``seq`` numbers the corrections of one
-    report (1 = first).
-    """
-
-    id: int
-    seq: int
-    created_at: str
-    nrs: float
-    side_effect: float | None
-    note: str
-    delivered: dict[str, Any] | None
-    reason: str
-
-
-@dataclass(frozen=True)
-class Observation:
-    """One report (a row of ``optimize_observations``) and its corrections.
-
-    ``nrs``, ``side_effect``, ``note`` and ``delivered`` are the report as first
-    recorded; :attr:`current` is what holds now (the latest correction, else the report).
-    """
-
-    id: int
-    created_at: str
-    nrs: float
-    side_effect: float | None
-    note: str
-    delivered: dict[str, Any] | None = None
-    corrections: tuple[Correction, ...] = ()
-
-    @property
-    def current(self) -> Observation | Correction:
-        """The report in force: the latest correction, else the original report."""
-        return self.corrections[-1] if self.corrections else self
-
-
-@dataclass(frozen=True)
-class SuggestionRecord:
-    """One suggested protocol and, once reported, its observation."""
-
-    id: int
-    seq: int
-    created_at: str
-    params: dict[str, Any]
-    info: dict[str, Any]
-    observation: Observation | None
-
-    @property
-    def pending(self) -> bool:
-        """Whether no report has been recorded for it yet."""
-        return self.observation is None
-
-    @property
-    def tested(self) -> dict[str, Any]:
-        """The settings actually delivered (current report), else the suggested ones."""
-        o = self.observation
-        delivered = o.current.delivered if o is not None else None
-        return {**self.params, **(delivered or {})}
-
-    @property
-    def token(self) -> str:
-        """Address of this suggestion for ``record``: ``"<seq>-<8 hex>"``."""
-        digest = hashlib.sha256(f"{self.id}|{self.created_at}".encode()).hexdigest()
-        return f"{self.seq}-{digest[:8]}"
-
-
-_TOKEN = re.compile(r"^\s*#?(\d{1,9})-([0-9a-fA-F]{8})\s*$")
-
-
-def parse_token(token: str) -> int:
-    """Return the sequence number of a suggestion token (``InputError`` if malformed)."""
-    m = _TOKEN.match(str(token))
-    if m is None:
-        raise InputError(
-            Problem(
-                "suggestion",
-                str(token)[:40],
-                "the token printed by 'phantomlab optimize suggest', e.g. 3-1a2b3c4d",
-                "",
-                "not a suggestion token",
-            )
-        )
-    return int(m.group(1))
 
 
 class SessionStore:
@@ -660,7 +565,7 @@ class SessionStore:
             different report.
         """
         seq = parse_token(suggestion)
-        report = _report(nrs, side_effect, note, delivered)
+        report = report_key(nrs, side_effect, note, delivered)
         try:
             with self._write() as conn:
                 self._lock(conn, session_id)
@@ -714,11 +619,11 @@ class SessionStore:
         return found[0]
 
     @staticmethod
-    def _repeat(target: SuggestionRecord, report: _Report) -> tuple[SuggestionRecord, bool]:
+    def _repeat(target: SuggestionRecord, report: ReportKey) -> tuple[SuggestionRecord, bool]:
         o = target.observation
         if o is None:  # callers pass answered suggestions only
             raise RuntimeError(f"suggestion {target.token} has no observation to compare")
-        if _report(o.nrs, o.side_effect, o.note, o.delivered) == report:
+        if report_key(o.nrs, o.side_effect, o.note, o.delivered) == report:
             return target, False
         raise InputError(
             Problem(
@@ -771,7 +676,7 @@ class SessionStore:
         seq = parse_token(suggestion)
         if not str(reason).strip():
             raise InputError(Problem("reason", reason, "a few words", "", "say why"))
-        report = _report(nrs, side_effect, note, delivered)
+        report = report_key(nrs, side_effect, note, delivered)
         with self._write() as conn:
             self._lock(conn, session_id)
             target = self._target(self._history(conn, session_id), suggestion, seq)
@@ -782,7 +687,7 @@ class SessionStore:
                             "nothing to correct: this suggestion has no report yet; use record")
                 )  # fmt: skip
             cur = o.current
-            if _report(cur.nrs, cur.side_effect, cur.note, cur.delivered) == report:
+            if report_key(cur.nrs, cur.side_effect, cur.note, cur.delivered) == report:
                 return target, False
             last = o.corrections[-1] if o.corrections else None
             conn.execute(
@@ -803,18 +708,3 @@ class SessionStore:
             if h.id == target.id:
                 return h, True
         raise PhantomLabError("corrected observation not found")  # pragma: no cover
-
-
-_Report = tuple[float, float | None, str, str | None]
-
-
-def _report(
-    nrs: float, side_effect: float | None, note: str, delivered: dict[str, Any] | None
-) -> _Report:
-    """Canonical form of a report (the idempotency key with the token)."""
-    return (
-        float(nrs),
-        None if side_effect is None else float(side_effect),
-        str(note),
-        None if delivered is None else json.dumps(delivered, sort_keys=True),
-    )
