@@ -1,0 +1,1 @@
+"""Programming sessions in the clinic: suggestions on the device grid, reports, corrections."""
