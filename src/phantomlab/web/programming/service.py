@@ -8,6 +8,7 @@ and the audit event of every write commit together or not at all.
 
 from __future__ import annotations
 
+import base64
 import io
 import re
 from datetime import UTC, datetime
@@ -256,9 +257,14 @@ def status(db: Session, ps: ProgrammingSession) -> SessionStatus:
 
 
 def history_svg(st: SessionStatus) -> str:
-    """Return the history plot as an inline ``<svg>`` element (no XML prolog)."""
+    """Return the history plot as an SVG ``data:`` URI to embed in the page.
+
+    Embedded as an image rather than as ``<svg>`` markup: matplotlib's SVG styles its
+    elements with ``style`` attributes, which the clinic's Content-Security-Policy
+    (``default-src 'self'``, no inline style) would strip from the page; an image is its
+    own document, and ``img-src`` allows ``data:``.
+    """
     fig = st.plot()
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg")
-    text = buf.getvalue()
-    return text[text.index("<svg") :]
+    buf = io.BytesIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None})
+    return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
