@@ -244,6 +244,10 @@ def test_postgresql_round_trip() -> None:
     with pytest.raises(InputError, match="already recorded"):
         s.record(6, 1, suggestion=rec)
     assert OptimizationSession.open(name, url).status().to_frame()["nrs"].tolist() == [5.0]
+    fixed, applied = s.correct(rec, reason="typo", nrs=6, delivered={"amplitude": "1.4 mA"})
+    assert applied and fixed.observation is not None and fixed.observation.current.nrs == 6
+    df = OptimizationSession.open(name, url).status().to_frame()
+    assert df["nrs"].tolist() == [6.0] and df["amplitude_mA"].tolist() == [1.4]
 
 
 def test_status_follows_the_result_contract(tmp_path: Path) -> None:

@@ -167,3 +167,50 @@ def test_anonymous_requests_are_refused(clinic: Clinic) -> None:
     r = c.get("/programming", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
     assert c.post("/programming/sessions", data={"center_id": "1"}).status_code == 401
+
+
+def test_service_on_the_store_sqlite_and_postgresql(store_url: str) -> None:
+    """The service's writes and their audit events commit together, on either database."""
+    from phantomlab.web.accounts import create_center
+    from phantomlab.web.db import make_engine
+    from phantomlab.web.programming import service
+    from phantomlab.web.programming.models import ProgrammingSession
+
+    engine = make_engine(store_url)
+    with session_scope(engine) as db:
+        center = create_center(db, "C", "Center C", actor="test").id
+        ps = service.start(db, actor="u", center_id=center, patient="Q1", modality="scs",
+                           baseline_nrs=7.0, side_effect_limit=3.0,
+                           start_amplitude="1.5 mA")  # fmt: skip
+        psid = ps.id
+    with session_scope(engine) as db:
+        ps = db.get(ProgrammingSession, psid)
+        assert ps is not None
+        rec, created = service.suggest(db, actor="u", ps=ps)
+        assert created and rec.params["amplitude"] == pytest.approx(1.5e-3)
+        token = rec.token
+    # a failing write rolls back the optimizer row with the audit event
+    with pytest.raises(RuntimeError), session_scope(engine) as db:
+        ps = db.get(ProgrammingSession, psid)
+        assert ps is not None
+        service.record(db, actor="u", ps=ps, token=token, nrs=5, side_effect=1, note="",
+                       delivered={})  # fmt: skip
+        raise RuntimeError("crash before commit")
+    with session_scope(engine) as db:
+        ps = db.get(ProgrammingSession, psid)
+        assert ps is not None
+        assert service.status(db, ps).history[0].pending
+        _, applied = service.record(db, actor="u", ps=ps, token=token, nrs=5, side_effect=1,
+                                    note="", delivered={"amplitude": "1.5 mA"})  # fmt: skip
+        assert applied
+    with session_scope(engine) as db:
+        ps = db.get(ProgrammingSession, psid)
+        assert ps is not None
+        st_ = service.status(db, ps)
+        assert not st_.history[0].pending and st_.history[0].tested == st_.history[0].params
+        _, again = service.record(db, actor="u", ps=ps, token=token, nrs=5, side_effect=1,
+                                  note="", delivered={})  # fmt: skip
+        assert not again  # a retry: recognised, not applied or audited twice
+        rep = verify(db)
+        assert rep.ok
+    engine.dispose()
