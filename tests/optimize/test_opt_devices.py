@@ -294,3 +294,53 @@ def test_bound_store_writes_inside_the_callers_transaction(tmp_path: Path) -> No
         assert store.history(sid)[0].observation is not None  # visible inside
         trans.rollback()  # the caller's rollback takes the record with it
     assert SessionStore(db).history(sid)[0].pending
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    modality=st.sampled_from(["scs", "drg"]),
+    reports=st.lists(st.tuples(st.integers(0, 10), st.integers(0, 10)), min_size=5, max_size=5),
+)
+def test_property_every_session_suggestion_is_on_the_grid_and_safe(
+    tmp_path_factory: pytest.TempPathFactory, modality: str, reports: list[tuple[int, int]]
+) -> None:
+    db = tmp_path_factory.mktemp("prop") / "p.sqlite"
+    s = OptimizationSession.new("q", modality, db=db, baseline_nrs=7.0)
+    for nrs, side in reports:
+        rec, _ = s.suggest()
+        assert s.space.off_grid(rec.params) == [], rec.params
+        assert SAFETY.violations(s.space, rec.params) == []
+        s.record(nrs, side, suggestion=rec.token)
+
+
+def test_ablation_without_a_device_grid_suggestions_are_off_grid(tmp_path: Path) -> None:
+    """The grid is what puts suggestions on programmable values: without it they are not."""
+    s = OptimizationSession.new("n1", "scs", db=tmp_path / "n.sqlite", baseline_nrs=7.0,
+                                safe_seed={"amplitude": "1.4 mA"}, device="none",
+                                perception_threshold={"*": "1.2 mA"})  # fmt: skip
+    off = 0
+    for _ in range(6):
+        rec, _ = s.suggest()
+        off += bool(SCS.off_grid(rec.params))
+        a = rec.params["amplitude"] * 1e3
+        s.record(float(np.clip(round(7 - a), 0, 10)), float(np.clip(round(2 * (a - 1)), 0, 10)),
+                 suggestion=rec.token)  # fmt: skip
+    assert off >= 3
+
+
+def test_snap_inward_takes_a_stronger_neighbour_only_when_believed_safe() -> None:
+    point = {"contacts": "3-4", "amplitude": 1.66e-3, "pulse_width": 200e-6, "frequency": 50.0}
+    inward = snap_inward(SCS, point, lambda _: True)
+    assert inward is not None and inward["amplitude"] == pytest.approx(1.6e-3)
+    nearest = snap_inward(SCS, point, lambda _: True, believed_safe=lambda _: True)
+    assert nearest is not None and nearest["amplitude"] == pytest.approx(1.7e-3)
+    assert snap_inward(SCS, point, lambda _: False) is None
+
+
+def test_a_session_stored_before_device_grids_gets_the_default_grid() -> None:
+    from phantomlab.optimize import SessionConfig
+
+    old = SessionConfig.from_dict({"modality": "scs", "safe_seed": {"amplitude": 1.54217e-3}})
+    sp = old.space()
+    assert old.device_name() == "scs-generic" and sp.off_grid(sp.safe_seed) == []
+    assert sp.safe_seed["amplitude"] == pytest.approx(1.5e-3)  # inward: not 1.6 mA
