@@ -344,3 +344,15 @@ def test_a_session_stored_before_device_grids_gets_the_default_grid() -> None:
     sp = old.space()
     assert old.device_name() == "scs-generic" and sp.off_grid(sp.safe_seed) == []
     assert sp.safe_seed["amplitude"] == pytest.approx(1.5e-3)  # inward: not 1.6 mA
+
+
+def test_shared_safety_verdicts_equal_a_fresh_check() -> None:
+    from phantomlab.protocols import check_protocol, load_protocol
+
+    rng = np.random.default_rng(3)
+    pts = SCS.columns_to_points(SCS.decode_columns(rng.random((40, SCS.n_encoded))))
+    pts += pts[:10]  # repeats come from the cache
+    for pt in pts:
+        cached = [p.message for p in ProtocolSafety().violations(SCS, pt)]
+        fresh = check_protocol(load_protocol(SCS.protocol_fields(pt)), require_complete=True)
+        assert cached == [p.message for p in fresh.blocking_problems()]

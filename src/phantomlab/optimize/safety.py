@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from phantomlab.exceptions import InputError, Problem
 from phantomlab.optimize.space import ParameterSpace
-from phantomlab.protocols import check_protocol, load_protocol
+from phantomlab.protocols import MODALITIES, check_protocol, load_protocol
 
 __all__ = ["ProtocolSafety"]
 
@@ -67,8 +67,9 @@ class ProtocolSafety:
         self.n_checked += 1
         try:
             key = json.dumps(
-                [self.require_complete, space.modality, dict(space.fixed), dict(point),
-                 list(space.not_in_protocol)],
+                [id(type(self)), self.require_complete, space.modality,
+                 id(MODALITIES.get(space.modality)),
+                 dict(space.fixed), dict(point), list(space.not_in_protocol)],
                 sort_keys=True,
             )  # fmt: skip
         except (TypeError, ValueError):
