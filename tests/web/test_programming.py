@@ -214,3 +214,19 @@ def test_service_on_the_store_sqlite_and_postgresql(store_url: str) -> None:
         rep = verify(db)
         assert rep.ok
     engine.dispose()
+
+
+def test_start_form_errors_are_one_line_each(clinic: Clinic, login: Login) -> None:
+    c = login(clinic, "clinician-a")
+    center = str(clinic.centers["A"])
+    r = c.form("/programming/sessions", {"center_id": center, "patient": "<b>x</b>"})
+    assert r.status_code == 400 and "not a patient code" in r.text and "<b>x" not in r.text
+    r = c.form("/programming/sessions", {"center_id": center, "patient": "P9",
+                                         "start_amplitude": "1.54217 mA"})  # fmt: skip
+    assert r.status_code == 400 and "1.5 mA or 1.6 mA" in r.text
+    _start(c, clinic.centers["A"], "P9")
+    r = c.form("/programming/sessions", {"center_id": center, "patient": "P9"})
+    assert r.status_code == 400 and "already has a programming session" in r.text
+    # the same code at another center is another patient
+    inv_b = login(clinic, "investigator-b")
+    _start(inv_b, clinic.centers["B"], "P9")
