@@ -3,7 +3,8 @@
 One panel for the pain NRS (with the lowest so far and the baseline), one for the
 side-effect rating (with the tolerated limit), then one per continuous parameter in
 its clinical unit (mA, µs, Hz; the settings actually delivered, with the suggested
-value marked where it differed), and the contact set written above the points.
+value marked where it differed, and a pending suggestion as an open circle), and the
+contact set written above the points.
 Corrected reports are drawn at their corrected value, ringed.
 """
 
@@ -100,19 +101,27 @@ def _parameter_panels(space: ParameterSpace, df: pd.DataFrame, history: Any, axe
     x = df["seq"].to_numpy()
     reals = [p for p in space.parameters if isinstance(p, Real)]
     cats = [p for p in space.parameters if isinstance(p, Categorical)]
+    from matplotlib.ticker import MaxNLocator, NullFormatter, ScalarFormatter
+
+    done = df["nrs"].notna().to_numpy()
     for a, p in zip(axes, reals, strict=False):
         unit = (p.display or p.unit).replace("us", "µs")
-        tested = [p.clinical(float(v)) for v in df[p.name]]
-        suggested = [p.clinical(float(h.params[p.name])) for h in history]
+        tested = np.array([p.clinical(float(v)) for v in df[p.name]])
+        suggested = np.array([p.clinical(float(h.params[p.name])) for h in history])
         a.step(x, tested, where="mid", color="C0", alpha=0.4)
-        a.plot(x, tested, "o", color="C0", label="delivered")
-        moved = np.abs(np.asarray(tested) - np.asarray(suggested)) > 1e-12
+        a.plot(x[done], tested[done], "o", color="C0", label="delivered")
+        if (~done).any():
+            a.plot(x[~done], suggested[~done], "o", mfc="none", color="C0", label="pending")
+        moved = done & (np.abs(tested - suggested) > 1e-12)
         if moved.any():
-            a.plot(x[moved], np.asarray(suggested)[moved], "x", color="C1", label="suggested")
-            a.legend(fontsize=7, loc="upper right")
-        if p.log:
+            a.plot(x[moved], suggested[moved], "x", color="C1", label="suggested")
+        a.legend(fontsize=7, loc="upper right")
+        if p.log and tested.min() > 0 and tested.max() / tested.min() > 4:
             a.set_yscale("log")
+            a.yaxis.set_major_formatter(ScalarFormatter())
+            a.yaxis.set_minor_formatter(NullFormatter())
         a.set_ylabel(f"{p.name} ({unit})" if unit else p.name)
+        a.xaxis.set_major_locator(MaxNLocator(integer=True))
     if cats and reals and len(axes):
         top = axes[0]
         for xi, h in zip(x, history, strict=True):
