@@ -103,6 +103,12 @@ def test_delivered_settings_off_grid_or_unsafe_are_refused(clinic: Clinic, login
     assert r.status_code == 400 and "fails the safety check" in r.text
     r = c.form(url, {"token": token, "nrs": "eleven", "side_effect": "1"})
     assert r.status_code == 400 and "not a number" in r.text
+    r = c.form(url, {"token": token, "side_effect": "1"})
+    assert r.status_code == 400 and "the pain NRS is required" in r.text
+    r = c.form(url, {"nrs": "4", "side_effect": "1"})
+    assert r.status_code == 400 and "not a suggestion token" in r.text
+    r = c.form(url, {"token": token, "nrs": "4"})
+    assert r.status_code == 400 and "side-effect limit" in r.text
     assert [a for a, _ in _events(clinic)] == ["programming.start", "programming.suggest"]
 
 
