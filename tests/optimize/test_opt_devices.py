@@ -356,3 +356,13 @@ def test_shared_safety_verdicts_equal_a_fresh_check() -> None:
         cached = [p.message for p in ProtocolSafety().violations(SCS, pt)]
         fresh = check_protocol(load_protocol(SCS.protocol_fields(pt)), require_complete=True)
         assert cached == [p.message for p in fresh.blocking_problems()]
+
+
+def test_a_correction_of_one_setting_keeps_the_other_delivered_ones(tmp_path: Path) -> None:
+    s = OptimizationSession.new("k1", "scs", db=tmp_path / "k.sqlite", baseline_nrs=7.0,
+                                safe_seed={"amplitude": "1.5 mA"})  # fmt: skip
+    rec, _ = s.suggest()
+    s.record(5, 1, suggestion=rec, delivered={"amplitude": "1.4 mA"})
+    fixed, _ = s.correct(rec, reason="pulse width was 210 us", delivered={"pulse_width": "210 us"})
+    assert fixed.tested["amplitude"] == pytest.approx(1.4e-3)
+    assert fixed.tested["pulse_width"] == pytest.approx(210e-6)

@@ -596,7 +596,11 @@ class OptimizationSession:
         )
 
     def _delivered(self, token: str, delivered: Mapping[str, Any] | None) -> dict[str, Any] | None:
-        """Validate delivered settings against the space, the grid and safety (full point)."""
+        """Validate delivered settings against the space, the grid and safety (full point).
+
+        The values given replace those in force: the suggestion's, or for a correction
+        the settings delivered according to the current report.
+        """
         if not delivered:
             return None
         seq = parse_token(token)
@@ -615,7 +619,7 @@ class OptimizationSession:
             except InputError as exc:
                 problems += [replace(q, field=f"delivered.{q.field}") for q in exc.problems]
         raise_if(problems)
-        point = {**base.params, **values}
+        point = {**base.tested, **values}
         try:
             point = self.space.validate(point)
         except InputError as exc:
