@@ -17,6 +17,7 @@ import inspect
 import pkgutil
 from collections.abc import Callable
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -342,7 +343,17 @@ FACTORIES: dict[str, Callable[[], Any]] = {
     "RiskOfBias": lambda: _fn("load_rob")(),
     "GradeResult": lambda: _fn("summary_of_findings")().ratings[2],
     "SummaryOfFindings": lambda: _fn("summary_of_findings")(),
+    "NMAResult": lambda: _nma(),
+    "Inconsistency": lambda: _nma().inconsistency,
+    "ReviewResult": lambda: importlib.import_module("phantomlab.evidence.review").review(),
 }
+
+
+def _nma() -> Any:
+    import pandas as pd
+
+    arms = pd.read_csv(Path(__file__).parent / "meta/metafor_reference/nma/hasselblad1998_arms.csv")
+    return _fn("nma_arms")(arms.study, arms.trt, events=arms.xi, n=arms.ni)
 
 
 def _factory(key: str) -> Callable[[], Any] | None:

@@ -86,12 +86,14 @@ def test_rate_limit_per_username_and_client(clinic_factory):
 
 
 def test_rate_limit_window_passes(clinic_factory):
-    c = clinic_factory(login_max_failures=2, login_window_s=1.0)
+    # the window is wide against argon2's ~0.6 s per login on a loaded machine: both failures
+    # must fall inside it
+    c = clinic_factory(login_max_failures=2, login_window_s=6.0)
     client = c.client()
     for _ in range(2):
         client.login("monitor-a", "pw-wrong-guess")
     assert client.login("monitor-a").status_code == 429
-    time.sleep(1.2)
+    time.sleep(6.2)
     assert client.login("monitor-a").status_code == 303
     with session_scope(c.engine) as db:  # a success clears that user's failures
         left = db.execute(select(LoginFailure).where(LoginFailure.username == "monitor-a"))
@@ -99,7 +101,7 @@ def test_rate_limit_window_passes(clinic_factory):
 
 
 def test_session_expires(clinic_factory):
-    ttl = 4.0
+    ttl = 8.0  # the first page must load within it even on a loaded 2-core machine
     c = clinic_factory(session_ttl_s=ttl)
     client = c.client()
     assert client.login("clinician-a").status_code == 303

@@ -304,3 +304,23 @@ def sof_cmd(
         emit_json(sof.to_dict())
         return
     typer.echo(sof.summary())
+
+
+@app.command("review")
+def review_cmd(
+    out: Path = typer.Option(None, "-o", "--out", help="Write the HTML report here."),
+    force: bool = FORCE,
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Rebuild the review's claims from the evidence base: verdict, numbers, studies, reasons."""
+    from phantomlab.evidence.review import review
+    from phantomlab.report.review import review_report
+
+    check_outputs(force, out=out)
+    res = review()
+    if out is not None:
+        review_report(res).save(out, overwrite=force)
+    if as_json:
+        emit_json(res.to_dict())
+        return
+    typer.echo(res.summary())
