@@ -2,6 +2,8 @@
 
 Effect sizes and models
     :func:`escalc` (effect sizes ``yi`` and sampling variances ``vi``),
+    :func:`paired_escalc`, :func:`ri_sweep`, :func:`percent_change` (pre-post and
+    crossover effect sizes with an explicit within-patient correlation),
     :func:`rma` (equal-, random- and mixed-effects models), :func:`rma_batch`
     (many intercept-only models at once), :func:`rma_subgroups` (subgroups and the
     test of subgroup differences).
@@ -47,6 +49,7 @@ from phantomlab.meta.diagnostics import (
     SubgroupResult,
 )
 from phantomlab.meta.escalc import MEASURES, escalc
+from phantomlab.meta.escalc_paired import RiSweepResult, paired_escalc, percent_change, ri_sweep
 from phantomlab.meta.influence import influence
 from phantomlab.meta.mh import rma_mh, rma_peto
 from phantomlab.meta.mh_result import MHResult
@@ -71,6 +74,7 @@ __all__ = [
     "RMAResult",
     "RanktestResult",
     "RegtestResult",
+    "RiSweepResult",
     "SubgroupResult",
     "TSAResult",
     "TrimfillResult",
@@ -85,8 +89,11 @@ __all__ = [
     "leave1out",
     "nma",
     "nma_arms",
+    "paired_escalc",
+    "percent_change",
     "ranktest",
     "regtest",
+    "ri_sweep",
     "rma",
     "required_information_size",
     "rma_batch",

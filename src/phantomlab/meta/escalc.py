@@ -20,6 +20,10 @@ ROM         same                                  log(m1i/m2i) ;
 MC          m1i m2i sd1i sd2i ni ri               m1i - m2i ; (sd1i^2 + sd2i^2 - 2 ri sd1i sd2i)/ni
 SMCC        same                                  c(ni-1) (m1i-m2i)/sd_change ; 1/ni + yi^2/(2 ni)
 SMCR        m1i m2i sd1i ni ri                    c(ni-1) (m1i-m2i)/sd1i ; 2(1-ri)/ni + yi^2/(2 ni)
+SMCRH       m1i m2i sd1i sd2i ni ri               c(ni-1) (m1i-m2i)/sd1i ; c^2 (sd_change^2 /
+                                                  (sd1i^2 (ni-1)) + yi^2/(2 (ni-1))) (Bonett 2008)
+ROMC        m1i m2i sd1i sd2i ni ri               log(m1i/m2i) ; sd1i^2/(ni m1i^2) +
+                                                  sd2i^2/(ni m2i^2) - 2 ri sd1i sd2i/(ni m1i m2i)
 PR          xi ni (or xi mi)                      xi/ni ; p(1-p)/ni
 PLN         same                                  log p ; 1/xi - 1/ni
 PLO         same                                  logit p ; 1/xi + 1/mi
@@ -63,7 +67,7 @@ SOURCE = "metafor escalc (Viechtbauer 2010)"
 
 _TWO_BY_TWO = ("RR", "OR", "RD", "AS")
 _TWO_GROUP = ("MD", "SMD", "SMDH", "ROM")
-_CHANGE = ("MC", "SMCC", "SMCR")
+_CHANGE = ("MC", "SMCC", "SMCR", "SMCRH", "ROMC")
 _PROP = ("PR", "PLN", "PLO", "PAS", "PFT")
 _COR = ("ZCOR", "COR")
 _RATE = ("IR", "IRLN")
@@ -79,6 +83,8 @@ MEASURES: dict[str, tuple[str, ...]] = {
     "MC": ("m1i", "m2i", "sd1i", "sd2i", "ni", "ri"),
     "SMCC": ("m1i", "m2i", "sd1i", "sd2i", "ni", "ri"),
     "SMCR": ("m1i", "m2i", "sd1i", "ni", "ri"),
+    "SMCRH": ("m1i", "m2i", "sd1i", "sd2i", "ni", "ri"),
+    "ROMC": ("m1i", "m2i", "sd1i", "sd2i", "ni", "ri"),
     **{m: ("xi", "ni|mi") for m in _PROP},
     **{m: ("ri", "ni") for m in _COR},
     **{m: ("xi", "ti") for m in _RATE},
@@ -173,7 +179,7 @@ def escalc(
     ----------
     measure : str
         Effect-size measure (see the module table): RR, OR, RD, MD, SMD, SMDH,
-        ROM, MC, SMCC, SMCR, PR, PLN, PLO, ZCOR, COR, IR, IRLN, MN, MNLN.
+        ROM, MC, SMCC, SMCR, SMCRH, ROMC, PR, PLN, PLO, ZCOR, COR, IR, IRLN, MN, MNLN.
     data : DataFrame, optional
         Table of studies; then the keyword arguments may name its columns.
     add, to, drop00 : float, str, bool
@@ -385,8 +391,14 @@ def _change(
     sd_change = np.sqrt(s1**2 + s2**2 - 2 * ri * s1 * s2)
     if m == "MC":
         return m1 - m2, sd_change**2 / ni
+    if m == "ROMC":
+        vi = s1**2 / (ni * m1**2) + s2**2 / (ni * m2**2) - 2 * ri * s1 * s2 / (m1 * m2 * ni)
+        return np.log(m1 / m2), vi
     mi = ni - 1
     cmi = hedges_correction(mi) if correct else np.ones_like(mi)
+    if m == "SMCRH":
+        yi = cmi * (m1 - m2) / s1
+        return yi, cmi**2 * (sd_change**2 / (s1**2 * mi) + yi**2 / (2 * mi))
     if m == "SMCC":
         yi = cmi * (m1 - m2) / sd_change
         if vtype == "UB":

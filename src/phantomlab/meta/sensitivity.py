@@ -279,6 +279,15 @@ def rma_subgroups(
             mods=pd.DataFrame({"group": g[ok].astype(str).to_numpy()}),
         )
         Qb, dfb, pv = mix.QM, mix.QMdf[0], mix.QMp
+        # the subgroup rows come from the common-tau^2 model itself (metafor:
+        # rma(yi, vi, mods = ~ factor(g) - 1)), not from separate per-subgroup fits
+        pred = mix.predict(newmods=np.vstack([np.zeros(len(levels) - 1), np.eye(len(levels) - 1)]))
+        table["estimate"] = pred["pred"].to_numpy()
+        table["se"] = pred["se"].to_numpy()
+        table["ci_lb"] = pred["ci_lb"].to_numpy()
+        table["ci_ub"] = pred["ci_ub"].to_numpy()
+        table["tau2"] = mix.tau2
+        table["I2"] = mix.I2
     return SubgroupResult(
         groups=table,
         fits=fits,
