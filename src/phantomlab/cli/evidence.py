@@ -183,18 +183,25 @@ def pool_cmd(
         Path("evidence_forest.png"), "--plot", help="Forest plot file (PNG, PDF, SVG)."
     ),
     no_plot: bool = typer.Option(False, "--no-plot", help="Do not write the forest plot."),
+    data: Path = typer.Option(
+        None, "--data", help="Your own long-format extraction sheet (CSV) instead of the base."
+    ),
+    revman: Path = typer.Option(None, "--revman", help="Also write RevMan 5 analysis CSV."),
     force: bool = FORCE,
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Pool comparable arms by modality, write a forest plot, print every caveat."""
+    from phantomlab.evidence.exchange import read_extraction, write_revman
     from phantomlab.evidence.synthesis import OUTCOMES, synthesize
 
-    check_outputs(force, plot=None if no_plot else plot)
+    check_outputs(force, plot=None if no_plot else plot, revman=revman)
+    table = read_extraction(data) if data is not None else None
 
     names = [s.strip() for s in outcome.split(",") if s.strip()]
     if names == ["all"]:
         names = list(OUTCOMES)
     res = synthesize(
+        table,
         by=by,
         outcomes=names,
         measures={"pain": pain_measure, "responders": responder_measure},
@@ -203,6 +210,8 @@ def pool_cmd(
         level=level,
         exclude=[s for s in exclude.split(",") if s.strip()],
     )
+    if revman is not None:
+        write_revman(res, revman)
     written = None
     if not no_plot:
         res.forest(path=plot)
@@ -213,6 +222,22 @@ def pool_cmd(
     typer.echo(res.summary())
     if written:
         typer.echo(f"\nForest plot written to {written}")
+
+
+@app.command("export")
+def export_cmd(
+    out: Path = typer.Argument(..., help="CSV to write: the long-format extraction sheet."),
+    data: Path = typer.Option(None, "--data", help="Sheet to re-export (default: the base)."),
+    force: bool = FORCE,
+) -> None:
+    """Write the evidence base (or a sheet) as a long-format extraction sheet."""
+    from phantomlab.evidence.exchange import read_extraction, write_extraction
+    from phantomlab.evidence.records import load_studies
+
+    check_outputs(force, out=out)
+    table = read_extraction(data) if data is not None else load_studies()
+    write_extraction(table, out)
+    typer.echo(f"wrote {out} ({len(table)} rows, {len(table.study_ids())} studies)")
 
 
 @app.command("rob")

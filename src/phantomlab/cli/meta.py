@@ -215,18 +215,100 @@ def rma_cmd(
     slab: str | None = _SLAB,
     forest: Path | None = typer.Option(None, "--forest", help="Write a forest plot (PNG/PDF/SVG)."),
     funnel: Path | None = typer.Option(None, "--funnel", help="Write a funnel plot."),
+    transf: str = typer.Option(
+        "none",
+        "--transf",
+        help="Back-transform the estimate, CI, PI and forest axis: none, or exp (for log "
+        "ratios: RR, OR, ROM, IRR).",
+    ),
     force: bool = FORCE,
     as_json: bool = _JSON,
 ) -> None:
     """Fit a random-/mixed-effects model (metafor rma)."""
     check_outputs(force, forest=forest, funnel=funnel)
+    if transf not in ("none", "exp"):
+        raise InputError(Problem("--transf", transf, "none, exp", "", "unknown transformation"))
+    fn = np.exp if transf == "exp" else None
     with _warnings_to_stderr():
         res = _fit(data, yi, vi, sei, method, test, level, slab, mods)
         if forest is not None:
-            res.forest(path=forest)
+            res.forest(path=forest, transf=fn, refline=1.0 if fn is not None else 0.0)
         if funnel is not None:
             res.funnel(path=funnel)
-    _out(res, as_json)
+    if fn is None:
+        _out(res, as_json)
+        return
+    pred = res.predict(transf=fn).iloc[[0] if res.int_only else slice(None)]
+    if as_json:
+        emit_json({**res.to_dict(), "transf": "exp", "predict_transf": pred.to_dict("list")})
+        return
+    typer.echo(res.summary())
+    typer.echo("Back-transformed (exp):\n")
+    typer.echo(pred.drop(columns="se").to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+
+
+@app.command("paired")
+def paired_cmd(
+    data: Path = _DATA,
+    measure: str = typer.Option("MC", "--measure", help="MC, SMCC, SMCR, SMCRH or ROMC."),
+    m1i: str = typer.Option("m1i", "--m1i", help="Column: mean of condition 1 (post/active)."),
+    sd1i: str = typer.Option("sd1i", "--sd1i", help="Column: SD of condition 1."),
+    m2i: str = typer.Option("m2i", "--m2i", help="Column: mean of condition 2 (pre/control)."),
+    sd2i: str = typer.Option("sd2i", "--sd2i", help="Column: SD of condition 2."),
+    ni: str = typer.Option("ni", "--ni", help="Column: number of patients."),
+    ri: float | None = typer.Option(
+        None, "--ri", help="Assumed within-patient correlation (studies without sd_diff or t)."
+    ),
+    sd_diff: str | None = typer.Option(None, "--sd-diff", help="Column: SD of the differences."),
+    tstat: str | None = typer.Option(None, "--t", help="Column: paired t statistic."),
+    ri_sweep: str | None = typer.Option(
+        None, "--ri-sweep", help="Refit for each assumed ri, e.g. 0.2,0.4,0.6,0.8."
+    ),
+    plot: Path | None = typer.Option(None, "--plot", help="Write the ri-sweep plot."),
+    method: str = _METHOD,
+    slab: str | None = _SLAB,
+    force: bool = FORCE,
+    as_json: bool = _JSON,
+) -> None:
+    """Pool paired (pre-post or crossover) data with an explicit within-patient correlation."""
+    from phantomlab.meta import paired_escalc, rma
+    from phantomlab.meta import ri_sweep as sweep
+
+    check_outputs(force, plot=plot)
+    df = read_table(data)
+    cols = {
+        k: pd.to_numeric(_column(df, c, f"--{k}"), errors="coerce").to_numpy(float)
+        for k, c in (("m1i", m1i), ("sd1i", sd1i), ("m2i", m2i), ("sd2i", sd2i), ("ni", ni))
+    }
+    extra = {
+        k: pd.to_numeric(_column(df, c, o), errors="coerce").to_numpy(float)
+        for k, c, o in (("sd_diff", sd_diff, "--sd-diff"), ("t", tstat, "--t"))
+        if c is not None
+    }
+    labels = None if slab is None else [str(x) for x in _column(df, slab, "--slab")]
+    with _warnings_to_stderr():
+        if ri_sweep is not None:
+            try:
+                grid = [float(x) for x in ri_sweep.split(",") if x.strip()]
+            except ValueError:
+                raise InputError(
+                    Problem("--ri-sweep", ri_sweep, "numbers in [-1, 1], comma-separated", "", "")
+                ) from None
+            res: Any = sweep(measure, **cols, **extra, ri=grid, method=method)
+            if plot is not None:
+                res.plot(path=plot)
+            if as_json:
+                emit_json(res.to_dict())
+            else:
+                typer.echo(res.summary())
+            return
+        es = paired_escalc(measure, **cols, **extra, ri=ri, slab=labels)
+        fit = rma(es["yi"], es["vi"], method=method, slab=labels)
+    if as_json:
+        emit_json({**fit.to_dict(), "ri": list(es["ri"]), "ri_source": list(es["ri_source"])})
+        return
+    typer.echo(es[["yi", "vi", "ri", "ri_source"]].to_string())
+    typer.echo(fit.summary())
 
 
 def _simple(name: str, doc: str, call: Callable[[Any], Any]) -> None:
