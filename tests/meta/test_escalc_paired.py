@@ -166,3 +166,48 @@ def test_subgroups_common_tau2_matches_metafor_mixed_model() -> None:
     # ablation: the separate-tau^2 table differs (that was the bug: it was printed for both)
     assert not np.allclose(sep["tau2"], g["tau2"])
     assert "common tau^2" in res.summary()
+
+
+def test_cli_transf_exp_paired_sweep_and_common_subgroups(tmp_path: Path) -> None:
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from phantomlab.cli.meta import app
+    from phantomlab.meta import rma
+
+    runner = CliRunner()
+    bcg = Path(__file__).parent / "metafor_reference" / "bcg.csv"
+    out = runner.invoke(app, ["rma", str(bcg), "--transf", "exp", "--json"])
+    assert out.exit_code == 0, out.output
+    got = json.loads(out.stdout)["predict_transf"]
+    d = pd.read_csv(bcg)
+    fit = rma(d["yi"], d["vi"])
+    assert got["pred"][0] == pytest.approx(np.exp(fit.estimate), rel=1e-12)
+    assert got["ci_lb"][0] == pytest.approx(np.exp(fit.ci_lb), rel=1e-12)
+    bad = runner.invoke(app, ["rma", str(bcg), "--transf", "log"])
+    assert bad.exit_code != 0
+    # subgroups --tau2 common prints the common-tau^2 model's rows
+    out = runner.invoke(app, ["subgroups", str(bcg), "--by", "alloc", "--tau2", "common", "--json"])
+    assert out.exit_code == 0, out.output
+    groups = json.loads(out.stdout)["groups"]
+    ref = REF["bcg_common"]
+    for g, est, t2 in zip(ref["group"], ref["estimate"], ref["tau2"] * 3, strict=True):
+        assert groups[g]["estimate"] == pytest.approx(est, rel=1e-6)
+        assert groups[g]["tau2"] == pytest.approx(t2, rel=1e-6)
+    # meta paired --ri-sweep on the crossover table
+    co = pd.DataFrame({k: REF["data"][k] for k in ("ni", "m_a", "sd_a", "m_b", "sd_b")})
+    p = tmp_path / "co.csv"
+    co.to_csv(p, index=False)
+    cols = ["--m1i", "m_a", "--sd1i", "sd_a", "--m2i", "m_b", "--sd2i", "sd_b"]
+    png = tmp_path / "sweep.svg"
+    out = runner.invoke(
+        app,
+        ["paired", str(p), *cols, "--ri-sweep", "0.2,0.5,0.8", "--plot", str(png), "--json"],
+    )
+    assert out.exit_code == 0, out.output
+    rows = json.loads(out.stdout)["rows"]
+    sw = REF["sweep_MC"]
+    assert [r["estimate"] for r in rows] == pytest.approx(
+        [sw["estimate"][0], sw["estimate"][3], sw["estimate"][6]], rel=1e-6
+    )
+    assert png.read_text().lstrip().startswith("<?xml")
