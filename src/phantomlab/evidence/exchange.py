@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "REQUIRED",
+    "analysis_table",
+    "journal_forest",
     "REVMAN_COLUMNS",
     "read_extraction",
     "read_revman",
@@ -424,3 +426,129 @@ def read_revman(path: str | Path) -> pd.DataFrame:
     if probs:
         raise InputError(probs)
     return pd.DataFrame(rows)
+
+
+def analysis_table(result: SynthesisResult, outcome: str) -> pd.DataFrame:
+    """One row per study of one two-arm analysis, with its arm data and effect size.
+
+    Parameters
+    ----------
+    result : SynthesisResult
+        From :func:`~phantomlab.evidence.synthesis.synthesize`.
+    outcome : str
+        A two-arm analysis (``"pain"`` or ``"responders"``).
+
+    Returns
+    -------
+    DataFrame
+        Columns study_id, label, group, measure, yi, vi and the arm data
+        (``events1, n1, events2, n2`` or ``mean1, sd1, n1, mean2, sd2, n2``).
+
+    Raises
+    ------
+    InputError
+        If the result holds no two-arm group of that analysis.
+    """
+    rows = []
+    for g in result.groups:
+        if g.outcome != outcome or g.measure not in _RM_MEASURE:
+            continue
+        for j, c in enumerate(g.comparisons):
+            a = c.inputs
+            arm = (
+                {"events1": a["ai"], "n1": a["n1i"], "events2": a["ci"], "n2": a["n2i"]}
+                if "ai" in a
+                else {
+                    "mean1": a["m1i"],
+                    "sd1": a["sd1i"],
+                    "n1": a["n1i"],
+                    "mean2": a["m2i"],
+                    "sd2": a["sd2i"],
+                    "n2": a["n2i"],
+                }
+            )
+            rows.append(
+                {
+                    "study_id": c.study_id,
+                    "label": c.label,
+                    "group": g.group,
+                    "measure": g.measure,
+                    "yi": float(g.yi[j]),
+                    "vi": float(g.vi[j]),
+                    **arm,
+                }
+            )
+    if not rows:
+        have = sorted({g.outcome for g in result.groups if g.measure in _RM_MEASURE})
+        raise InputError(
+            Problem("outcome", outcome, ", ".join(have) or "none", "", "no two-arm analysis")
+        )
+    return pd.DataFrame(rows)
+
+
+def journal_forest(
+    result: SynthesisResult,
+    outcome: str,
+    *,
+    rob: Any = None,
+    favours: tuple[str, str] = ("favours stimulation", "favours control"),
+    path: str | Path | None = None,
+) -> Any:
+    """Journal-style forest plot of one analysis of the PLP synthesis.
+
+    Studies grouped by the synthesis' groups (modality), each with a subgroup diamond;
+    arm data, weights, estimate [CI] and, given ``rob``, RoB traffic lights (domains
+    D1... and the overall judgement of the study's record; each record judges one
+    named result of the study, see ``phantomlab evidence rob``).
+
+    Parameters
+    ----------
+    result : SynthesisResult
+        The synthesis.
+    outcome : str
+        ``"pain"`` or ``"responders"``.
+    rob : RiskOfBias, optional
+        Risk-of-bias records (:func:`~phantomlab.evidence.rob.load_rob`).
+    favours : (str, str)
+        Labels left and right of the null line.
+    path : str or Path, optional
+        Save to this file (.png, .pdf or .svg).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (see :func:`~phantomlab.meta.forest.forest_table`).
+    """
+    from phantomlab.meta.forest import forest_table
+
+    tab = analysis_table(result, outcome)
+    measure = str(tab["measure"].iloc[0])
+    ratio = measure in _RATIO
+    cols: dict[str, list[str | None]] | None = None
+    if rob is not None:
+        per: list[dict[str, str]] = []
+        for sid in tab["study_id"]:
+            ds = rob.domains(sid)  # one judged result per study in the records
+            row = {f"D{d.domain}": d.judgement for d in ds}
+            if ds:
+                row["All"] = str(rob.overall(sid))
+            per.append(row)
+        heads = sorted({h for r in per for h in r if h != "All"}, key=lambda h: int(h[1:]))
+        heads += ["All"] if any("All" in r for r in per) else []
+        cols = {h: [r.get(h) for r in per] for h in heads}
+    xl = {"RR": "Risk ratio", "OR": "Odds ratio", "SMD": "Hedges' g", "MD": "Mean difference"}
+    return forest_table(
+        tab["yi"],
+        tab["vi"],
+        list(tab["label"]),
+        groups=list(tab["group"]),
+        arms=tab,
+        arm_names=("Stimulation", "Control"),
+        transf="exp" if ratio else None,
+        xlabel=f"{xl.get(measure, measure)} ({outcome})",
+        favours=(favours[1], favours[0]) if ratio and outcome == "responders" else favours,
+        rob=cols,
+        method=str(result.settings.get("method", "REML")),
+        level=float(result.settings.get("level", 95.0)),
+        path=path,
+    )
