@@ -211,3 +211,34 @@ def test_cli_transf_exp_paired_sweep_and_common_subgroups(tmp_path: Path) -> Non
         [sw["estimate"][0], sw["estimate"][3], sw["estimate"][6]], rel=1e-6
     )
     assert png.read_text().lstrip().startswith("<?xml")
+
+
+def test_docs_paired_example_prints_what_the_page_shows(  # type: ignore[no-untyped-def]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    import re
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    doc = Path(__file__).resolve().parents[2] / "docs" / "meta_analysis.md"
+    text = doc.read_text()
+    code = "\n".join(re.findall(r"```python paired\n(.*?)```", text, re.S))
+    assert "ri_sweep" in code
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, str(doc), "exec"), {})
+    printed = capsys.readouterr().out
+    (shown,) = re.findall(r"```text paired\n(.*?)```", text, re.S)
+    for line in shown.strip().splitlines():
+        assert line.rstrip() in printed, line
+    assert (tmp_path / "ri_sweep.png").exists()
+    assert (Path(doc).parent / "img" / "plp_forest_pain.png").exists()
+
+
+def test_docstring_examples_paired() -> None:
+    import doctest
+
+    import phantomlab.meta.escalc_paired as mod
+
+    result = doctest.testmod(mod)
+    assert result.failed == 0 and result.attempted > 0

@@ -240,6 +240,34 @@ def export_cmd(
     typer.echo(f"wrote {out} ({len(table)} rows, {len(table.study_ids())} studies)")
 
 
+@app.command("forest")
+def forest_cmd(
+    outcome: str = typer.Argument("pain", help="Two-arm analysis: pain or responders."),
+    plot: Path = typer.Option(
+        Path("evidence_forest_journal.png"), "--plot", help="Output file (PNG, PDF or SVG)."
+    ),
+    pain_measure: str = typer.Option("SMD", "--pain-measure", help="SMD or MD for 'pain'."),
+    responder_measure: str = typer.Option("RR", "--responder-measure", help="RR, OR or RD."),
+    no_rob: bool = typer.Option(False, "--no-rob", help="Leave out the risk-of-bias columns."),
+    data: Path = typer.Option(None, "--data", help="Your own long-format sheet (CSV)."),
+    force: bool = FORCE,
+) -> None:
+    """Journal-style forest plot of one analysis (arm data, weights, favours labels, RoB)."""
+    from phantomlab.evidence.exchange import journal_forest, read_extraction
+    from phantomlab.evidence.rob import load_rob
+    from phantomlab.evidence.synthesis import synthesize
+
+    check_outputs(force, plot=plot)
+    table = read_extraction(data) if data is not None else None
+    res = synthesize(
+        table,
+        outcomes=[outcome],
+        measures={"pain": pain_measure, "responders": responder_measure},
+    )
+    journal_forest(res, outcome, rob=None if no_rob else load_rob(), path=plot)
+    typer.echo(f"Forest plot written to {plot}")
+
+
 @app.command("rob")
 def rob_cmd(
     study: str = typer.Option("", "--study", help="One study id (default: all)."),

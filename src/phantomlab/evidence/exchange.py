@@ -479,9 +479,14 @@ def analysis_table(result: SynthesisResult, outcome: str) -> pd.DataFrame:
                 }
             )
     if not rows:
-        have = sorted({g.outcome for g in result.groups if g.measure in _RM_MEASURE})
         raise InputError(
-            Problem("outcome", outcome, ", ".join(have) or "none", "", "no two-arm analysis")
+            Problem(
+                "outcome",
+                outcome,
+                "a two-arm analysis the result holds (pain, responders)",
+                "",
+                "no two-arm group of this analysis",
+            )
         )
     return pd.DataFrame(rows)
 
