@@ -155,7 +155,7 @@ def forest_table(
     probs += _check_arms(arms, k)
     for head, js in (rob or {}).items():
         if len(js) != k:
-            probs.append(Problem(f"rob[{head}]", len(js), k, "", "one judgement per study"))
+            probs.append(Problem(f"rob[{head}]", len(js), str(k), "", "one judgement per study"))
         bad = [j for j in js if j is not None and j not in ROB_COLOURS]
         if bad:
             probs.append(Problem(f"rob[{head}]", bad[0], ", ".join(ROB_COLOURS), "", "unknown"))
@@ -180,11 +180,11 @@ def forest_table(
         if g is not None:
             if len(idx) >= 2:
                 sub = rma(y[idx], v[idx], method=method, level=level)
-                est = (sub.estimate, sub.ci_lb, sub.ci_ub, sub.tau2, sub.I2)
+                sg = (sub.estimate, sub.ci_lb, sub.ci_ub, sub.tau2, sub.I2)
             else:
                 i = idx[0]
-                est = (y[i], y[i] - z * se[i], y[i] + z * se[i], 0.0, 0.0)
-            rows.append(("diamond", f"Subtotal (k = {len(idx)})", est, float(w[idx].sum())))
+                sg = (y[i], y[i] - z * se[i], y[i] + z * se[i], 0.0, 0.0)
+            rows.append(("diamond", f"Subtotal (k = {len(idx)})", sg, float(w[idx].sum())))
             rows.append(("blank", "", None, np.nan))
     tot = (overall.estimate, overall.ci_lb, overall.ci_ub, overall.tau2, overall.I2)
     rows.append(("diamond", f"Total (k = {k})", tot, float(w.sum())))
@@ -204,7 +204,7 @@ def forest_table(
         if a is not ax:
             a.set_xlim(0, 1)
             a.axis("off")
-    txt = {"fontsize": 8, "va": "center"}
+    txt: dict[str, Any] = {"fontsize": 8, "va": "center"}
     head_y = n + 0.8
     col_lab, col_w, col_ci = axes[0], axes[j_plot + 1], axes[j_plot + 2]
     col_lab.text(0.0, head_y, "Study", fontweight="bold", **txt)
@@ -240,7 +240,7 @@ def forest_table(
             if arms is not None:
                 for a, which in zip(axes[1:3], (1, 2), strict=True):
                     a.text(0.5, yy, _arm_text(arms, i, which), ha="center", **txt)
-            est = (y[i], lo, hi)
+            est: tuple[float, ...] = (float(y[i]), float(lo), float(hi))
             for a, head in zip(rob_axes, rob or {}, strict=True):
                 jd = (rob or {})[head][i]
                 if jd is not None:
@@ -256,7 +256,7 @@ def forest_table(
                     )
         else:
             e, lo, hi, t2, i2 = what
-            est = (e, lo, hi)
+            est = (float(e), float(lo), float(hi))
             poly = Polygon(
                 [(f(lo), yy), (f(e), yy + 0.3), (f(hi), yy), (f(e), yy - 0.3)],
                 closed=True,
