@@ -273,7 +273,14 @@ def test_pooled_single_arm_proportions_by_hand() -> None:
 def test_pct_change_single_arm_mean(result) -> None:  # type: ignore[no-untyped-def]
     g = result.group("pct-change", "PNS")
     assert [c.lines for c in g.comparisons] == [(28,)]  # Rauck: 2nd week, not 4 weeks after
+    # default MNLN: log of the post/baseline ratio 1 - 0.81, back-transformed CI above -100 %
+    assert float(g.yi[0]) == pytest.approx(np.log(0.19), rel=1e-12)
+    assert float(g.vi[0]) == pytest.approx(0.28**2 / (7 * 0.19**2), rel=1e-12)
+    assert 100 * np.expm1(g.study_ci()[0][0]) == pytest.approx(-93.62, abs=0.01)
+    mn = synthesize(outcomes=["pct-change"], measures={"pct-change": "MN"})
+    g = mn.group("pct-change", "PNS")
     assert float(g.yi[0]) == -81 and float(g.vi[0]) == pytest.approx(28**2 / 7)
+    assert float(g.yi[0]) - 1.96 * float(np.sqrt(g.vi[0])) < -100  # the scale MNLN fixes
 
 
 def test_md_uses_one_common_scale_and_shows_published_mds() -> None:

@@ -62,7 +62,9 @@ OUTCOMES: dict[str, OutcomeSpec] = {
         "single-arm", "Responders in uncontrolled series (proportion)", ("PLO", "PR")
     ),
     "pct-change": OutcomeSpec(
-        "pct-change", "Mean percent change from baseline in uncontrolled series", ("MN",)
+        "pct-change",
+        "Mean percent change from baseline in uncontrolled series",
+        ("MNLN", "MN"),
     ),
 }
 
@@ -375,6 +377,9 @@ def _single(
                     _exclusion([r], outcome, "no SD reported: not poolable (never imputed)")
                 )
                 continue
+            if measure == "MNLN" and (r.value is None or r.value <= -100):
+                excl.append(_exclusion([r], outcome, "change of -100 % or less: no log ratio"))
+                continue
             if chosen is not None:
                 what = (
                     "later time point of a series already used"
@@ -389,6 +394,13 @@ def _single(
                 notes.append(f"review pooling several series ({r.design}); patients may overlap")
             if outcome == "single-arm":
                 inputs = {"xi": float(r.events or 0), "ni": float(r.total or 0)}
+            elif measure == "MNLN":
+                # ratio of post to baseline pain, 1 + pct/100, and its SD (log scale in escalc)
+                inputs = {
+                    "mi": 1.0 + float(r.value or 0) / 100.0,
+                    "sdi": float(r.sd or 0) / 100.0,
+                    "ni": float(r.n or 0),
+                }
             else:
                 inputs = {"mi": float(r.value or 0), "sdi": float(r.sd or 0), "ni": float(r.n or 0)}
             comps.append(

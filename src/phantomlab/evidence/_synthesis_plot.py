@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = ["forest_by_group", "forest_group"]
 
-_NULL = {"SMD": 0.0, "MD": 0.0, "RD": 0.0, "MN": 0.0, "RR": 1.0, "OR": 1.0}
+_NULL = {"SMD": 0.0, "MD": 0.0, "RD": 0.0, "MN": 0.0, "MNLN": 0.0, "RR": 1.0, "OR": 1.0}
 
 #: One-letter marks of the caveats shown next to each study (legend under the figure).
 MARKS: dict[str, str] = {

@@ -24,6 +24,7 @@ _SHOWN = {
     "PLO": "proportion",
     "PR": "proportion",
     "MN": "mean % change",
+    "MNLN": "mean % change",
 }
 
 

@@ -320,6 +320,8 @@ def _scales(measure: str) -> tuple[Any, Any]:
         return (lambda x: float(np.log(x))), (lambda x: float(np.exp(x)))
     if measure == "PLO":
         return (lambda x: float(np.log(x / (1 - x)))), (lambda x: float(1 / (1 + np.exp(-x))))
+    if measure == "MNLN":  # percent change <-> log ratio of post to baseline pain
+        return (lambda x: float(np.log1p(x / 100))), (lambda x: float(100 * np.expm1(x)))
     return float, float
 
 

@@ -126,6 +126,11 @@ def _row(g: GradeResult) -> dict[str, Any]:
         p = [1 / (1 + np.exp(-x)) for x in (est, lb, ub)]
         row["intervention_risk"] = f"{_per1000(p[0])} ({1000 * p[1]:,.0f} to {1000 * p[2]:,.0f})"
         row["absolute_effect"] = "uncontrolled: no comparator"
+    elif ev.measure == "MNLN":
+        est, lb, ub = (100 * float(np.expm1(x)) for x in (est, lb, ub))
+        row["absolute_effect"] = (
+            f"mean change {est:.1f}% from baseline ({lb:.1f} to {ub:.1f}); uncontrolled"
+        )
     elif ev.measure == "MN":
         row["absolute_effect"] = (
             f"mean change {est:.1f}% from baseline ({lb:.1f} to {ub:.1f}); uncontrolled"

@@ -24,7 +24,11 @@ Analyses (``outcome``)
     Responders in uncontrolled case series (and reviews pooling them), one
     proportion per series. Measure ``PLO`` (logit proportion, default) or ``PR``.
 ``pct-change``
-    Mean percent change from baseline in uncontrolled series (measure ``MN``).
+    Mean percent change from baseline in uncontrolled series. Measure ``MNLN``
+    (default): the ratio of post to baseline pain, ``1 + pct/100``, on the log scale
+    (metafor ``MNLN``: ``log m``, ``sd^2 / (n m^2)``), shown back as a percent change,
+    so that no interval runs below -100 %; ``MN``: the percent change itself
+    (symmetric intervals, which can cross -100 %).
 
 Rules
 -----
@@ -105,6 +109,7 @@ _AXIS = {
     "PLO": "proportion of responders",
     "PR": "proportion of responders",
     "MN": "mean percent change from baseline (< 0: less pain)",
+    "MNLN": "mean percent change from baseline, CI on the log ratio scale (< 0: less pain)",
 }
 #: Published pooled statistics comparable with each measure.
 _PUBLISHED_STAT = {"SMD": "hedges_g", "MD": "mean_difference"}
@@ -116,6 +121,8 @@ def _transform(measure: str, x: Any) -> Any:
         return np.exp(x)
     if measure == "PLO":
         return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=float)))
+    if measure == "MNLN":  # log(1 + pct/100) -> percent change, never below -100 %
+        return 100.0 * np.expm1(np.asarray(x, dtype=float))
     return x
 
 
