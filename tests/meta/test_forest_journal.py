@@ -127,6 +127,19 @@ def test_ungrouped_continuous_plot_and_ablation() -> None:
     plt.close("all")
 
 
+def test_subgroups_without_overall_have_their_own_weights() -> None:
+    es = _rr()
+    fig = forest_table(es.yi, es.vi, LABELS, groups=GROUPS, overall=False)
+    texts = _texts(fig)
+    assert len(_diamonds(fig)) == 2 and not any(t.startswith("Total") for t in texts)
+    pct = [float(t[:-1]) for t in texts if re.fullmatch(r"\d+\.\d%", t)]
+    sub_x, sub_y = rma(es.yi[:2], es.vi[:2]), rma(es.yi[2:], es.vi[2:])
+    np.testing.assert_allclose(pct[:2], np.round(sub_x.weights, 1))
+    np.testing.assert_allclose(pct[3:6], np.round(sub_y.weights, 1))
+    assert pct[2] == pct[6] == 100.0
+    plt.close("all")
+
+
 def test_bad_input_is_one_input_error() -> None:
     es = _rr()
     with pytest.raises(InputError) as exc:
@@ -150,13 +163,23 @@ def test_plp_pain_and_responder_forests_from_the_evidence_base(tmp_path: Path) -
         fig = journal_forest(res, outcome, rob=rob, path=tmp_path / f"{outcome}.svg")
         texts = _texts(fig)
         groups = list(dict.fromkeys(tab["group"]))
-        assert len(_diamonds(fig)) == len(groups) + 1
+        # no overall diamond: one per subgroup, weights summing to 100 within each
+        assert len(_diamonds(fig)) == len(groups)
         for lab in tab["label"]:
             assert lab in texts
         pct = [float(t[:-1]) for t in texts if re.fullmatch(r"\d+\.\d%", t)]
-        assert pct[-1] == 100.0
-        assert sum(pct[:-1]) == pytest.approx(200.0, abs=0.5)  # studies + subtotals
+        sizes = [int((tab["group"] == g).sum()) for g in groups]
+        i = 0
+        for n in sizes:
+            assert sum(pct[i : i + n]) == pytest.approx(100.0, abs=0.2)
+            assert pct[i + n] == 100.0  # the subgroup row
+            i += n + 1
+        assert i == len(pct)
         assert "All" in texts  # overall RoB column
+        if outcome == "responders":
+            # 30 % and 50 % responders are separate subgroups, never one diamond
+            assert "rTMS, responders >= 30 %" in texts
+            assert "PNS, responders >= 50 %" in texts
         plt.close("all")
     with pytest.raises(InputError, match="outcome"):
         analysis_table(res, "single-arm")

@@ -441,7 +441,8 @@ def analysis_table(result: SynthesisResult, outcome: str) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        Columns study_id, label, group, measure, yi, vi and the arm data
+        Columns study_id, label, group, measure, outcome_label (the outcome as
+        published, of the treatment arm), yi, vi and the arm data
         (``events1, n1, events2, n2`` or ``mean1, sd1, n1, mean2, sd2, n2``).
 
     Raises
@@ -473,6 +474,7 @@ def analysis_table(result: SynthesisResult, outcome: str) -> pd.DataFrame:
                     "label": c.label,
                     "group": g.group,
                     "measure": g.measure,
+                    "outcome_label": c.rows[0].outcome,
                     "yi": float(g.yi[j]),
                     "vi": float(g.vi[j]),
                     **arm,
@@ -501,7 +503,10 @@ def journal_forest(
 ) -> Any:
     """Journal-style forest plot of one analysis of the PLP synthesis.
 
-    Studies grouped by the synthesis' groups (modality), each with a subgroup diamond;
+    Studies grouped by the synthesis' groups (modality; for responders also by the
+    responder threshold, 30 % and 50 % responders being different outcomes), each with
+    its own diamond and weights; no overall diamond (the synthesis never pools different
+    modalities or thresholds into one number);
     arm data, weights, estimate [CI] and, given ``rob``, RoB traffic lights (domains
     D1... and the overall judgement of the study's record; each record judges one
     named result of the study, see ``phantomlab evidence rob``).
@@ -524,10 +529,18 @@ def journal_forest(
     matplotlib.figure.Figure
         The figure (see :func:`~phantomlab.meta.forest.forest_table`).
     """
+    from phantomlab.meta.escalc_paired import responder_threshold
     from phantomlab.meta.forest import forest_table
 
     tab = analysis_table(result, outcome)
     measure = str(tab["measure"].iloc[0])
+    groups = list(tab["group"])
+    if outcome == "responders":
+        thr = [responder_threshold(o) for o in tab["outcome_label"]]
+        groups = [
+            g if t is None else f"{g}, responders >= {t:g} %"
+            for g, t in zip(groups, thr, strict=True)
+        ]
     ratio = measure in _RATIO
     cols: dict[str, list[str | None]] | None = None
     if rob is not None:
@@ -546,7 +559,8 @@ def journal_forest(
         tab["yi"],
         tab["vi"],
         list(tab["label"]),
-        groups=list(tab["group"]),
+        groups=groups,
+        overall=False,
         arms=tab,
         arm_names=("Stimulation", "Control"),
         transf="exp" if ratio else None,

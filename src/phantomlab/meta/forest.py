@@ -11,7 +11,9 @@ diamond closes the plot, with "favours ..." labels under the axis. Ratio measure
 output format follows the path suffix (``.png``, ``.pdf``, ``.svg``).
 
 Weights are those of the overall random-effects model (percent, summing to 100); a
-subgroup's weight is the sum of its studies' weights.
+subgroup's weight is the sum of its studies' weights. Without the overall diamond
+(``overall=False``, for subgroups that must not be pooled together), the weights are
+those of each subgroup's model and sum to 100 within each subgroup.
 """
 
 from __future__ import annotations
@@ -94,6 +96,7 @@ def forest_table(
     rob: Mapping[str, Sequence[str | None]] | None = None,
     method: str = "REML",
     level: float = 95.0,
+    overall: bool = True,
     path: str | Path | None = None,
     title: str | None = None,
 ) -> Figure:
@@ -125,6 +128,10 @@ def forest_table(
         ``"some_concerns"``, ``"high"``, ROBINS-I levels, or None for no record).
     method, level : str, float
         tau^2 estimator and confidence level of the pooled models.
+    overall : bool
+        Draw the overall diamond (default). ``False`` (subgroups that must not be
+        pooled together): no total row, and each study's weight is its weight in its
+        subgroup's model, so the weights of each subgroup sum to 100.
     path : str or Path, optional
         Save the figure here; the suffix (.png, .pdf, .svg) picks the format.
     title : str, optional
@@ -164,8 +171,8 @@ def forest_table(
     if probs:
         raise InputError(probs)
     f = np.exp if transf == "exp" else (lambda x: x)
-    overall = rma(y, v, method=method, level=level, slab=lab)
-    w = np.asarray(overall.weights, dtype=float)
+    fit = rma(y, v, method=method, level=level, slab=lab)
+    w = np.asarray(fit.weights, dtype=float).copy()
     z = float(stats.norm.isf((1 - level / 100) / 2))
     se = np.sqrt(v)
 
@@ -176,18 +183,23 @@ def forest_table(
         idx = [i for i in range(k) if grp is None or grp[i] == g]
         if g is not None:
             rows.append(("header", g, None, np.nan))
+        sub = rma(y[idx], v[idx], method=method, level=level) if len(idx) >= 2 else None
+        if not overall:
+            w[idx] = np.asarray(sub.weights, dtype=float) if sub is not None else 100.0
         rows += [("study", lab[i], i, w[i]) for i in idx]
         if g is not None:
-            if len(idx) >= 2:
-                sub = rma(y[idx], v[idx], method=method, level=level)
+            if sub is not None:
                 sg = (sub.estimate, sub.ci_lb, sub.ci_ub, sub.tau2, sub.I2)
             else:
                 i = idx[0]
                 sg = (y[i], y[i] - z * se[i], y[i] + z * se[i], 0.0, 0.0)
             rows.append(("diamond", f"Subtotal (k = {len(idx)})", sg, float(w[idx].sum())))
             rows.append(("blank", "", None, np.nan))
-    tot = (overall.estimate, overall.ci_lb, overall.ci_ub, overall.tau2, overall.I2)
-    rows.append(("diamond", f"Total (k = {k})", tot, float(w.sum())))
+    if overall or grp is None:
+        tot = (fit.estimate, fit.ci_lb, fit.ci_ub, fit.tau2, fit.I2)
+        rows.append(("diamond", f"Total (k = {k})", tot, float(w.sum())))
+    elif rows[-1][0] == "blank":
+        rows.pop()
     n = len(rows)
     ypos = np.arange(n, 0, -1, dtype=float)
 
@@ -281,7 +293,8 @@ def forest_table(
 
     null = 1.0 if transf == "exp" else 0.0
     ax.axvline(null, color="grey", lw=0.8)
-    ax.axvline(f(overall.estimate), color="#8b0000", lw=0.6, ls="--")
+    if overall or grp is None:
+        ax.axvline(f(fit.estimate), color="#8b0000", lw=0.6, ls="--")
     ax.set_yticks([])
     for s in ("left", "right", "top"):
         ax.spines[s].set_visible(False)
