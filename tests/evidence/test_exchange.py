@@ -187,3 +187,33 @@ def test_reads_a_revman_style_export(tmp_path: Path) -> None:
     bad.write_text("Name,Events 1\nx,1\n", encoding="utf-8")
     with pytest.raises(InputError, match="Comparison Number"):
         read_revman(bad)
+
+
+def test_responders_at_30_and_50_percent_are_never_pooled_together() -> None:
+    from phantomlab.evidence.records import StudyTable
+
+    base = load_studies()
+    # a second PNS trial like Gilmore 2019 whose responders are counted at 30 %
+    extra = [
+        r.model_copy(
+            update={
+                "study_id": "gilmorex2021",
+                "patient_group": "gilmorex2021",
+                "outcome": r.outcome.replace(">=50%", ">=30%"),
+            }
+        )
+        for r in base
+        if r.study_id == "gilmore2019" and r.stat == "responders"
+    ]
+    assert extra and all("30%" in r.outcome for r in extra)
+    mixed = synthesize(StudyTable([*base, *extra]), outcomes=["responders"])
+    names = [g.group for g in mixed.groups]
+    assert "PNS, responders >= 50 %" in names and "PNS, responders >= 30 %" in names
+    assert "PNS" not in names
+    g30 = next(g for g in mixed.groups if g.group == "PNS, responders >= 30 %")
+    assert [c.study_id for c in g30.comparisons] == ["gilmorex2021"]
+    # ablation: the same trial at the 50 % threshold joins the PNS group
+    same = [r.model_copy(update={"outcome": r.outcome.replace(">=30%", ">=50%")}) for r in extra]
+    pooled = synthesize(StudyTable([*base, *same]), outcomes=["responders"])
+    pns = next(g for g in pooled.groups if g.group == "PNS")
+    assert pns.k == 3

@@ -508,7 +508,31 @@ def select(
     if m == "MD":
         comps, more = _common_scale(comps)
         excl += more
+    if outcome == "responders":
+        comps = _split_thresholds(comps)
     return comps, excl
+
+
+def _split_thresholds(comps: list[Comparison]) -> list[Comparison]:
+    """Split a group whose studies count responders at different thresholds (30 %, 50 %).
+
+    They are different outcomes and are never pooled together; a group with one
+    threshold keeps its name.
+    """
+    from dataclasses import replace
+
+    from phantomlab.meta.escalc_paired import responder_threshold
+
+    out = []
+    for c in comps:
+        same = [d for d in comps if d.group == c.group]
+        thr = {responder_threshold(d.rows[0].outcome) for d in same}
+        if len(thr) > 1:
+            t = responder_threshold(c.rows[0].outcome)
+            tag = "threshold not stated" if t is None else f"responders >= {t:g} %"
+            c = replace(c, group=f"{c.group}, {tag}")
+        out.append(c)
+    return out
 
 
 def _common_scale(comps: list[Comparison]) -> tuple[list[Comparison], list[Exclusion]]:

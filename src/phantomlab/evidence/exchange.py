@@ -538,7 +538,7 @@ def journal_forest(
     if outcome == "responders":
         thr = [responder_threshold(o) for o in tab["outcome_label"]]
         groups = [
-            g if t is None else f"{g}, responders >= {t:g} %"
+            g if t is None or "responders >=" in g else f"{g}, responders >= {t:g} %"
             for g, t in zip(groups, thr, strict=True)
         ]
     ratio = measure in _RATIO
