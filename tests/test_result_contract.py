@@ -347,8 +347,13 @@ FACTORIES: dict[str, Callable[[], Any]] = {
     "Inconsistency": lambda: _nma().inconsistency,
     "ReviewResult": lambda: importlib.import_module("phantomlab.evidence.review").review(),
     "RiSweepResult": lambda: _fn("ri_sweep")(
-        "MC", m1i=[4.1, 5.2, 3.8], sd1i=[1.9, 2.2, 1.6], m2i=[5.3, 5.9, 5.6],
-        sd2i=[2.1, 1.8, 1.9], ni=[8, 12, 10], ri=[0.2, 0.5, 0.8],
+        "MC",
+        m1i=[4.1, 5.2, 3.8],
+        sd1i=[1.9, 2.2, 1.6],
+        m2i=[5.3, 5.9, 5.6],
+        sd2i=[2.1, 1.8, 1.9],
+        ni=[8, 12, 10],
+        ri=[0.2, 0.5, 0.8],
     ),  # fmt: skip
 }
 
