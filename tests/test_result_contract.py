@@ -354,7 +354,7 @@ FACTORIES: dict[str, Callable[[], Any]] = {
         sd2i=[2.1, 1.8, 1.9],
         ni=[8, 12, 10],
         ri=[0.2, 0.5, 0.8],
-    ),  # fmt: skip
+    ),
 }
 
 
