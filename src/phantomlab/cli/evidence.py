@@ -163,6 +163,19 @@ def show_cmd(
             typer.echo(f"    {name}: {state}")
 
 
+def _ri_sweeps(res: Any, text: str) -> dict[str, Any]:
+    from phantomlab.evidence.crossover import crossover_ri_sweep
+    from phantomlab.exceptions import InputError, Problem
+
+    try:
+        grid = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise InputError(
+            Problem("--ri-sweep", text, "numbers in [-1, 1], comma-separated", "", "not numbers")
+        ) from None
+    return crossover_ri_sweep(res, grid, outcome="pain")
+
+
 @app.command("pool")
 def pool_cmd(
     by: str = typer.Option("modality", "--by", help="Group by: modality, source_level or none."),
@@ -187,6 +200,12 @@ def pool_cmd(
         None, "--data", help="Your own long-format extraction sheet (CSV) instead of the base."
     ),
     revman: Path = typer.Option(None, "--revman", help="Also write RevMan 5 analysis CSV."),
+    ri_sweep: str = typer.Option(
+        None,
+        "--ri-sweep",
+        help="With --pain-measure MD: refit with crossover trials analysed as paired, for "
+        "each assumed within-patient correlation, e.g. 0,0.2,0.5,0.8.",
+    ),
     force: bool = FORCE,
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
@@ -212,14 +231,18 @@ def pool_cmd(
     )
     if revman is not None:
         write_revman(res, revman)
+    sweeps = _ri_sweeps(res, ri_sweep) if ri_sweep is not None else {}
     written = None
     if not no_plot:
         res.forest(path=plot)
         written = str(plot)
     if as_json:
-        emit_json({**res.to_dict(), "plot": written})
+        extra = {"ri_sweep": {g: s.to_dict() for g, s in sweeps.items()}} if sweeps else {}
+        emit_json({**res.to_dict(), "plot": written, **extra})
         return
     typer.echo(res.summary())
+    for g, s in sweeps.items():
+        typer.echo(f"\n{g}: crossover trials analysed as paired" + s.summary())
     if written:
         typer.echo(f"\nForest plot written to {written}")
 
