@@ -217,3 +217,18 @@ def test_responders_at_30_and_50_percent_are_never_pooled_together() -> None:
     pooled = synthesize(StudyTable([*base, *same]), outcomes=["responders"])
     pns = next(g for g in pooled.groups if g.group == "PNS")
     assert pns.k == 3
+
+
+def test_revman_bad_numbers_are_input_errors(tmp_path: Path) -> None:
+    rows = [
+        list(REVMAN_COLUMNS),
+        ["one", "1", "0", "Pain", "CON", "IV", "MD", "Random"] + [""] * 29,
+        ["one", "1", "0", "Trial B", "", "", "", "", "0", "3.1", "1.2", "20", "0", "4.6"]
+        + ["1.5", "19"]
+        + [""] * 21,
+    ]
+    p = tmp_path / "rm5.csv"
+    with p.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
+    with pytest.raises(InputError, match="rm5.csv:3.*not a number"):
+        read_revman(p)

@@ -399,10 +399,23 @@ def read_revman(path: str | Path) -> pd.DataFrame:
             continue
         h = heads[key]
         dtype = h["Data Type"].strip().upper()
+        nums = [f(r[c]) for c in ("Comparison Number", "Outcome Number")]
+        nums.append(f(r["Subgroup Number"] or "0"))
+        if not all(math.isfinite(x) for x in nums):
+            probs.append(
+                Problem(
+                    f"{p.name}:{int(str(i)) + 2}",
+                    str(nums),
+                    "whole numbers",
+                    _RM_SOURCE,
+                    "comparison, outcome or subgroup number is not a number",
+                )
+            )
+            continue
         row: dict[str, Any] = {
-            "comparison": int(r["Comparison Number"]),
-            "outcome": int(r["Outcome Number"]),
-            "subgroup": int(r["Subgroup Number"] or 0),
+            "comparison": int(nums[0]),
+            "outcome": int(nums[1]),
+            "subgroup": int(nums[2]),
             "outcome_name": h["Name"],
             "data_type": dtype,
             "measure": h.get("Effect Measure", ""),
