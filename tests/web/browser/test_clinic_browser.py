@@ -184,6 +184,13 @@ def test_three_programming_visits_with_delivered_settings_and_history(clinic: Cl
     assert cells[1][2].strip(), cells  # visit 2: the suggestion differs from what was delivered
     assert not cells[0][2].strip() and not cells[2][2].strip()
     assert page.locator("figure.plot img").count() == 1  # the history plot (SVG image)
+    # the plot is its own authenticated request: it must actually load in the browser
+    # (a function, not an expression string: the page's CSP forbids eval)
+    page.wait_for_function(
+        "() => { const i = document.querySelector('figure.plot img');"
+        " return i !== null && i.complete && i.naturalWidth > 0; }",
+        timeout=60_000,
+    )
     assert "in silico" in page.locator("footer").inner_text()
     shot(page, "programming-history", full_page=True)
     page.context.close()

@@ -151,7 +151,9 @@ def _page(request: Request, db: Session, user: ClinicUser, ps: ProgrammingSessio
             if st.recommendation is None
             else (space.show(st.recommendation.params), st.recommendation),
             "config": st.config,
-            "svg": service.history_svg(st) if st.history else "",
+            # the plot is its own request (history.svg): the page answers at once and a
+            # plot being drawn holds no transaction of the page
+            "svg": f"{ps.id}/history.svg?n={len(st.history)}" if st.history else "",
             "problems": problems or [],
             "in_silico": True,
         },
@@ -164,6 +166,28 @@ def session_page(request: Request, user: User, db: Db, session_id: int) -> Respo
     """Show a session: pending suggestion, record and correct forms, history and plot."""
     ps = _load(db, user, session_id, *READERS)
     return _page(request, db, user, ps)
+
+
+@router.get("/sessions/{session_id}/history.svg")
+def history_plot(request: Request, user: User, db: Db, session_id: int) -> Response:
+    """Return the session's history plot (SVG): parameters tried and reports per visit."""
+    ps = _load(db, user, session_id, *READERS)
+    st = service.status(db, ps)
+    # everything read: end the transaction before drawing (seconds under load), so the plot
+    # does not hold SQLite's write lock (BEGIN IMMEDIATE) while it draws
+    db.commit()
+    if not st.history:
+        raise HTTPException(status_code=404, detail="no visits recorded yet")
+    return Response(
+        service.history_svg(st),
+        media_type="image/svg+xml",
+        headers={
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+            # matplotlib styles the SVG's elements inline; nothing else may load
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+        },
+    )
 
 
 def _write(request: Request, db: Session, user: ClinicUser, ps: ProgrammingSession,

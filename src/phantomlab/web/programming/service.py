@@ -8,9 +8,9 @@ and the audit event of every write commit together or not at all.
 
 from __future__ import annotations
 
-import base64
 import io
 import re
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -256,15 +256,20 @@ def status(db: Session, ps: ProgrammingSession) -> SessionStatus:
     return open_session(db, ps).status()
 
 
-def history_svg(st: SessionStatus) -> str:
-    """Return the history plot as an SVG ``data:`` URI to embed in the page.
+#: one plot at a time across the server's worker threads
+_PLOT_LOCK = threading.Lock()
 
-    Embedded as an image rather than as ``<svg>`` markup: matplotlib's SVG styles its
-    elements with ``style`` attributes, which the clinic's Content-Security-Policy
-    (``default-src 'self'``, no inline style) would strip from the page; an image is its
-    own document, and ``img-src`` allows ``data:``.
+
+def history_svg(st: SessionStatus) -> bytes:
+    """Return the history plot as SVG bytes (served by its own route, shown as an image).
+
+    An image rather than ``<svg>`` markup in the page: matplotlib's SVG styles its
+    elements with ``style`` attributes, which the page's Content-Security-Policy
+    (``default-src 'self'``, no inline style) would strip; the image is its own document
+    with its own policy (inline styles only).
     """
-    fig = st.plot()
     buf = io.BytesIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None})
-    return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    with _PLOT_LOCK:  # matplotlib is not thread-safe (its text parser crashed under load)
+        fig = st.plot()
+        fig.savefig(buf, format="svg", metadata={"Date": None})
+    return buf.getvalue()
