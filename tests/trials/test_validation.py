@@ -100,7 +100,7 @@ def test_validate_two_groups_end_to_end(small_grid):
     assert np.isfinite(frame.loc[~no_ref, ["constant_score", "modality_score"]]).all().all()
     assert frame.loc[no_ref, "constant_score"].isna().all()
     m = res.metrics()
-    assert set(m["method"]) == {"model", "constant", "modality"}
+    assert set(m["method"]) == {"model", "model_no_het", "constant", "modality"}
     d = res.to_dict()
     json.dumps(d)
     assert d["in_silico"] is True and "acceptance" in d
@@ -150,5 +150,5 @@ def test_full_validation_runs_and_reports():
     # a measurement, not a threshold: only that every number is reported
     for k in ("arm_coverage", "contrast_coverage"):
         assert 0.0 <= acc[k] <= 1.0
-    assert set(acc["mean_interval_score"]) == {"model", "constant", "modality"}
+    assert set(acc["mean_interval_score"]) == {"model", "model_no_het", "constant", "modality"}
     print(res.summary())

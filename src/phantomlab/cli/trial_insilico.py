@@ -427,6 +427,13 @@ def validate_cmd(
     pool: int = typer.Option(None, "--pool", help="Virtual patients (default: the budget's)."),
     seed: int = typer.Option(None, "--seed", help="Seed (default: the calibration's)."),
     group: list[str] = typer.Option(None, "--group", help="Hold out only these groups."),
+    cache_dir: Path = typer.Option(
+        None,
+        "--cache-dir",
+        help="Folder of fold posteriors reused across runs (default: validation_folds in "
+        "the user data folder).",
+    ),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Refit every fold, store nothing."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Leave-one-patient-group-out prediction of arms and contrasts, against two baselines.
@@ -448,6 +455,10 @@ def validate_cmd(
             Problem("spec", missing, "existing trial-spec YAML files", "", "not found")
         )
     specs = [load_trial_spec(str(p)) for p in spec] if spec else None
+    if cache_dir is None and not no_cache:
+        from phantomlab._io import user_data_dir
+
+        cache_dir = user_data_dir() / "validation_folds"
     with Progress(console=err_console, transient=True) as bar:
         job = bar.add_task("leave-one-patient-group-out", total=None)
 
@@ -461,6 +472,7 @@ def validate_cmd(
             groups=group or None,
             specs=specs,
             progress=_tick,
+            cache_dir=None if no_cache else cache_dir,
         )
     if as_json:
         emit_json(res.to_dict())

@@ -367,6 +367,17 @@ def fit_posterior(
         params.update({k: float(v) for k, v in zip(keys, _median(s), strict=True)})
         say(i + 2, total, f"block {name} ({diags[name]['simulations']} simulations, "
             f"{diags[name]['cpu_s']:.0f} s CPU)")  # fmt: skip
+    # (3) blocks to fit that no target informs: drawn from their (uniform) prior, so that a
+    # prediction from them carries the prior's uncertainty instead of its point value
+    have = {n for n, _ in blocks}
+    for name in [n for n in (fit_blocks or ()) if n in BLOCKS and n not in have]:
+        keys = BLOCKS[name]
+        g = np.random.default_rng(np.random.SeedSequence([seed, 17, zlib.crc32(name.encode())]))
+        lo, hi = np.array([REGISTRY[k].prior for k in keys], float).T
+        columns.append(lo + (hi - lo) * g.random((b.n_keep, len(keys))))
+        keys_all += list(keys)
+        diags[name] = {"prior_only": True, "simulations": 0, "note": "no target informs this "
+                       "block: n_keep draws from its uniform prior"}  # fmt: skip
     samples = np.hstack(columns)
     record: dict[str, Any] = {
         "version": "v2",

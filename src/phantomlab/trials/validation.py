@@ -33,9 +33,12 @@ Method (documented in ``docs/validation.md``)
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -46,7 +49,8 @@ from phantomlab._result import Result, as_figure, new_axes
 from phantomlab.cohorts import load_calibration
 from phantomlab.exceptions import InputError, Problem
 from phantomlab.trials.calibration import Target, collect_targets
-from phantomlab.trials.posterior import BUDGETS, PoolCache, fit_posterior, predictive
+from phantomlab.trials.heterogeneity import add_heterogeneity, estimate_heterogeneity, kind_of
+from phantomlab.trials.posterior import BUDGETS, METHOD, PoolCache, fit_posterior, predictive
 from phantomlab.trials.specs import TrialSpec, list_specs, load_trial_spec
 
 if TYPE_CHECKING:
@@ -65,8 +69,9 @@ __all__ = [
 
 #: Miscoverage of the central predictive intervals (95 % intervals).
 ALPHA = 0.05
-#: The prediction methods compared (model and the two baselines).
-METHODS = ("model", "constant", "modality")
+#: The prediction methods compared: the model (with between-trial heterogeneity), the same
+#: fold posteriors without it, and the two baselines.
+METHODS = ("model", "model_no_het", "constant", "modality")
 Z95 = 1.959963984540054
 #: Statistics put on the 0-10 NRS scale before pooling across studies.
 PAIN_STATS = ("mean", "baseline_mean")
@@ -403,7 +408,8 @@ class ValidationResult(Result):
             f"acceptance (measured): arms inside {a['arm_coverage']:.2f} (>= 0.80: "
             f"{a['arm_coverage_ge_80pct']}), contrasts inside {a['contrast_coverage']:.2f} "
             f"(>= 0.70: {a['contrast_coverage_ge_70pct']}), mean interval score model "
-            f"{sc['model']:.2f} vs constant {sc['constant']:.2f} vs modality {sc['modality']:.2f}"
+            f"{sc['model']:.2f} (without heterogeneity {sc['model_no_het']:.2f}) vs constant "
+            f"{sc['constant']:.2f} vs modality {sc['modality']:.2f}"
         )
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
@@ -431,9 +437,9 @@ class ValidationResult(Result):
         ax = new_axes(ax)
         rows = self.rows
         y = np.arange(len(rows), dtype=float)
-        colours = {"model": "C0", "constant": "C7", "modality": "C2"}
+        colours = {"model": "C0", "model_no_het": "C1", "constant": "C7", "modality": "C2"}
         for j, m in enumerate(METHODS):
-            off = (j - 1) * 0.22
+            off = (j - 1.5) * 0.18
             for i, r in enumerate(rows):
                 if np.isfinite(r[f"{m}_low"]):
                     ax.plot([r[f"{m}_low"], r[f"{m}_high"]], [y[i] + off] * 2, color=colours[m],
@@ -458,17 +464,63 @@ def _predict(
     return {t.key: (pred[t.key][0] * _norm(t), pred[t.key][1] * _norm(t)) for t in targets}
 
 
+#: Version of the fold records in the cache (bump when ``_fold`` or the fit changes).
+FOLD_CACHE_VERSION = 2
+
+
+def fold_key(
+    stored: Mapping[str, Any], budget: Any, seed: int, group: str, fingerprint: Any
+) -> str:
+    """Cache key of one fold posterior: model fingerprint, data, budget, seed and group.
+
+    Parameters
+    ----------
+    stored : mapping
+        The stored calibration (its point values start the fold's blocks not refitted).
+    budget : Budget
+        The fold's budget (pool included).
+    seed : int
+        Seed.
+    group : str
+        Held-out patient group.
+    fingerprint : mapping
+        :func:`~phantomlab.trials.calibration.model_fingerprint` of the stored record under
+        the current code (parameter registry and golden simulation).
+
+    Returns
+    -------
+    str
+        A SHA-256 hex digest.
+    """
+    from phantomlab.trials.calibration import data_hash
+
+    blob = {
+        "version": FOLD_CACHE_VERSION, "method": METHOD, "fingerprint": fingerprint,
+        "data": data_hash(), "budget": dict(vars(budget)), "seed": int(seed), "group": group,
+        "params": {k: float(v) for k, v in sorted(stored["params"].items())},
+        "cohort": {k: float(v) for k, v in sorted(stored.get("cohort", {}).items())},
+    }  # fmt: skip
+    return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()
+
+
 def _fold(
     mine: Sequence[Target],
     rest: Sequence[Target],
     stored: Mapping[str, Any],
     budget: Any,
     seed: int,
+    cache_file: Path | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
-    """Fold posterior: cohort, placebo and the held-out arms' blocks from priors, without them."""
+    """Fold posterior: cohort, placebo and the held-out arms' blocks from priors, without them.
+
+    A block no other group informs is drawn from its prior (``fit_posterior``'s prior-only
+    blocks). With ``cache_file``, a record stored there is reused and a new one is written.
+    """
     need = {t.block for t in mine} | {"placebo"}
     have = {t.block for t in rest}
-    notes = [f"{b}: no other group, prior values" for b in sorted(need - have)]
+    notes = [f"{b}: no other group, drawn from its prior" for b in sorted(need - have)]
+    if cache_file is not None and cache_file.is_file():
+        return json.loads(cache_file.read_text()), [*notes, "fold posterior read from cache"]
     from phantomlab.therapies import REGISTRY
     from phantomlab.trials.calibration import BLOCKS
 
@@ -477,6 +529,11 @@ def _fold(
         start["params"].update({k: REGISTRY[k].value for k in BLOCKS.get(b, ())})
     rec = fit_posterior(seed=seed, budget=budget, targets=list(rest), fit_blocks=sorted(need),
                         start=start, specs=[])  # fmt: skip
+    if cache_file is not None:
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(rec, default=float))
+        tmp.replace(cache_file)
     return rec, notes
 
 
@@ -494,6 +551,7 @@ def validate(
     groups: Sequence[str] | None = None,
     specs: Sequence[TrialSpec] | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    cache_dir: str | Path | None = None,
 ) -> ValidationResult:
     """Leave-one-patient-group-out prediction of every arm and contrast, with baselines.
 
@@ -516,6 +574,10 @@ def validate(
         packaged groups, no refit) and the baselines use all packaged groups.
     progress : callable, optional
         Called as ``progress(done, total, text)`` after each group.
+    cache_dir : str or Path, optional
+        Folder of fold posterior records (JSON, one per :func:`fold_key`): a fold whose
+        record is there is not refitted, a new fold's record is written there (default: no
+        cache).
 
     Returns
     -------
@@ -552,6 +614,10 @@ def validate(
         "from the simulated pool",
         "per fold the cohort, placebo and held-out-arm blocks are refitted; blocks the "
         "held-out arms do not depend on keep the stored point values",
+        "model intervals add a trial-level random effect N(0, tau2) per statistic kind, "
+        "tau2 by the method of moments from the fold posterior's in-sample residuals on the "
+        "training groups only (trials.heterogeneity); it is shared by the arms of one trial "
+        "and cancels in their contrast; model_no_het: the same fold posteriors without it",
         "contrast CIs are approximate (independent arms, normal approximation from arm CIs); "
         "contrast predictive intervals pair the two arms' draws (same parameter draw), "
         "trials resampled independently (crossover correlation ignored)",
@@ -582,15 +648,42 @@ def validate(
         items_all = reference
     rows: list[dict[str, Any]] = []
     fold_s = []
+    fp = None
+    if cache_dir is not None and specs is None:
+        from phantomlab.trials.calibration import model_fingerprint
+
+        fp = model_fingerprint(rec)
+    tau2s: dict[str, dict[str, float]] = {}
     for k, (g, mine) in enumerate(plan):
         tf = time.perf_counter()
         if specs is None:
             rest = [t for t in packaged if gmap[t.spec.study_id] != g]
-            model, fit_notes = _fold(mine, rest, rec, b, seed)
+            cfile = (None if fp is None else
+                     Path(cache_dir) / f"fold-{fold_key(rec, b, seed, g, fp)}.json")  # type: ignore[arg-type]  # fmt: skip
+            model, fit_notes = _fold(mine, rest, rec, b, seed, cfile)
             notes += [f"group {g}: {n}" for n in fit_notes]
+            # heterogeneity from the training groups' in-sample residuals only
+            het = estimate_heterogeneity(rest, predictive(model, rest, n_trials=n_trials,
+                                                          seed=seed, cache=cache))  # fmt: skip
+            tau2 = het["tau2"]
         else:
             model = {**rec, "pool": pool, "seed": seed}
+            het = rec.get("heterogeneity") or estimate_heterogeneity(
+                packaged, predictive(rec, packaged, n_trials=n_trials, seed=seed, cache=cache)
+            )
+            tau2 = het["tau2"]
+        tau2s[g] = {kk: float(v) for kk, v in tau2.items()}
         pred = _predict(model, mine, n_trials, seed, cache)
+        het_pred = {
+            t.key: add_heterogeneity(
+                pred[t.key][1],
+                float(tau2.get(kind_of(t.outcome.stat), 0.0)),
+                t.outcome.stat,
+                trial=f"{t.spec.study_id}/{t.outcome.id}",
+                seed=seed,
+            )  # fmt: skip
+            for t in mine
+        }
         fold_s.append(time.perf_counter() - tf)
         held = [it for it in items_all if it.group == g]
         base = baseline_intervals(held, reference)
@@ -599,18 +692,22 @@ def validate(
         for it, bl in zip(held, base, strict=True):
             if it.kind == "arm":
                 mean, draws = pred[it.key]
+                hdraws = het_pred[it.key]
             else:
                 a, c = pairs[it.key]
                 mean = pred[a.key][0] - pred[c.key][0]
                 draws = pred[a.key][1] - pred[c.key][1]
-            lo, hi = (np.percentile(draws, [2.5, 97.5]) if np.isfinite(draws).all()
-                      else (np.nan, np.nan))  # fmt: skip
+                hdraws = het_pred[a.key] - het_pred[c.key]
             row: dict[str, Any] = {
                 "key": it.key, "group": it.group, "kind": it.kind, "stat": it.stat,
                 "modality": it.modality, "published": it.published, "ci_low": it.ci[0],
-                "ci_high": it.ci[1], "model_mean": mean, "model_low": float(lo),
-                "model_high": float(hi), **bl,
+                "ci_high": it.ci[1], "model_mean": mean, "model_no_het_mean": mean,
+                "tau2": float(tau2.get(kind_of(it.stat), 0.0)), **bl,
             }  # fmt: skip
+            for m, d in (("model", hdraws), ("model_no_het", draws)):
+                lo, hi = (np.percentile(d, [2.5, 97.5]) if np.isfinite(d).all()
+                          else (np.nan, np.nan))  # fmt: skip
+                row[f"{m}_low"], row[f"{m}_high"] = float(lo), float(hi)
             for m in METHODS:
                 lo_m, hi_m = row[f"{m}_low"], row[f"{m}_high"]
                 ok = np.isfinite(lo_m) and np.isfinite(hi_m)
@@ -624,6 +721,7 @@ def validate(
         "budget": budget, "pool": pool, "seed": seed, "n_trials": n_trials,
         "groups": held_groups, "alpha": ALPHA, "calibration_date": rec.get("date"),
         "calibration_kind": rec.get("kind", "point"), "elapsed_s": time.perf_counter() - t0,
-        "fold_seconds": fold_s, "user_specs": specs is not None,
+        "fold_seconds": fold_s, "user_specs": specs is not None, "tau2": tau2s,
+        "cache_dir": None if cache_dir is None else str(cache_dir),
     }  # fmt: skip
     return ValidationResult(rows, settings, notes)
