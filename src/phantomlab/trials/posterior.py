@@ -66,6 +66,7 @@ from phantomlab.trials.calibration import (
     evaluate,
     model_fingerprint,
 )
+from phantomlab.trials.heterogeneity import estimate_heterogeneity
 from phantomlab.trials.replicate import arm_statistic
 from phantomlab.trials.specs import TrialSpec, list_specs, load_trial_spec
 
@@ -412,8 +413,9 @@ def complete_record(
     *,
     specs: Sequence[TrialSpec] | None = None,
     validation: Sequence[Mapping[str, Any]] | None = None,
+    n_trials: int = 400,
 ) -> dict[str, Any]:
-    """Add the per-arm check, the model fingerprint and (optionally) the validation.
+    """Add the per-arm check, heterogeneity, the model fingerprint and (optionally) validation.
 
     The per-arm check (:func:`~phantomlab.trials.calibration.evaluate`: posterior-median
     simulation of every target, whether it lies in the published CI) is in sample; the
@@ -430,14 +432,22 @@ def complete_record(
     validation : sequence of mapping, optional
         Rows of a :class:`~phantomlab.trials.validation.ValidationResult`
         (``to_dict()["rows"]``) run against the same model.
+    n_trials : int
+        Simulated trials of the posterior predictive behind the heterogeneity estimate.
 
     Returns
     -------
     dict
         The record with ``arms``, ``fraction_inside``, ``not_replicable``,
+        ``heterogeneity`` (between-trial variance per statistic kind from the in-sample
+        residuals: :func:`~phantomlab.trials.heterogeneity.estimate_heterogeneity`),
         ``fingerprint`` and, with ``validation``, ``loso_fraction_inside``.
     """
     out = dict(record)
+    targets = collect_targets(specs)
+    out["heterogeneity"] = estimate_heterogeneity(
+        targets, predictive(out, targets, n_trials=n_trials)
+    )
     lopgo = None
     if validation is not None:
         lopgo = {str(r["key"]): float(r["model_mean"]) for r in validation if r["kind"] == "arm"}
@@ -622,14 +632,20 @@ def spec_predictive(
     -------
     pandas.DataFrame
         ``arm, outcome, stat, published, pred_mean, pred_low, pred_high, parameter_draws,
-        calib_block, calib_mean_abs_error, calib_fraction_inside`` (in silico; the last three
+        tau2`` (the record's between-trial variance of the statistic's kind, added to the
+        interval: :func:`~phantomlab.trials.uncertainty.with_heterogeneity`), ``calib_block,
+        calib_mean_abs_error, calib_fraction_inside`` (in silico; the last three
         from the stored calibration's arms of the same parameter block).
     """
     import pandas as pd
 
     from phantomlab.cohorts import load_calibration
     from phantomlab.trials.targets import block_of
-    from phantomlab.trials.uncertainty import block_calibration_error
+    from phantomlab.trials.uncertainty import (
+        block_calibration_error,
+        heterogeneity_tau2,
+        with_heterogeneity,
+    )
 
     rec = dict(record) if record is not None else load_calibration()
     targets = [Target(spec, a, o, o.published_ci(a.n) or (np.nan, np.nan), block_of(a))
@@ -638,13 +654,18 @@ def spec_predictive(
     rows = []
     for t in targets:
         err = block_calibration_error(rec, [t.block])
-        lo, hi = np.percentile(pred[t.key][1], [2.5, 97.5])
+        draws = with_heterogeneity(
+            pred[t.key][1], rec, t.outcome.stat, scale_max=t.outcome.scale_max,
+            trial=f"{spec.study_id}/{t.outcome.id}", seed=int(rec["seed"]),
+        )  # fmt: skip
+        lo, hi = np.percentile(draws, [2.5, 97.5])
         rows.append({
             "arm": t.arm.name, "outcome": t.outcome.id, "stat": t.outcome.stat,
             "published": t.outcome.value, "pred_mean": pred[t.key][0],
             "pred_low": float(lo), "pred_high": float(hi),
             "parameter_draws": int(n_draws or rec.get("budget", {}).get("draws", 1))
             if rec.get("posterior") else 1,
+            "tau2": heterogeneity_tau2(rec, t.outcome.stat),
             "calib_block": t.block,
             "calib_mean_abs_error": err["mean_abs_error"],
             "calib_fraction_inside": err["fraction_inside"],

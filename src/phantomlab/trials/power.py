@@ -45,6 +45,7 @@ from phantomlab.trials.design import TrialDesign
 from phantomlab.trials.runner import TrialSimulationTask, run_replicates
 from phantomlab.trials.uncertainty import (
     DEFAULT_DRAWS,
+    HETEROGENEITY_POWER_NOTE,
     block_calibration_error,
     format_calibration_error,
     has_posterior,
@@ -593,6 +594,7 @@ def posterior_power(
         low=np.asarray(lo, float),
         high=np.asarray(hi, float),
         n_draws=len(draws),
-        interval=interval_note(rec, len(draws), f"{per} simulated trials per draw"),
+        interval=interval_note(rec, len(draws), f"{per} simulated trials per draw")
+        + (f"; {HETEROGENEITY_POWER_NOTE}" if rec.get("heterogeneity") else ""),
         calibration=calib,
     )

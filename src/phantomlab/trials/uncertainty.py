@@ -12,7 +12,12 @@ helpers so that they say the same thing in the same words:
 * :func:`block_calibration_error`: the stored calibration's error on the published arms of
   the blocks (mean ``|simulated - published|``, fraction inside the published 95 % CI);
 * :func:`protocol_blocks`: which parameter blocks a protocol reads;
-* :func:`quantile_interval` and :func:`wilson_interval`: the two kinds of interval.
+* :func:`quantile_interval` and :func:`wilson_interval`: the two kinds of interval;
+* :func:`heterogeneity_tau2` and :func:`with_heterogeneity`: the between-trial random effect
+  the calibration record stores (``record["heterogeneity"]``,
+  :mod:`phantomlab.trials.heterogeneity`) added to simulated trial statistics of one arm.
+  It is a trial-level effect shared by the arms of a trial, so it cancels in a between-arm
+  contrast and leaves a between-arm test's power unchanged (:data:`HETEROGENEITY_POWER_NOTE`).
 """
 
 from __future__ import annotations
@@ -25,23 +30,33 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from phantomlab.cohorts import CohortSpec, default_cohort_spec
+from phantomlab.trials.heterogeneity import add_heterogeneity, kind_of
 
 __all__ = [
     "DEFAULT_DRAWS",
+    "HETEROGENEITY_POWER_NOTE",
     "NO_POSTERIOR",
     "block_calibration_error",
     "cohort_spec_of",
     "format_calibration_error",
     "has_posterior",
+    "heterogeneity_tau2",
     "interval_note",
     "parameter_draws",
     "protocol_blocks",
     "quantile_interval",
     "wilson_interval",
+    "with_heterogeneity",
 ]
 
 #: Posterior draws per prediction by default (as the ``full`` budget's ``draws``).
 DEFAULT_DRAWS = 20
+
+#: Why the power of a between-arm test has no heterogeneity term.
+HETEROGENEITY_POWER_NOTE = (
+    "between-trial heterogeneity is a trial-level effect shared by the arms (calibration "
+    "record 'heterogeneity'): it cancels in the between-arm contrast, so power is unchanged"
+)
 
 #: What an interval is when the stored calibration is a point record.
 NO_POSTERIOR = "no posterior: interval is trial resampling only"
@@ -238,3 +253,61 @@ def wilson_interval(p: ArrayLike, n: int, level: float = 0.95) -> np.ndarray:
     mid = (p + z * z / (2 * n)) / den
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
     return np.stack([np.clip(mid - half, 0.0, 1.0), np.clip(mid + half, 0.0, 1.0)])
+
+
+def heterogeneity_tau2(record: Mapping[str, Any], stat: str) -> float:
+    """Between-trial variance of a statistic stored in a calibration record (0 if none).
+
+    Parameters
+    ----------
+    record : mapping
+        Calibration record; ``record["heterogeneity"]["tau2"]`` maps kinds
+        (:func:`~phantomlab.trials.heterogeneity.kind_of`) to values (0-10 NRS or %).
+    stat : str
+        Statistic (``mean``, ``baseline_mean``, ``pct_change_mean``, ``responders``).
+
+    Returns
+    -------
+    float
+        ``tau^2`` of the statistic's kind; 0.0 when the record has none.
+    """
+    het = record.get("heterogeneity") or {}
+    return float((het.get("tau2") or {}).get(kind_of(stat), 0.0))
+
+
+def with_heterogeneity(
+    values: ArrayLike,
+    record: Mapping[str, Any],
+    stat: str,
+    *,
+    trial: str,
+    seed: int,
+    scale_max: float = 10.0,
+) -> np.ndarray:
+    """Add the record's between-trial random effect to simulated trial statistics of one arm.
+
+    Simulated trial statistics of one arm plus the record's between-trial random effect.
+
+    Parameters
+    ----------
+    values : array_like
+        Simulated trial statistics (one per simulated trial) on the statistic's scale.
+    record : mapping
+        Calibration record (:func:`heterogeneity_tau2`).
+    stat : str
+        Statistic.
+    trial : str
+        Trial and outcome id (arms of one trial share the effect draws).
+    seed : int
+        Seed.
+    scale_max : float
+        Top of the pain scale of ``values``.
+
+    Returns
+    -------
+    numpy.ndarray
+        The statistics with ``N(0, tau^2)`` added and clipped to the statistic's range
+        (unchanged when the record has no heterogeneity).
+    """
+    return add_heterogeneity(values, heterogeneity_tau2(record, stat), stat, trial=trial,
+                             seed=seed, scale_max=scale_max)  # fmt: skip
