@@ -450,7 +450,11 @@ def complete_record(
     )
     lopgo = None
     if validation is not None:
-        lopgo = {str(r["key"]): float(r["model_mean"]) for r in validation if r["kind"] == "arm"}
+        # validation rows put mean and baseline_mean on 0-10: back to each outcome's scale
+        scale = {t.key: (t.outcome.scale_max / 10.0 if t.outcome.stat in ("mean", "baseline_mean")
+                         else 1.0) for t in targets}  # fmt: skip
+        lopgo = {str(r["key"]): float(r["model_mean"]) * scale.get(str(r["key"]), 1.0)
+                 for r in validation if r["kind"] == "arm"}  # fmt: skip
     out.update(evaluate(out, specs=specs, loso_pred=lopgo))
     if lopgo is not None:
         out["loso_note"] = (
