@@ -145,3 +145,29 @@ def test_bad_input_one_clear_error(kwargs, field):
         sample_size(**kwargs)
     assert [p.field for p in exc.value.problems] == [field]
     assert "\n" not in str(exc.value)
+
+
+def test_docs_example_numbers():
+    # docs/trials.md, "Sample-size planning": the worked example's stated numbers
+    res = sample_size(effect_size=0.5, power=0.8, rho_baseline=0.5, visits=3,
+                      rho_visits=0.6, cluster_size=10, icc=0.05, dropout=0.2)  # fmt: skip
+    assert round(res.n_exact, 2) == 35.52
+    assert (res.n_evaluable, res.n_enrolled, res.n2_enrolled) == (52, 65, 65)
+    text = (Path(__file__).parents[2] / "docs" / "trials.md").read_text()
+    assert "root n 35.52 -> 52 evaluable per arm -> enrol 65 + 65" in text
+    unpooled = sample_size("binary", p1=0.5, p2=0.3, method="unpooled")
+    assert (round(unpooled.n_exact, 2), unpooled.n_evaluable) == (90.26, 91)
+
+
+def test_cli_samplesize(run, tmp_path):
+    out = run("samplesize", "--outcome", "binary", "--p1", "0.5", "--p2", "0.3", "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["n_evaluable_per_arm"] == 93 and data["n_enrolled_total"] == 186
+    fig = tmp_path / "curve.png"
+    out = run("samplesize", "--d", "0.5", "--curve", "20:80:20", "--plot", str(fig))
+    assert out.returncode == 0 and fig.stat().st_size > 0
+    assert "enrol: arm 1 64, arm 2 64, total 128" in out.stdout
+    bad = run("samplesize", "--d", "0.5", "--dropout", "1")
+    assert bad.returncode == 2
+    assert "dropout" in bad.stderr and "Traceback" not in bad.stderr + bad.stdout

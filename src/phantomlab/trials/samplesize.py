@@ -259,8 +259,8 @@ def _validate(
         if p1 is not None and p1 == p2:
             probs.append(Problem("p2", p2, "!= p1", "", "effect is 0: p1 equals p2"))
         if visits != 1 or rho_baseline != 0:
-            probs.append(Problem("visits", visits, "1 (and rho_baseline 0) for binary", "",
-                                 "repeated-measures/ANCOVA factors apply to continuous"))  # fmt: skip
+            msg = "repeated-measures/ANCOVA factors apply to continuous outcomes"
+            probs.append(Problem("visits", visits, "1 and rho_baseline 0 for binary", "", msg))
     raise_if(probs)
 
 
