@@ -288,6 +288,8 @@ class SampleSizeResult(Result):
         Power at ``n_evaluable`` (and ``ceil(ratio * n_evaluable)``).
     factors : dict
         ``variance_factor``, ``deff_cluster``, ``dropout``, ``ratio``, effect sizes.
+    curve : SampleSizeCurve
+        Power against evaluable patients per arm around the solution (for ``plot``).
     """
 
     outcome: str
@@ -300,6 +302,7 @@ class SampleSizeResult(Result):
     n2_enrolled: int
     achieved_power: float
     factors: dict[str, float]
+    curve: SampleSizeCurve
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-able dictionary."""
@@ -341,6 +344,26 @@ class SampleSizeResult(Result):
 
     def _brief(self) -> str:
         return f"{self.outcome}, enrol {self.n_enrolled}+{self.n2_enrolled}"
+
+    def plot(self, ax: Any = None) -> Figure:
+        """Plot the power curve with the solved evaluable ``n`` marked.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes or None
+            Axes to draw on (new figure if None).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            The figure.
+        """
+        fig = self.curve.plot(ax)
+        axes = fig.axes[0] if ax is None else ax
+        axes.plot([self.n_evaluable], [self.achieved_power], "s", color="C3",
+                  label=f"n = {self.n_evaluable} (enrol {self.n_enrolled})")  # fmt: skip
+        axes.legend(fontsize=8)
+        return fig
 
 
 @dataclass(frozen=True, repr=False)
@@ -533,8 +556,14 @@ def sample_size(
         h = 2 * math.asin(math.sqrt(p1 or 0)) - 2 * math.asin(math.sqrt(p2 or 0))
         factors.update(p1=float(p1 or 0), p2=float(p2 or 0), h=h)
         label = f"two proportions, {'arcsine h' if method == 'arcsine' else 'unpooled normal'}"
+    grid = np.unique(
+        np.append(np.linspace(max(2.0, 0.25 * n_eval), 2.0 * n_eval, 60).round(), n_eval)
+    )
+    curve = SampleSizeCurve(grid, np.asarray(plan.power(grid / deff), dtype=float),
+                            f"{outcome}, alpha {alpha:g}")  # fmt: skip
     return SampleSizeResult(outcome, label, power, alpha, float(root), n_eval, n_enrol,
-                            math.ceil(ratio * n_enrol - 1e-9), achieved, factors)  # fmt: skip
+                            math.ceil(ratio * n_enrol - 1e-9), achieved, factors,
+                            curve)  # fmt: skip
 
 
 def sample_size_curve(ns: Any, outcome: str = "continuous", **kwargs: Any) -> SampleSizeCurve:
