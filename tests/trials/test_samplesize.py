@@ -199,3 +199,12 @@ def test_unpooled_power_by_simulation():
     b0 = rng.binomial(n, p1, reps) / n
     z0 = (a - b0) / np.sqrt(a * (1 - a) / n + b0 * (1 - b0) / n)
     assert float(np.mean(np.abs(z0) > stats.norm.isf(0.025))) < 0.07
+
+
+@pytest.mark.parametrize("case", REF["t2n_ratio_n"])
+def test_unequal_allocation_n_matches_pwr_t2n(case):
+    res = sample_size(effect_size=case["d"], power=case["power"], alpha=case["sig"],
+                      ratio=case["ratio"], alternative=_alt(case["alt"]))  # fmt: skip
+    assert res.n_exact == pytest.approx(case["n1"], abs=1e-6)  # both roots at tol 1e-10
+    assert res.n_evaluable == math.ceil(case["n1"])
+    assert res.n2_enrolled == math.ceil(case["ratio"] * res.n_enrolled)

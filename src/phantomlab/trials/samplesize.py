@@ -285,7 +285,7 @@ class SampleSizeResult(Result):
     n2_enrolled : int
         Arm 2 enrolled: ``ceil(ratio * n_enrolled)``.
     achieved_power : float
-        Power at ``n_evaluable`` (and ``ceil(ratio * n_evaluable)``).
+        Power at ``n_evaluable`` (arm 2: ``ratio * n_evaluable``, not rounded).
     factors : dict
         ``variance_factor``, ``deff_cluster``, ``dropout``, ``ratio``, effect sizes.
     curve : SampleSizeCurve

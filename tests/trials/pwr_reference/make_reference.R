@@ -33,8 +33,13 @@ p_n_cases <- list(
   list(p1 = 0.35, p2 = 0.2, power = 0.9, sig = 0.05, alt = "two.sided"),
   list(p1 = 0.3, p2 = 0.15, power = 0.8, sig = 0.025, alt = "greater")
 )
+# unequal allocation n2 = ratio * n1: n1 solved in R on pwr.t2n.test's power (uniroot, tol 1e-10)
+ratio_cases <- list(
+  list(d = 0.5, ratio = 2, power = 0.8, sig = 0.05, alt = "two.sided"),
+  list(d = 0.4, ratio = 0.5, power = 0.9, sig = 0.05, alt = "two.sided")
+)
 res <- list(pwr_version = as.character(packageVersion("pwr")), t_power = list(), t_n = list(),
-            t2n_power = list(), p_power = list(), p_n = list())
+            t2n_power = list(), t2n_ratio_n = list(), p_power = list(), p_n = list())
 for (c in t_cases) {
   r <- pwr.t.test(n = c$n, d = c$d, sig.level = c$sig, alternative = c$alt)
   res$t_power[[length(res$t_power) + 1]] <- c(c, list(power = r$power))
@@ -46,6 +51,12 @@ for (c in t_n_cases) {
 for (c in t2n_cases) {
   r <- pwr.t2n.test(n1 = c$n1, n2 = c$n2, d = c$d, sig.level = c$sig, alternative = c$alt)
   res$t2n_power[[length(res$t2n_power) + 1]] <- c(c, list(power = r$power))
+}
+for (c in ratio_cases) {
+  f <- function(n) pwr.t2n.test(n1 = n, n2 = c$ratio * n, d = c$d, sig.level = c$sig,
+                                alternative = c$alt)$power - c$power
+  n1 <- uniroot(f, c(2 / min(1, c$ratio) + 1e-6, 1e6), tol = 1e-10)$root
+  res$t2n_ratio_n[[length(res$t2n_ratio_n) + 1]] <- c(c, list(n1 = n1))
 }
 for (c in p_cases) {
   h <- ES.h(c$p1, c$p2)
