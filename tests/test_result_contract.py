@@ -299,6 +299,12 @@ FACTORIES: dict[str, Callable[[], Any]] = {
     # trials (converted to Result by the trials work)
     "TrialResult": _trial,
     "PowerResult": _power,
+    "SampleSizeResult": lambda: importlib.import_module("phantomlab.trials").sample_size(
+        effect_size=0.5, dropout=0.1
+    ),
+    "SampleSizeCurve": lambda: importlib.import_module("phantomlab.trials").sample_size_curve(
+        [10, 20, 40], effect_size=0.5
+    ),
     "RunResult": _run,
     "ReplicationResult": _replication,
     "RandomizationResult": _randomization,

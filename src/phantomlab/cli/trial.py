@@ -189,5 +189,52 @@ def power_cmd(
         typer.echo(res.summary())
 
 
+@app.command("samplesize")
+def samplesize_cmd(
+    outcome: str = typer.Option("continuous", "--outcome", help="'continuous' or 'binary'."),
+    d: float = typer.Option(None, "--d", help="Continuous: standardized effect (diff / SD)."),
+    p1: float = typer.Option(None, "--p1", help="Binary: responder proportion, arm 1."),
+    p2: float = typer.Option(None, "--p2", help="Binary: responder proportion, arm 2."),
+    power: float = typer.Option(0.8, "--power", help="Target power, in (0, 1)."),
+    alpha: float = typer.Option(0.05, "--alpha", help="Significance level."),
+    alternative: str = typer.Option("two-sided", "--alternative", help="two-sided|greater."),
+    ratio: float = typer.Option(1.0, "--ratio", help="n2 / n1."),
+    method: str = typer.Option("arcsine", "--method", help="Binary: arcsine|unpooled."),
+    rho_baseline: float = typer.Option(0.0, "--rho-baseline", help="ANCOVA: corr(baseline, y)."),
+    visits: int = typer.Option(1, "--visits", help="Post-baseline visits averaged."),
+    rho_visits: float = typer.Option(0.0, "--rho-visits", help="Correlation between visits."),
+    cluster_size: float = typer.Option(1.0, "--cluster-size", help="Patients per center."),
+    icc: float = typer.Option(0.0, "--icc", help="Intra-center correlation."),
+    dropout: float = typer.Option(0.0, "--dropout", help="Expected fraction lost, [0, 1)."),
+    curve: str = typer.Option(None, "--curve", help="Also a power curve at these n/arm."),
+    plot: Path = typer.Option(None, "--plot", help="Write the power curve figure."),
+    force: bool = FORCE,
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Solve the sample size per arm (analytic), with attrition and center inflation."""
+    from phantomlab.trials import parse_n_range, sample_size, sample_size_curve
+
+    check_outputs(force, plot=plot)
+    kw = dict(effect_size=d, p1=p1, p2=p2, alpha=alpha, alternative=alternative, ratio=ratio,
+              method=method, rho_baseline=rho_baseline, visits=visits, rho_visits=rho_visits,
+              cluster_size=cluster_size, icc=icc)  # fmt: skip
+    res = sample_size(outcome, power=power, dropout=dropout, **kw)  # type: ignore[arg-type]
+    crv = None
+    if curve is not None or plot is not None:
+        ns = parse_n_range(curve) if curve is not None else list(range(4, 4 * res.n_evaluable, 2))
+        crv = sample_size_curve(ns, outcome, **kw)
+        if plot is not None:
+            write_figure(plot, crv.plot(), force=force, dpi=120)
+    if as_json:
+        out = res.to_dict()
+        if crv is not None:
+            out["curve"] = crv.to_frame().to_dict(orient="records")
+        emit_json(out)
+    else:
+        typer.echo(res.summary())
+        if crv is not None and curve is not None:
+            typer.echo(crv.summary())
+
+
 # the in-silico commands (specs, replicate, calibration, cohort) are defined next door
 app.registered_commands += trial_insilico.app.registered_commands

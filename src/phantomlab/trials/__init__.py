@@ -9,6 +9,7 @@ The same analysis code serves real trial data and simulated trials. Submodules:
 * :mod:`~phantomlab.trials.analysis` -- change, ANCOVA, mixed models, responders, NNT, CONSORT;
 * :mod:`~phantomlab.trials.simulate` -- a vectorized parametric trial simulator;
 * :mod:`~phantomlab.trials.power` -- analytic and simulated power;
+* :mod:`~phantomlab.trials.samplesize` -- analytic sample-size solver and power curves;
 * :mod:`~phantomlab.trials.runner` -- chunked, seeded, resumable runs on Dask.
 """
 
@@ -55,6 +56,12 @@ from phantomlab.trials.randomize import (
 )
 from phantomlab.trials.result import TrialResult
 from phantomlab.trials.runner import RunResult, TrialSimulationTask, run_replicates
+from phantomlab.trials.samplesize import (
+    SampleSizeCurve,
+    SampleSizeResult,
+    sample_size,
+    sample_size_curve,
+)
 from phantomlab.trials.simulate import ParametricTrialModel
 
 __all__ = [
@@ -67,6 +74,8 @@ __all__ = [
     "ParametricTrialModel",
     "PowerResult",
     "RunResult",
+    "SampleSizeCurve",
+    "SampleSizeResult",
     "TrialDesign",
     "TrialResult",
     "TrialSimulationTask",
@@ -95,6 +104,8 @@ __all__ = [
     "register_design",
     "responder_analysis",
     "run_replicates",
+    "sample_size",
+    "sample_size_curve",
     "simple_randomization",
     "simulated_power",
     "to_wide",
