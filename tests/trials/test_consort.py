@@ -151,3 +151,19 @@ def test_cli_writes_svg_html_and_refuses_bad_counts(run, tmp_path):
     assert r.returncode == 2
     assert "arms.A.analysed" in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "bad.svg").exists()
+
+
+def test_documented_counts_example():
+    import re
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "trials.md"
+    blocks = re.findall(r"```yaml\n(.*?)```", doc.read_text(), flags=re.S)
+    counts = yaml.safe_load(next(b for b in blocks if "enrolment:" in b))
+    flow = consort_from_counts(counts)
+    assert (flow.assessed, flow.randomized) == (120, 100)
+    assert flow.arms["active tDCS"].analysed == 49
+    counts["arms"]["active tDCS"]["analysed"] = 48
+    with pytest.raises(InputError) as ei:
+        consort_from_counts(counts)
+    assert [p.field for p in ei.value.problems] == ["arms.active tDCS.analysed"]

@@ -85,3 +85,18 @@ def test_unguarded_script_runs_on_threads_and_guarded_on_processes(tmp_path):
     assert "outside an `if __name__" not in guarded.stderr
     # same seed, same bits on threads and processes
     assert bare.stdout.split()[-1] == guarded.stdout.split()[-1]
+
+
+def test_documented_dask_example_is_guarded():
+    import re
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "trials.md"
+    block = next(
+        b
+        for b in re.findall(r"```python\n(.*?)```", doc.read_text(), flags=re.S)
+        if 'scheduler="local"' in b
+    )
+    tree = ast.parse(block)
+    last = tree.body[-1]
+    assert _guarded(tree, last.lineno + 1) is True  # the main() call
+    assert any(isinstance(n, ast.FunctionDef) and n.name == "main" for n in tree.body)
