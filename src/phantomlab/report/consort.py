@@ -100,17 +100,37 @@ def consort_figure(flow: ConsortFlow) -> Figure:
     centre = left + (width - left) / 2
 
     def _box(x: float, y_top: float, lines: list[str], ha: str = "center") -> None:
-        ax.text(x, y_top, "\n".join(lines), ha=ha, va="top", fontsize=8, bbox=style,
-                multialignment="left", linespacing=1.5)
+        ax.text(
+            x,
+            y_top,
+            "\n".join(lines),
+            ha=ha,
+            va="top",
+            fontsize=8,
+            bbox=style,
+            multialignment="left",
+            linespacing=1.5,
+        )
 
     def _stage(y_top: float, h: float, label: str) -> None:
-        ax.text(0.65, y_top - h / 2, label, ha="center", va="center", fontsize=9,
-                weight="bold", bbox={"boxstyle": "round,pad=0.4", "facecolor": "#cfe2f3",
-                                     "edgecolor": "#3d85c6"})
+        ax.text(
+            0.65,
+            y_top - h / 2,
+            label,
+            ha="center",
+            va="center",
+            fontsize=9,
+            weight="bold",
+            bbox={"boxstyle": "round,pad=0.4", "facecolor": "#cfe2f3", "edgecolor": "#3d85c6"},
+        )
 
     def _arrow(x0: float, y0: float, x1: float, y1: float) -> None:
-        ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
-                    arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 0.8})
+        ax.annotate(
+            "",
+            xy=(x1, y1),
+            xytext=(x0, y0),
+            arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 0.8},
+        )
 
     h_top = top_lines * line
     _stage(y, h_top + line + gap, "Enrolment")
@@ -123,8 +143,9 @@ def consort_figure(flow: ConsortFlow) -> Figure:
     y = y_rand - line - gap
     for s in stages:
         h = heights[s] * line
-        _stage(y, h, {"allocation": "Allocation", "follow-up": "Follow-Up",
-                      "analysis": "Analysis"}[s])
+        _stage(
+            y, h, {"allocation": "Allocation", "follow-up": "Follow-Up", "analysis": "Analysis"}[s]
+        )
         for k, name in enumerate(boxes["arms"]):
             x = left + col * (k + 0.5)
             lines = boxes["arms"][name][s]
@@ -153,8 +174,11 @@ def consort_report(flow: ConsortFlow, *, title: str = "CONSORT flow diagram") ->
         Self-contained HTML (``save(path)``).
     """
     sections = [
-        Section("Diagram (figure)", figure=figure_uri(consort_figure(flow)),
-                figure_alt="CONSORT 2010 flow diagram"),
+        Section(
+            "Diagram (figure)",
+            figure=figure_uri(consort_figure(flow)),
+            figure_alt="CONSORT 2010 flow diagram",
+        ),
         Section("Counts per box", table=table_html(flow.table())),
     ]
     return render(

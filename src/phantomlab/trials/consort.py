@@ -130,10 +130,10 @@ class ConsortFlow:
                 rows.append((stage, name, box, "", sum(reasons.values())))
                 rows += [(stage, name, box, r, n) for r, n in reasons.items()]
             rows.append(("analysis", name, "analysed", "", a.analysed))
-            rows.append(
-                ("analysis", name, "excluded", "", sum(a.excluded_from_analysis.values()))
-            )
-            rows += [("analysis", name, "excluded", r, n) for r, n in a.excluded_from_analysis.items()]
+            rows.append(("analysis", name, "excluded", "", sum(a.excluded_from_analysis.values())))
+            rows += [
+                ("analysis", name, "excluded", r, n) for r, n in a.excluded_from_analysis.items()
+            ]
         return pd.DataFrame(rows, columns=["stage", "arm", "box", "reason", "n"])
 
     def check(self) -> ConsortFlow:
@@ -151,8 +151,7 @@ class ConsortFlow:
                 Problem(
                     "enrolment.assessed",
                     self.assessed,
-                    f"= excluded {excl} + randomised {self.randomized} = "
-                    f"{excl + self.randomized}",
+                    f"= excluded {excl} + randomised {self.randomized} = {excl + self.randomized}",
                     "CONSORT 2010 flow diagram",
                     f"box 'Assessed for eligibility' ({self.assessed}) does not equal excluded "
                     f"({excl}) plus randomised ({self.randomized})",

@@ -362,7 +362,7 @@ def _dask_client(scheduler: Any, n_workers: int, processes: bool) -> Iterator[tu
         if processes and (where := unguarded_main_call()) is not None:
             warnings.warn(
                 f"run_replicates(scheduler='local') is called from {where} outside an "
-                "`if __name__ == \"__main__\":` block: worker processes re-import the main "
+                '`if __name__ == "__main__":` block: worker processes re-import the main '
                 "script and would start the run again, so this run uses worker threads "
                 "(same results, bit for bit). Put the call under the guard for processes.",
                 RuntimeWarning,
