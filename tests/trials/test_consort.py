@@ -167,3 +167,12 @@ def test_documented_counts_example():
     with pytest.raises(InputError) as ei:
         consort_from_counts(counts)
     assert [p.field for p in ei.value.problems] == ["arms.active tDCS.analysed"]
+
+
+def test_cli_unreadable_inputs_exit_2(run, tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    for path, out in ((empty, "x.svg"), (tmp_path / "none.csv", "x.svg"), (empty, "x.txt")):
+        r = run("consort", str(path), "-o", str(tmp_path / out))
+        assert r.returncode == 2, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1

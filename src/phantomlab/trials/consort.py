@@ -237,7 +237,7 @@ def consort_from_counts(counts: Mapping[str, Any]) -> ConsortFlow:
     arms = counts.get("arms") if isinstance(counts, Mapping) else None
     if not isinstance(enr, Mapping):
         problems.append(Problem("enrolment", enr, "a mapping with 'assessed'", "", "missing"))
-        enr = {}
+        enr = {"assessed": 0}
     if not isinstance(arms, Mapping) or not arms:
         problems.append(Problem("arms", arms, "a mapping arm: counts", "", "missing"))
         arms = {}
@@ -359,6 +359,6 @@ def load_consort(path: str | Path) -> ConsortFlow:
         )
     try:
         table = pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",", dtype=str)
-    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ParserError, EmptyDataError, UnicodeDecodeError
         raise InputError(Problem("disposition", str(p), "a readable CSV", "", str(exc))) from None
     return consort_flow(table)
