@@ -236,5 +236,40 @@ def samplesize_cmd(
             typer.echo(crv.summary())
 
 
+@app.command("consort")
+def consort_cmd(
+    disposition: Path = typer.Argument(
+        ..., help="Disposition table (CSV/TSV, one row per participant) or counts (YAML/JSON)."
+    ),
+    output: Path = typer.Option(..., "--output", "-o", help="Diagram: .svg, .png, .pdf or .html."),
+    force: bool = FORCE,
+    as_json: bool = typer.Option(False, "--json", help="Print the box counts as JSON."),
+) -> None:
+    """Draw the CONSORT 2010 flow diagram; counts that do not add up stop it (exit 2)."""
+    from phantomlab.exceptions import InputError, Problem
+    from phantomlab.report.consort import consort_figure, consort_report
+    from phantomlab.trials.consort import load_consort
+
+    suffix = output.suffix.lower()
+    if suffix not in {".svg", ".png", ".pdf", ".html"}:
+        raise InputError(
+            Problem("--output", str(output), ".svg, .png, .pdf or .html", "", "unknown format")
+        )
+    check_outputs(force, output=output)
+    flow = load_consort(disposition)
+    if suffix == ".html":
+        consort_report(flow).save(output, overwrite=force)
+    else:
+        write_figure(output, consort_figure(flow), force=force, field="--output", dpi=150)
+    if as_json:
+        emit_json({"randomized": flow.randomized, "boxes": flow.table().to_dict("records")})
+    else:
+        arms = ", ".join(f"{k} {a.allocated}/{a.analysed}" for k, a in flow.arms.items())
+        typer.echo(
+            f"Assessed {flow.assessed}, randomised {flow.randomized}; "
+            f"allocated/analysed per arm: {arms}. Wrote {output}"
+        )
+
+
 # the in-silico commands (specs, replicate, calibration, cohort) are defined next door
 app.registered_commands += trial_insilico.app.registered_commands

@@ -26,9 +26,12 @@ A task is any picklable callable ``task(seed: SeedSequence, replicates: ndarray)
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
+import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -284,6 +287,62 @@ def run_replicates(
     )
 
 
+def _guarded(tree: ast.Module, line: int) -> bool | None:
+    """Whether the top-level statement at ``line`` lies under ``if __name__ == "__main__"``."""
+    for node in tree.body:
+        end = getattr(node, "end_lineno", node.lineno)
+        if not node.lineno <= line <= end:
+            continue
+        if isinstance(node, ast.If):
+            text = ast.unparse(node.test).replace("'", '"')
+            if text in {
+                '__name__ == "__main__"',
+                '"__main__" == __name__',
+            }:
+                return not any(
+                    getattr(b, "lineno", 0) <= line <= getattr(b, "end_lineno", 0)
+                    for b in node.orelse
+                )
+        return False
+    return None
+
+
+def unguarded_main_call() -> str | None:
+    """Return ``"file:line"`` when this call runs from unguarded top-level code of ``__main__``.
+
+    Dask's local cluster starts its worker processes with ``multiprocessing``'s
+    *spawn* method, and every spawned process imports the main script again (as
+    ``__mp_main__``). Top-level code of that script that is not under
+    ``if __name__ == "__main__":`` therefore runs again in each worker and tries to
+    start a cluster of its own. This walks the call stack to the main module's
+    top-level frame and parses the script to see whether the running statement is
+    under that guard. Interactive sessions, ``python -c`` and notebooks (no script
+    file) and sources that cannot be read give ``None`` (nothing to protect).
+
+    Returns
+    -------
+    str or None
+        ``"path:line"`` of the unguarded top-level statement, else None.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or not path:
+        return None
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "<module>" and frame.f_globals is vars(main):
+            break
+        frame = frame.f_back  # type: ignore[assignment]
+    if frame is None:
+        return None
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return None
+    line = frame.f_lineno
+    return f"{path}:{line}" if _guarded(tree, line) is False else None
+
+
 @contextmanager
 def _dask_client(scheduler: Any, n_workers: int, processes: bool) -> Iterator[tuple[Any, str]]:
     """Yield ``(client, label)`` for a scheduler argument; close what it started on exit.
@@ -300,6 +359,16 @@ def _dask_client(scheduler: Any, n_workers: int, processes: bool) -> Iterator[tu
     if isinstance(scheduler, Client):
         client, own, label = scheduler, False, str(getattr(scheduler.scheduler, "address", ""))
     elif scheduler == "local":
+        if processes and (where := unguarded_main_call()) is not None:
+            warnings.warn(
+                f"run_replicates(scheduler='local') is called from {where} outside an "
+                '`if __name__ == "__main__":` block: worker processes re-import the main '
+                "script and would start the run again, so this run uses worker threads "
+                "(same results, bit for bit). Put the call under the guard for processes.",
+                RuntimeWarning,
+                stacklevel=5,
+            )
+            processes = False
         cluster = LocalCluster(
             n_workers=int(n_workers),
             threads_per_worker=1,
