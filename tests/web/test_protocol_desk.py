@@ -28,6 +28,14 @@ TDCS = (
     "modality: tdcs\nanode: C3\ncathode: Fp2\ncurrent: 2 mA\nelectrode_area: 35 cm^2\n"
     "duration: 20 min\n"
 )
+#: a YAML alias bomb: 9**6 = 531,441 leaves from a few hundred bytes
+BOMB = (
+    "a: &a [x, x, x, x, x, x, x, x, x]\n"
+    + "".join(
+        f"{n}: &{n} [{', '.join(['*' + p] * 9)}]\n" for p, n in zip("abcde", "bcdef", strict=True)
+    )
+    + "modality: tdcs\n"
+)
 RTMS_RULES = {r.id for r in safety_rules() if "rtms" in r.modalities or "*" in r.modalities}
 
 
@@ -114,7 +122,11 @@ def test_csrf_is_required(clinic: Any, login: Any) -> None:
 @pytest.mark.parametrize(
     ("text", "status", "message"),
     [
-        ("modality: tdcs\ncurrent: [2 mA\n", 400, "not valid YAML at line"),
+        ("modality: tdcs\ncurrent: [2 mA\n", 400, "syntax error"),
+        # the one guarded loader: a duplicate key (the last would win silently) and an
+        # alias bomb (would grow past a gigabyte) are refused, never evaluated
+        ("modality: tdcs\ncurrent: 9 mA\ncurrent: 2 mA\n", 400, "duplicate key"),
+        (BOMB, 400, "alias"),
         ("", 400, "empty"),
         ("- just\n- a list\n", 422, "a mapping with a &#39;modality&#39; key"),
         ("/etc/passwd.yaml", 422, "a mapping"),  # never read as a file name
@@ -155,4 +167,4 @@ def test_printable_report(clinic: Any, login: Any) -> None:
     assert "style-src 'unsafe-inline'" in r.headers["content-security-policy"]
     assert "script-src" not in r.headers["content-security-policy"]
     r = c.form("/protocols/report", {"text": "modality: [\n"})
-    assert r.status_code == 400 and "not valid YAML" in r.text
+    assert r.status_code == 400 and "syntax error" in r.text

@@ -39,11 +39,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import yaml
 from numpy.typing import NDArray
 from scipy.stats import norm
 
 from phantomlab._result import Result
+from phantomlab._yaml import load_text
 from phantomlab.evidence.rob import RiskOfBias, load_rob
 from phantomlab.exceptions import InputError, Problem
 from phantomlab.meta import RMAResult, regtest
@@ -82,7 +82,7 @@ def grade_rules() -> dict[str, Any]:
         The parsed file.
     """
     text = resources.files("phantomlab.evidence").joinpath("data/grade.yaml").read_text()
-    out: dict[str, Any] = yaml.safe_load(text)
+    out: dict[str, Any] = load_text(text, field="evidence/data/grade.yaml")
     return out
 
 

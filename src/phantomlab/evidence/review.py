@@ -37,9 +37,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from scipy.stats import beta, norm
 
+from phantomlab._yaml import load_text
 from phantomlab.evidence._review_result import ClaimVerdict, ReviewResult
 from phantomlab.evidence.grade import OutcomeEvidence, grade
 from phantomlab.evidence.records import StudyRecord, StudyTable, load_studies
@@ -62,7 +62,7 @@ _SRC = "evidence/data/review_claims.yaml"
 @cache
 def _shipped_rules() -> dict[str, Any]:
     text = resources.files("phantomlab.evidence").joinpath("data/review_claims.yaml").read_text()
-    return dict(yaml.safe_load(text))
+    return dict(load_text(text, field=_SRC))
 
 
 def review_rules() -> dict[str, Any]:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pandas as pd
 
+from phantomlab._yaml import load_text
 from phantomlab.exceptions import InputError, Problem
 from phantomlab.protocols import (
     DOSE_KEYS,
@@ -61,9 +62,7 @@ def _flatten(value: Any, prefix: str = "") -> list[tuple[str, str]]:
 
 def _parameter_rows(protocol: ProtocolBase) -> pd.DataFrame:
     """Return the protocol's stated parameters in the clinical units it is written in."""
-    import yaml
-
-    data = yaml.safe_load(dump_protocol(protocol)) or {}
+    data = load_text(dump_protocol(protocol), field="protocol") or {}
     return pd.DataFrame(_flatten(data), columns=["parameter", "value"])
 
 

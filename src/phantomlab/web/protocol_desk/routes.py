@@ -23,7 +23,8 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Uplo
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from phantomlab.exceptions import ProtocolError
+from phantomlab._yaml import load_text
+from phantomlab.exceptions import InputError, ProtocolError
 from phantomlab.protocols import (
     DOSE_KEYS,
     MODALITIES,
@@ -103,8 +104,8 @@ def _value(text: str) -> Any:
     """Return a form value: YAML for lists, mappings, numbers and booleans; else the text."""
     text = text.strip()
     try:
-        parsed = yaml.safe_load(text)
-    except yaml.YAMLError:
+        parsed = load_text(text, field="form value")
+    except InputError:
         return text
     return parsed if isinstance(parsed, list | dict | int | float | bool) else text
 
@@ -132,13 +133,10 @@ def _parse_text(text: str) -> dict[str, Any]:
         raise _Rejected(
             400, ["error: protocol: empty (paste a protocol, upload a file or fill a form)"]
         )
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise _Rejected(400, [f"error: protocol: not valid YAML{where}: {problem}"]) from None
+    try:  # the one guarded loader: duplicate keys, alias bombs, depth and size refused
+        data = load_text(text, field="protocol")
+    except InputError as exc:
+        raise _Rejected(400, [f"error: {p.line()}" for p in exc.problems]) from None
     if not isinstance(data, dict):
         raise _Rejected(
             422,
