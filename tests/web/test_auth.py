@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 from sqlalchemy import select
@@ -164,3 +165,18 @@ def test_login_next_goes_only_to_this_site(clinic):
     for target in ("https://evil.example/", "//evil.example/x", "/\\evil"):
         page = client.get("/login", params={"next": target})
         assert 'name="next" value="/"' in page.text, target
+
+
+def test_a_failed_login_keeps_the_page_first_asked_for(clinic):
+    client = clinic.client()
+    page = client.get("/login?next=/audit")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    form = {"username": "monitor-a", "csrf_token": token, "next": "/audit"}
+    r = client.post("/login", data={**form, "password": "wrong"}, follow_redirects=False)
+    assert r.status_code == 401 and 'name="next" value="/audit"' in r.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', r.text).group(1)
+    form["csrf_token"] = token
+    r = client.post(
+        "/login", data={**form, "password": password("monitor-a")}, follow_redirects=False
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/audit"

@@ -37,14 +37,19 @@ def safe_next(target: str | None) -> str:
 
 
 def _login_page(
-    request: Request, settings: ClinicSettings, status: int = 200, message: str = ""
+    request: Request,
+    settings: ClinicSettings,
+    status: int = 200,
+    message: str = "",
+    next_url: str | None = None,
 ) -> Response:
     pre = request.cookies.get(PRELOGIN_COOKIE, "")
     new = not pre
     if new:  # bind the form's CSRF token to a fresh random cookie
         pre = secrets.token_urlsafe(24)
         request.cookies[PRELOGIN_COOKIE] = pre
-    next_url = safe_next(request.query_params.get("next"))
+    # after a failed login the form posts back here: keep the page first asked for
+    next_url = safe_next(next_url if next_url is not None else request.query_params.get("next"))
     response = render(
         request, "login.html", {"message": message, "next": next_url}, status_code=status
     )
@@ -91,10 +96,11 @@ def login(
             429,
             f"Too many failed logins for this user from this computer. Try again in about "
             f"{minutes} minute{'s' if minutes > 1 else ''}.",
+            next,
         )
     if user is None:
         db.commit()  # the failure counts even though the answer is an error page
-        return _login_page(request, settings, 401, "Wrong username or password.")
+        return _login_page(request, settings, 401, "Wrong username or password.", next)
     token = start_session(db, settings, user)
     audit.record(
         db, actor=user.username, center_id=None, action="auth.login", subject=f"user:{user.id}"
