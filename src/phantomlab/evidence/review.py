@@ -59,6 +59,11 @@ _SUPPORTED, _PARTLY, _NOT, _CANNOT = (
 _SRC = "evidence/data/review_claims.yaml"
 
 
+def _verdict(claim: dict[str, Any], *args: Any, **kw: Any) -> ClaimVerdict:
+    """Build a claim's verdict: its id, statement and kind, then the verdict's fields."""
+    return ClaimVerdict(claim["id"], claim["statement"], claim["kind"], *args, **kw)
+
+
 @cache
 def _shipped_rules() -> dict[str, Any]:
     text = resources.files("phantomlab.evidence").joinpath("data/review_claims.yaml").read_text()
@@ -180,9 +185,7 @@ def _study_dict(tab: StudyTable, sid: str, **extra: Any) -> dict[str, Any]:
 
 
 def _qualitative(claim: dict[str, Any], **_: Any) -> ClaimVerdict:
-    return ClaimVerdict(
-        claim["id"], claim["statement"], claim["kind"], _CANNOT, reasons=(claim["why"],)
-    )
+    return _verdict(claim, _CANNOT, reasons=(claim["why"],))
 
 
 def _prevalence(claim: dict[str, Any], tab: StudyTable, **_: Any) -> ClaimVerdict:
@@ -191,10 +194,8 @@ def _prevalence(claim: dict[str, Any], tab: StudyTable, **_: Any) -> ClaimVerdic
     lo, hi = claim["claimed"]["low"], claim["claimed"]["high"]
     numbers = {"claimed_low": lo, "claimed_high": hi, "rows": len(rows)}
     if not rows:
-        return ClaimVerdict(
-            claim["id"],
-            claim["statement"],
-            claim["kind"],
+        return _verdict(
+            claim,
             _CANNOT,
             numbers,
             reasons=(
@@ -213,10 +214,8 @@ def _prevalence(claim: dict[str, Any], tab: StudyTable, **_: Any) -> ClaimVerdic
         _study_dict(tab, r.study_id, value=r.value, read_in=_where(tab, r)) for r in rows
     )
     reason = f"{sum(inside)} of {len(values)} prevalence values within {lo:.0%}-{hi:.0%}"
-    return ClaimVerdict(
-        claim["id"],
-        claim["statement"],
-        claim["kind"],
+    return _verdict(
+        claim,
         verdict,
         numbers,
         "not rated",
@@ -276,10 +275,8 @@ def _range(
         )
     if len(chosen) < min_k:
         reasons.append(f"fewer than {min_k} studies: no range across studies")
-        return ClaimVerdict(
-            claim["id"],
-            claim["statement"],
-            claim["kind"],
+        return _verdict(
+            claim,
             _CANNOT,
             numbers,
             studies=tuple(chosen),
@@ -348,10 +345,8 @@ def _range(
         verdict = _PARTLY
     else:
         verdict = _NOT
-    return ClaimVerdict(
-        claim["id"],
-        claim["statement"],
-        claim["kind"],
+    return _verdict(
+        claim,
         verdict,
         numbers,
         g.certainty,
@@ -417,10 +412,8 @@ def _durability(
             f"no study of {' or '.join(short)} reports responders of the same patients at a "
             "short- and a long-term time point: the data can neither support nor refute the claim"
         )
-        return ClaimVerdict(
-            claim["id"],
-            claim["statement"],
-            claim["kind"],
+        return _verdict(
+            claim,
             _CANNOT,
             numbers,
             studies=tuple(studies),
@@ -446,10 +439,8 @@ def _durability(
         f"{a}/{b} ratio of durability ratios {rr['estimate']:.2f} "
         f"(95% CI {rr['ci_lb']:.2f}-{rr['ci_ub']:.2f}; > 1: {a} more durable)"
     )
-    return ClaimVerdict(
-        claim["id"],
-        claim["statement"],
-        claim["kind"],
+    return _verdict(
+        claim,
         verdict,
         numbers,
         "not rated (no GRADE rule for a ratio of ratios)",
@@ -501,10 +492,8 @@ def _interaction(claim: dict[str, Any], tab: StudyTable, level: float, **_: Any)
         reasons.append(
             f"interaction row {r0.study_id} '{r0.arm}': {est:g} ({ci}; < 0 favours the combination)"
         )
-        return ClaimVerdict(
-            claim["id"],
-            claim["statement"],
-            claim["kind"],
+        return _verdict(
+            claim,
             verdict,
             numbers,
             studies=tuple(studies),
@@ -579,10 +568,8 @@ def _interaction(claim: dict[str, Any], tab: StudyTable, level: float, **_: Any)
             verdict = _PARTLY
         else:
             verdict = _NOT
-    return ClaimVerdict(
-        claim["id"],
-        claim["statement"],
-        claim["kind"],
+    return _verdict(
+        claim,
         verdict,
         numbers,
         studies=tuple(studies),
@@ -630,10 +617,8 @@ def _maturity(
         "absence from this evidence base is not absence from the literature: the base "
         "is not an exhaustive search"
     )
-    return ClaimVerdict(
-        claim["id"],
-        claim["statement"],
-        claim["kind"],
+    return _verdict(
+        claim,
         verdict,
         {"per_modality": table},
         "not rated",
