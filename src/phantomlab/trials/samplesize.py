@@ -451,10 +451,12 @@ def _plan(
     vf = (1.0 - rho_baseline**2) * design_effect_repeated(visits, rho_visits)
     deff = design_effect_cluster(cluster_size, icc)
     if outcome == "continuous":
-        assert effect_size is not None
+        if effect_size is None:  # _validate refuses this; kept explicit for type narrowing
+            raise InputError(Problem("effect_size", None, "a number", "", "missing"))
         return _Plan(outcome, effect_size / math.sqrt(vf), math.nan, alpha, alternative,
                      ratio, "t", vf, deff)  # fmt: skip
-    assert p1 is not None and p2 is not None
+    if p1 is None or p2 is None:  # _validate refuses this; kept explicit for type narrowing
+        raise InputError(Problem("p1/p2", None, "two proportions", "", "missing"))
     return _Plan(outcome, p1, p2, alpha, alternative, ratio, method, vf, deff)
 
 

@@ -117,7 +117,8 @@ def _page(request: Request, db: Session, user: ClinicUser, ps: ProgrammingSessio
           status: int = 200, problems: list[str] | None = None) -> Response:  # fmt: skip
     st = service.status(db, ps)
     space = st.space
-    assert space is not None  # a session always has its space
+    if space is None:  # a session always has its space: a broken store row
+        raise HTTPException(status_code=500, detail="this session has no search space")
     rows: list[dict[str, Any]] = []
     for h in st.history:
         o = h.observation

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -45,9 +46,8 @@ def admin_page(request: Request, user: Admin, db: Db) -> Response:
     return _page(request, db)
 
 
-def _apply(request: Request, db: Session, action: str, call: object) -> Response:
+def _apply(request: Request, db: Session, action: str, call: Callable[[], object]) -> Response:
     try:
-        assert callable(call)
         call()
     except InputError as exc:
         db.rollback()
