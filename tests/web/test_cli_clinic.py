@@ -182,3 +182,20 @@ def test_serve_demo_answers_on_loopback(tmp_path):
     logins = re.findall(r"^  (\S+)\s+(\S+)\s+\((.+)\)$", out, re.M)
     assert [u for u, _, _ in logins][:2] == ["admin", "investigator-ber"] and len(logins) == 9
     assert "Traceback" not in out
+
+
+def test_create_center_with_a_bad_code_and_name_is_two_clear_lines(tmp_path):
+    """Found by the slow fuzz: two problems at once were an internal error (exit 1)."""
+    from phantomlab.exceptions import InputError
+    from phantomlab.web.accounts import create_center
+    from phantomlab.web.db import make_engine, session_scope, upgrade
+
+    url = f"sqlite:///{tmp_path / 'c.sqlite'}"
+    upgrade(url)
+    with session_scope(make_engine(url)) as db:
+        try:
+            create_center(db, " ", " ", actor="admin")
+        except InputError as exc:
+            assert [p.field for p in exc.problems] == ["code", "name"]
+        else:  # pragma: no cover - the call must refuse
+            raise AssertionError("a blank code and name were accepted")

@@ -67,7 +67,7 @@ def create_center(db: Session, code: str, name: str, *, actor: str) -> Center:
     if not name.strip() or len(name) > 200:
         problems.append(Problem("name", name, "1-200 characters", "", "bad center name"))
     if problems:
-        raise InputError(*problems)
+        raise InputError(problems)
     if db.execute(select(Center.id).where(Center.code == code_u)).first():
         raise InputError(Problem("code", code_u, "a new code", "", "the center exists"))
     c = Center(code=code_u, name=name.strip())
