@@ -73,6 +73,22 @@ def emit_json(obj: Any) -> None:
     typer.echo(json.dumps(jsonable(obj), indent=2, allow_nan=False))
 
 
+def emit_result(res: Any, as_json: bool) -> None:
+    """Print a result: ``res.to_dict()`` as JSON with ``--json``, else ``res.summary()``.
+
+    Parameters
+    ----------
+    res : Any
+        A result object with ``to_dict()`` and ``summary()``.
+    as_json : bool
+        The command's ``--json`` flag.
+    """
+    if as_json:
+        emit_json(res.to_dict())
+    else:
+        typer.echo(res.summary())
+
+
 def fail(problems: list[Problem] | Problem) -> None:
     """Stop the command with these problems (printed one per line, exit code 2).
 

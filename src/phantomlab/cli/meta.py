@@ -19,7 +19,14 @@ import typer
 
 from phantomlab._io import safe_names
 from phantomlab.cli import meta_binary
-from phantomlab.cli._common import FORCE, check_outputs, emit_json, read_table, write_csv
+from phantomlab.cli._common import (
+    FORCE,
+    check_outputs,
+    emit_json,
+    emit_result,
+    read_table,
+    write_csv,
+)
 from phantomlab.exceptions import InputError, Problem
 
 app = typer.Typer(
@@ -104,13 +111,6 @@ def _fit(
         cols = [c.strip() for c in mods.split(",") if c.strip()]
         moddf = pd.DataFrame({c: _column(df, c, "--mods") for c in cols})
     return rma(y, v, method=method, test=test, level=level, mods=moddf, slab=labels)
-
-
-def _out(obj: Any, as_json: bool) -> None:
-    if as_json:
-        emit_json(obj.to_dict())
-    else:
-        typer.echo(obj.summary())
 
 
 @app.command("escalc")
@@ -236,7 +236,7 @@ def rma_cmd(
         if funnel is not None:
             res.funnel(path=funnel)
     if fn is None:
-        _out(res, as_json)
+        emit_result(res, as_json)
         return
     pred = res.predict(transf=fn).iloc[[0] if res.int_only else slice(None)]
     if as_json:
@@ -327,7 +327,7 @@ def _simple(name: str, doc: str, call: Callable[[Any], Any]) -> None:
         with _warnings_to_stderr():
             res = _fit(data, yi, vi, sei, method, test, level, slab, mods)
             extra = call(res)
-        _out(extra, as_json)
+        emit_result(extra, as_json)
 
     command.__doc__ = doc
     app.command(name)(command)
@@ -368,7 +368,7 @@ def regtest_cmd(
     with _warnings_to_stderr():
         res = _fit(data, yi, vi, sei, method, test, level, None)
         out = res.regtest(predictor=predictor, model=model)
-    _out(out, as_json)
+    emit_result(out, as_json)
 
 
 @app.command("trimfill")
@@ -398,7 +398,7 @@ def trimfill_cmd(
         out = res.trimfill(side=side, estimator=estimator)
         if funnel is not None:
             out.funnel(path=funnel)
-    _out(out, as_json)
+    emit_result(out, as_json)
 
 
 @app.command("subgroups")
@@ -436,7 +436,7 @@ def subgroups_cmd(
         )
         if forest is not None:
             res.forest(path=forest)
-    _out(res, as_json)
+    emit_result(res, as_json)
 
 
 def _nma_layout(df: pd.DataFrame, layout: str, treatment: str, treat1: str, treat2: str) -> str:
@@ -547,7 +547,7 @@ def nma_cmd(
             write_csv(league, res.league().reset_index(names=""), force=force, field="--league")
         ns = res.node_split() if split else None
     if ns is None:
-        _out(res, as_json)
+        emit_result(res, as_json)
     elif as_json:
         emit_json({**res.to_dict(), "node_split": ns.to_dict(orient="records")})
     else:

@@ -15,7 +15,7 @@ import pandas as pd
 import typer
 
 from phantomlab._io import safe_names
-from phantomlab.cli._common import FORCE, check_outputs, emit_json, read_table
+from phantomlab.cli._common import FORCE, check_outputs, emit_result, read_table
 from phantomlab.exceptions import InputError, Problem
 
 app = typer.Typer()
@@ -90,10 +90,7 @@ def _cells(
 def _emit(res: Any, as_json: bool, forest: Path | None) -> None:
     if forest is not None:
         res.plot(path=forest)
-    if as_json:
-        emit_json(res.to_dict())
-    else:
-        typer.echo(res.summary())
+    emit_result(res, as_json)
 
 
 @app.command("mh")
