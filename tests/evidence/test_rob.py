@@ -2,26 +2,29 @@
 
 Domain 1 is checked on all 125 answer combinations against the criteria of the RoB 2
 guidance as reproduced in Syst Rev 2021;10:171 Table 2 (PMC8191126), written here
-independently of the rule table as plain boolean logic. Domains 2-5 are checked rule
-by rule on constructed answers (their guidance text was not read in this session: see
-the ``source`` column of ``rob2_algorithm.csv``).
+independently of the rule table as plain boolean logic. Domains 2 (effect of assignment
+and effect of adhering), 3, 4 and 5 are checked on every consistent answer path against
+the guidance's algorithm figures written here as decision trees, and every row of the
+rule table must be reached. The overall rule is checked on all 243 domain combinations.
+The crossover variant (domain S) was not seen and is not encoded.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from phantomlab.evidence import load_studies
-from phantomlab.evidence.rob import (
-    ROB2_DOMAINS,
-    load_rob,
+from phantomlab.evidence.rob import load_rob, robins_overall
+from phantomlab.evidence.rob2_tool import (
+    ROB2_LEVELS,
     rob2_domain,
     rob2_overall,
+    rob2_questions,
     rob2_rules,
-    robins_overall,
 )
 from phantomlab.exceptions import InputError
 
@@ -53,100 +56,211 @@ def test_domain1_matches_guidance_table(a1: str, a2: str, a3: str) -> None:
     assert fired[0].source.startswith("read: ")
 
 
-def _answers(domain: int, **given: str) -> dict[str, str]:
-    qs = ROB2_DOMAINS[domain][1]
-    return {q: given.get("q" + q.replace(".", "_"), "NA") for q in qs}
+YN = Y | N
+ANY = ("Y", "PY", "PN", "N", "NI")
+Tree = Callable[[dict[str, str]], str]
 
 
-CASES = [
-    # domain 2, part 1 (2.6 = Y so part 2 is low and part 1 decides)
-    (2, {"q2_1": "N", "q2_2": "PN", "q2_6": "Y"}, "low", "2.1.1"),
-    (2, {"q2_1": "Y", "q2_2": "N", "q2_3": "PN", "q2_6": "Y"}, "low", "2.1.2"),
-    (2, {"q2_1": "NI", "q2_2": "N", "q2_3": "NI", "q2_6": "Y"}, "some_concerns", "2.1.3"),
-    (
-        2,
-        {"q2_1": "Y", "q2_2": "Y", "q2_3": "Y", "q2_4": "N", "q2_6": "Y"},
-        "some_concerns",
-        "2.1.4",
-    ),
-    (
-        2,
-        {"q2_1": "Y", "q2_2": "Y", "q2_3": "Y", "q2_4": "NI", "q2_5": "PY", "q2_6": "Y"},
-        "some_concerns",
-        "2.1.5",
-    ),
-    (
-        2,
-        {"q2_1": "Y", "q2_2": "Y", "q2_3": "Y", "q2_4": "Y", "q2_5": "N", "q2_6": "Y"},
-        "high",
-        "2.1.6",
-    ),
-    # domain 2, part 2 (part 1 low)
-    (2, {"q2_1": "N", "q2_2": "N", "q2_6": "N", "q2_7": "PN"}, "some_concerns", "2.2.2"),
-    (2, {"q2_1": "N", "q2_2": "N", "q2_6": "NI", "q2_7": "NI"}, "high", "2.2.3"),
-    # domain 3
-    (3, {"q3_1": "PY"}, "low", "3.1.1"),
-    (3, {"q3_1": "N", "q3_2": "Y"}, "low", "3.1.2"),
-    (3, {"q3_1": "N", "q3_2": "N", "q3_3": "PN"}, "low", "3.1.3"),
-    (3, {"q3_1": "NI", "q3_2": "N", "q3_3": "Y", "q3_4": "PN"}, "some_concerns", "3.1.4"),
-    (3, {"q3_1": "NI", "q3_2": "N", "q3_3": "NI", "q3_4": "NI"}, "high", "3.1.5"),
-    # domain 4
-    (4, {"q4_1": "Y", "q4_2": "N", "q4_3": "N"}, "high", "4.1.1"),
-    (4, {"q4_1": "N", "q4_2": "PY", "q4_3": "N"}, "high", "4.1.2"),
-    (4, {"q4_1": "N", "q4_2": "N", "q4_3": "PN"}, "low", "4.1.3"),
-    (4, {"q4_1": "N", "q4_2": "N", "q4_3": "Y", "q4_4": "N"}, "low", "4.1.4"),
-    (
-        4,
-        {"q4_1": "N", "q4_2": "N", "q4_3": "Y", "q4_4": "Y", "q4_5": "PN"},
-        "some_concerns",
-        "4.1.5",
-    ),
-    (4, {"q4_1": "N", "q4_2": "N", "q4_3": "Y", "q4_4": "Y", "q4_5": "NI"}, "high", "4.1.6"),
-    (4, {"q4_1": "NI", "q4_2": "NI", "q4_3": "N"}, "some_concerns", "4.1.7"),
-    (4, {"q4_1": "N", "q4_2": "NI", "q4_3": "NI", "q4_4": "PN"}, "some_concerns", "4.1.8"),
-    (
-        4,
-        {"q4_1": "N", "q4_2": "NI", "q4_3": "Y", "q4_4": "Y", "q4_5": "N"},
-        "some_concerns",
-        "4.1.9",
-    ),
-    (4, {"q4_1": "N", "q4_2": "NI", "q4_3": "Y", "q4_4": "Y", "q4_5": "Y"}, "high", "4.1.10"),
-    # domain 5
-    (5, {"q5_1": "Y", "q5_2": "PY", "q5_3": "N"}, "high", "5.1.1"),
-    (5, {"q5_1": "Y", "q5_2": "N", "q5_3": "Y"}, "high", "5.1.2"),
-    (5, {"q5_1": "PY", "q5_2": "N", "q5_3": "PN"}, "low", "5.1.3"),
-    (5, {"q5_1": "NI", "q5_2": "N", "q5_3": "N"}, "some_concerns", "5.1.4"),
-    (5, {"q5_1": "Y", "q5_2": "NI", "q5_3": "N"}, "some_concerns", "5.1.5"),
-]
+# --- the guidance's algorithm figures written as decision trees (22 Aug 2019 guidance,
+# as transcribed in InfinityBowman/corates ROB2Checklist/scoring/decision-diagrams/), written
+# here as nested ifs, independently of the first-match rule table in rob2_algorithm.csv.
 
 
-@pytest.mark.parametrize("domain,given,expected,rule", CASES)
-def test_each_rule_fires_on_its_case(
-    domain: int, given: dict[str, str], expected: str, rule: str
+def _tree_d2_assignment(a: dict[str, str]) -> str:
+    if a["2.1"] in N and a["2.2"] in N:
+        p1 = "low"
+    elif a["2.3"] in N:
+        p1 = "low"
+    elif a["2.3"] == "NI":
+        p1 = "some_concerns"
+    elif a["2.4"] in N:
+        p1 = "some_concerns"
+    elif a["2.5"] in Y:
+        p1 = "some_concerns"
+    else:
+        p1 = "high"
+    if a["2.6"] in Y:
+        p2 = "low"
+    elif a["2.7"] in N:
+        p2 = "some_concerns"
+    else:
+        p2 = "high"
+    return rob2_overall([p1, p2])  # "criteria for the domain": the worse part
+
+
+def _tree_d2_adherence(a: dict[str, str]) -> str:
+    aware = a["2.1"] not in N or a["2.2"] not in N
+    if aware and a["2.3"] not in {"NA"} | Y:
+        return "some_concerns" if a["2.6"] in Y else "high"
+    if a["2.4"] in {"NA"} | N and a["2.5"] in {"NA"} | N:
+        return "low"
+    return "some_concerns" if a["2.6"] in Y else "high"
+
+
+def _tree_d3(a: dict[str, str]) -> str:
+    if a["3.1"] in Y or a["3.2"] in Y or a["3.3"] in N:
+        return "low"
+    return "some_concerns" if a["3.4"] in N else "high"
+
+
+def _tree_d4(a: dict[str, str]) -> str:
+    if a["4.1"] in Y or a["4.2"] in Y:
+        return "high"
+    known = a["4.2"] in N  # the N/PN branch; the other one is 4.2 = NI
+    if a["4.3"] in N or a["4.4"] in N:
+        return "low" if known else "some_concerns"
+    return "some_concerns" if a["4.5"] in N else "high"
+
+
+def _tree_d5(a: dict[str, str]) -> str:
+    if a["5.2"] in Y or a["5.3"] in Y:
+        return "high"
+    if a["5.2"] in N and a["5.3"] in N:
+        return "low" if a["5.1"] in Y else "some_concerns"
+    return "some_concerns"
+
+
+# When each question is asked, from the "If ... to ..." headers of the guidance text,
+# with the response options printed there (NA only for conditional questions).
+ASKED: dict[tuple[int, str], list[tuple[str, tuple[str, ...], Callable[..., bool]]]] = {
+    (2, "assignment"): [
+        ("2.1", ANY, lambda a: True),
+        ("2.2", ANY, lambda a: True),
+        ("2.3", ANY, lambda a: a["2.1"] not in N or a["2.2"] not in N),
+        ("2.4", ANY, lambda a: a.get("2.3") in Y),
+        ("2.5", ANY, lambda a: a.get("2.4") in Y | {"NI"}),
+        ("2.6", ANY, lambda a: True),
+        ("2.7", ANY, lambda a: a["2.6"] in N | {"NI"}),
+    ],
+    (2, "adherence"): [  # 2.3-2.5 "[if applicable]": NA allowed even when asked
+        ("2.1", ANY, lambda a: True),
+        ("2.2", ANY, lambda a: True),
+        ("2.3", (*ANY, "NA"), lambda a: a["2.1"] not in N or a["2.2"] not in N),
+        ("2.4", (*ANY, "NA"), lambda a: True),
+        ("2.5", (*ANY, "NA"), lambda a: True),
+        (
+            "2.6",
+            ANY,
+            lambda a: a["2.3"] in N | {"NI"} or a["2.4"] in Y | {"NI"} or a["2.5"] in Y | {"NI"},
+        ),
+    ],
+    (3, ""): [
+        ("3.1", ANY, lambda a: True),
+        ("3.2", ("Y", "PY", "PN", "N"), lambda a: a["3.1"] not in Y),
+        ("3.3", ANY, lambda a: a.get("3.2") in N),
+        ("3.4", ANY, lambda a: a.get("3.3") in Y | {"NI"}),
+    ],
+    (4, ""): [
+        ("4.1", ANY, lambda a: True),
+        ("4.2", ANY, lambda a: True),
+        ("4.3", ANY, lambda a: a["4.1"] not in Y and a["4.2"] not in Y),
+        ("4.4", ANY, lambda a: a.get("4.3") in Y | {"NI"}),
+        ("4.5", ANY, lambda a: a.get("4.4") in Y | {"NI"}),
+    ],
+    (5, ""): [(q, ANY, lambda a: True) for q in ("5.1", "5.2", "5.3")],
+}
+TREES: dict[tuple[int, str], Tree] = {
+    (2, "assignment"): _tree_d2_assignment,
+    (2, "adherence"): _tree_d2_adherence,
+    (3, ""): _tree_d3,
+    (4, ""): _tree_d4,
+    (5, ""): _tree_d5,
+}
+
+
+def _paths(spec: list[tuple[str, tuple[str, ...], Callable[..., bool]]]) -> list[dict[str, str]]:
+    """Every complete, consistent answer set: asked questions answered, the others NA."""
+    out: list[dict[str, str]] = [{}]
+    for q, options, asked in spec:
+        nxt = []
+        for a in out:
+            for x in options if asked(a) else ("NA",):
+                nxt.append({**a, q: x})
+        out = nxt
+    return out
+
+
+@pytest.mark.parametrize("key", list(TREES), ids=lambda k: f"D{k[0]}{k[1] and '-' + k[1]}")
+def test_domain_algorithm_matches_the_guidance_figure_on_every_path(
+    key: tuple[int, str],
 ) -> None:
-    got, fired = rob2_domain(domain, _answers(domain, **given))
-    assert got == expected
-    assert rule in {r.label for r in fired}
+    domain, variant = key
+    paths = _paths(ASKED[key])
+    fired: set[str] = set()
+    wrong = []
+    for a in paths:
+        got, rules = rob2_domain(domain, a, variant=variant or "assignment")
+        fired |= {r.label for r in rules}
+        if got != TREES[key](a):
+            wrong.append((a, got))
+    assert not wrong, wrong[:3]
+    # every row of the rule table is reached by some path (no dead or untested row)
+    v = variant if domain == 2 else ""
+    labels = {r.label for r in rob2_rules() if r.domain == domain and r.variant == v}
+    assert fired == labels
+    assert len(paths) > 10
 
 
-def test_every_rule_has_a_case_and_a_source() -> None:
-    covered = {c[3] for c in CASES} | {f"1.1.{i}" for i in range(1, 6)} | {"2.2.1"}
-    labels = {r.label for r in rob2_rules()}
-    assert labels == covered
-    assert all(r.source.startswith(("read: ", "not seen: ")) for r in rob2_rules())
+def test_each_judgement_is_reachable_and_each_rule_is_read() -> None:
+    for key, tree in TREES.items():
+        assert {tree(a) for a in _paths(ASKED[key])} == set(ROB2_LEVELS), key
+    assert all(r.source.startswith("read: ") for r in rob2_rules())
+    assert all(q.source.startswith("read: ") for q in rob2_questions())
+
+
+def test_question_table_matches_the_guidance_conditions() -> None:
+    """The asked_if column of rob2_questions.csv against the guidance headers above."""
+    for (domain, variant), spec in ASKED.items():
+        qs = {
+            q.question: q
+            for q in rob2_questions()
+            if q.domain == domain and q.variant == (variant if domain == 2 else "")
+        }
+        assert list(qs) == [q for q, _, _ in spec]
+        for a in _paths(spec):
+            for q, _, asked in spec:
+                assert qs[q].asked(a) == asked(a), (q, a)
 
 
 def test_domain2_is_the_worse_part() -> None:
+    base = {"2.1": "N", "2.2": "N", "2.3": "NA", "2.4": "NA", "2.5": "NA"}
     # part 1 low, part 2 high -> high; the ablation (2.6 = Y) makes it low
-    base = {"q2_1": "N", "q2_2": "N", "q2_6": "N", "q2_7": "Y"}
-    assert rob2_domain(2, _answers(2, **base))[0] == "high"
-    assert rob2_domain(2, _answers(2, **{**base, "q2_6": "Y", "q2_7": "NA"}))[0] == "low"
+    assert rob2_domain(2, {**base, "2.6": "N", "2.7": "Y"})[0] == "high"
+    assert rob2_domain(2, {**base, "2.6": "Y", "2.7": "NA"})[0] == "low"
 
 
-def test_overall_is_least_favourable_domain() -> None:
-    assert rob2_overall(["low"] * 5) == "low"
-    assert rob2_overall(["low", "some_concerns", "low", "low", "some_concerns"]) == "some_concerns"
-    assert rob2_overall(["low", "some_concerns", "high", "low", "low"]) == "high"
+def test_adherence_variant_differs_from_assignment() -> None:
+    # blinded trial, no implementation failures, adherence fine: low in both
+    blind = {"2.1": "N", "2.2": "N", "2.3": "NA", "2.4": "N", "2.5": "N", "2.6": "NA"}
+    assert rob2_domain(2, blind, variant="adherence")[0] == "low"
+    # poor adherence analysed per protocol naively (2.6 = N) -> high for adherence
+    poor = {**blind, "2.5": "Y", "2.6": "N"}
+    assert rob2_domain(2, poor, variant="adherence")[0] == "high"
+    with pytest.raises(InputError) as exc:  # 2.7 is not a question of this variant
+        rob2_domain(2, {**poor, "2.7": "NA"}, variant="adherence")
+    assert exc.value.problems[0].field == "answers"
+    with pytest.raises(InputError):
+        rob2_domain(2, poor, variant="per-protocol")
+
+
+def test_overall_matches_the_guidance_criteria() -> None:
+    """Guidance 'Overall risk-of-bias judgement', all 243 combinations: low = all low;
+    high = at least one high; some concerns = some concerns in one or more, high in none."""
+    for js in itertools.product(ROB2_LEVELS, repeat=5):
+        if all(j == "low" for j in js):
+            expected = "low"
+        elif any(j == "high" for j in js):
+            expected = "high"
+        else:
+            expected = "some_concerns"
+        assert rob2_overall(list(js)) == expected, js
+
+
+def test_overall_refuses_unknown_judgements() -> None:
+    with pytest.raises(InputError):
+        rob2_overall(["low", "unclear"])
+    with pytest.raises(InputError):
+        rob2_overall([])
 
 
 @pytest.mark.parametrize(
@@ -169,7 +283,9 @@ def test_robins_overall(js: list[str], expected: str) -> None:
         (1, {"1.1": "maybe", "1.2": "Y", "1.3": "N"}, "1.1"),
         (1, {"1.1": "NA", "1.2": "Y", "1.3": "N"}, "1.1"),
         (1, {"1.2": "Y", "1.3": "N"}, "1.1"),
-        (3, {"3.1": "N", "3.2": "N", "3.3": "NA", "3.4": "NA"}, "domain 3"),
+        (3, {"3.1": "N", "3.2": "N", "3.3": "NA", "3.4": "NA"}, "3.3"),
+        (3, {"3.1": "N", "3.2": "NI", "3.3": "NA", "3.4": "NA"}, "3.2"),
+        (3, {"3.1": "Y", "3.2": "N", "3.3": "NA", "3.4": "NA"}, "3.2"),
         (9, {}, "domain"),
     ],
 )

@@ -4,16 +4,17 @@ Judgements are data. Each row of ``data/rob2.csv`` holds one domain of one study
 result: the answers to the domain's signalling questions (``Y``, ``PY``, ``PN``, ``N``,
 ``NI`` no information, ``NA`` not applicable), the justification text, where it was
 read, and optionally a reviewer's override with its reason. The judgement the RoB 2
-algorithm suggests is computed from the answers by the rule table
-``data/rob2_algorithm.csv`` (first matching rule wins, each rule with its source), so
-the suggestion and the override are both kept, never merged silently.
+algorithm suggests is computed from the answers by the tool's tables
+(:mod:`phantomlab.evidence.rob2_tool`: signalling questions with their conditions,
+and the rule table, each row with where it was read), so the suggestion and the
+override are both kept, never merged silently.
 
 RoB 2 (Sterne et al. 2019, BMJ 366:l4898): five domains judged ``low``,
-``some_concerns`` or ``high``. Domain 2 (effect of assignment) has two parts
-(2.1-2.5 and 2.6-2.7); the domain is the worse of the two. The overall judgement
-is the least favourable domain (Cochrane Handbook v6, chapter 8, key points); the
-guidance lets reviewers judge "high" where several domains raise some concerns, which
-is an override with its reason here, never automatic.
+``some_concerns`` or ``high``. The records assess domain 2 for the effect of
+assignment (2.1-2.5 and 2.6-2.7, the worse of the two parts). The overall judgement
+is the least favourable domain; the guidance lets reviewers judge "high" where
+several domains raise some concerns, which is an override with its reason here,
+never automatic.
 
 ROBINS-I (Sterne et al. 2016, BMJ 355:i4919): seven domains judged ``low``,
 ``moderate``, ``serious``, ``critical`` or ``NI``. The 2016 tool has no answer-to-
@@ -37,9 +38,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,6 +47,16 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from phantomlab._result import Result, as_figure, new_axes
+from phantomlab.evidence.rob2_tool import (
+    ANSWERS,
+    ROB2_DOMAINS,
+    ROB2_LEVELS,
+    Rule,
+    answer_problems,
+    rob2_domain,
+    rob2_overall,
+    rob2_rules,
+)
 from phantomlab.exceptions import InputError, Problem
 
 if TYPE_CHECKING:
@@ -68,24 +78,6 @@ __all__ = [
     "robins_overall",
 ]
 
-#: Answers to a signalling question.
-ANSWERS: tuple[str, ...] = ("Y", "PY", "PN", "N", "NI", "NA")
-#: RoB 2 domains (Sterne et al. 2019) and their signalling questions.
-ROB2_DOMAINS: dict[int, tuple[str, tuple[str, ...]]] = {
-    1: ("randomization process", ("1.1", "1.2", "1.3")),
-    2: (
-        "deviations from intended interventions (effect of assignment)",
-        ("2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7"),
-    ),
-    3: ("missing outcome data", ("3.1", "3.2", "3.3", "3.4")),
-    4: ("measurement of the outcome", ("4.1", "4.2", "4.3", "4.4", "4.5")),
-    5: ("selection of the reported result", ("5.1", "5.2", "5.3")),
-}
-#: Questions every RoB 2 assessment answers (the others may be NA when not reached).
-_ALWAYS = frozenset({"1.1", "1.2", "1.3", "2.1", "2.2", "2.6", "3.1", "4.1", "4.2", "5.1"})
-_ALWAYS |= {"5.2", "5.3"}
-#: RoB 2 judgements, best first.
-ROB2_LEVELS: tuple[str, ...] = ("low", "some_concerns", "high")
 #: ROBINS-I domains (Sterne et al. 2016).
 ROBINS_DOMAINS: dict[int, str] = {
     1: "confounding",
@@ -130,185 +122,6 @@ _ROB2_COLUMNS = (
     "source_where",
 )
 _ROBINS_COLUMNS = ("study_id", "result", "domain", "judgement", "justification", "source_where")
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One row of the RoB 2 algorithm table: if every condition holds, the judgement.
-
-    Parameters
-    ----------
-    domain, part, rule : int
-        Domain (1-5), part (domain 2 has two) and order within the part.
-    conditions : tuple of (str, frozenset of str)
-        Question id and the answers that satisfy it.
-    judgement : str
-        ``low``, ``some_concerns`` or ``high``.
-    source : str
-        Where the rule was read (or ``not seen: ...``).
-    """
-
-    domain: int
-    part: int
-    rule: int
-    conditions: tuple[tuple[str, frozenset[str]], ...]
-    judgement: str
-    source: str
-
-    @property
-    def label(self) -> str:
-        """``"<domain>.<part>.<rule>"``."""
-        return f"{self.domain}.{self.part}.{self.rule}"
-
-    def matches(self, answers: Mapping[str, str]) -> bool:
-        """Whether every condition holds for ``answers``."""
-        return all(answers.get(q) in ok for q, ok in self.conditions)
-
-
-def _parse_conditions(text: str) -> tuple[tuple[str, frozenset[str]], ...]:
-    out = []
-    for part in text.split("&"):
-        q, _, allowed = part.strip().partition("=")
-        out.append((q.strip(), frozenset(a.strip() for a in allowed.split("|"))))
-    return tuple(out)
-
-
-@cache
-def rob2_rules() -> tuple[Rule, ...]:
-    """Return the RoB 2 algorithm table (``data/rob2_algorithm.csv``), in order.
-
-    Returns
-    -------
-    tuple of Rule
-        Every rule with its source.
-    """
-    text = resources.files("phantomlab.evidence").joinpath("data/rob2_algorithm.csv").read_text()
-    rules = []
-    for row in csv.DictReader(io.StringIO(text)):
-        rules.append(
-            Rule(
-                domain=int(row["domain"]),
-                part=int(row["part"]),
-                rule=int(row["rule"]),
-                conditions=_parse_conditions(row["conditions"]),
-                judgement=row["judgement"],
-                source=row["source"],
-            )
-        )
-    return tuple(rules)
-
-
-def _worst(levels: Sequence[str], order: Sequence[str]) -> str:
-    return max(levels, key=order.index)
-
-
-def _answer_problems(domain: int, answers: Mapping[str, str], where: str) -> list[Problem]:
-    probs: list[Problem] = []
-    questions = ROB2_DOMAINS[domain][1]
-    for q in questions:
-        a = answers.get(q)
-        if a is None:
-            probs.append(
-                Problem(
-                    f"{where}{q}",
-                    None,
-                    "one of " + ", ".join(ANSWERS),
-                    _SRC_ROB2,
-                    "signalling question not answered",
-                )
-            )
-        elif a not in ANSWERS:
-            probs.append(
-                Problem(
-                    f"{where}{q}", a, "one of " + ", ".join(ANSWERS), _SRC_ROB2, "unknown answer"
-                )
-            )
-        elif a == "NA" and q in _ALWAYS:
-            probs.append(
-                Problem(
-                    f"{where}{q}",
-                    a,
-                    "Y, PY, PN, N or NI",
-                    _SRC_ROB2,
-                    "this question is always answered (NA is not allowed)",
-                )
-            )
-    extra = sorted(set(answers) - set(questions))
-    if extra:
-        probs.append(
-            Problem(
-                f"{where}answers",
-                ", ".join(extra),
-                ", ".join(questions),
-                _SRC_ROB2,
-                f"questions not in domain {domain}",
-            )
-        )
-    return probs
-
-
-def rob2_domain(domain: int, answers: Mapping[str, str]) -> tuple[str, tuple[Rule, ...]]:
-    """Return the judgement the RoB 2 algorithm suggests for one domain.
-
-    Parameters
-    ----------
-    domain : int
-        Domain 1-5.
-    answers : mapping of str to str
-        Answer to every signalling question of the domain (``{"1.1": "Y", ...}``);
-        ``NA`` for a conditional question the path does not reach.
-
-    Returns
-    -------
-    judgement : str
-        ``low``, ``some_concerns`` or ``high`` (domain 2: the worse of its parts).
-    rules : tuple of Rule
-        The rule that fired in each part.
-
-    Raises
-    ------
-    InputError
-        Unknown domain or answer, a missing answer, or answers that no rule covers
-        (a question on the path answered ``NA``).
-    """
-    if domain not in ROB2_DOMAINS:
-        raise InputError(Problem("domain", domain, "1-5", _SRC_ROB2, "unknown RoB 2 domain"))
-    probs = _answer_problems(domain, answers, "")
-    if probs:
-        raise InputError(probs)
-    fired: list[Rule] = []
-    rules = [r for r in rob2_rules() if r.domain == domain]
-    for part in sorted({r.part for r in rules}):
-        hit = next((r for r in rules if r.part == part and r.matches(answers)), None)
-        if hit is None:
-            shown = "; ".join(f"{q}={answers[q]}" for q in ROB2_DOMAINS[domain][1])
-            raise InputError(
-                Problem(
-                    f"domain {domain}",
-                    shown,
-                    "answers on the algorithm's path (no NA there)",
-                    _SRC_ROB2,
-                    "no rule of the RoB 2 algorithm covers these answers",
-                )
-            )
-        fired.append(hit)
-    return _worst([r.judgement for r in fired], ROB2_LEVELS), tuple(fired)
-
-
-def rob2_overall(judgements: Sequence[str]) -> str:
-    """Return the overall RoB 2 judgement: the least favourable domain.
-
-    Parameters
-    ----------
-    judgements : sequence of str
-        The five domain judgements.
-
-    Returns
-    -------
-    str
-        ``low`` (all low), ``high`` (any high), else ``some_concerns``.
-    """
-    return _worst(list(judgements), ROB2_LEVELS)
 
 
 def robins_overall(judgements: Sequence[str]) -> str:
@@ -541,7 +354,7 @@ def _load_rob2(path: Path) -> tuple[list[DomainJudgement], list[Problem]]:
             probs.append(Problem(where + "domain", row["domain"], "1-5", _SRC_ROB2, "unknown"))
             continue
         answers = _parse_answers(row["answers"])
-        bad = _answer_problems(domain, answers, where)
+        bad = answer_problems(domain, answers, where)
         for fld in ("justification", "source_where"):
             if not row[fld]:
                 bad.append(Problem(where + fld, "", "non-empty text", _SRC_ROB2, "required"))
