@@ -8,7 +8,9 @@
   subgroup, the overall diamond and the test of subgroup differences.
 * :func:`funnel` — effect against standard error with the pseudo 95% region
   around the pooled estimate (metafor's ``funnel.rma``); filled studies of
-  trim-and-fill drawn as open circles.
+  trim-and-fill drawn as open circles; optionally contour-enhanced (significance
+  bands around no effect, Peters et al. 2008), with Egger's regression line and a
+  back-transformed (ratio) axis.
 
 Every function draws on ``ax`` if given (else a new figure sized to the data),
 saves to ``path`` if given, and returns the axes.
@@ -328,6 +330,51 @@ def forest_subgroups(
     return ax
 
 
+_RATIO_TICKS = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 10.0)
+
+
+def _contour_levels(contours: Sequence[float]) -> list[float]:
+    from phantomlab.exceptions import InputError, Problem
+
+    levels = sorted(float(c) for c in contours)
+    if not levels or any(not 0 < c < 100 for c in levels) or len(set(levels)) < len(levels):
+        raise InputError(
+            Problem(
+                "contours",
+                list(contours),
+                "distinct levels in (0, 100), e.g. (90, 95, 99)",
+                "Peters et al. 2008, J Clin Epidemiol 61:991",
+                "not confidence levels in percent",
+            )
+        )
+    return levels
+
+
+def _shades(n_levels: int) -> list[str]:
+    """Grey shades from white (inside the narrowest band) to the darkest (outside all)."""
+    return [f"{g:.2f}" for g in np.linspace(1.0, 0.58, n_levels + 1)]
+
+
+def _draw_contours(
+    ax: Axes, levels: list[float], ref: float, s: np.ndarray[Any, Any], xlim: tuple[float, float]
+) -> None:
+    """Shade where a study's two-sided p-value against ``ref`` falls in each band."""
+    shades = _shades(len(levels))
+    ax.fill_betweenx(s, *xlim, color=shades[-1], zorder=0, lw=0, gid="contour-outer")
+    for i in range(len(levels) - 1, -1, -1):  # widest band first, narrowest on top
+        z = float(stats.norm.isf((1 - levels[i] / 100) / 2))
+        ax.fill_betweenx(
+            s,
+            ref - z * s,
+            ref + z * s,
+            color=shades[i],
+            zorder=0,
+            lw=0,
+            gid=f"contour-{levels[i]:g}",
+        )
+    ax.axvline(ref, color="0.3", lw=0.8, zorder=1, gid="refline")
+
+
 def funnel(
     res: RMAResult,
     ax: Axes | None = None,
@@ -337,8 +384,20 @@ def funnel(
     xlabel: str = "Effect size",
     level: float = 95.0,
     title: str | None = None,
+    contours: Sequence[float] | None = None,
+    refline: float = 0.0,
+    egger: bool = False,
+    transf: str | None = None,
 ) -> Axes:
     """Draw a funnel plot (effect against standard error, inverted axis).
+
+    Without ``contours`` the pseudo confidence region is centred on the pooled
+    estimate (metafor's ``funnel.rma``). With ``contours`` (e.g. ``(90, 95, 99)``)
+    the plot is *contour-enhanced* (Peters et al. 2008, J Clin Epidemiol 61:991):
+    shaded bands centred on ``refline`` (no effect) show where a study's two-sided
+    p-value would be above 0.10, between 0.10 and 0.05, between 0.05 and 0.01 and
+    below 0.01, so missing studies in the non-significant band suggest publication
+    bias while missing studies in the significant bands point elsewhere.
 
     Parameters
     ----------
@@ -347,37 +406,73 @@ def funnel(
     ax : matplotlib Axes, optional
         Where to draw.
     path : str or Path, optional
-        Save the figure here.
+        Save the figure here; the format follows the suffix (``.png``, ``.pdf``, ``.svg``).
     fill : sequence of bool, optional
         Marks filled (imputed) studies, drawn as open circles (trim-and-fill).
     xlabel : str
         Label of the effect axis.
     level : float
-        Level of the pseudo confidence region (percent).
+        Level of the pseudo confidence region (percent; without ``contours``).
     title : str, optional
         Axes title.
+    contours : sequence of float, optional
+        Confidence levels in percent of the significance contours.
+    refline : float
+        Centre of the contours on the model scale (0: no effect for differences
+        and log ratios).
+    egger : bool
+        Draw Egger's regression line (``regtest(res)``: effect = limit + slope * SE)
+        with its p-value in the legend.
+    transf : {"exp"}, optional
+        Label the effect axis back-transformed (ratios: ticks at 0.1 ... 10 on the log
+        scale the model uses).
 
     Returns
     -------
     Axes
         The axes drawn on.
+
+    Raises
+    ------
+    InputError
+        Contours that are not levels in (0, 100), an unknown ``transf``, or (with
+        ``egger``) too few studies for the regression test.
     """
     res.require_finite_vi("funnel")
     import matplotlib.pyplot as plt
 
+    from phantomlab.exceptions import InputError, Problem
+
+    if transf not in (None, "exp"):
+        raise InputError(Problem("transf", transf, "exp or none", "", "unknown back-transform"))
+    levels = _contour_levels(contours) if contours is not None else None
+    reg = None
+    if egger:
+        from phantomlab.meta.bias import regtest
+
+        reg = regtest(res)
     if ax is None:
         _, ax = plt.subplots(figsize=(5.0, 4.2), dpi=150)
     se = np.sqrt(res.vi)
-    crit = float(stats.norm.isf((1 - level / 100) / 2))
     top = float(se.max()) * 1.08
     s = np.linspace(0, top, 50)
     mu = res.estimate
-    ax.fill_betweenx(s, mu - crit * s, mu + crit * s, color="0.93", zorder=0)
-    ax.plot(mu - crit * s, s, color="0.55", lw=0.8, ls="--")
-    ax.plot(mu + crit * s, s, color="0.55", lw=0.8, ls="--")
-    ax.axvline(mu, color=_POOL, lw=1.0)
+    if levels is not None:
+        z_out = float(stats.norm.isf((1 - levels[-1] / 100) / 2))
+        span = max(float(np.abs(res.yi - refline).max()), z_out * top) * 1.08
+        xlim = (refline - span, refline + span)
+        _draw_contours(ax, levels, refline, s, xlim)
+        ax.set_xlim(*xlim)
+    else:
+        crit = float(stats.norm.isf((1 - level / 100) / 2))
+        ax.fill_betweenx(s, mu - crit * s, mu + crit * s, color="0.93", zorder=0)
+        ax.plot(mu - crit * s, s, color="0.55", lw=0.8, ls="--")
+        ax.plot(mu + crit * s, s, color="0.55", lw=0.8, ls="--")
+    ax.axvline(mu, color=_POOL, lw=1.0, gid="pooled")
     filled = np.zeros(res.k, dtype=bool) if fill is None else np.asarray(fill, dtype=bool)
-    ax.scatter(res.yi[~filled], se[~filled], color=_STUDY, s=22, zorder=3, label="observed")
+    ax.scatter(
+        res.yi[~filled], se[~filled], color=_STUDY, s=22, zorder=3, label="observed", gid="studies"
+    )
     if filled.any():
         ax.scatter(
             res.yi[filled],
@@ -388,8 +483,41 @@ def funnel(
             zorder=3,
             label="filled (trim-and-fill)",
         )
+    if reg is not None:
+        ax.plot(
+            reg.limit + reg.slope * s,
+            s,
+            color=_POOL,
+            lw=1.0,
+            ls=":",
+            gid="egger",
+            label=f"Egger regression, p {fmt_p(reg.pval)}",
+        )
+    if levels is not None:
+        from matplotlib.patches import Patch
+
+        bounds = [1 - lv / 100 for lv in levels]  # e.g. 0.10, 0.05, 0.01
+        names = [f"p > {bounds[0]:.2g}"]
+        names += [f"{b:.2g} > p > {c:.2g}" for b, c in zip(bounds, bounds[1:], strict=False)]
+        names.append(f"p < {bounds[-1]:.2g}")
+        handles = [
+            Patch(facecolor=c, edgecolor="0.5", lw=0.5, label=n)
+            for c, n in zip(_shades(len(levels)), names, strict=True)
+        ]
+        ax.legend(
+            handles=[*handles, *ax.get_legend_handles_labels()[0]],
+            fontsize=7,
+            frameon=True,
+            loc="lower right",
+            scatterpoints=1,
+        )
+    elif filled.any() or reg is not None:
         ax.legend(fontsize=7.5, frameon=False, loc="lower right", scatterpoints=1)
     ax.set_ylim(top, 0)
+    if transf == "exp":
+        lo, hi = ax.get_xlim()
+        ticks = [t for t in _RATIO_TICKS if lo <= np.log(t) <= hi]
+        ax.set_xticks(np.log(ticks), [f"{t:g}" for t in ticks])
     ax.set_xlabel(xlabel, fontsize=9)
     ax.set_ylabel("Standard error", fontsize=9)
     ax.tick_params(labelsize=8)
