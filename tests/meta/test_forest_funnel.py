@@ -85,3 +85,23 @@ def test_bad_options_are_one_input_error(kwargs: dict[str, object], field: str) 
     with pytest.raises(InputError) as exc:
         funnel(rma(YI, VI), **kwargs)  # type: ignore[arg-type]
     assert exc.value.problems[0].field == field
+
+
+def test_docs_funnel_example_runs_and_prints_what_is_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import re
+
+    root = Path(__file__).resolve().parents[2]
+    text = (root / "docs" / "meta_analysis.md").read_text()
+    part = text[text.index("## Contour-enhanced funnel plots") : text.index("## Binary outcomes")]
+    blocks = re.findall(r"^```([\w ]*)\n(.*?)^```$", part, re.S | re.M)
+    code = next(body for lang, body in blocks if lang == "python funnel")
+    shown = next(body for lang, body in blocks if lang == "")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code.replace('"tests/meta', f'"{root}/tests/meta'), "docs", "exec"), {})
+    assert capsys.readouterr().out.strip() == shown.strip()
+    assert (tmp_path / "bcg_funnel.png").read_bytes()[:4] == b"\x89PNG"
+    assert "img/bcg_funnel_contour.png" in part
+    assert (root / "docs" / "img" / "bcg_funnel_contour.png").exists()
+    plt.close("all")

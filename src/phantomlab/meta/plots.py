@@ -451,8 +451,8 @@ def funnel(
         from phantomlab.meta.bias import regtest
 
         reg = regtest(res)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(5.0, 4.2), dpi=150)
+    if ax is None:  # contours: room on the right for the legend of the bands
+        _, ax = plt.subplots(figsize=(5.0 if levels is None else 7.0, 4.2), dpi=150)
     se = np.sqrt(res.vi)
     top = float(se.max()) * 1.08
     s = np.linspace(0, top, 50)
@@ -507,8 +507,9 @@ def funnel(
         ax.legend(
             handles=[*handles, *ax.get_legend_handles_labels()[0]],
             fontsize=7,
-            frameon=True,
-            loc="lower right",
+            frameon=False,
+            loc="upper left",
+            bbox_to_anchor=(1.01, 1.0),
             scatterpoints=1,
         )
     elif filled.any() or reg is not None:
