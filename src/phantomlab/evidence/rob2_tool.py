@@ -51,6 +51,7 @@ __all__ = [
     "VARIANTS",
     "Question",
     "Rule",
+    "answer_problems",
     "rob2_domain",
     "rob2_overall",
     "rob2_questions",
