@@ -82,16 +82,32 @@ def analyze_cmd(
         None, "--allocated", help="CSV of every randomized patient (patient, allocation)."
     ),
     plot: Path = typer.Option(None, "--plot", help="Write a figure (PNG/PDF)."),
+    analyses: str = typer.Option(
+        None,
+        "--analyses",
+        help="Comma-separated subset of change,ancova,mixed,mmrm (parallel designs; "
+        "default change,ancova,mixed, plus mmrm when it is the primary analysis).",
+    ),
     force: bool = FORCE,
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Analyse real trial data: change, ANCOVA, mixed model, responders, CONSORT."""
+    """Analyse real trial data: change, ANCOVA, mixed model, MMRM, responders, CONSORT."""
+    from phantomlab.exceptions import InputError, Problem
     from phantomlab.trials import analyze, load_design
 
+    todo = None
+    if analyses is not None:
+        allowed = ("change", "ancova", "mixed", "mmrm")
+        todo = tuple(a.strip() for a in analyses.split(",") if a.strip())
+        bad = [a for a in todo if a not in allowed]
+        if bad or not todo:
+            raise InputError(
+                Problem("analyses", analyses, f"comma-separated of {allowed}", "", "unknown")
+            )
     check_outputs(force, plot=plot)
     d = load_design(design)
     alloc = read_table(allocated) if allocated is not None else None
-    res = analyze(read_table(data), d, allocated=alloc)
+    res = analyze(read_table(data), d, allocated=alloc, analyses=todo)
     if plot is not None:
         write_figure(plot, res.plot(), force=force, dpi=120)
     if as_json:

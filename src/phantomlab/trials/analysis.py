@@ -11,13 +11,19 @@ column      meaning
 ``week``    visit time in weeks; ``0`` is baseline (parallel/factorial)
 ``period``  period number 1, 2, ... (crossover designs, instead of ``week``)
 ``<name>``  the outcome, ``design.outcome.name`` (default ``pain``)
+``<cov>``   each stratification covariate of ``randomization.stratify_by``
+            (one level per patient; optional unless ``analysis.strata`` is
+            ``required``)
 =========== ===============================================================
 
 Missed visits are missing rows (or NaN outcomes). Analyses:
 
 * change from baseline (two-sample t-test of change, pooled SD);
-* ANCOVA of the primary-visit outcome on baseline (+ center), Vickers & Altman
-  2001 (BMJ 323:1123); EMA 2015 guideline on adjustment for baseline covariates;
+* ANCOVA of the primary-visit outcome on baseline, the stratification factors
+  of the randomization and center, Vickers & Altman 2001 (BMJ 323:1123); ICH
+  E9; EMA 2015 guideline on adjustment for baseline covariates;
+* MMRM over all post-baseline visits (unstructured or AR(1) covariance, REML,
+  Satterthwaite df), :mod:`phantomlab.trials.mmrm`;
 * linear mixed model over all post-baseline visits (REML; exact fast paths in
   :mod:`phantomlab.trials._mixed`, statsmodels ``MixedLM`` as reference and
   fallback): arm x visit fixed effects plus baseline, random patient intercept
@@ -50,6 +56,7 @@ from phantomlab.trials._stats import ols as _ols
 from phantomlab.trials.analysis_designs import crossover_analysis, factorial_analysis
 from phantomlab.trials.analysis_mixed import gls_fe_cov, mixed_model
 from phantomlab.trials.design import TrialDesign
+from phantomlab.trials.mmrm import check_strata, factor_dummies, mmrm, strata_columns
 from phantomlab.trials.responders import NNT, nnt, nnt_from_risk_difference, responder_analysis
 from phantomlab.trials.result import TrialResult
 
@@ -64,6 +71,7 @@ __all__ = [
     "factorial_analysis",
     "gls_fe_cov",
     "mixed_model",
+    "mmrm",
     "nnt",
     "nnt_from_risk_difference",
     "prepare",
@@ -149,10 +157,13 @@ def prepare(data: pd.DataFrame, design: TrialDesign) -> pd.DataFrame:
             Problem("data", "duplicate rows", f"one row per patient and {time_col}", "", "dup")
         )
     problems.extend(strategy.check_data(df, design))
+    problems.extend(check_strata(df, design))
     if (df.groupby("patient")["center"].nunique() > 1).any():
         problems.append(Problem("data.center", "changes", "one per patient", "", "inconsistent"))
     if problems:
         raise InputError(problems)
+    for c in strata_columns(design, df):
+        df[c] = df[c].astype(str)
     return df[df[y].notna()].reset_index(drop=True)
 
 
@@ -169,12 +180,14 @@ def to_wide(data: pd.DataFrame, design: TrialDesign) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Index ``patient``; columns ``arm``, ``center``, ``baseline``, ``primary``,
-        ``change`` (primary - baseline) and ``reduction`` (fractional improvement
-        from baseline; NaN when baseline is 0).
+        Index ``patient``; columns ``arm``, ``center``, the stratification
+        factors adjusted for, ``baseline``, ``primary``, ``change`` (primary -
+        baseline) and ``reduction`` (fractional improvement from baseline; NaN
+        when baseline is 0).
     """
     y = design.outcome.name
-    info = data.groupby("patient", sort=False)[["arm", "center"]].first()
+    keep = ["arm", "center", *strata_columns(design, data)]
+    info = data.groupby("patient", sort=False)[keep].first()
     base = data.loc[data["week"] == 0].set_index("patient")[y]
     prim = data.loc[data["week"] == design.outcome.primary_week].set_index("patient")[y]
     wide = info.assign(baseline=base, primary=prim)
@@ -224,10 +237,15 @@ def change_from_baseline(wide: pd.DataFrame, design: TrialDesign) -> pd.DataFram
 
 
 def ancova(wide: pd.DataFrame, design: TrialDesign) -> pd.DataFrame:
-    """ANCOVA of the primary-visit outcome on arm and baseline (+ center).
+    """ANCOVA of the primary-visit outcome on arm, baseline, strata and center.
 
-    Model: ``primary ~ 1 + arm dummies (vs control) + baseline [+ center dummies]``,
-    fitted by OLS on patients with baseline and primary values.
+    Model: ``primary ~ 1 + arm dummies (vs control) + baseline [+ strata
+    dummies] [+ center dummies]``, fitted by OLS on patients with baseline and
+    primary values (as R ``lm(primary ~ arm + baseline + strata + center)``).
+    The strata are the stratification factors of the randomization other than
+    center (ICH E9; EMA 2015 guideline on adjustment for baseline covariates:
+    factors used to stratify the randomization should be adjusted for), chosen
+    by ``analysis.strata`` (:func:`~phantomlab.trials.mmrm.strata_columns`).
 
     Parameters
     ----------
@@ -239,16 +257,30 @@ def ancova(wide: pd.DataFrame, design: TrialDesign) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        One row per non-control arm: adjusted difference in means with SE, CI, p.
+        One row per non-control arm: adjusted difference in means with SE, CI,
+        p; ``attrs["adjusted_for"]`` lists the strata and ``center`` when
+        center dummies entered.
+
+    Raises
+    ------
+    InputError
+        When a stratification factor has a single level among the analysed
+        patients.
     """
     ok = wide.dropna(subset=["baseline", "primary"])
     ctrl = design.control_arm
     others = [a for a in design.arm_names if a != ctrl and (ok["arm"] == a).any()]
+    levels = {c.name: list(c.levels) for c in design.covariates}
+    strata = [c for c in strata_columns(design, ok) if len(ok)]
+    centers = _center_dummies(ok["center"], design)
     x = np.column_stack(
         [np.ones(len(ok))]
         + [(ok["arm"] == a).to_numpy(float) for a in others]
-        + [ok["baseline"].to_numpy(float), _center_dummies(ok["center"], design)]
+        + [ok["baseline"].to_numpy(float)]
+        + [factor_dummies(ok[c].astype(str), c, levels[c]) for c in strata]
+        + [centers]
     )
+    adjusted = strata + (["center"] if centers.shape[1] else [])
     if len(ok) <= x.shape[1] or not (ok["arm"] == ctrl).any():
         return pd.DataFrame(columns=_EFFECT_COLS)
     beta, cov, df = _ols(ok["primary"].to_numpy(float), x)
@@ -263,7 +295,9 @@ def ancova(wide: pd.DataFrame, design: TrialDesign) -> pd.DataFrame:
         )
         for i, a in enumerate(others)
     ]
-    return pd.DataFrame(rows, columns=_EFFECT_COLS)
+    out = pd.DataFrame(rows, columns=_EFFECT_COLS)
+    out.attrs["adjusted_for"] = adjusted
+    return out
 
 
 def consort_counts(
@@ -467,8 +501,9 @@ def analyze(
     design : TrialDesign
         The design; ``analysis.primary`` names the primary analysis.
     analyses : tuple of str or None
-        Subset of ``("change", "ancova", "mixed")`` to run for parallel designs
-        (default: all three). Factorial and crossover designs run their own.
+        Subset of ``("change", "ancova", "mixed", "mmrm")`` to run for parallel
+        designs (default: the first three, and ``mmrm`` when it is the primary
+        analysis). Factorial and crossover designs run their own.
     allocated : pandas.DataFrame or None
         Every randomized participant (columns ``patient`` and ``allocation`` or
         ``arm``; sequences for crossover designs), so that the CONSORT counts

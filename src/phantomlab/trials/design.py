@@ -255,10 +255,11 @@ class Analysis(_Spec):
 
     Parameters
     ----------
-    primary : {"ancova", "change", "mixed"}
+    primary : {"ancova", "change", "mixed", "mmrm"}
         ANCOVA of the primary-visit outcome on baseline (Vickers & Altman 2001,
-        BMJ 323:1123), a t-test of change from baseline, or a linear mixed model
-        over all post-baseline visits.
+        BMJ 323:1123) and the stratification factors, a t-test of change from
+        baseline, a linear mixed model over all post-baseline visits, or a mixed
+        model for repeated measures (:mod:`phantomlab.trials.mmrm`).
     alpha : float
         Two-sided significance level.
     control : str or None
@@ -270,13 +271,23 @@ class Analysis(_Spec):
         or not at all.
     missing_responder : {"nonresponder", "exclude"}
         Whether participants without a primary outcome count as non-responders.
+    mmrm_covariance : {"unstructured", "ar1"}
+        Within-patient covariance over visits of the MMRM.
+    strata : {"auto", "required", "none"}
+        Adjustment of the ANCOVA and the MMRM for the stratification factors
+        of ``randomization.stratify_by`` other than center (ICH E9; EMA 2015
+        guideline on baseline covariates): ``auto`` adjusts for those with a
+        column in the data and notes the others, ``required`` rejects data
+        without the columns, ``none`` does not adjust.
     """
 
-    primary: Literal["ancova", "change", "mixed"] = "ancova"
+    primary: Literal["ancova", "change", "mixed", "mmrm"] = "ancova"
     alpha: float = Field(0.05, gt=0, lt=0.5)
     control: str | None = None
     center: Literal["fixed", "random", "none"] = "fixed"
     missing_responder: Literal["nonresponder", "exclude"] = "nonresponder"
+    mmrm_covariance: Literal["unstructured", "ar1"] = "unstructured"
+    strata: Literal["auto", "required", "none"] = "auto"
 
 
 class SimulationModel(_Spec):

@@ -14,10 +14,12 @@ from phantomlab.trials.analysis import (
     arm_summary,
     change_from_baseline,
     mixed_model,
+    mmrm,
     require_complete,
     responder_analysis,
     to_wide,
 )
+from phantomlab.trials.mmrm import strata_not_adjusted
 from phantomlab.trials.power import batched_ancova
 from phantomlab.trials.result import TrialResult
 from phantomlab.trials.simulate import ParametricTrialModel, SimulatedArrays, arrays_to_frame
@@ -80,7 +82,9 @@ class ParallelDesign(Design):
         """Analyse the trial (see :meth:`Design.analyze`)."""
         wide = to_wide(data, design)
         require_complete(wide, design)
-        todo = analyses or ("change", "ancova", "mixed")
+        todo = analyses or ("change", "ancova", "mixed", "mmrm")[
+            : 4 if design.analysis.primary == "mmrm" else 3
+        ]
         frames, primary = self.design_effects(wide, design)
         if "change" in todo:
             frames.append(change_from_baseline(wide, design))
@@ -91,6 +95,15 @@ class ParallelDesign(Design):
             mm = mixed_model(data, design)
             vc = dict(mm.attrs.get("variance_components", {}))
             frames.append(mm)
+        if "mmrm" in todo:
+            frames.append(mmrm(data, design))
+        notes: tuple[str, ...] = ()
+        missing = strata_not_adjusted(design, data)
+        if missing and ({"ancova", "mmrm"} & set(todo)):
+            notes = (
+                f"not adjusted for stratification factor(s) {missing}: no column in the data "
+                "(analysis.strata: required makes this an error)",
+            )
         kept = [f for f in frames if len(f)]
         eff = pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=EFFECT_COLS)
         return TrialResult(
@@ -106,6 +119,7 @@ class ParallelDesign(Design):
             outcome=design.outcome.name,
             variance_components=vc,
             time_label=self.time_column,
+            notes=notes,
         )
 
     # ---- power -----------------------------------------------------------------
