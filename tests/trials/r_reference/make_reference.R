@@ -17,14 +17,18 @@ post <- post[order(post$patient, post$week), ]
 
 # ---- ANCOVA at the primary visit (week 12): outcome ~ arm + baseline + strata + center
 w12 <- post[post$week == 12, ]
-fit_lm <- lm(pain ~ arm + baseline + severity + center, data = w12)
-s <- summary(fit_lm)$coefficients
-ci <- confint(fit_lm)["armactive", ]
-ancova <- list(
-  estimate = unname(s["armactive", "Estimate"]), se = unname(s["armactive", "Std. Error"]),
-  df = fit_lm$df.residual, ci_low = unname(ci[1]), ci_high = unname(ci[2]),
-  p = unname(s["armactive", "Pr(>|t|)"]), n = nrow(w12)
-)
+lm_ref <- function(fit_lm) {
+  s <- summary(fit_lm)$coefficients
+  ci <- confint(fit_lm)["armactive", ]
+  list(
+    estimate = unname(s["armactive", "Estimate"]), se = unname(s["armactive", "Std. Error"]),
+    df = fit_lm$df.residual, ci_low = unname(ci[1]), ci_high = unname(ci[2]),
+    p = unname(s["armactive", "Pr(>|t|)"]), n = nrow(fit_lm$model)
+  )
+}
+ancova <- lm_ref(lm(pain ~ arm + baseline + severity + center, data = w12))
+# the same without the stratification factor (analysis.strata: none)
+ancova_center_only <- lm_ref(lm(pain ~ arm + baseline + center, data = w12))
 
 # ---- MMRM: week as a factor with the primary visit (12) as reference
 post$visit <- relevel(factor(post$week), ref = "12")
@@ -58,6 +62,6 @@ fit_ar <- gls(form, data = post, correlation = corAR1(form = ~ vis | patient), m
 out <- list(
   note = paste("R", R.version$major, R.version$minor, "nlme", as.character(packageVersion("nlme")),
                "emmeans", as.character(packageVersion("emmeans"))),
-  ancova = ancova, mmrm_un = mmrm_ref(fit_un, TRUE), mmrm_ar1 = mmrm_ref(fit_ar, FALSE)
+  ancova = ancova, ancova_center_only = ancova_center_only, mmrm_un = mmrm_ref(fit_un, TRUE), mmrm_ar1 = mmrm_ref(fit_ar, FALSE)
 )
 write_json(out, file.path(out_dir, "reference.json"), digits = NA, auto_unbox = TRUE, pretty = TRUE)
