@@ -82,9 +82,7 @@ def test_bad_levels_and_changing_levels_are_errors(design, data):
     with pytest.raises(InputError, match="data.severity"):
         prepare(bad, design)
     changing = data.copy()
-    changing.loc[(changing["patient"] == "P001") & (changing["week"] == 4), "severity"] = (
-        "moderate"
-    )
+    changing.loc[(changing["patient"] == "P001") & (changing["week"] == 4), "severity"] = "moderate"
     with pytest.raises(InputError, match="one per patient"):
         prepare(changing, design)
 

@@ -174,9 +174,7 @@ def test_too_few_patients_for_unstructured(design, data):
 
 def test_visit_pair_never_observed_together(design, data):
     # nobody seen at both weeks 4 and 12: the unstructured covariance is not estimable
-    drop = (data["week"] == 12) & data["patient"].isin(
-        data.loc[data["week"] == 4, "patient"]
-    )
+    drop = (data["week"] == 12) & data["patient"].isin(data.loc[data["week"] == 4, "patient"])
     with pytest.raises(InputError, match="try ar1"):
         mmrm(data[~drop], design)
 

@@ -106,9 +106,7 @@ def strata_not_adjusted(design: TrialDesign, data: pd.DataFrame) -> list[str]:
     """
     if design.analysis.strata != "auto":
         return []
-    return [
-        s for s in design.randomization.stratify_by if s != "center" and s not in data.columns
-    ]
+    return [s for s in design.randomization.stratify_by if s != "center" and s not in data.columns]
 
 
 def factor_dummies(
@@ -192,9 +190,7 @@ def check_strata(data: pd.DataFrame, design: TrialDesign) -> list[Problem]:
     return problems
 
 
-def adjustment_columns(
-    rows: pd.DataFrame, design: TrialDesign
-) -> tuple[np.ndarray, list[str]]:
+def adjustment_columns(rows: pd.DataFrame, design: TrialDesign) -> tuple[np.ndarray, list[str]]:
     """Return strata and center indicator columns for analysed rows, and their names.
 
     Parameters
@@ -365,13 +361,23 @@ def _sigma(theta: np.ndarray, t: int, cov: str) -> tuple[np.ndarray, list[np.nda
     return low @ low.T, ders
 
 
+@dataclass(frozen=True)
+class _Parts:
+    crit: float
+    beta: np.ndarray
+    c: np.ndarray
+    sig: np.ndarray
+    ders: list[np.ndarray]
+    invs: list[np.ndarray]
+
+
 class _Reml:
-    """-2 REML log-likelihood of the MMRM, its gradient and Satterthwaite pieces."""
+    """The -2 REML log-likelihood of the MMRM, its gradient and Satterthwaite pieces."""
 
     def __init__(self, pats: list[_Pattern], t: int, cov: str, q: int, n: int) -> None:
         self.pats, self.t, self.cov, self.q, self.n = pats, t, cov, q, n
 
-    def parts(self, theta: np.ndarray) -> dict[str, object]:
+    def parts(self, theta: np.ndarray) -> _Parts:
         sig, ders = _sigma(theta, self.t, self.cov)
         q = self.q
         a, xy, yy, logdet = np.zeros((q, q)), np.zeros(q), 0.0, 0.0
@@ -391,33 +397,31 @@ class _Reml:
         c = np.linalg.inv(a)
         rvr = yy - float(beta @ xy)
         crit = logdet + 2.0 * float(np.log(np.diag(cha)).sum()) + rvr + (self.n - q) * _LOG2PI
-        return {"crit": crit, "beta": beta, "c": c, "sig": sig, "ders": ders, "invs": invs}
+        return _Parts(crit, beta, c, sig, ders, invs)
 
     def value(self, theta: np.ndarray) -> float:
         try:
-            return float(self.parts(theta)["crit"])  # type: ignore[arg-type]
+            return self.parts(theta).crit
         except np.linalg.LinAlgError:
             return float("inf")
 
     def grad(self, theta: np.ndarray) -> np.ndarray:
         pr = self.parts(theta)
-        beta, c = pr["beta"], pr["c"]
         g = np.zeros((self.t, self.t))
-        for p, si in zip(self.pats, pr["invs"], strict=True):  # type: ignore[call-overload]
-            r = p.y - p.x @ beta
-            m = np.einsum("nk,nl->kl", r, r) + np.einsum("nkq,qr,nlr->kl", p.x, c, p.x)
+        for p, si in zip(self.pats, pr.invs, strict=True):
+            r = p.y - p.x @ pr.beta
+            m = np.einsum("nk,nl->kl", r, r) + np.einsum("nkq,qr,nlr->kl", p.x, pr.c, p.x)
             g[np.ix_(p.idx, p.idx)] += len(p.y) * si - si @ m @ si
-        return np.array([float(np.sum(g * d)) for d in pr["ders"]])  # type: ignore[attr-defined]
+        return np.array([float(np.sum(g * d)) for d in pr.ders])
 
     def dc_quad(self, theta: np.ndarray, cvec: np.ndarray) -> np.ndarray:
         """Gradient of ``c' (X'V^-1X)^-1 c`` in theta."""
         pr = self.parts(theta)
-        c = pr["c"]
-        cc = c @ cvec  # type: ignore[operator]
+        cc = pr.c @ cvec
         out = []
-        for d in pr["ders"]:  # type: ignore[attr-defined]
+        for d in pr.ders:
             tot = 0.0
-            for p, si in zip(self.pats, pr["invs"], strict=True):  # type: ignore[call-overload]
+            for p, si in zip(self.pats, pr.invs, strict=True):
                 w = si @ d[np.ix_(p.idx, p.idx)] @ si
                 xc = p.x @ cc
                 tot += float(np.einsum("nk,kl,nl->", xc, w, xc))
@@ -435,7 +439,7 @@ class _Reml:
 
 
 def _start(rows_y: np.ndarray, x: np.ndarray, vidx: np.ndarray, t: int, cov: str) -> np.ndarray:
-    """Starting values from OLS residual variances per visit (no correlation)."""
+    """Return starting values from OLS residual variances per visit (no correlation)."""
     beta = np.linalg.lstsq(x, rows_y, rcond=None)[0]
     r = rows_y - x @ beta
     var = np.array([max(float(np.mean(r[vidx == j] ** 2)), 1e-6) for j in range(t)])
@@ -500,11 +504,11 @@ def fit_mmrm(
         hess = eng.hessian(th)
     g = eng.grad(th)
     pr = eng.parts(th)
-    ll = -0.5 * float(pr["crit"])  # type: ignore[arg-type]
+    ll = -0.5 * pr.crit
     return MMRMFit(
-        beta=np.asarray(pr["beta"]),
-        cov_beta=np.asarray(pr["c"]),
-        sigma=np.asarray(pr["sig"]),
+        beta=pr.beta,
+        cov_beta=pr.c,
+        sigma=pr.sig,
         theta=th,
         reml_loglik=ll,
         hessian=hess,
@@ -647,8 +651,8 @@ def mmrm(
             cvec[j] = 1.0
             df = satterthwaite_df(fit, cvec, yv, x, pid, vidx)
             se = float(np.sqrt(fit.cov_beta[j, j]))
-            row = _effect_row("mmrm", f"{nm[4:-1]} - {ctrl}", fit.beta[j], se, df, design.analysis.alpha)
-            out.append(row)
+            contrast = f"{nm[4:-1]} - {ctrl}"
+            out.append(_effect_row("mmrm", contrast, fit.beta[j], se, df, design.analysis.alpha))
     table = pd.DataFrame(out, columns=_EFFECT_COLS)
     table.attrs.update(
         covariance=cov,

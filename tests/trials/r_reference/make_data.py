@@ -3,8 +3,9 @@
 Run: python tests/trials/r_reference/make_data.py  (seeded; numpy only). The values are
 synthetic (assumed): baseline NRS ~ N(6.5, 1.2) + 0.8 if severe, visit effects -0.3/-0.6/-0.8,
 active arm -0.5/-1.0/-1.4 NRS at weeks 4/8/12, center offsets, correlated within-patient
-errors (AR-like, SD 1.2, rho 0.6), then 5 % intermittently missed visits and monotone dropout that depends on the last observed
-pain (missing at random), rounded to 0.1 and clipped to 0-10.
+errors (AR-like, SD 1.2, rho 0.6), then 5 % intermittently missed visits and monotone
+dropout that depends on the last observed pain (missing at random), rounded to 0.1 and
+clipped to 0-10.
 """
 
 from pathlib import Path

@@ -82,9 +82,12 @@ class ParallelDesign(Design):
         """Analyse the trial (see :meth:`Design.analyze`)."""
         wide = to_wide(data, design)
         require_complete(wide, design)
-        todo = analyses or ("change", "ancova", "mixed", "mmrm")[
-            : 4 if design.analysis.primary == "mmrm" else 3
-        ]
+        todo = (
+            analyses
+            or ("change", "ancova", "mixed", "mmrm")[
+                : 4 if design.analysis.primary == "mmrm" else 3
+            ]
+        )
         frames, primary = self.design_effects(wide, design)
         if "change" in todo:
             frames.append(change_from_baseline(wide, design))
