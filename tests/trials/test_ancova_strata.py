@@ -100,3 +100,19 @@ def test_cli_single_level_factor_exit_2(run, tmp_path, data):
     out = run("analyze", str(f), "--design", str(REF_DIR / "design.yaml"))
     assert out.returncode == 2
     assert "single-level" in out.stderr and "Traceback" not in out.stderr + out.stdout
+
+
+def test_docs_worked_example_runs_and_prints_its_numbers(capsys, monkeypatch):
+    # docs/trials.md, "Adjusting for the stratification factors; MMRM": run the block
+    # and compare what it prints with the output written under it
+    root = Path(__file__).parents[2]
+    text = (root / "docs" / "trials.md").read_text()
+    sec = text.split("### Adjusting for the stratification factors; MMRM", 1)[1]
+    block = sec.split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(root)
+    exec(compile(block, "docs/trials.md", "exec"), {})
+    printed = capsys.readouterr().out.split()
+    expected = " ".join(ln.lstrip("# ") for ln in block.splitlines() if ln.startswith("#"))
+    assert printed == expected.split()
+    assert "(`strata: none`) the ANCOVA estimate is −1.1285 (SE 0.2669)" in " ".join(sec.split())
+    assert round(REF["ancova_center_only"]["estimate"], 4) == -1.1285

@@ -37,8 +37,8 @@ class ParallelDesign(Design):
 
     * simulate: the parametric planning model
       (:meth:`~phantomlab.trials.simulate.ParametricTrialModel.simulate_arrays`);
-    * analyze: change from baseline, ANCOVA and the mixed model (any subset),
-      responders and NNT; the primary analysis is ``analysis.primary``;
+    * analyze: change from baseline, ANCOVA (with the stratification factors),
+      the mixed model and the MMRM (any subset), responders and NNT; the primary analysis is ``analysis.primary``;
     * power: two-sample t-test on the ANCOVA residual SD (Borm, Fransen &
       Lemmens 2007, J Clin Epidemiol 60:1234: design factor ``1 - rho^2``) or
       the SD of change; vectorized simulated power for ANCOVA and change.
@@ -82,12 +82,8 @@ class ParallelDesign(Design):
         """Analyse the trial (see :meth:`Design.analyze`)."""
         wide = to_wide(data, design)
         require_complete(wide, design)
-        todo = (
-            analyses
-            or ("change", "ancova", "mixed", "mmrm")[
-                : 4 if design.analysis.primary == "mmrm" else 3
-            ]
-        )
+        extra = ("mmrm",) if design.analysis.primary == "mmrm" else ()
+        todo = analyses or ("change", "ancova", "mixed", *extra)
         frames, primary = self.design_effects(wide, design)
         if "change" in todo:
             frames.append(change_from_baseline(wide, design))
