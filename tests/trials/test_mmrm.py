@@ -66,10 +66,14 @@ def test_mmrm_matches_nlme_gls(design, data, cov, key):
     assert tab.attrs["converged"] and tab.attrs["n_patients"] == 83
 
 
-def test_satterthwaite_df_near_emmeans_approximation(design, data):
-    # emmeans has only an approximate Satterthwaite for gls (numerical derivatives)
-    row = mmrm(data, design).iloc[0]
-    assert row["df"] == pytest.approx(REF["mmrm_un"]["satterthwaite_df"], rel=0.01)
+def test_satterthwaite_df_within_emmeans_approximation(design, data):
+    # emmeans has only an approximate Satterthwaite for gls (random numerical
+    # perturbations): 20 seeded runs gave 66.90 to 68.00 (mean 67.27, SD 0.25)
+    runs = np.array(REF["mmrm_un"]["appx_satterthwaite_df_runs"])
+    df = mmrm(data, design).iloc[0]["df"]
+    assert runs.min() <= df <= runs.max()
+    assert abs(df - runs.mean()) < 3 * runs.std(ddof=1)
+    assert round(df, 2) == 67.48  # docs/trials.md
 
 
 def _complete_trial(n=40, t=3, seed=1):

@@ -41,6 +41,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 from scipy import optimize
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from phantomlab.exceptions import InputError, ModelFitWarning, Problem
 from phantomlab.trials._stats import EFFECT_COLS as _EFFECT_COLS
@@ -385,13 +386,14 @@ class _Reml:
         for p in self.pats:
             s = sig[np.ix_(p.idx, p.idx)]
             ch = np.linalg.cholesky(s)
-            si = np.linalg.inv(s)
-            invs.append(si)
+            w = np.linalg.inv(ch)  # whitening: w s w' = I
+            invs.append(w.T @ w)
             logdet += len(p.y) * 2.0 * float(np.log(np.diag(ch)).sum())
-            sx = np.einsum("kl,nlq->nkq", si, p.x)
-            a += np.einsum("nkq,nkr->qr", p.x, sx)
-            xy += np.einsum("nkq,nk->q", sx, p.y)
-            yy += float(np.einsum("nk,kl,nl->", p.y, si, p.y))
+            xw = (w @ p.x).reshape(-1, q)
+            yw = (p.y @ w.T).ravel()
+            a += xw.T @ xw
+            xy += xw.T @ yw
+            yy += float(yw @ yw)
         cha = np.linalg.cholesky(a)
         beta = np.linalg.solve(a, xy)
         c = np.linalg.inv(a)
@@ -405,12 +407,21 @@ class _Reml:
         except np.linalg.LinAlgError:
             return float("inf")
 
+    def value_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        try:
+            pr = self.parts(theta)
+        except np.linalg.LinAlgError:
+            return float("inf"), np.zeros(len(theta))
+        return pr.crit, self._grad(pr)
+
     def grad(self, theta: np.ndarray) -> np.ndarray:
-        pr = self.parts(theta)
+        return self._grad(self.parts(theta))
+
+    def _grad(self, pr: _Parts) -> np.ndarray:
         g = np.zeros((self.t, self.t))
         for p, si in zip(self.pats, pr.invs, strict=True):
             r = p.y - p.x @ pr.beta
-            m = np.einsum("nk,nl->kl", r, r) + np.einsum("nkq,qr,nlr->kl", p.x, pr.c, p.x)
+            m = r.T @ r + np.einsum("nkq,nlq->kl", p.x @ pr.c, p.x)
             g[np.ix_(p.idx, p.idx)] += len(p.y) * si - si @ m @ si
         return np.array([float(np.sum(g * d)) for d in pr.ders])
 
@@ -442,7 +453,10 @@ def _start(rows_y: np.ndarray, x: np.ndarray, vidx: np.ndarray, t: int, cov: str
     """Return starting values from OLS residual variances per visit (no correlation)."""
     beta = np.linalg.lstsq(x, rows_y, rcond=None)[0]
     r = rows_y - x @ beta
-    var = np.array([max(float(np.mean(r[vidx == j] ** 2)), 1e-6) for j in range(t)])
+    ok = r**2
+    seen = [vidx == j for j in range(t)]
+    var = np.array([float(ok[m].mean()) if m.any() else float(ok.mean()) for m in seen])
+    var = np.maximum(var, 1e-6)
     if cov == "ar1":
         return np.array([np.log(var.mean()), np.arctanh(0.3)])
     return np.concatenate([0.5 * np.log(var), np.zeros(t * (t - 1) // 2)])
@@ -482,26 +496,36 @@ def fit_mmrm(
     MMRMFit
         Estimates, covariance, REML log-likelihood and Hessian.
     """
-    t = n_visits
+    # small matrices: one BLAS thread is fastest (and stable on a shared machine)
+    with threadpool_limits(1, user_api="blas"):
+        return _fit(y, x, patient, visit_index, n_visits, covariance, names)
+
+
+def _fit(
+    y: np.ndarray,
+    x: np.ndarray,
+    patient: np.ndarray,
+    visit_index: np.ndarray,
+    t: int,
+    covariance: Covariance,
+    names: tuple[str, ...],
+) -> MMRMFit:
+    """Fit an MMRM (see :func:`fit_mmrm`)."""
     pats = _patterns(patient, visit_index, y, x, t)
     eng = _Reml(pats, t, covariance, x.shape[1], len(y))
     th = _start(y, x, visit_index, t, covariance)
-    res = optimize.minimize(eng.value, th, jac=eng.grad, method="BFGS", options={"gtol": 1e-8})
+    res = optimize.minimize(eng.value_grad, th, jac=True, method="BFGS", options={"gtol": 1e-8})
     th = np.asarray(res.x, float)
-    hess = eng.hessian(th)
-    for _ in range(20):  # Newton polishing
+    hinv = np.asarray(res.hess_inv)
+    for _ in range(10):  # quasi-Newton polishing with BFGS' inverse Hessian
         g = eng.grad(th)
         if np.max(np.abs(g)) < 1e-9:
             break
-        try:
-            step = np.linalg.solve(hess, g)
-        except np.linalg.LinAlgError:
-            break
-        new = th - step
+        new = th - hinv @ g
         if not eng.value(new) <= eng.value(th) + 1e-12:
             break
         th = new
-        hess = eng.hessian(th)
+    hess = eng.hessian(th)
     g = eng.grad(th)
     pr = eng.parts(th)
     ll = -0.5 * pr.crit
@@ -547,7 +571,8 @@ def satterthwaite_df(
     """
     t = fit.sigma.shape[0]
     eng = _Reml(_patterns(patient, visit_index, y, x, t), t, fit.covariance, x.shape[1], len(y))
-    g = eng.dc_quad(fit.theta, cvec)
+    with threadpool_limits(1, user_api="blas"):
+        g = eng.dc_quad(fit.theta, cvec)
     a = 2.0 * np.linalg.inv(fit.hessian)
     v = float(cvec @ fit.cov_beta @ cvec)
     return float(2.0 * v**2 / float(g @ a @ g))

@@ -38,7 +38,8 @@ class ParallelDesign(Design):
     * simulate: the parametric planning model
       (:meth:`~phantomlab.trials.simulate.ParametricTrialModel.simulate_arrays`);
     * analyze: change from baseline, ANCOVA (with the stratification factors),
-      the mixed model and the MMRM (any subset), responders and NNT; the primary analysis is ``analysis.primary``;
+      the mixed model and the MMRM (any subset), responders and NNT; the
+      primary analysis is ``analysis.primary``;
     * power: two-sample t-test on the ANCOVA residual SD (Borm, Fransen &
       Lemmens 2007, J Clin Epidemiol 60:1234: design factor ``1 - rho^2``) or
       the SD of change; vectorized simulated power for ANCOVA and change.
