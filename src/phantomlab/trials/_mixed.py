@@ -40,6 +40,7 @@ falls back to statsmodels ``MixedLM`` when none applies.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -172,7 +173,7 @@ class RandomInterceptFit:
 def random_intercept_reml(
     y: np.ndarray, x: np.ndarray, groups: np.ndarray
 ) -> RandomInterceptFit | None:
-    """REML fit of ``y = X beta + u_group + e`` by a profiled 1-D search over ``tau2/sigma2``.
+    """REML fit of ``y = X beta + u_group + e`` by Newton on the profiled ``tau2/sigma2``.
 
     Works for unbalanced groups (missed visits). With ``psi = tau2 / sigma2`` and
     ``V*_i = I + psi J`` (so ``V*_i^-1 = I - psi / (1 + T_i psi) J``), every
@@ -183,11 +184,12 @@ def random_intercept_reml(
                     + log det(X' V*^-1 X) + const
 
     (``sigma2`` and ``beta`` profiled out, ``sigma2 = r' V*^-1 r / (N - p)``, the
-    criterion statsmodels ``MixedLM`` maximizes). ``psi`` is found on a
-    log-spaced grid and refined with a bounded Brent search; ``psi = 0`` is
-    taken when it is at least as good. Standard errors reproduce statsmodels'
-    (``MixedLM.hessian``: the inverse of the observed REML information over
-    ``(beta, psi)``, written out for a scalar random intercept).
+    criterion statsmodels ``MixedLM`` maximizes). ``psi`` is found by Newton's
+    method with the analytic first and second derivatives (:class:`_Profile`),
+    started from the best point of a coarse grid, with ``psi >= 0`` enforced by
+    projection; ``psi = 0`` is taken when it is at least as good. Standard errors
+    reproduce statsmodels' (``MixedLM.hessian``: the inverse of the observed REML
+    information over ``(beta, psi)``, written out for a scalar random intercept).
 
     Parameters
     ----------
@@ -205,78 +207,29 @@ def random_intercept_reml(
         freedom, or the optimum lies beyond ``psi = e^8`` (about 3000); the
         caller then uses statsmodels.
     """
-    from scipy.optimize import minimize_scalar
-
     n_obs, p = x.shape
-    g = np.asarray(groups, dtype=np.intp)
-    n = int(g.max()) + 1
     if n_obs - p <= 0 or np.linalg.matrix_rank(x) < p:
         return None
-    tt = np.bincount(g, minlength=n).astype(float)  # visits per group
-    s = np.zeros((n, p))
-    np.add.at(s, g, x)
-    t = np.bincount(g, weights=y, minlength=n)
-    xtx, xty, yty = x.T @ x, x.T @ y, float(y @ y)
-    fac = n_obs - p
-
-    def solve(psi: float) -> tuple[np.ndarray, np.ndarray, float, float]:
-        c = psi / (1.0 + tt * psi)
-        a = xtx - (s * c[:, None]).T @ s
-        b = xty - s.T @ (c * t)
-        chol = np.linalg.cholesky(a)
-        beta = np.linalg.solve(a, b)
-        rvir = yty - float(c @ t**2) - float(b @ beta)
-        logdet = 2.0 * float(np.sum(np.log(np.diag(chol))))
-        return a, beta, rvir, logdet
-
-    def crit(logpsi: float) -> float:
-        psi = float(np.exp(logpsi))
-        _, _, rvir, logdet = solve(psi)
-        return fac * np.log(rvir) + float(np.sum(np.log1p(tt * psi))) + logdet
-
-    def crit0() -> float:
-        _, _, rvir, logdet = solve(0.0)
-        return fac * np.log(rvir) + logdet
-
     try:
-        grid = np.linspace(-16.0, 8.0, 49)  # psi from 1e-7 to 3e3
-        vals = np.array([crit(v) for v in grid])
-        k = int(np.argmin(vals))
-        if k == grid.size - 1 or not np.all(np.isfinite(vals)):
-            return None  # tau2 / sigma2 beyond the grid: leave it to the general fit
-        lo, hi = grid[max(k - 1, 0)], grid[min(k + 1, grid.size - 1)]
-        opt = minimize_scalar(crit, bounds=(lo, hi), method="bounded", options={"xatol": 1e-12})
-        psi = float(np.exp(opt.x))
-        boundary = crit0() <= float(opt.fun) or k == 0
-        if boundary:
+        prof = _Profile(y, x, groups, np.zeros(n_obs, dtype=np.intp))
+        psi_v, f, st, _ = _newton(prof, np.array([_start(prof)]))
+        psi = float(psi_v[0])
+        if not np.isfinite(f) or psi > np.exp(8.0):
+            return None  # tau2 / sigma2 beyond the range: leave it to the general fit
+        boundary = psi == 0.0 or prof.value(0.0, 0.0)["f"] <= f
+        if boundary and psi > 0.0:
             psi = 0.0
-        a, beta, rvir, _ = solve(psi)
+            _, _, _, st = prof.derivs(np.zeros(1))
     except np.linalg.LinAlgError:
         return None
-    sigma2 = rvir / fac
-    gls = np.linalg.inv(a) * sigma2
+    sigma2 = st["q"] / prof.fac
+    gls = st["ainv"] * sigma2
     if boundary:
-        return RandomInterceptFit(beta, gls, sigma2, 0.0, True, "gls")
-    # statsmodels MixedLM.hessian for one scalar random intercept per group
-    w = 1.0 / (1.0 + tt * psi)  # V*_i^-1 1 = w_i 1
-    rho = t - s @ beta  # 1' r_i
-    hess_fe = -fac * a / rvir
-    hess_fere = -fac / rvir * (s.T @ (w**2 * rho))
-    b_sum = float(np.sum(w**2 * rho**2))
-    d_sum = float(np.sum(2.0 * tt * w**3 * rho**2))
-    hess_re = float(np.sum(tt**2 * w**2)) / 2.0 - 0.5 * fac * (d_sum / rvir - b_sum**2 / rvir**2)
-    xtax = (s * (w**2)[:, None]).T @ s
-    f_mat = 2.0 * (s * (tt * w**3)[:, None]).T @ s
-    q = np.linalg.solve(a, xtax)
-    hess_re += 0.5 * (float(np.sum(q.T * q)) - float(np.trace(np.linalg.solve(a, f_mat))))
-    hess = np.zeros((p + 1, p + 1))
-    hess[:p, :p] = hess_fe
-    hess[:p, p] = hess[p, :p] = hess_fere
-    hess[p, p] = hess_re
-    cov = np.linalg.inv(-hess)[:p, :p]
-    if not np.all(np.isfinite(np.diag(cov))) or np.any(np.diag(cov) <= 0):
-        return RandomInterceptFit(beta, gls, sigma2, psi * sigma2, False, "gls")
-    return RandomInterceptFit(beta, cov, sigma2, psi * sigma2, False, "hessian")
+        return RandomInterceptFit(st["beta"], gls, sigma2, 0.0, True, "gls")
+    cov = _inv_block(prof.sm_hessian(st, nested=False), p)
+    if cov is None:
+        return RandomInterceptFit(st["beta"], gls, sigma2, psi * sigma2, False, "gls")
+    return RandomInterceptFit(st["beta"], cov, sigma2, psi * sigma2, False, "hessian")
 
 
 @dataclass(frozen=True)
@@ -289,6 +242,11 @@ class NestedFit:
         Fixed effects (GLS at the REML variance ratios).
     gls_cov : numpy.ndarray
         Model-based ``(X' V^-1 X)^-1`` at those ratios.
+    cov : numpy.ndarray
+        Covariance used for standard errors: statsmodels' inverse REML Hessian
+        (``MixedLM.hessian``, written out) at an interior optimum, else ``gls_cov``.
+    se_method : str
+        ``"hessian"`` or ``"gls"``.
     sigma2 : float
         Residual variance.
     psi_patient, psi_center : float
@@ -297,6 +255,8 @@ class NestedFit:
 
     params: np.ndarray
     gls_cov: np.ndarray
+    cov: np.ndarray
+    se_method: str
     sigma2: float
     psi_patient: float
     psi_center: float
@@ -305,7 +265,7 @@ class NestedFit:
 def nested_reml(
     y: np.ndarray, x: np.ndarray, patient: np.ndarray, center: np.ndarray
 ) -> NestedFit | None:
-    """REML of ``y = X beta + c_center + u_patient + e`` profiled over two variance ratios.
+    """REML of ``y = X beta + c_center + u_patient + e`` by Newton over two variance ratios.
 
     ``V*_k = I + psi_p Z Z' + psi_c 1 1'`` within center ``k``. With
     ``A_k = I + psi_p Z Z'`` (inverse per patient: ``I - psi_p / (1 + T_i psi_p) J``)
@@ -315,10 +275,13 @@ def nested_reml(
         (N - p) log(r' V*^-1 r) + sum_i log(1 + T_i psi_p)
         + sum_k log(1 + psi_c m_k) + log det(X' V*^-1 X),   m_k = 1' A_k^-1 1
 
-    is computed from per-patient sums and minimized over ``(log psi_p, log psi_c)``
-    by Nelder-Mead started from the best of a few center ratios at the
-    patient-only optimum; ``psi_c = 0`` (the patient-only REML) is taken when it
-    is at least as good.
+    and its analytic gradient and Hessian are computed from per-patient sums
+    (:class:`_Profile`). It is minimized over ``psi >= 0`` by projected Newton
+    (:func:`_newton`): first the patient ratio alone (``psi_c = 0``), then both,
+    started at that patient ratio and the best of a few center ratios;
+    ``psi_c = 0`` (the patient-only REML) is taken when it is at least as good.
+    At an interior optimum the standard errors are statsmodels' inverse Hessian
+    over ``(beta, psi_c, psi_p)`` (``MixedLM.hessian``, written out).
 
     Parameters
     ----------
@@ -335,77 +298,272 @@ def nested_reml(
         None when the fit is not well defined here (rank-deficient ``X``, patient
         variance ratio outside ``[e^-12, e^8]``); the caller uses statsmodels.
     """
-    from scipy.optimize import minimize
-
     n_obs, p = x.shape
-    g = np.asarray(patient, dtype=np.intp)
-    n = int(g.max()) + 1
     if n_obs - p <= 0 or np.linalg.matrix_rank(x) < p:
         return None
-    cp = np.zeros(n, dtype=np.intp)
-    cp[g] = np.asarray(center, dtype=np.intp)
-    k_c = int(cp.max()) + 1
-    tt = np.bincount(g, minlength=n).astype(float)
-    s = np.zeros((n, p))
-    np.add.at(s, g, x)
-    t = np.bincount(g, weights=y, minlength=n)
-    onehot = np.zeros((k_c, n))
-    onehot[cp, np.arange(n)] = 1.0
-    xtx, xty, yty = x.T @ x, x.T @ y, float(y @ y)
-    fac = n_obs - p
-
-    def solve(psi_p: float, psi_c: float) -> tuple[np.ndarray, np.ndarray, float, float, float]:
-        w = 1.0 / (1.0 + tt * psi_p)
-        c = psi_p * w
-        m = onehot @ (tt * w)
-        u = onehot @ (s * w[:, None])
-        v = onehot @ (t * w)
-        kap = psi_c / (1.0 + psi_c * m)
-        a = xtx - (s * c[:, None]).T @ s - (u * kap[:, None]).T @ u
-        b = xty - s.T @ (c * t) - u.T @ (kap * v)
-        chol = np.linalg.cholesky(a)
-        beta = np.linalg.solve(a, b)
-        rvir = yty - float(c @ t**2) - float(kap @ v**2) - float(b @ beta)
-        logdet = 2.0 * float(np.sum(np.log(np.diag(chol))))
-        logv = float(np.sum(np.log1p(tt * psi_p)) + np.sum(np.log1p(psi_c * m)))
-        return a, beta, rvir, logdet, logv
-
-    def crit(psi_p: float, psi_c: float) -> float:
-        _, _, rvir, logdet, logv = solve(psi_p, psi_c)
-        if rvir <= 0:
-            return float("inf")
-        return float(fac * np.log(rvir) + logv + logdet)
-
-    def crit_log(z: np.ndarray) -> float:
-        return crit(float(np.exp(z[0])), float(np.exp(z[1])))
-
     try:
-        grid = np.linspace(-12.0, 8.0, 41)
-        vals = [crit(float(np.exp(v)), 0.0) for v in grid]
-        lp0 = float(grid[int(np.argmin(vals))])
-        starts = [(lp0, lc) for lc in (-8.0, -5.0, -3.0, -1.0, 1.0)]
-        z0 = min(starts, key=lambda z: crit_log(np.array(z)))
-        opt = minimize(
-            crit_log,
-            np.array(z0),
-            method="Nelder-Mead",
-            options={"xatol": 1e-10, "fatol": 1e-13, "maxiter": 4000, "maxfev": 8000},
-        )
-        # the patient-only optimum (psi_c = 0), refined
-        opt0 = minimize(
-            lambda z: crit(float(np.exp(z[0])), 0.0),
-            np.array([lp0]),
-            method="Nelder-Mead",
-            options={"xatol": 1e-10, "fatol": 1e-13},
-        )
-        if float(opt0.fun) <= float(opt.fun) or opt.x[1] < -20.0:
-            psi_p, psi_c = float(np.exp(opt0.x[0])), 0.0
+        prof = _Profile(y, x, patient, center)
+        psi0, f0, st0, _ = _newton(prof, np.array([_start(prof)]))
+        starts = [float(np.exp(lc)) for lc in (-8.0, -5.0, -3.0, -1.0, 1.0)]
+        c0 = min(starts, key=lambda c: prof.value(float(psi0[0]), c)["f"])
+        psi2, f2, st2, _ = _newton(prof, np.array([psi0[0], c0]))
+        if f0 <= f2 or psi2[1] < np.exp(-20.0):
+            psi_p, psi_c, st = float(psi0[0]), 0.0, st0
         else:
-            psi_p, psi_c = float(np.exp(opt.x[0])), float(np.exp(opt.x[1]))
-        if not -12.0 <= np.log(psi_p) <= 8.0:
+            psi_p, psi_c, st = float(psi2[0]), float(psi2[1]), st2
+        if not np.exp(-12.0) <= psi_p <= np.exp(8.0):
             return None
-        a, beta, rvir, _, _ = solve(psi_p, psi_c)
     except np.linalg.LinAlgError:
         return None
-    sigma2 = rvir / fac
-    return NestedFit(beta, np.linalg.inv(a) * sigma2, sigma2, psi_p, psi_c)
+    sigma2 = st["q"] / prof.fac
+    gls = st["ainv"] * sigma2
+    cov = _inv_block(prof.sm_hessian(st, nested=True), p) if psi_c > 0 else None
+    if cov is None:
+        return NestedFit(st["beta"], gls, gls, "gls", sigma2, psi_p, psi_c)
+    return NestedFit(st["beta"], gls, cov, "hessian", sigma2, psi_p, psi_c)
+
+
+def _inv_block(hess: np.ndarray, p: int) -> np.ndarray | None:
+    """Fixed-effect block of ``(-hess)^-1``; None unless finite with a positive diagonal."""
+    try:
+        cov = np.linalg.inv(-hess)[:p, :p]
+    except np.linalg.LinAlgError:
+        return None
+    dg = np.diag(cov)
+    if not np.all(np.isfinite(dg)) or np.any(dg <= 0):
+        return None
+    return np.asarray(cov)
+
+
+def _newton(
+    prof: _Profile, psi0: np.ndarray, *, tol: float = 1e-7, max_iter: int = 100
+) -> tuple[np.ndarray, float, dict[str, Any], int]:
+    """Minimize the profiled criterion over ``psi >= 0`` by projected Newton.
+
+    Bound-constrained Newton (Bertsekas 1982): a ratio at 0 whose derivative
+    is non-negative is held at 0 (the Karush-Kuhn-Tucker condition of the
+    boundary optimum), the others take the Newton step of their block (the
+    Hessian's eigenvalues replaced by their absolute values where it is not
+    positive definite), projected onto ``psi >= 0`` and halved until the
+    criterion decreases (Armijo). Stops after a full Newton step (positive
+    definite Hessian) below ``tol`` relative: convergence is quadratic, so the
+    point reached is then within about ``tol**2`` of the optimum.
+
+    Returns
+    -------
+    psi, f, state, iterations
+        The optimum, the criterion there, the evaluation state (for the
+        standard errors) and the number of Newton iterations.
+    """
+    psi = np.maximum(np.asarray(psi0, dtype=float), 0.0)
+    f, grad, hess, st = prof.derivs(psi)
+    for it in range(1, max_iter + 1):
+        free = ~((psi <= 0.0) & (grad >= 0.0))
+        if not free.any():
+            return psi, f, st, it
+        lam, vec = np.linalg.eigh(hess[np.ix_(free, free)])
+        floor = 1e-12 * max(float(np.abs(lam).max()), 1e-300)
+        step = np.zeros_like(psi)
+        step[free] = -vec @ ((vec.T @ grad[free]) / np.maximum(np.abs(lam), floor))
+        scale = np.maximum(psi, 1e-8)
+        small = bool(np.all(np.abs(step) <= tol * scale)) and bool(np.all(lam > 0))
+        alpha = 1.0
+        while True:
+            new = np.maximum(psi + alpha * step, 0.0)
+            try:
+                fn, gn, hn, sn = prof.derivs(new)
+            except np.linalg.LinAlgError:
+                fn = float("inf")
+            if small or fn <= f + 1e-4 * float(grad @ (new - psi)) + 1e-13 * abs(f):
+                break
+            alpha *= 0.5
+            if alpha < 1e-12:
+                return psi, f, st, it  # no decrease possible: at the optimum to rounding
+        psi, f, grad, hess, st = new, fn, gn, hn, sn
+        if small:
+            return psi, f, st, it
+    raise np.linalg.LinAlgError("Newton iteration did not converge")
+
+
+def _start(prof: _Profile) -> float:
+    """Return a starting patient ratio: the moment (ANOVA) estimate from OLS residuals.
+
+    With ``rho_i`` the patient sums of the OLS residuals, ``sum rho_i^2 / T_i``
+    has expectation about ``n sigma2 + N tau2`` and the rest of the residual sum
+    of squares about ``(N - n) sigma2``; the ratio is clipped to ``[1e-3, e^8]``.
+    """
+    beta = np.linalg.solve(prof.xtx, prof.xty)
+    rho = prof.t - prof.s @ beta
+    between = float(rho @ (rho / prof.tt))
+    n_obs, n = float(prof.tt.sum()), prof.tt.size
+    within = prof.yty - float(prof.xty @ beta) - between
+    if n_obs <= n or within <= 0:
+        return 1.0
+    s2 = within / (n_obs - n)
+    return float(np.clip((between - n * s2) / n_obs / s2, 1e-3, np.exp(8.0)))
+
+
+class _Profile:
+    """Profiled REML of ``V* = I + psi_p Z_p Z_p' + psi_c Z_c Z_c'`` from per-patient sums.
+
+    ``sigma2`` and ``beta`` profiled out (the criterion statsmodels ``MixedLM``
+    maximizes, times -2, constants dropped)::
+
+        f(psi) = (N - p) log(r' V*^-1 r) + log det V* + log det(X' V*^-1 X)
+
+    With ``w_i = 1 / (1 + T_i psi_p)`` and ``h_i = T_i w_i``, the patient block of
+    ``V*^-1`` is ``I - psi_p w_i J`` and, within center ``k``, Sherman-Morrison adds
+    ``-kappa_k A_k^-1 1 1' A_k^-1`` with ``kappa_k = psi_c / (1 + psi_c m_k)``,
+    ``m_k = sum_{i in k} h_i``. Since ``Z_c = Z_p C`` (``C`` the patient-to-center
+    incidence), all derivatives follow from ``G = Z_p' V*^-1 Z_p`` (diagonal
+    ``h`` minus a rank-one term per center), ``L = Z_p' V*^-1 X`` and
+    ``v = Z_p' P y`` (``P = V*^-1 - V*^-1 X A^-1 X' V*^-1``, ``A = X' V*^-1 X``),
+    without forming an ``n x n`` matrix. With ``D_j = Z_j Z_j'``,
+    ``a_j = y' P D_j P y``, ``q = y' P y`` and ``S_jk = Z_j' P Z_k``::
+
+        df/dpsi_j = -(N - p) a_j / q + tr S_jj
+        d2f/dpsi_j dpsi_k = (N - p) (2 v_j' S_jk v_k / q - a_j a_k / q^2) - ||S_jk||_F^2
+
+    (``dP/dpsi_k = -P D_k P``; Lindstrom & Bates 1988, JASA 83:1014, for the
+    derivatives of the profiled REML criterion). Index 0 is the patient ratio,
+    index 1 the center ratio.
+    """
+
+    def __init__(self, y: np.ndarray, x: np.ndarray, patient: np.ndarray, center: np.ndarray):
+        g = np.asarray(patient, dtype=np.intp)
+        n = int(g.max()) + 1
+        cp = np.zeros(n, dtype=np.intp)
+        cp[g] = np.asarray(center, dtype=np.intp)
+        self.cp, self.k_c = cp, int(cp.max()) + 1
+        self.tt = np.bincount(g, minlength=n).astype(float)
+        self.s = np.zeros((n, x.shape[1]))
+        np.add.at(self.s, g, x)
+        self.t = np.bincount(g, weights=y, minlength=n)
+        self.xtx, self.xty, self.yty = x.T @ x, x.T @ y, float(y @ y)
+        self.fac = x.shape[0] - x.shape[1]
+        self.t2 = self.t**2
+        self.onehot = np.zeros((self.k_c, n))
+        self.onehot[cp, np.arange(n)] = 1.0
+
+    def _csum(self, a: np.ndarray) -> np.ndarray:
+        """Per-center sums of per-patient rows."""
+        return np.asarray(self.onehot @ a)
+
+    def value(self, psi_p: float, psi_c: float) -> dict[str, Any]:
+        """Criterion and the GLS solution at ``(psi_p, psi_c)``; raises LinAlgError if singular."""
+        w = 1.0 / (1.0 + self.tt * psi_p)
+        h = self.tt * w
+        m = self._csum(h)
+        kap = psi_c / (1.0 + psi_c * m)
+        ws = self.s * w[:, None]
+        u = self._csum(ws)
+        wt = self.t * w
+        vcen = self._csum(wt)
+        a = self.xtx - (self.s * (psi_p * w)[:, None]).T @ self.s - (u * kap[:, None]).T @ u
+        b = self.xty - self.s.T @ (psi_p * w * self.t) - u.T @ (kap * vcen)
+        chol = np.linalg.cholesky(a)
+        beta = np.linalg.solve(a, b)
+        q = self.yty - psi_p * float(w @ self.t2) - float(kap @ vcen**2) - float(b @ beta)
+        logv = float(np.sum(np.log1p(self.tt * psi_p)) + np.sum(np.log1p(psi_c * m)))
+        f = self.fac * np.log(q) + logv + 2.0 * float(np.sum(np.log(np.diag(chol))))
+        return {
+            "f": float(f) if q > 0 else float("inf"),
+            **{"w": w, "h": h, "m": m, "kap": kap, "ws": ws, "u": u, "wt": wt, "vcen": vcen},
+            **{"a": a, "chol": chol, "beta": beta, "q": q},
+        }
+
+    def parts(self, st: dict[str, Any]) -> dict[str, Any]:
+        """Blocks of ``G``, ``L``, ``v`` (patient j=0, center j=1) shared by both Hessians."""
+        h, kap, m, cp = st["h"], st["kap"], st["m"], self.cp
+        ainv = np.linalg.inv(st["a"])
+        lmat = st["ws"] - h[:, None] * (kap[:, None] * st["u"])[cp]  # Z_p' V^-1 X
+        v = st["wt"] - h * (kap * st["vcen"])[cp] - lmat @ st["beta"]  # Z_p' P y
+        lc = st["u"] * (1.0 - kap * m)[:, None]  # C' L
+        vc = self._csum(v)
+        d1 = 1.0 - kap * m  # G C = H diag(d1), H = h * C
+        gcc = m * d1  # C' G C (diagonal)
+        e = self._csum(h * h)
+        hl = self._csum(h[:, None] * lmat)  # H' L
+        hv = self._csum(h * v)
+        lgl = (lmat * h[:, None]).T @ lmat - (hl * kap[:, None]).T @ hl  # L' G L
+        return {
+            **{"L": lmat, "v": v, "lc": lc, "vc": vc, "d1": d1, "gcc": gcc, "e": e},
+            **{"hl": hl, "hv": hv, "lgl": lgl, "ltl": lmat.T @ lmat, "lctlc": lc.T @ lc},
+            "g2": float(h @ h - 2.0 * kap[cp] @ h**3 + kap**2 @ e**2),  # ||G||_F^2
+            "vgv": float(h @ v**2 - kap @ hv**2),
+            "ainv": ainv,
+            "ainv_lc": ainv @ lc.T,  # A^-1 L_c'
+            "ainv_ltl": ainv @ (lmat.T @ lmat),
+        }
+
+    def derivs(self, psi: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, dict[str, Any]]:
+        """Criterion, gradient and Hessian over ``psi`` (length 1: patient; 2: + center)."""
+        st = self.value(float(psi[0]), float(psi[1]) if psi.size > 1 else 0.0)
+        pt = self.parts(st)
+        ainv, q, fac = pt["ainv"], st["q"], self.fac
+        h, kap, e, d1 = st["h"], st["kap"], pt["e"], pt["d1"]
+        lv = pt["L"].T @ pt["v"]
+        ainv_lv = ainv @ lv
+        qm = pt["ainv_ltl"]
+        tr_s = [float(np.sum(h) - kap @ e - np.trace(qm))]
+        s2 = [[pt["g2"] - 2.0 * float(np.sum(ainv * pt["lgl"])) + _tr2(qm)]]
+        a_ = [float(pt["v"] @ pt["v"])]
+        b_ = [[pt["vgv"] - float(lv @ ainv_lv)]]
+        if psi.size > 1:
+            lc, vc, ail = pt["lc"], pt["vc"], pt["ainv_lc"]
+            scc = np.diag(pt["gcc"]) - lc @ ail  # C' S C
+            lail = pt["L"] @ ail  # L A^-1 Lc' (n x K)
+            spc2 = float(d1**2 @ e) - 2.0 * float(np.sum(d1 * np.sum(pt["hl"] * ail.T, axis=1)))
+            spc2 += float(np.sum(lail * lail))
+            tr_s.append(float(np.trace(scc)))
+            s2[0].append(spc2)
+            s2.append([spc2, float(np.sum(scc * scc))])
+            a_.append(float(vc @ vc))
+            bpc = float(np.sum(pt["hv"] * d1 * vc)) - float(ainv_lv @ (lc.T @ vc))
+            b_[0].append(bpc)
+            b_.append([bpc, float(vc @ scc @ vc)])
+        av = np.array(a_)
+        grad = -fac * av / q + np.array(tr_s)
+        hess = fac * (2.0 * np.array(b_) / q - np.outer(av, av) / q**2) - np.array(s2)
+        return st["f"], grad, hess, {**st, **pt}
+
+    def sm_hessian(self, st: dict[str, Any], nested: bool) -> np.ndarray:
+        """Return statsmodels' REML ``MixedLM.hessian`` over ``(beta, psi_p[, psi_c])``.
+
+        The observed information of the REML log-likelihood with ``beta`` not
+        profiled, the variance parameters on the ``psi`` scale (statsmodels'
+        ``cov_re / scale`` and ``vcomp / scale``), written out from its per-group
+        loop with ``dV/dpsi_j = Z_j Z_j'`` and the sums above.
+        """
+        q, fac, ainv, p = st["q"], self.fac, st["ainv"], st["a"].shape[0]
+        m_ = 2 if nested else 1
+        lj = [st["L"], st["lc"]][:m_]
+        vj = [st["v"], st["vc"]][:m_]
+        gjk2 = [[st["g2"], float(st["d1"] ** 2 @ st["e"])], [0.0, float(st["gcc"] @ st["gcc"])]]
+        djk = [
+            [2.0 * st["vgv"], 2.0 * float(np.sum(st["hv"] * st["d1"] * st["vc"]))],
+            [0.0, 2.0 * float(st["gcc"] @ st["vc"] ** 2)],
+        ]
+        ql = [st["ainv_ltl"], ainv @ st["lctlc"]]
+        trf = [  # tr(A^-1 F_jk)
+            [
+                2.0 * float(np.sum(ainv * st["lgl"])),
+                2.0 * float(np.sum(st["ainv_lc"] * (st["hl"].T * st["d1"]))),
+            ],
+            [0.0, 2.0 * float(np.sum(st["ainv_lc"] * (st["lc"].T * st["gcc"])))],
+        ]
+        hess = np.zeros((p + m_, p + m_))
+        hess[:p, :p] = -fac * st["a"] / q
+        b = [float(v @ v) for v in vj]
+        for j in range(m_):
+            hess[p + j, :p] = hess[:p, p + j] = -fac / q * (lj[j].T @ vj[j])
+            for k in range(j, m_):
+                val = 0.5 * gjk2[j][k] - 0.5 * fac * (djk[j][k] / q - b[j] * b[k] / q**2)
+                val += 0.5 * (float(np.sum(ql[j].T * ql[k])) - trf[j][k])
+                hess[p + j, p + k] = hess[p + k, p + j] = val
+        return hess
+
+
+def _tr2(a: np.ndarray) -> float:
+    """``tr(a a)``."""
+    return float(np.sum(a * a.T))

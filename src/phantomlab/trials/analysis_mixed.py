@@ -51,11 +51,11 @@ def mixed_model(data: pd.DataFrame, design: TrialDesign, *, fast: bool = True) -
       from the within- and between-patient residual sums of squares.
     * ``"profiled_reml"``: otherwise. The REML criterion, profiled over the
       variance ratio(s) (patient; with a random center also center), is
-      evaluated from per-patient sums and minimized (grid + bounded Brent for
-      one ratio, Nelder-Mead for two). Standard errors are statsmodels': the
-      inverse Hessian, written out for the patient intercept, from
-      ``MixedLM.hessian`` at the fitted values with a random center; the
-      model-based GLS covariance when a variance is at 0.
+      evaluated from per-patient sums and minimized by Newton's method with
+      its analytic gradient and Hessian (a ratio at 0 handled as a bound).
+      Standard errors are statsmodels': the inverse of ``MixedLM.hessian``,
+      written out from the same sums; the model-based GLS covariance when a
+      variance is at 0.
 
     At an interior optimum these give the same estimates, standard errors and
     variance components as statsmodels ``MixedLM`` (tested to 1e-5 relative
@@ -117,6 +117,10 @@ def mixed_model(data: pd.DataFrame, design: TrialDesign, *, fast: bool = True) -
         out = _mixed_fast(post, x, endog, len(weeks), others, design)
         if out is not None:
             return out
+    if fast and random_center:
+        out = _mixed_fast_nested(post, x, endog, others, design)
+        if out is not None:
+            return out
     if random_center:
         from statsmodels.regression.mixed_linear_model import VCSpec
 
@@ -130,10 +134,6 @@ def mixed_model(data: pd.DataFrame, design: TrialDesign, *, fast: bool = True) -
             names.append([f"patient{c}" for c in u])
         vcs = VCSpec(["patient"], [names], [mats])
         model = sm.MixedLM(endog, x, groups, exog_re=np.ones((len(post), 1)), exog_vc=vcs)
-        if fast:
-            out = _mixed_fast_nested(model, post, x, endog, others, design)
-            if out is not None:
-                return out
     else:
         model = sm.MixedLM(endog, x, post["patient"].to_numpy())
     try:
@@ -191,7 +191,6 @@ def _mixed_fast(
 
 
 def _mixed_fast_nested(
-    model: Any,
     post: pd.DataFrame,
     x: np.ndarray,
     endog: np.ndarray,
@@ -199,33 +198,16 @@ def _mixed_fast_nested(
     design: TrialDesign,
 ) -> pd.DataFrame | None:
     """Random center + patient intercepts: profiled REML, statsmodels' Hessian for the SE."""
-    from statsmodels.regression.mixed_linear_model import MixedLMParams
-
     res = nested_reml(endog, x, pd.factorize(post["patient"])[0], pd.factorize(post["center"])[0])
     if res is None:
         return None
-    p = x.shape[1]
-    bse, se_method = np.sqrt(np.diag(res.gls_cov)), "gls"
-    if res.psi_center > 0:  # interior: the inverse Hessian, exactly as MixedLM.fit does
-        par = MixedLMParams.from_components(
-            fe_params=res.params,
-            cov_re=np.array([[res.psi_center]]),
-            vcomp=np.array([res.psi_patient]),
-        )
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")
-            try:
-                dg = np.diag(np.linalg.inv(-model.hessian(par)[0]))[:p]
-            except np.linalg.LinAlgError:
-                dg = np.full(p, np.nan)
-        if np.all(np.isfinite(dg)) and np.all(dg > 0):
-            bse, se_method = np.sqrt(dg), "hessian"
     vc = {
         "residual": res.sigma2,
         "center": res.psi_center * res.sigma2,
         "patient": res.psi_patient * res.sigma2,
     }
-    return _mixed_table(res.params, bse, vc, others, design, se_method, "profiled_reml")
+    bse = np.sqrt(np.diag(res.cov))
+    return _mixed_table(res.params, bse, vc, others, design, res.se_method, "profiled_reml")
 
 
 def _mixed_table(
