@@ -208,10 +208,12 @@ def random_intercept_reml(
         caller then uses statsmodels.
     """
     n_obs, p = x.shape
-    if n_obs - p <= 0 or np.linalg.matrix_rank(x) < p:
+    if n_obs - p <= 0:
         return None
     try:
         prof = _Profile(y, x, groups, np.zeros(n_obs, dtype=np.intp))
+        if not prof.full_rank():
+            return None
         psi_v, f, st, _ = _newton(prof, np.array([_start(prof)]))
         psi = float(psi_v[0])
         if not np.isfinite(f) or psi > np.exp(8.0):
@@ -299,10 +301,12 @@ def nested_reml(
         variance ratio outside ``[e^-12, e^8]``); the caller uses statsmodels.
     """
     n_obs, p = x.shape
-    if n_obs - p <= 0 or np.linalg.matrix_rank(x) < p:
+    if n_obs - p <= 0:
         return None
     try:
         prof = _Profile(y, x, patient, center)
+        if not prof.full_rank():
+            return None
         psi0, f0, st0, _ = _newton(prof, np.array([_start(prof)]))
         starts = [float(np.exp(lc)) for lc in (-8.0, -5.0, -3.0, -1.0, 1.0)]
         c0 = min(starts, key=lambda c: prof.value(float(psi0[0]), c)["f"])
@@ -436,14 +440,20 @@ class _Profile:
         cp[g] = np.asarray(center, dtype=np.intp)
         self.cp, self.k_c = cp, int(cp.max()) + 1
         self.tt = np.bincount(g, minlength=n).astype(float)
-        self.s = np.zeros((n, x.shape[1]))
-        np.add.at(self.s, g, x)
+        order = np.argsort(g, kind="stable")
+        gs = g[order]
+        starts = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]])
+        self.s = np.add.reduceat(x[order], starts, axis=0)  # X_i' 1 (codes 0 .. n-1 all used)
         self.t = np.bincount(g, weights=y, minlength=n)
         self.xtx, self.xty, self.yty = x.T @ x, x.T @ y, float(y @ y)
         self.fac = x.shape[0] - x.shape[1]
         self.t2 = self.t**2
         self.onehot = np.zeros((self.k_c, n))
         self.onehot[cp, np.arange(n)] = 1.0
+
+    def full_rank(self) -> bool:
+        """Return whether ``X'X`` is numerically non-singular (``numpy.linalg.matrix_rank``)."""
+        return bool(np.linalg.matrix_rank(self.xtx, hermitian=True) == self.xtx.shape[0])
 
     def _csum(self, a: np.ndarray) -> np.ndarray:
         """Per-center sums of per-patient rows."""
