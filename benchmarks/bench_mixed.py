@@ -203,7 +203,7 @@ def _block(data: list[Arrays], nested: bool, repeats: int, tight_n: int) -> floa
     for k, text in (
         ("new", "(a) Newton, analytic gradient+Hessian"),
         ("statsmodels", "(b) statsmodels MixedLM, default tol"),
-        ("old", "(c) previous Nelder-Mead path"),
+        ("old", "(c) previous path (NM; grid+Brent if 1 ratio)"),
     ):
         print(
             f"  {text:40s} {ms[k]:8.2f} ms/fit  x{ms[k] / ms['new']:6.1f} of (a)  "
