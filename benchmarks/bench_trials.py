@@ -7,7 +7,7 @@ random center intercept and patient intercept nested in center; arm x visit and
 baseline fixed effects). :func:`phantomlab.trials.mixed_model` fits it with its
 exact fast path (:mod:`phantomlab.trials._mixed`: REML profiled over the two
 variance ratios from per-patient sums, standard errors from statsmodels'
-``MixedLM.hessian`` at the optimum), identical to statsmodels ``MixedLM`` at an
+``MixedLM.hessian`` written out), identical to statsmodels ``MixedLM`` at an
 interior optimum (``tests/trials/test_mixed_fast.py``); statsmodels itself takes
 about 0.2-3 s per fit.
 
