@@ -496,14 +496,15 @@ class _Profile:
         hl = self._csum(h[:, None] * lmat)  # H' L
         hv = self._csum(h * v)
         lgl = (lmat * h[:, None]).T @ lmat - (hl * kap[:, None]).T @ hl  # L' G L
+        ltl = lmat.T @ lmat
         return {
             **{"L": lmat, "v": v, "lc": lc, "vc": vc, "d1": d1, "gcc": gcc, "e": e},
-            **{"hl": hl, "hv": hv, "lgl": lgl, "ltl": lmat.T @ lmat, "lctlc": lc.T @ lc},
+            **{"hl": hl, "hv": hv, "lgl": lgl, "ltl": ltl, "lctlc": lc.T @ lc},
             "g2": float(h @ h - 2.0 * kap[cp] @ h**3 + kap**2 @ e**2),  # ||G||_F^2
             "vgv": float(h @ v**2 - kap @ hv**2),
             "ainv": ainv,
             "ainv_lc": ainv @ lc.T,  # A^-1 L_c'
-            "ainv_ltl": ainv @ (lmat.T @ lmat),
+            "ainv_ltl": ainv @ ltl,
         }
 
     def derivs(self, psi: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, dict[str, Any]]:
