@@ -32,8 +32,12 @@ from phantomlab.trials import ParametricTrialModel, load_design
 HERE = Path(__file__).resolve().parent
 SEED = 20261208
 N_PER_ARM = 30
-DAGS = {"north": "north_clinic", "south": "south_clinic", "east": "east_clinic",
-        "west": "west_clinic"}  # fmt: skip
+DAGS = {
+    "north": "north_clinic",
+    "south": "south_clinic",
+    "east": "east_clinic",
+    "west": "west_clinic",
+}
 
 
 def make_export(seed: int = SEED) -> pd.DataFrame:
@@ -75,23 +79,52 @@ def make_export(seed: int = SEED) -> pd.DataFrame:
             }
             if wk == 0:
                 j = pats.index[pats["patient"] == p][0]
-                row |= {"rand_group": i["rand_group"], "age": i["age"],
-                        "amputation": i["amputation"]}  # fmt: skip
+                row |= {
+                    "rand_group": i["rand_group"],
+                    "age": i["age"],
+                    "amputation": i["amputation"],
+                }
                 row |= {f"sensations___{k + 1}": int(sens[j, k]) for k in range(3)}
             elif rng.random() < 0.03:  # assumed: visit attended, pain not recorded
                 row["nrs_pain"] = np.nan
             rows.append(row)
         if rng.random() < 0.15:  # assumed adverse-event rate: one repeating-form row
-            rows.append({"record_id": i["record_id"], "redcap_event_name": "week_4_arm_1",
-                         "redcap_repeat_instrument": "adverse_events",
-                         "redcap_repeat_instance": 1, "redcap_data_access_group": i["dag"],
-                         "ae_term": str(rng.choice(["headache", "skin redness", "tingling"]))})  # fmt: skip
-    cols = ["record_id", "redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance",
-            "redcap_data_access_group", "rand_group", "age", "amputation", "sensations___1",
-            "sensations___2", "sensations___3", "visit_date", "nrs_pain", "ae_term"]  # fmt: skip
+            rows.append(
+                {
+                    "record_id": i["record_id"],
+                    "redcap_event_name": "week_4_arm_1",
+                    "redcap_repeat_instrument": "adverse_events",
+                    "redcap_repeat_instance": 1,
+                    "redcap_data_access_group": i["dag"],
+                    "ae_term": str(rng.choice(["headache", "skin redness", "tingling"])),
+                }
+            )
+    cols = [
+        "record_id",
+        "redcap_event_name",
+        "redcap_repeat_instrument",
+        "redcap_repeat_instance",
+        "redcap_data_access_group",
+        "rand_group",
+        "age",
+        "amputation",
+        "sensations___1",
+        "sensations___2",
+        "sensations___3",
+        "visit_date",
+        "nrs_pain",
+        "ae_term",
+    ]
     out = pd.DataFrame(rows, columns=cols)
-    for c in ("rand_group", "age", "amputation", "sensations___1", "sensations___2",
-              "sensations___3", "redcap_repeat_instance"):  # fmt: skip
+    for c in (
+        "rand_group",
+        "age",
+        "amputation",
+        "sensations___1",
+        "sensations___2",
+        "sensations___3",
+        "redcap_repeat_instance",
+    ):
         out[c] = out[c].astype("Int64") if c != "redcap_repeat_instance" else out[c]
     return out
 

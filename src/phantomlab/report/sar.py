@@ -134,8 +134,13 @@ def _responders(a: StatisticalAnalysis) -> list[Section]:
     r = a.result.responders
     if not len(r):
         return []
-    return [Section("Responders", ("IMMPACT thresholds (Dworkin et al. 2008, J Pain 9:105).",),
-                    table=table_html(r))]  # fmt: skip
+    return [
+        Section(
+            "Responders",
+            ("IMMPACT thresholds (Dworkin et al. 2008, J Pain 9:105).",),
+            table=table_html(r),
+        )
+    ]
 
 
 def _trajectories(a: StatisticalAnalysis) -> list[Section]:
@@ -152,8 +157,11 @@ def _trajectories(a: StatisticalAnalysis) -> list[Section]:
 def _data(a: StatisticalAnalysis) -> list[Section]:
     text = list(a.notes) + [
         f"{len(a.out_of_window)} visit(s) outside their window"
-        + (f" ({int(a.out_of_window['excluded'].sum())} excluded)." if len(a.out_of_window)
-           else ".")  # fmt: skip
+        + (
+            f" ({int(a.out_of_window['excluded'].sum())} excluded)."
+            if len(a.out_of_window)
+            else "."
+        )
     ]
     table = table_html(a.out_of_window) if len(a.out_of_window) else ""
     return [Section("Data handling", tuple(text), table=table, pre=a.result.summary())]

@@ -374,8 +374,13 @@ def wide_to_long(table: pd.DataFrame, pattern: str, value_name: str) -> pd.DataF
     cols = {c: float(m["week"]) for c in map(str, table.columns) if (m := rx.match(c))}
     if not cols:
         raise InputError(
-            Problem("map.pattern", pattern, f"matching columns of {list(table.columns)[:12]}",
-                    "", "no column matches the pattern")  # fmt: skip
+            Problem(
+                "map.pattern",
+                pattern,
+                f"matching columns of {list(table.columns)[:12]}",
+                "",
+                "no column matches the pattern",
+            )
         )
     ids = [c for c in table.columns if c not in cols]
     long = table.melt(id_vars=ids, value_vars=list(cols), var_name="_col", value_name=value_name)
@@ -384,7 +389,9 @@ def wide_to_long(table: pd.DataFrame, pattern: str, value_name: str) -> pd.DataF
     return long.drop(columns="_col").iloc[order].reset_index(drop=True)
 
 
-def long_to_wide(data: pd.DataFrame, design: TrialDesign, pattern: str | None = None) -> pd.DataFrame:
+def long_to_wide(
+    data: pd.DataFrame, design: TrialDesign, pattern: str | None = None
+) -> pd.DataFrame:
     """Pivot long data to one row per patient with one outcome column per visit.
 
     Parameters
@@ -449,7 +456,9 @@ def _event_week(event: str, events: Mapping[str, float]) -> float | None:
     return 0.0 if m.group(1) is None else float(m.group(1))
 
 
-def _decode(t: pd.DataFrame, m: DataMapping, probs: _Problems) -> None:
+def _decode(t: pd.DataFrame, m: DataMapping, probs: _Problems) -> set[int]:
+    """Replace codes by labels; return the rows with an unknown code (already reported)."""
+    flagged: set[int] = set()
     for col, codes in m.codes.items():
         if col not in t:
             probs.add(None, col, None, "a column of the table", "coded column not in the table")
@@ -458,6 +467,7 @@ def _decode(t: pd.DataFrame, m: DataMapping, probs: _Problems) -> None:
         ok = v.isna() | v.isin(list(codes)) | v.isin(list(codes.values()))
         allowed = ", ".join(f"{k}={lab}" for k, lab in codes.items())
         probs.rows(t.loc[~ok, "_row"], col, v[~ok], allowed, "unknown code")
+        flagged |= set(t.loc[~ok, "_row"].tolist())
         t[col] = v.replace(codes)
     for base, choices in m.checkboxes.items():
         labels = []
@@ -471,12 +481,16 @@ def _decode(t: pd.DataFrame, m: DataMapping, probs: _Problems) -> None:
             probs.rows(t.loc[bad, "_row"], c, v[bad], "0 or 1", "not a checkbox value")
             labels.append(np.where((v == "1").fillna(False).to_numpy(bool), label, ""))
         if labels:
-            joined = pd.Series([";".join(x for x in r if x) for r in zip(*labels, strict=True)],
-                               index=t.index, dtype="string")  # fmt: skip
-            answered = t[[f"{base}___{k}" for k in choices if f"{base}___{k}" in t]].notna().any(
-                axis=1
+            joined = pd.Series(
+                [";".join(x for x in r if x) for r in zip(*labels, strict=True)],
+                index=t.index,
+                dtype="string",
+            )
+            answered = (
+                t[[f"{base}___{k}" for k in choices if f"{base}___{k}" in t]].notna().any(axis=1)
             )
             t[base] = joined.where(answered)
+    return flagged
 
 
 def _dated(t: pd.DataFrame, dates: VisitDates, visits: list[float], probs: _Problems) -> None:
@@ -486,8 +500,13 @@ def _dated(t: pd.DataFrame, dates: VisitDates, visits: list[float], probs: _Prob
         return
     when = pd.to_datetime(t[dates.column], format=dates.format or "ISO8601", errors="coerce")
     bad = t[dates.column].notna() & when.isna()
-    probs.rows(t.loc[bad, "_row"], dates.column, t.loc[bad, dates.column],
-               dates.format or "a date YYYY-MM-DD", "not a date")  # fmt: skip
+    probs.rows(
+        t.loc[bad, "_row"],
+        dates.column,
+        t.loc[bad, dates.column],
+        dates.format or "a date YYYY-MM-DD",
+        "not a date",
+    )
     if dates.anchor == "baseline":
         first = t["week"] == 0 if t["week"].notna().any() else when.notna()
         base = when.where(first).groupby(t["patient"]).transform("min")
@@ -515,13 +534,14 @@ def _dated(t: pd.DataFrame, dates: VisitDates, visits: list[float], probs: _Prob
     t["_outside"] = day.notna() & ((day - t["_target"]).abs() > t["_half"])
 
 
-def _patient_level(t: pd.DataFrame, cols: list[str], probs: _Problems) -> None:
-    """Check one value per patient in ``cols`` and fill it into every row."""
+def _patient_level(t: pd.DataFrame, cols: list[str], probs: _Problems, skip: set[int]) -> None:
+    """Check one value per patient in ``cols`` (rows in ``skip`` aside) and fill it in."""
     for c in cols:
         g = t.groupby("patient", sort=False)[c]
-        n = g.nunique()
+        n = t[~t["_row"].isin(skip)].groupby("patient", sort=False)[c].nunique()
         for pid in n.index[n > 1]:
             vals = sorted(t.loc[(t["patient"] == pid) & t[c].notna(), c].unique().tolist())
+            vals = [str(v) for v in vals]
             probs.add(None, f"patient {pid}.{c}", vals, "one value per patient", "differs")
         t[c] = g.transform("first")
 
@@ -587,16 +607,26 @@ def read_trial_data(
     need = ["patient", "arm", y] + (["center"] if multi else [])
     if not (fmt == "long" and m.dates is not None and cols[time_col] not in t):
         need.append(time_col)
+    shown = ", ".join(c for c in t.columns if c != "_row")
+    if len(shown) > 200:
+        shown = shown[:200] + "..."
     for target in list(cols):
         src = cols[target]
         if src not in t and (target in need or target in m.columns):
-            probs.add(None, src, None, f"a column of the table (for {target})",
-                      f"missing column for {target}")  # fmt: skip
+            probs.add(
+                None, f"map.{target}", src, f"a column of the table: {shown}", "column not found"
+            )
     for c in m.covariates:
         if cols.get(c, c) not in t:
-            probs.add(None, cols.get(c, c), None, "a column of the table", "missing covariate")
+            probs.add(
+                None,
+                f"map.covariates.{c}",
+                cols.get(c, c),
+                f"a column of the table: {shown}",
+                "column not found",
+            )
     probs.raise_any()
-    _decode(t, m, probs)
+    coded_bad = _decode(t, m, probs)
     out = pd.DataFrame({"_row": t["_row"], "patient": t[cols["patient"]]})
     out["arm"] = t[cols["arm"]]
     out["center"] = t[cols["center"]] if cols["center"] in t else design.centers[0].name
@@ -610,11 +640,21 @@ def read_trial_data(
     probs.rows(out.loc[bad, "_row"], cols[y], raw_y[bad], "a number", "not a number")
     lo, hi = design.outcome.scale_min, design.outcome.scale_max
     off = out[y].notna() & ((out[y] < lo) | (out[y] > hi))
-    probs.rows(out.loc[off, "_row"], cols[y], out.loc[off, y], f">= {lo:g} and <= {hi:g}",
-               "outside the outcome scale")  # fmt: skip
+    probs.rows(
+        out.loc[off, "_row"],
+        cols[y],
+        raw_y[off],
+        f">= {lo:g} and <= {hi:g}",
+        "outside the outcome scale",
+    )
     miss = out["patient"].isna()
-    probs.rows(out.loc[miss, "_row"], cols["patient"], out.loc[miss, "patient"], "an identifier",
-               "empty patient identifier")  # fmt: skip
+    probs.rows(
+        out.loc[miss, "_row"],
+        cols["patient"],
+        out.loc[miss, "patient"],
+        "an identifier",
+        "empty patient identifier",
+    )
     out = out[~miss]
     t = t[~miss]
     visits = [float(v) for v in design.outcome.visits]
@@ -622,10 +662,10 @@ def read_trial_data(
         ev = t[cols[time_col]]
         wk = ev.map(lambda e: np.nan if pd.isna(e) else _event_week(str(e), m.events))
         unk = wk.isna()
-        allowed = ", ".join(f"{k}={v:g}" for k, v in m.events.items()) or (
+        ev_allowed = ", ".join(f"{k}={v:g}" for k, v in m.events.items()) or (
             "baseline..., week_<N>_... or an 'events:' mapping"
         )
-        probs.rows(t.loc[unk, "_row"], cols[time_col], ev[unk], allowed, "unknown event")
+        probs.rows(t.loc[unk, "_row"], cols[time_col], ev[unk], ev_allowed, "unknown event")
         out["week"] = wk.astype(float)
     elif cols[time_col] in t:
         raw = t[cols[time_col]]
@@ -640,36 +680,58 @@ def read_trial_data(
         if m.dates.anchor in t:
             out[m.dates.anchor] = t[m.dates.anchor]
         _dated(out, m.dates, visits, probs)
-    _patient_level(out, ["arm", "center", *covs], probs)
+    out["_time"] = t[cols[time_col]] if cols[time_col] in t else out["week"]
+    arms = design.arm_names
+    centers = [c.name for c in design.centers]
+    unflagged = ~out["_row"].isin(coded_bad)
+    for col, allowed in (("arm", arms), ("center", centers)):
+        bad = unflagged & out[col].notna() & ~out[col].isin(allowed)
+        probs.rows(
+            out.loc[bad, "_row"],
+            cols[col],
+            out.loc[bad, col],
+            f"one of {allowed}",
+            f"unknown {col}",
+        )
+    _patient_level(out, ["arm", "center", *covs], probs, coded_bad)
     if time_col == "week":
         off_v = out["week"].notna() & ~out["week"].isin(visits)
-        probs.rows(out.loc[off_v, "_row"], cols[time_col], out.loc[off_v, "week"],
-                   f"a visit of the design {[_fmt_week(v) for v in visits]}",
-                   "visit not in the design")  # fmt: skip
-    arms = design.arm_names
-    bad_arm = out["arm"].notna() & ~out["arm"].isin(arms)
-    probs.rows(out.loc[bad_arm, "_row"], cols["arm"], out.loc[bad_arm, "arm"],
-               f"one of {arms}", "unknown arm")  # fmt: skip
-    centers = [c.name for c in design.centers]
-    bad_c = out["center"].notna() & ~out["center"].isin(centers)
-    probs.rows(out.loc[bad_c, "_row"], cols["center"], out.loc[bad_c, "center"],
-               f"one of {centers}", "unknown center")  # fmt: skip
-    no_arm = out["arm"].isna()
-    probs.rows(out.loc[no_arm, "_row"], cols["arm"], out.loc[no_arm, "arm"], f"one of {arms}",
-               "patient without an arm")  # fmt: skip
-    if multi:
-        no_c = out["center"].isna()
-        probs.rows(out.loc[no_c, "_row"], cols["center"], out.loc[no_c, "center"],
-                   f"one of {centers}", "patient without a center")  # fmt: skip
+        probs.rows(
+            out.loc[off_v, "_row"],
+            cols[time_col],
+            out.loc[off_v, "_time"],
+            f"a visit of the design {[_fmt_week(v) for v in visits]}",
+            "visit not in the design",
+        )
+    first = out.drop_duplicates("patient")
+    for col, allowed in (("arm", arms), ("center", centers)):
+        if col == "center" and not multi:
+            continue
+        none = first[first[col].isna() & ~first["_row"].isin(coded_bad)]
+        for pid in none["patient"]:
+            probs.add(
+                None,
+                f"patient {pid}.{cols[col]}",
+                None,
+                f"one of {allowed}",
+                f"patient without {'an' if col == 'arm' else 'a'} {col}",
+            )
     window = pd.DataFrame(
         columns=["row", "patient", "week", "day", "target_day", "window_days", "excluded"]
     )
     if "_outside" in out:
         o = out[out["_outside"]]
-        window = pd.DataFrame({"row": o["_row"], "patient": o["patient"], "week": o["week"],
-                               "day": o["day"], "target_day": o["_target"],
-                               "window_days": o["_half"],
-                               "excluded": m.dates is not None and m.dates.outside == "exclude"})  # fmt: skip
+        window = pd.DataFrame(
+            {
+                "row": o["_row"],
+                "patient": o["patient"],
+                "week": o["week"],
+                "day": o["day"],
+                "target_day": o["_target"],
+                "window_days": o["_half"],
+                "excluded": m.dates is not None and m.dates.outside == "exclude",
+            }
+        )
         if m.dates is not None and m.dates.outside == "exclude":
             out = out[~out["_outside"]]
     observed = out[out[y].notna() & out["week"].notna()]
@@ -677,8 +739,13 @@ def read_trial_data(
         agg = observed.groupby(["patient", "week"], sort=False)[y].transform("mean")
         observed = observed.assign(**{y: agg}).drop_duplicates(["patient", "week"])
     dup = observed.duplicated(["patient", "week"], keep="first")
-    probs.rows(observed.loc[dup, "_row"], cols[time_col], observed.loc[dup, "week"],
-               "one row per patient and visit", "duplicated visit")  # fmt: skip
+    probs.rows(
+        observed.loc[dup, "_row"],
+        cols[time_col],
+        observed.loc[dup, "_time"],
+        "one row per patient and visit",
+        "duplicated visit",
+    )
     probs.raise_any()
     alloc = (
         out.dropna(subset=["arm"])

@@ -81,8 +81,9 @@ def populations(
         ``per_protocol``.
     """
     wide = to_wide(data, design)
-    arm_of = pd.Series(allocated["allocation"].astype(str).to_numpy(),
-                       index=allocated["patient"].astype(str))  # fmt: skip
+    arm_of = pd.Series(
+        allocated["allocation"].astype(str).to_numpy(), index=allocated["patient"].astype(str)
+    )
     rows = {}
     for arm in design.arm_names:
         pats = arm_of.index[arm_of == arm]
@@ -168,17 +169,22 @@ def baseline_table(
     arm_of = allocated.set_index(allocated["patient"].astype(str))["allocation"].astype(str)
     groups = {a: arm_of.index[arm_of == a] for a in design.arm_names}
     groups["total"] = arm_of.index
-    rows: list[dict[str, str]] = [{"characteristic": "randomised, n"} | {
-        g: str(len(p)) for g, p in groups.items()}]  # fmt: skip
-    rows.append({"characteristic": f"{y} at baseline, mean (SD) [n]"}
-                | {g: _describe(base[base.index.isin(p)]) for g, p in groups.items()})  # fmt: skip
+    rows: list[dict[str, str]] = [
+        {"characteristic": "randomised, n"} | {g: str(len(p)) for g, p in groups.items()}
+    ]
+    rows.append(
+        {"characteristic": f"{y} at baseline, mean (SD) [n]"}
+        | {g: _describe(base[base.index.isin(p)]) for g, p in groups.items()}
+    )
     cat_cols = ["center"] + [c for c in covariates if c in per.columns]
     for col in cat_cols:
         vals = per[col]
         num = pd.to_numeric(vals, errors="coerce")
         if col != "center" and num.notna().sum() == vals.notna().sum() and vals.notna().any():
-            rows.append({"characteristic": f"{col}, mean (SD) [n]"}
-                        | {g: _describe(num[num.index.isin(p)]) for g, p in groups.items()})  # fmt: skip
+            rows.append(
+                {"characteristic": f"{col}, mean (SD) [n]"}
+                | {g: _describe(num[num.index.isin(p)]) for g, p in groups.items()}
+            )
             continue
         split = vals.dropna().astype(str).str.split(";").explode()
         split = split[split != ""]
@@ -273,18 +279,46 @@ def _sensitivity(res: TrialResult, cc: pd.DataFrame, design: TrialDesign) -> pd.
         for _, e in res.effects[res.effects["analysis"] == key].iterrows():
             name, pop = _LABELS[key]
             tag = " (primary)" if key == design.analysis.primary else ""
-            rows.append([name + tag, pop, e["contrast"], e["estimate"], e["se"], e["ci_low"],
-                         e["ci_high"], e["p"]])  # fmt: skip
+            rows.append(
+                [
+                    name + tag,
+                    pop,
+                    e["contrast"],
+                    e["estimate"],
+                    e["se"],
+                    e["ci_low"],
+                    e["ci_high"],
+                    e["p"],
+                ]
+            )
     for _, e in cc.iterrows():
-        rows.append(["ANCOVA, complete cases", "per protocol (all visits, in window)",
-                     e["contrast"], e["estimate"], e["se"], e["ci_low"], e["ci_high"], e["p"]])  # fmt: skip
+        rows.append(
+            [
+                "ANCOVA, complete cases",
+                "per protocol (all visits, in window)",
+                e["contrast"],
+                e["estimate"],
+                e["se"],
+                e["ci_low"],
+                e["ci_high"],
+                e["p"],
+            ]
+        )
     r = res.responders
     if "risk_difference" in r:
         for _, e in r.dropna(subset=["risk_difference"]).iterrows():
-            rows.append([f"responders >= {100 * e['threshold']:.0f} %, risk difference",
-                         "ITT, missing = " + design.analysis.missing_responder,
-                         f"{e['arm']} - {design.control_arm}", e["risk_difference"], np.nan,
-                         e["rd_ci_low"], e["rd_ci_high"], np.nan])  # fmt: skip
+            rows.append(
+                [
+                    f"responders >= {100 * e['threshold']:.0f} %, risk difference",
+                    "ITT, missing = " + design.analysis.missing_responder,
+                    f"{e['arm']} - {design.control_arm}",
+                    e["risk_difference"],
+                    np.nan,
+                    e["rd_ci_low"],
+                    e["rd_ci_high"],
+                    np.nan,
+                ]
+            )
     return pd.DataFrame(rows, columns=_SENS_COLS)
 
 
@@ -326,13 +360,14 @@ def statistical_analysis(
             Problem("design.design", design.design, "parallel", "", "the report covers parallel")
         )
     td = data if isinstance(data, TrialData) else None
-    long = td.data if td is not None else data
+    long: pd.DataFrame = data.data if isinstance(data, TrialData) else data
     if allocated is None:
         if td is not None:
             allocated = td.allocated
         else:
-            allocated = (long.drop_duplicates("patient")[["patient", "arm"]]
-                         .rename(columns={"arm": "allocation"}))  # fmt: skip
+            allocated = long.drop_duplicates("patient")[["patient", "arm"]].rename(
+                columns={"arm": "allocation"}
+            )
     allocated = allocated.assign(patient=allocated["patient"].astype(str))
     res = analyze(long, design, allocated=allocated)
     df = prepare(long, design)
