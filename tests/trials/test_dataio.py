@@ -157,14 +157,15 @@ def test_redcap_events_dag_codes_checkboxes_and_repeats():
 def test_redcap_repeating_instrument_mean_and_event_names_without_a_mapping():
     td = read_trial_data(_redcap(), DESIGN, MAP | {"repeat": "mean"})
     assert td.data.set_index(["patient", "week"]).loc[("01", 4.0), "pain"] == 5.5
-    t = _redcap().assign(redcap_event_name=lambda f: f["redcap_event_name"].str.replace(
-        "week_4_arm_1", "followup_1_arm_1"))  # fmt: skip
+    t = _redcap()
+    t["redcap_event_name"] = t["redcap_event_name"].str.replace("week_4_arm_1", "followup_1_arm_1")
     with pytest.raises(InputError) as exc:
         read_trial_data(t, DESIGN, MAP)
     assert _problems(exc).count(("row 3.redcap_event_name", "unknown event")) == 1
     mapped = MAP | {"events": {"baseline_arm_1": 0, "followup_1_arm_1": 4, "week_12_arm_1": 12}}
-    assert len(read_trial_data(t, DESIGN, mapped).data) == len(read_trial_data(_redcap(), DESIGN,
-                                                                               MAP).data)  # fmt: skip
+    pd.testing.assert_frame_equal(
+        read_trial_data(t, DESIGN, mapped).data, read_trial_data(_redcap(), DESIGN, MAP).data
+    )
 
 
 def test_redcap_arm_number_of_the_event_name():
@@ -269,7 +270,7 @@ def test_unknown_arm_center_and_visit_name_the_row_and_the_allowed_values():
     assert got["row 7.center"].value == "east"
     assert got["row 8.week"].message == "visit not in the design"
     assert got["row 9.pain"].message == "outside the outcome scale"
-    assert "patient" in str(got.get("patient 1.arm", "")) or len(exc.value.problems) >= 5
+    assert len(exc.value.problems) == 4  # not again as 'arm/center differs within patient'
 
 
 def test_missing_columns_and_bad_mappings():

@@ -31,7 +31,15 @@ from phantomlab.report.consort import consort_figure
 if TYPE_CHECKING:
     from phantomlab.trials.sar import StatisticalAnalysis
 
-__all__ = ["SectionBuilder", "register_section", "sar_report", "sar_sections"]
+__all__ = [
+    "Section",
+    "SectionBuilder",
+    "figure_uri",
+    "register_section",
+    "sar_report",
+    "sar_sections",
+    "table_html",
+]
 
 #: A section builder: the analysis in, the sections it adds out (``[]``: none).
 SectionBuilder = Callable[["StatisticalAnalysis"], Sequence[Section]]
@@ -95,10 +103,18 @@ def _populations(a: StatisticalAnalysis) -> list[Section]:
 
 
 def _consort(a: StatisticalAnalysis) -> list[Section]:
+    text = ["Participant flow (CONSORT 2010; Schulz, Altman & Moher 2010, BMJ 340:c332)."]
+    if a.flow_from_data:
+        text.append(
+            "Counted from the outcome data: eligibility screening, receipt of the intervention "
+            "and reasons are not in them (everyone randomised is shown as assessed and as "
+            "having received the allocated intervention). Give a disposition table "
+            "(--consort) for the full diagram."
+        )
     return [
         Section(
             "CONSORT flow diagram",
-            ("Participant flow (CONSORT 2010; Schulz, Altman & Moher 2010, BMJ 340:c332).",),
+            tuple(text),
             figure=figure_uri(consort_figure(a.flow)),
             figure_alt="CONSORT 2010 flow diagram",
             table=table_html(a.flow.table()),

@@ -693,6 +693,7 @@ def read_trial_data(
             f"one of {allowed}",
             f"unknown {col}",
         )
+        coded_bad |= set(out.loc[bad, "_row"].tolist())  # reported: not again as 'differs'
     _patient_level(out, ["arm", "center", *covs], probs, coded_bad)
     if time_col == "week":
         off_v = out["week"].notna() & ~out["week"].isin(visits)

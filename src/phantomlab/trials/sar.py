@@ -227,6 +227,8 @@ class StatisticalAnalysis(Result):
         Visits outside their window (from the data mapping).
     covariates : tuple of str
         Patient-level covariate columns.
+    flow_from_data : bool
+        Whether :attr:`flow` was counted from the data (:func:`consort_from_data`).
     notes : tuple of str
         What was done to the data on the way in.
     """
@@ -242,6 +244,7 @@ class StatisticalAnalysis(Result):
     sensitivity: pd.DataFrame
     out_of_window: pd.DataFrame
     covariates: tuple[str, ...] = ()
+    flow_from_data: bool = True
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def to_frame(self) -> pd.DataFrame:
@@ -253,8 +256,9 @@ class StatisticalAnalysis(Result):
         lines = [f"Statistical analysis of {self.design.name!r}", "", "Populations:"]
         lines.append(self.populations.to_string())
         lines += ["", "Primary and sensitivity analyses:"]
-        cols = ["analysis", "population", "contrast", "estimate", "ci_low", "ci_high", "p"]
-        lines.append(self.sensitivity[cols].to_string(index=False, float_format="%.3f"))
+        cols = ["analysis", "contrast", "estimate", "ci_low", "ci_high", "p"]
+        table = self.sensitivity[cols].to_string(index=False, float_format="%.3f", na_rep="")
+        lines.append(table)
         return "\n".join(lines + list(self.notes))
 
     def plot(self, ax: Any = None) -> Figure:
@@ -389,5 +393,6 @@ def statistical_analysis(
         sensitivity=_sensitivity(res, cc, design),
         out_of_window=flagged,
         covariates=covs,
+        flow_from_data=flow is None,
         notes=td.notes if td is not None else (),
     )
