@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from phantomlab.exceptions import InputError
 from phantomlab.trials import ParametricTrialModel, analyze, load_design
@@ -325,3 +327,24 @@ def test_cli_import_exit_2_one_line_per_problem(run, tmp_path, args):
     assert r.returncode == 0, r.stderr
     got = pd.read_csv(out, dtype={"patient": str})
     assert got["patient"].tolist()[:2] == ["01", "01"] and len(got) == 6
+
+
+_CELL = st.one_of(
+    st.sampled_from(["", "1", "2", "3", "0", "nan", "12", "-1", "2025-01-06", "week_4_arm_1"]),
+    st.text(max_size=6),
+)
+
+
+@settings(max_examples=15, deadline=None, derandomize=True)
+@given(cells=st.lists(st.tuples(*[_CELL] * 4), min_size=1, max_size=8))
+def test_any_redcap_like_table_gives_data_or_a_clear_error(cells):
+    t = _redcap().iloc[: len(cells)].copy()
+    for col, i in (("grp", 0), ("nrs", 1), ("visit_date", 2), ("redcap_event_name", 3)):
+        t[col] = [c[i] for c in cells]
+    try:
+        td = read_trial_data(t, DESIGN, MAP)
+    except InputError as exc:
+        assert exc.problems and all("\n" not in p.line() for p in exc.problems)
+    else:
+        assert set(td.data["arm"]) <= {"sham", "active"}
+        assert td.data["pain"].between(0, 10).all()

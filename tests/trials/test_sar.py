@@ -162,12 +162,21 @@ def test_disposition_counts_replace_the_flow_and_non_parallel_designs_are_refuse
     counts = {
         "enrolment": {"assessed": 75, "excluded": {"not eligible": 15}},
         "arms": {
-            "sham": {"allocated": 30, "received": 30, "analysed": 29,
-                     "excluded_from_analysis": {"no week 12": 1}},
-            "active": {"allocated": 30, "received": 29, "not_received": {"withdrew": 1},
-                       "analysed": 25, "excluded_from_analysis": {"no week 12": 5}},
+            "sham": {
+                "allocated": 30,
+                "received": 30,
+                "analysed": 29,
+                "excluded_from_analysis": {"no week 12": 1},
+            },
+            "active": {
+                "allocated": 30,
+                "received": 29,
+                "not_received": {"withdrew": 1},
+                "analysed": 25,
+                "excluded_from_analysis": {"no week 12": 5},
+            },
         },
-    }  # fmt: skip
+    }
     a = statistical_analysis(td, DESIGN, flow=consort_from_counts(counts))
     assert a.flow.assessed == 75 and not a.flow_from_data
     html = sar_report(a, sections=["consort"]).html

@@ -26,8 +26,10 @@ def _block(kind: str) -> str:
 def test_documented_commands_give_the_documented_output(cli, tmp_path):
     shutil.copytree(ROOT / "examples" / "sar", tmp_path / "examples" / "sar")
     commands = [shlex.split(line) for line in _block("bash").strip().splitlines()]
-    assert [c[:3] for c in commands] == [["phantomlab", "trial", "import"],
-                                         ["phantomlab", "trial", "report"]]  # fmt: skip
+    assert [c[:3] for c in commands] == [
+        ["phantomlab", "trial", "import"],
+        ["phantomlab", "trial", "report"],
+    ]
     out = [cli(*c[1:], cwd=tmp_path) for c in commands]
     for r in out:
         assert r.returncode == 0, r.stderr
