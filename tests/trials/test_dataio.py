@@ -348,3 +348,43 @@ def test_any_redcap_like_table_gives_data_or_a_clear_error(cells):
     else:
         assert set(td.data["arm"]) <= {"sham", "active"}
         assert td.data["pain"].between(0, 10).all()
+
+
+def test_cli_analyze_reads_a_wide_table_through_map(run, tmp_path):
+    import json
+
+    td = read_trial_data(_sim(), DESIGN)
+    wide = long_to_wide(td.data, DESIGN, "nrs_{week}").rename(columns={"patient": "id"})
+    (tmp_path / "w.csv").write_text(wide.to_csv(index=False))
+    design = tmp_path / "d.json"
+    design.write_text(DESIGN.model_dump_json())
+    r = run(
+        "analyze",
+        str(tmp_path / "w.csv"),
+        "--design",
+        str(design),
+        "--map",
+        "patient=id",
+        "--map",
+        "format=wide",
+        "--map",
+        "pattern=nrs_{week}",
+        "--json",
+    )
+    assert r.returncode == 0, r.stderr
+    got = pd.DataFrame(json.loads(r.stdout)["effects"])["estimate"]
+    np.testing.assert_allclose(got, analyze(td.data, DESIGN).effects["estimate"], rtol=1e-12)
+    bad = run("analyze", str(tmp_path / "w.csv"), "--design", str(design), "--map", "format=xls")
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --map.format = xls")
+
+
+def test_wide_table_problems_name_the_wide_column_and_row():
+    wide = long_to_wide(read_trial_data(_sim(), DESIGN).data, DESIGN).astype({"pain_w4": object})
+    wide.loc[2, "pain_w4"] = "x"
+    wide.loc[5, "pain_w12"] = 10.5
+    with pytest.raises(InputError) as exc:
+        read_trial_data(wide, DESIGN)
+    assert _problems(exc) == [
+        ("row 4.pain_w4", "not a number"),
+        ("row 7.pain_w12", "outside the outcome scale"),
+    ]

@@ -303,9 +303,12 @@ class _Problems:
             where = f"row {row}.{column}" if row is not None else column
             self.items.append(Problem(where, value, allowed, "", message))
 
-    def rows(self, rows: pd.Series, column: str, values: pd.Series, allowed: str, msg: str) -> None:
-        for r, v in zip(rows.tolist(), values.tolist(), strict=True):
-            self.add(int(r), column, v, allowed, msg)
+    def rows(
+        self, rows: pd.Series, column: str | pd.Series, values: pd.Series, allowed: str, msg: str
+    ) -> None:
+        names = column[rows.index].tolist() if isinstance(column, pd.Series) else None
+        for i, (r, v) in enumerate(zip(rows.tolist(), values.tolist(), strict=True)):
+            self.add(int(r), names[i] if names else str(column), v, allowed, msg)
 
     def raise_any(self) -> None:
         extra = [
@@ -347,7 +350,9 @@ def _week_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(f"^{head}(?P<week>\\d+(?:\\.\\d+)?){tail}$")
 
 
-def wide_to_long(table: pd.DataFrame, pattern: str, value_name: str) -> pd.DataFrame:
+def wide_to_long(
+    table: pd.DataFrame, pattern: str, value_name: str, *, source_column: str | None = None
+) -> pd.DataFrame:
     """Melt one-column-per-visit outcome columns into long rows.
 
     Parameters
@@ -358,6 +363,8 @@ def wide_to_long(table: pd.DataFrame, pattern: str, value_name: str) -> pd.DataF
         Column names with one ``{week}`` placeholder, e.g. ``"pain_w{week}"``.
     value_name : str
         Name of the outcome column of the result.
+    source_column : str or None
+        If given, a column of this name keeps the wide column each value came from.
 
     Returns
     -------
@@ -386,7 +393,10 @@ def wide_to_long(table: pd.DataFrame, pattern: str, value_name: str) -> pd.DataF
     long = table.melt(id_vars=ids, value_vars=list(cols), var_name="_col", value_name=value_name)
     long["week"] = long["_col"].map(cols)
     order = np.lexsort((long["week"].to_numpy(), np.tile(np.arange(len(table)), len(cols))))
-    return long.drop(columns="_col").iloc[order].reset_index(drop=True)
+    long = (
+        long.rename(columns={"_col": source_column}) if source_column else long.drop(columns="_col")
+    )
+    return long.iloc[order].reset_index(drop=True)
 
 
 def long_to_wide(
@@ -591,10 +601,10 @@ def read_trial_data(
     t.columns = [str(c) for c in t.columns]
     t["_row"] = np.arange(len(t)) + 2
     if fmt == "wide":
-        t = wide_to_long(t, m.pattern or f"{y}_w{{week}}", "_y")
+        t = wide_to_long(t, m.pattern or f"{y}_w{{week}}", "_y", source_column="_ycol")
         cols[y], cols[time_col] = "_y", "week"
     for c in t.columns:
-        if c not in ("_row", "week", "_y"):
+        if c not in ("_row", "week", "_ycol"):
             t[c] = _text(t[c])
     if fmt == "redcap" and _REDCAP_EVENT in t:  # the REDCap arm number of the event
         t["redcap_arm"] = t[_REDCAP_EVENT].str.extract(_EVENT_ARM, expand=False)
@@ -635,14 +645,15 @@ def read_trial_data(
     for c in covs:
         out[c] = t[cols.get(c, c)] if cols.get(c, c) in t else pd.NA
     raw_y = t[cols[y]]
+    y_name = t["_ycol"] if "_ycol" in t else cols[y]
     out[y] = _number(raw_y)
     bad = raw_y.notna() & out[y].isna()
-    probs.rows(out.loc[bad, "_row"], cols[y], raw_y[bad], "a number", "not a number")
+    probs.rows(out.loc[bad, "_row"], y_name, raw_y[bad], "a number", "not a number")
     lo, hi = design.outcome.scale_min, design.outcome.scale_max
     off = out[y].notna() & ((out[y] < lo) | (out[y] > hi))
     probs.rows(
         out.loc[off, "_row"],
-        cols[y],
+        y_name,
         raw_y[off],
         f">= {lo:g} and <= {hi:g}",
         "outside the outcome scale",
