@@ -388,3 +388,18 @@ def test_wide_table_problems_name_the_wide_column_and_row():
         ("row 4.pain_w4", "not a number"),
         ("row 7.pain_w12", "outside the outcome scale"),
     ]
+
+
+def test_patients_without_outcomes_stay_in_the_allocation_list_and_the_baseline_table():
+    from phantomlab.trials.sar import baseline_table
+
+    t = _redcap()
+    t.loc[7, "nrs"] = ""  # record 03: randomised, baseline form filled, no pain value
+    td = read_trial_data(t, DESIGN, MAP)
+    assert "03" not in set(td.data["patient"])
+    row = td.allocated.set_index("patient").loc["03"]
+    assert (row["allocation"], row["center"], row["amp"]) == ("sham", "south", "upper")
+    b = baseline_table(td.data, td.allocated, DESIGN, ["amp"]).set_index("characteristic")
+    assert b.loc["randomised, n", "sham"] == "2"
+    assert b.loc["amp: upper, n (%)", "sham"] == "1 (50 %)"  # record 03
+    assert b.loc["pain at baseline, mean (SD) [n]", "sham"].endswith("[n=1]")

@@ -251,8 +251,9 @@ class TrialData(Result):
         outcome, the covariates, and ``day`` when visit dates were given; rows
         with a missing outcome are left out.
     allocated : pandas.DataFrame
-        Every patient with an arm (``patient``, ``allocation``), also those
-        without any outcome, for intention-to-treat counts.
+        Every patient with an arm (``patient``, ``allocation``, ``center`` and
+        the covariates), also those without any outcome, for intention-to-treat
+        counts and the baseline table.
     out_of_window : pandas.DataFrame
         Dated visits outside their window: ``row``, ``patient``, ``week``,
         ``day``, ``target_day``, ``window_days``, ``excluded``.
@@ -761,7 +762,7 @@ def read_trial_data(
     probs.raise_any()
     alloc = (
         out.dropna(subset=["arm"])
-        .drop_duplicates("patient")[["patient", "arm"]]
+        .drop_duplicates("patient")[["patient", "arm", "center", *covs]]
         .rename(columns={"arm": "allocation"})
         .reset_index(drop=True)
     )

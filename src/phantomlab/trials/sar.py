@@ -136,7 +136,8 @@ def _describe(values: pd.Series) -> str:
     v = pd.to_numeric(values, errors="coerce").dropna()
     if not len(v):
         return ""
-    return f"{v.mean():.2f} ({v.std():.2f}) [n={len(v)}]"
+    sd = f"{v.std():.2f}" if len(v) > 1 else "-"
+    return f"{v.mean():.2f} ({sd}) [n={len(v)}]"
 
 
 def baseline_table(
@@ -152,7 +153,8 @@ def baseline_table(
     data : pandas.DataFrame
         Long data after :func:`~phantomlab.trials.analysis.prepare`.
     allocated : pandas.DataFrame
-        Every randomised patient (``patient``, ``allocation``).
+        Every randomised patient (``patient``, ``allocation``; with ``center``
+        and covariate columns, these describe patients without outcome data too).
     design : TrialDesign
         The design.
     covariates : list of str
@@ -165,6 +167,9 @@ def baseline_table(
     """
     y = design.outcome.name
     per = data.groupby("patient", sort=False).first()
+    extra = [c for c in allocated.columns if c not in ("patient", "allocation")]
+    if "center" in extra:  # patient-level columns of every randomised patient
+        per = allocated.set_index(allocated["patient"].astype(str))[extra]
     base = data[data["week"] == 0].set_index("patient")[y]
     arm_of = allocated.set_index(allocated["patient"].astype(str))["allocation"].astype(str)
     groups = {a: arm_of.index[arm_of == a] for a in design.arm_names}
