@@ -403,3 +403,17 @@ def test_patients_without_outcomes_stay_in_the_allocation_list_and_the_baseline_
     assert b.loc["randomised, n", "sham"] == "2"
     assert b.loc["amp: upper, n (%)", "sham"] == "1 (50 %)"  # record 03
     assert b.loc["pain at baseline, mean (SD) [n]", "sham"].endswith("[n=1]")
+
+
+def test_map_flags_extend_a_mapping_file_and_typos_in_targets_are_named(tmp_path):
+    f = tmp_path / "m.yaml"
+    f.write_text("format: redcap\ncolumns: {arm: grp}\ncodes: {grp: {1: sham, 2: active}}\n")
+    m = parse_map_flags([str(f), "pain=nrs"])
+    assert m.columns == {"arm": "grp", "pain": "nrs"} and m.codes == {
+        "grp": {"1": "sham", "2": "active"}
+    }
+    with pytest.raises(InputError) as exc:
+        read_trial_data(_redcap(), DESIGN, MAP | {"columns": {"arm": "grp", "pian": "nrs"}})
+    assert _problems(exc) == [
+        ("map.columns.pian", "unknown target (list covariates under 'covariates')")
+    ]

@@ -598,6 +598,20 @@ def read_trial_data(
     if fmt == "redcap":
         defaults |= {"patient": _REDCAP_ID, "center": _REDCAP_DAG, time_col: _REDCAP_EVENT}
     cols = defaults | m.columns
+    targets = [*defaults, *m.covariates]
+    typos = [
+        Problem(
+            f"map.columns.{k}",
+            v,
+            f"a target: {', '.join(targets)}",
+            "",
+            "unknown target (list covariates under 'covariates')",
+        )
+        for k, v in m.columns.items()
+        if k not in targets
+    ]
+    if typos:
+        raise InputError(typos)
     t = table.copy()
     t.columns = [str(c) for c in t.columns]
     t["_row"] = np.arange(len(t)) + 2
