@@ -168,8 +168,8 @@ def baseline_table(
     y = design.outcome.name
     per = data.groupby("patient", sort=False).first()
     extra = [c for c in allocated.columns if c not in ("patient", "allocation")]
-    if "center" in extra:  # patient-level columns of every randomised patient
-        per = allocated.set_index(allocated["patient"].astype(str))[extra]
+    if extra:  # patient-level columns of every randomised patient, data for the rest
+        per = allocated.set_index(allocated["patient"].astype(str))[extra].combine_first(per)
     base = data[data["week"] == 0].set_index("patient")[y]
     arm_of = allocated.set_index(allocated["patient"].astype(str))["allocation"].astype(str)
     groups = {a: arm_of.index[arm_of == a] for a in design.arm_names}
