@@ -11,7 +11,7 @@ import pytest
 
 from phantomlab.exceptions import InputError
 from phantomlab.report.sar import Section, register_section, sar_report, sar_sections
-from phantomlab.trials import load_design
+from phantomlab.trials import analyze, load_design
 from phantomlab.trials.analysis import ancova, mixed_model, prepare, responder_analysis, to_wide
 from phantomlab.trials.consort import consort_from_counts
 from phantomlab.trials.dataio import read_trial_data
@@ -49,6 +49,9 @@ def test_estimates_equal_the_analysis_functions(trial):
     assert _row(a, "linear mixed model, all visits")["estimate"] == pytest.approx(
         mix["estimate"], rel=1e-12
     )
+    mm = analyze(td.data, DESIGN, allocated=td.allocated, analyses=("mmrm",)).effects.iloc[0]
+    assert _row(a, "MMRM, all visits")["estimate"] == mm["estimate"]
+    assert _row(a, "MMRM, all visits")["ci_high"] == mm["ci_high"]
     resp = responder_analysis(wide, DESIGN).dropna(subset=["risk_difference"])
     got = a.sensitivity[a.sensitivity["analysis"].str.startswith("responders")]
     np.testing.assert_array_equal(got["estimate"], resp["risk_difference"])
@@ -77,9 +80,11 @@ def test_populations_and_complete_case_ancova_against_independent_counts_and_sta
             "b": per.loc[sorted(pp), 0.0],
             "arm": arm[sorted(pp)],
             "center": d.groupby("patient")["center"].first()[sorted(pp)],
+            "amputation": d.groupby("patient")["amputation"].first()[sorted(pp)],
         }
     )
-    fit = smf.ols("y ~ C(arm, Treatment('sham')) + b + C(center)", w).fit()
+    # ANCOVA adjusted for the stratification factor (amputation) and center
+    fit = smf.ols("y ~ C(arm, Treatment('sham')) + b + C(amputation) + C(center)", w).fit()
     cc = _row(a, "ANCOVA, complete cases")
     key = "C(arm, Treatment('sham'))[T.active]"
     assert cc["estimate"] == pytest.approx(fit.params[key], rel=1e-10)

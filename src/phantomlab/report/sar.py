@@ -133,11 +133,15 @@ def _effects_table(a: StatisticalAnalysis, primary: bool) -> str:
 
 
 def _primary(a: StatisticalAnalysis) -> list[Section]:
+    from phantomlab.trials.mmrm import strata_columns
+
     d = a.design
+    adjusted = ["baseline", *strata_columns(d, a.data)]
+    if d.analysis.center != "none" and a.data["center"].nunique() > 1:
+        adjusted.append("center")
     text = (
         f"{d.analysis.primary} of {d.outcome.name} at week {d.outcome.primary_week:g}; "
-        "treated minus control in outcome units, adjusted for baseline"
-        + (" and center." if d.analysis.center != "none" else "."),
+        f"treated minus control in outcome units, adjusted for {', '.join(adjusted)}.",
     )
     return [Section("Primary analysis", text, table=_effects_table(a, True))]
 

@@ -279,15 +279,20 @@ _LABELS = {
     "ancova": ("ANCOVA", "ITT, baseline and primary visit observed"),
     "change": ("change from baseline", "ITT, baseline and primary visit observed"),
     "mixed": ("linear mixed model, all visits", "ITT, baseline and >= 1 later visit"),
+    "mmrm": ("MMRM, all visits", "ITT, baseline and >= 1 later visit"),
 }
 
 
-def _sensitivity(res: TrialResult, cc: pd.DataFrame, design: TrialDesign) -> pd.DataFrame:
+def _sensitivity(
+    effects: pd.DataFrame, cc: pd.DataFrame, res: TrialResult, design: TrialDesign
+) -> pd.DataFrame:
+    design_primary = res.primary
+    keys = [design_primary] + [k for k in dict.fromkeys(effects["analysis"]) if k != res.primary]
     rows = []
-    for key in (design.analysis.primary, *(k for k in _LABELS if k != design.analysis.primary)):
-        for _, e in res.effects[res.effects["analysis"] == key].iterrows():
-            name, pop = _LABELS[key]
-            tag = " (primary)" if key == design.analysis.primary else ""
+    for key in keys:
+        for _, e in effects[effects["analysis"] == key].iterrows():
+            name, pop = _LABELS.get(key, (str(key), "ITT"))
+            tag = " (primary)" if key == design_primary else ""
             rows.append(
                 [
                     name + tag,
@@ -379,6 +384,13 @@ def statistical_analysis(
             )
     allocated = allocated.assign(patient=allocated["patient"].astype(str))
     res = analyze(long, design, allocated=allocated)
+    effects, notes = res.effects, list(td.notes if td is not None else ())
+    if "mmrm" not in set(effects["analysis"]):  # MMRM as a sensitivity analysis
+        try:
+            mm = analyze(long, design, allocated=allocated, analyses=("mmrm",)).effects
+            effects = pd.concat([effects, mm[mm["analysis"] == "mmrm"]], ignore_index=True)
+        except InputError as exc:
+            notes.append("MMRM not run: " + "; ".join(p.line() for p in exc.problems))
     df = prepare(long, design)
     flagged = td.out_of_window if td is not None else pd.DataFrame(columns=["patient"])
     pp = _per_protocol(df, design, flagged)
@@ -395,9 +407,9 @@ def statistical_analysis(
         per_protocol=frozenset(pp),
         flow=flow if flow is not None else consort_from_data(pops, design),
         baseline=baseline_table(df, allocated, design, list(covs)),
-        sensitivity=_sensitivity(res, cc, design),
+        sensitivity=_sensitivity(effects, cc, res, design),
         out_of_window=flagged,
         covariates=covs,
         flow_from_data=flow is None,
-        notes=td.notes if td is not None else (),
+        notes=tuple(notes),
     )
