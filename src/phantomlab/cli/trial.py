@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from phantomlab.cli import trial_insilico
+from phantomlab.cli import trial_data, trial_insilico
 from phantomlab.cli._common import FORCE, check_outputs, emit_json, read_table, write_figure
 
 app = typer.Typer(help="Trial statistics: design schema, randomization, analysis, power.")
@@ -88,6 +88,7 @@ def analyze_cmd(
         help="Comma-separated subset of change,ancova,mixed,mmrm (parallel designs; "
         "default change,ancova,mixed, plus mmrm when it is the primary analysis).",
     ),
+    mapping: list[str] = trial_data.MAP,
     force: bool = FORCE,
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
@@ -107,7 +108,12 @@ def analyze_cmd(
     check_outputs(force, plot=plot)
     d = load_design(design)
     alloc = read_table(allocated) if allocated is not None else None
-    res = analyze(read_table(data), d, allocated=alloc, analyses=todo)
+    if mapping:  # a wide or REDCap table, or other column names
+        td = trial_data.read_mapped(data, d, mapping)
+        alloc = td.allocated if alloc is None else alloc
+        res = analyze(td.data, d, allocated=alloc, analyses=todo)
+    else:
+        res = analyze(read_table(data), d, allocated=alloc, analyses=todo)
     if plot is not None:
         write_figure(plot, res.plot(), force=force, dpi=120)
     if as_json:
@@ -289,3 +295,4 @@ def consort_cmd(
 
 # the in-silico commands (specs, replicate, calibration, cohort) are defined next door
 app.registered_commands += trial_insilico.app.registered_commands
+app.registered_commands += trial_data.app.registered_commands  # import, report
