@@ -1,8 +1,17 @@
-"""Responder analysis and the number needed to treat.
+"""Responder analysis: 2x2 effect measures, exact tests and the number needed to treat.
 
 Responders at the IMMPACT thresholds (>= 30 % and >= 50 % reduction; Dworkin et
-al. 2008, J Pain 9:105), risk differences with Wald intervals and the NNT with
-Altman's (1998, BMJ 317:1309) confidence interval.
+al. 2008, J Pain 9:105). Per threshold and arm versus control:
+
+* risk difference with Newcombe's hybrid score interval (method 10 of Newcombe
+  1998, Stat Med 17:873: Wilson score limits of each proportion combined), and
+  the Wald interval that the NNT (Altman 1998, BMJ 317:1309) inverts;
+* risk ratio with Koopman's (1984, Biometrics 40:513) score interval (the
+  Miettinen-Nurminen score without the ``N/(N-1)`` factor);
+* odds ratio: the conditional maximum-likelihood estimate with its exact
+  conditional interval (noncentral hypergeometric), as R's ``fisher.test`` gives;
+* Fisher's exact two-sided p (R's rule: tables no more probable than the one
+  seen, relative tolerance ``1e-7``).
 """
 
 from __future__ import annotations
@@ -18,7 +27,17 @@ from phantomlab._result import Result
 from phantomlab.exceptions import InputError, Problem
 from phantomlab.trials.design import TrialDesign
 
-__all__ = ["NNT", "nnt", "nnt_from_risk_difference", "responder_analysis"]
+__all__ = [
+    "NNT",
+    "TwoByTwo",
+    "koopman_rr_ci",
+    "newcombe_rd_ci",
+    "nnt",
+    "nnt_from_risk_difference",
+    "responder_analysis",
+    "two_by_two",
+    "wilson_ci",
+]
 
 
 @dataclass(frozen=True, repr=False)
@@ -129,6 +148,262 @@ def nnt_from_risk_difference(rd: float, low: float, high: float) -> NNT:
     return NNT(rd, (low, high), val, ci, text)
 
 
+def _check_counts(r1: int, n1: int, r2: int, n2: int) -> None:
+    ok = all(float(v) == int(v) for v in (r1, n1, r2, n2))
+    if not ok or min(n1, n2) <= 0 or not (0 <= r1 <= n1 and 0 <= r2 <= n2):
+        raise InputError(
+            Problem(
+                "counts",
+                (r1, n1, r2, n2),
+                "whole numbers with 0 <= responders <= n and n > 0",
+                "",
+                "bad 2x2 counts",
+            )
+        )
+
+
+def _z(alpha: float) -> float:
+    if not 0 < alpha < 1:
+        raise InputError(Problem("alpha", alpha, "> 0 and < 1", "", "bad level"))
+    return float(stats.norm.ppf(1 - alpha / 2))
+
+
+def wilson_ci(r: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
+    """Wilson (1927) score interval of a binomial proportion, no continuity correction.
+
+    Parameters
+    ----------
+    r, n : int
+        Responders and patients (``0 <= r <= n``, ``n > 0``).
+    alpha : float
+        Two-sided level.
+
+    Returns
+    -------
+    (float, float)
+        Lower and upper limits.
+    """
+    _check_counts(r, n, r, n)
+    z = _z(alpha)
+    p = r / n
+    centre = p + z * z / (2 * n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    den = 1 + z * z / n
+    return float(max(0.0, (centre - half) / den)), float(min(1.0, (centre + half) / den))
+
+
+def newcombe_rd_ci(r1: int, n1: int, r2: int, n2: int, alpha: float = 0.05) -> tuple[float, float]:
+    """Newcombe's (1998, method 10) hybrid score interval of ``r1/n1 - r2/n2``.
+
+    ``L = d - sqrt((p1 - l1)^2 + (u2 - p2)^2)`` and
+    ``U = d + sqrt((u1 - p1)^2 + (p2 - l2)^2)`` with ``(l_i, u_i)`` the Wilson
+    limits of each proportion (:func:`wilson_ci`).
+
+    Parameters
+    ----------
+    r1, n1, r2, n2 : int
+        Responders and patients in group 1 (treated) and group 2 (control).
+    alpha : float
+        Two-sided level.
+
+    Returns
+    -------
+    (float, float)
+        Limits of the risk difference.
+    """
+    _check_counts(r1, n1, r2, n2)
+    p1, p2 = r1 / n1, r2 / n2
+    l1, u1 = wilson_ci(r1, n1, alpha)
+    l2, u2 = wilson_ci(r2, n2, alpha)
+    d = p1 - p2
+    return (
+        float(d - np.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)),
+        float(d + np.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)),
+    )
+
+
+def _koopman_stat(theta: float, r1: int, n1: int, r2: int, n2: int) -> float:
+    """Koopman's score chi-square for ``RR = theta`` (restricted MLE in closed form)."""
+    # Restricted MLE of p2 under p1 = theta * p2 (Farrington & Manning 1990,
+    # Stat Med 9:1447, eq. for the ratio): root of A p^2 + B p + C = 0.
+    a = (n1 + n2) * theta
+    b = -(n1 * theta + r1 + n2 + r2 * theta)
+    c = r1 + r2
+    p2 = (-b - np.sqrt(max(b * b - 4 * a * c, 0.0))) / (2 * a)
+    p1 = theta * p2
+    var = p1 * (1 - p1) / n1 + theta**2 * p2 * (1 - p2) / n2
+    num = r1 / n1 - theta * r2 / n2
+    if var <= 0:
+        return 0.0 if num == 0 else float("inf")
+    return float(num * num / var)
+
+
+def koopman_rr_ci(r1: int, n1: int, r2: int, n2: int, alpha: float = 0.05) -> tuple[float, float]:
+    """Koopman's (1984, Biometrics 40:513) score interval of the risk ratio.
+
+    The set of ``theta`` whose score chi-square (restricted MLE under
+    ``p1 = theta p2``, variance without the Miettinen-Nurminen ``N/(N-1)``
+    factor) stays below the ``1 - alpha`` quantile of chi-square(1); limits by
+    Brent's root finder on ``log theta``. A zero count gives limit 0 or
+    infinity.
+
+    Parameters
+    ----------
+    r1, n1, r2, n2 : int
+        Responders and patients in group 1 (treated) and group 2 (control).
+    alpha : float
+        Two-sided level.
+
+    Returns
+    -------
+    (float, float)
+        Limits of ``(r1/n1) / (r2/n2)``.
+    """
+    from scipy.optimize import brentq
+
+    _check_counts(r1, n1, r2, n2)
+    crit = _z(alpha) ** 2
+    if r1 == 0 and r2 == 0:
+        return 0.0, float("inf")
+
+    def f(lt: float) -> float:
+        return _koopman_stat(float(np.exp(lt)), r1, n1, r2, n2) - crit
+
+    if r1 == 0:
+        centre = np.log(0.5 / n1) - np.log(r2 / n2)
+    elif r2 == 0:
+        centre = np.log(r1 / n1) - np.log(0.5 / n2)
+    else:
+        centre = np.log((r1 / n1) / (r2 / n2))
+    lo, hi = 0.0, float("inf")
+    if r1 > 0:
+        step = 1.0
+        while f(centre - step) < 0 and step < 60:
+            step *= 2
+        lo = float(np.exp(brentq(f, centre - step, centre, xtol=1e-13, rtol=1e-14)))
+    if r2 > 0:
+        step = 1.0
+        while f(centre + step) < 0 and step < 60:
+            step *= 2
+        hi = float(np.exp(brentq(f, centre, centre + step, xtol=1e-13, rtol=1e-14)))
+    return lo, hi
+
+
+@dataclass(frozen=True, repr=False)
+class TwoByTwo(Result):
+    """Effect measures of a 2x2 table (treated versus control responders).
+
+    Attributes
+    ----------
+    counts : tuple of int
+        ``(r1, n1, r2, n2)``: responders and patients, treated then control.
+    alpha : float
+        Two-sided level of the intervals.
+    risk_difference, rd_ci : float, tuple of float
+        ``p1 - p2`` with Newcombe's hybrid score interval (method 10).
+    risk_ratio, rr_ci : float, tuple of float
+        ``p1 / p2`` with Koopman's score interval.
+    odds_ratio, or_ci : float, tuple of float
+        Conditional MLE of the odds ratio with the exact conditional interval
+        (as R's ``fisher.test``).
+    fisher_p : float
+        Fisher's exact two-sided p.
+    """
+
+    counts: tuple[int, int, int, int]
+    alpha: float
+    risk_difference: float
+    rd_ci: tuple[float, float]
+    risk_ratio: float
+    rr_ci: tuple[float, float]
+    odds_ratio: float
+    or_ci: tuple[float, float]
+    fisher_p: float
+
+    def summary(self) -> str:
+        """Return the three effect measures and Fisher's p in one block."""
+        r1, n1, r2, n2 = self.counts
+        lvl = round(100 * (1 - self.alpha))
+        return "\n".join(
+            [
+                f"{r1}/{n1} vs {r2}/{n2}; {lvl}% CIs",
+                f"risk difference {self.risk_difference:.4f} "
+                f"({self.rd_ci[0]:.4f} to {self.rd_ci[1]:.4f}; Newcombe hybrid score)",
+                f"risk ratio {self.risk_ratio:.4f} "
+                f"({self.rr_ci[0]:.4f} to {self.rr_ci[1]:.4f}; Koopman score)",
+                f"odds ratio {self.odds_ratio:.4f} "
+                f"({self.or_ci[0]:.4f} to {self.or_ci[1]:.4f}; conditional exact)",
+                f"Fisher's exact p = {self.fisher_p:.4g}",
+            ]
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return one row with every estimate and limit."""
+        return pd.DataFrame([self.columns()])
+
+    def columns(self) -> dict[str, float]:
+        """Return the estimates and limits as a flat dictionary (responder-table columns)."""
+        return {
+            "rd": self.risk_difference,
+            "rd_newcombe_low": self.rd_ci[0],
+            "rd_newcombe_high": self.rd_ci[1],
+            "rr": self.risk_ratio,
+            "rr_koopman_low": self.rr_ci[0],
+            "rr_koopman_high": self.rr_ci[1],
+            "or": self.odds_ratio,
+            "or_exact_low": self.or_ci[0],
+            "or_exact_high": self.or_ci[1],
+            "fisher_p": self.fisher_p,
+        }
+
+
+def two_by_two(r1: int, n1: int, r2: int, n2: int, alpha: float = 0.05) -> TwoByTwo:
+    """Risk difference, risk ratio, odds ratio with exact/score intervals, Fisher's p.
+
+    Parameters
+    ----------
+    r1, n1 : int
+        Responders and patients in the treated arm.
+    r2, n2 : int
+        Responders and patients in the control arm.
+    alpha : float
+        Two-sided level of the intervals.
+
+    Returns
+    -------
+    TwoByTwo
+        Newcombe RD interval, Koopman RR interval, conditional exact OR
+        interval and Fisher's exact p (see the module docstring).
+
+    Raises
+    ------
+    InputError
+        Counts that are not a 2x2 table, or ``alpha`` outside (0, 1).
+    """
+    from scipy.stats.contingency import odds_ratio
+
+    _check_counts(r1, n1, r2, n2)
+    _z(alpha)
+    r1, n1, r2, n2 = int(r1), int(n1), int(r2), int(n2)
+    table = np.array([[r1, n1 - r1], [r2, n2 - r2]])
+    p1, p2 = r1 / n1, r2 / n2
+    rr = p1 / p2 if p2 > 0 else (float("nan") if p1 == 0 else float("inf"))
+    res = odds_ratio(table, kind="conditional")
+    ci = res.confidence_interval(confidence_level=1 - alpha)
+    fisher = stats.fisher_exact(table, alternative="two-sided")
+    return TwoByTwo(
+        counts=(r1, n1, r2, n2),
+        alpha=alpha,
+        risk_difference=p1 - p2,
+        rd_ci=newcombe_rd_ci(r1, n1, r2, n2, alpha),
+        risk_ratio=float(rr),
+        rr_ci=koopman_rr_ci(r1, n1, r2, n2, alpha),
+        odds_ratio=float(res.statistic),
+        or_ci=(float(ci.low), float(ci.high)),
+        fisher_p=float(fisher.pvalue),
+    )
+
+
 def responder_analysis(wide: pd.DataFrame, design: TrialDesign) -> pd.DataFrame:
     """Responder rates at each IMMPACT threshold, risk differences and NNT.
 
@@ -148,7 +423,10 @@ def responder_analysis(wide: pd.DataFrame, design: TrialDesign) -> pd.DataFrame:
     -------
     pandas.DataFrame
         One row per threshold and arm: ``responders``, ``n``, ``rate`` and, for
-        non-control arms, ``risk_difference``, its CI, ``nnt``, its CI and ``nnt_text``.
+        non-control arms, ``risk_difference`` with its Wald CI, ``nnt``, its CI
+        and ``nnt_text`` (Altman 1998), and the :meth:`TwoByTwo.columns` of
+        :func:`two_by_two` (Newcombe RD, Koopman RR, exact conditional OR,
+        Fisher's p).
     """
     ctrl = design.control_arm
     w = wide.dropna(subset=["baseline"])
@@ -181,5 +459,6 @@ def responder_analysis(wide: pd.DataFrame, design: TrialDesign) -> pd.DataFrame:
                     nnt_ci_high=res.nnt_ci[1],
                     nnt_text=res.text,
                 )
+                row.update(two_by_two(r, n, rc, nc, design.analysis.alpha).columns())
             rows.append(row)
     return pd.DataFrame(rows)
