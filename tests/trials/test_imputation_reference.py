@@ -30,7 +30,7 @@ HERE = Path(__file__).parent / "r_reference"
 REF = json.loads((HERE / "mi_reference.json").read_text())
 
 
-def _design():  # noqa: ANN202
+def _design():
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("mi_make_data", HERE / "mi_make_data.py")

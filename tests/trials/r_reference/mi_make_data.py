@@ -16,7 +16,7 @@ from phantomlab.trials.imputation import impute_primary
 HERE = Path(__file__).parent
 
 
-def design():  # noqa: ANN201
+def design():
     """The 4-center 2-arm design of the reference (25 % dropout at the primary visit)."""
     return load_design(
         {
