@@ -289,6 +289,60 @@ def koopman_rr_ci(r1: int, n1: int, r2: int, n2: int, alpha: float = 0.05) -> tu
     return lo, hi
 
 
+def _conditional_or(r1: int, n1: int, r2: int, n2: int, alpha: float) -> tuple[float, ...]:
+    """Conditional MLE of the odds ratio, its exact interval and Fisher's two-sided p.
+
+    The ``[1, 1]`` cell given all margins is noncentral hypergeometric in the
+    odds ratio ``psi``: ``P(k) ~ C(m, k) C(N - m, n1 - k) psi^k``. The MLE
+    solves ``E[k; psi] = r1``; the limits solve ``P(k >= r1; psi) = alpha/2``
+    and ``P(k <= r1; psi) = alpha/2`` (Brent's method on ``log psi``). Fisher's p
+    sums the null probabilities no larger than the observed one times
+    ``1 + 1e-7`` (R's ``fisher.test`` rule).
+    """
+    from scipy.optimize import brentq
+
+    def logsumexp(v: np.ndarray) -> float:
+        top = float(v.max())
+        return top + float(np.log(np.exp(v - top).sum()))
+
+    m, big_n = r1 + r2, n1 + n2
+    k = np.arange(max(0, n1 - (big_n - m)), min(n1, m) + 1)
+    logdc = stats.hypergeom.logpmf(k, big_n, m, n1)
+    d0 = np.exp(logdc - logsumexp(logdc))
+    fisher = float(min(1.0, d0[d0 <= d0[k == r1][0] * (1 + 1e-7)].sum()))
+
+    def logd(lpsi: float) -> np.ndarray:
+        v = logdc + k * lpsi
+        return np.asarray(v - logsumexp(v))
+
+    def tail_ge(lpsi: float) -> float:
+        return float(np.exp(logsumexp(logd(lpsi)[k >= r1])))
+
+    def tail_le(lpsi: float) -> float:
+        return float(np.exp(logsumexp(logd(lpsi)[k <= r1])))
+
+    def root(f: Any, target: float) -> float:
+        lo, hi = -1.0, 1.0
+        while f(lo) > target and lo > -700:
+            lo *= 2
+        while f(hi) < target and hi < 700:
+            hi *= 2
+        return float(np.exp(brentq(lambda v: f(v) - target, lo, hi, xtol=1e-13, rtol=1e-15)))
+
+    a = alpha / 2
+    lo_k, hi_k = int(k[0]), int(k[-1])
+    if r1 == lo_k:
+        est, low = 0.0, 0.0
+    else:
+        est = root(lambda v: float(np.sum(k * np.exp(logd(v)))), float(r1)) if r1 < hi_k else 0.0
+        low = root(tail_ge, a)
+    if r1 == hi_k:
+        est, high = float("inf"), float("inf")
+    else:
+        high = root(lambda v: -tail_le(v), -a)
+    return est, low, high, fisher
+
+
 @dataclass(frozen=True, repr=False)
 class TwoByTwo(Result):
     """Effect measures of a 2x2 table (treated versus control responders).
@@ -380,17 +434,12 @@ def two_by_two(r1: int, n1: int, r2: int, n2: int, alpha: float = 0.05) -> TwoBy
     InputError
         Counts that are not a 2x2 table, or ``alpha`` outside (0, 1).
     """
-    from scipy.stats.contingency import odds_ratio
-
     _check_counts(r1, n1, r2, n2)
     _z(alpha)
     r1, n1, r2, n2 = int(r1), int(n1), int(r2), int(n2)
-    table = np.array([[r1, n1 - r1], [r2, n2 - r2]])
     p1, p2 = r1 / n1, r2 / n2
     rr = p1 / p2 if p2 > 0 else (float("nan") if p1 == 0 else float("inf"))
-    res = odds_ratio(table, kind="conditional")
-    ci = res.confidence_interval(confidence_level=1 - alpha)
-    fisher = stats.fisher_exact(table, alternative="two-sided")
+    est, low, high, fisher = _conditional_or(r1, n1, r2, n2, alpha)
     return TwoByTwo(
         counts=(r1, n1, r2, n2),
         alpha=alpha,
@@ -398,9 +447,9 @@ def two_by_two(r1: int, n1: int, r2: int, n2: int, alpha: float = 0.05) -> TwoBy
         rd_ci=newcombe_rd_ci(r1, n1, r2, n2, alpha),
         risk_ratio=float(rr),
         rr_ci=koopman_rr_ci(r1, n1, r2, n2, alpha),
-        odds_ratio=float(res.statistic),
-        or_ci=(float(ci.low), float(ci.high)),
-        fisher_p=float(fisher.pvalue),
+        odds_ratio=est,
+        or_ci=(low, high),
+        fisher_p=fisher,
     )
 
 
