@@ -85,27 +85,47 @@ def analyze_cmd(
     analyses: str = typer.Option(
         None,
         "--analyses",
-        help="Comma-separated subset of change,ancova,mixed,mmrm (parallel designs; "
-        "default change,ancova,mixed, plus mmrm when it is the primary analysis).",
+        help="Comma-separated subset of change,ancova,mixed,mmrm,mi,tipping (parallel "
+        "designs; default change,ancova,mixed, plus mmrm when it is the primary analysis). "
+        "mi/tipping use the design's analysis.missing_data.",
+    ),
+    tipping_plot: Path = typer.Option(
+        None, "--tipping-plot", help="Write the tipping-point figure (needs 'tipping')."
     ),
     mapping: list[str] = trial_data.MAP,
     force: bool = FORCE,
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Analyse real trial data: change, ANCOVA, mixed model, MMRM, responders, CONSORT."""
+    """Analyse real trial data: change, ANCOVA, mixed model, MMRM, responders, CONSORT, MI."""
     from phantomlab.exceptions import InputError, Problem
     from phantomlab.trials import analyze, load_design
+    from phantomlab.trials.analysis import ANALYSES
 
+    check_outputs(force, plot=plot, tipping_plot=tipping_plot)
     todo = None
     if analyses is not None:
-        allowed = ("change", "ancova", "mixed", "mmrm")
         todo = tuple(a.strip() for a in analyses.split(",") if a.strip())
-        bad = [a for a in todo if a not in allowed]
+        bad = [a for a in todo if a not in ANALYSES]
         if bad or not todo:
             raise InputError(
-                Problem("analyses", analyses, f"comma-separated of {allowed}", "", "unknown")
+                Problem(
+                    "--analyses",
+                    analyses,
+                    f"comma-separated, of {','.join(ANALYSES)}",
+                    "",
+                    "unknown analysis",
+                )
             )
-    check_outputs(force, plot=plot)
+    if tipping_plot is not None and "tipping" not in (todo or ()):
+        raise InputError(
+            Problem(
+                "--tipping-plot",
+                str(tipping_plot),
+                "with --analyses ...,tipping",
+                "",
+                "no tipping-point analysis asked for",
+            )
+        )
     d = load_design(design)
     alloc = read_table(allocated) if allocated is not None else None
     if mapping:  # a wide or REDCap table, or other column names
@@ -116,6 +136,8 @@ def analyze_cmd(
         res = analyze(read_table(data), d, allocated=alloc, analyses=todo)
     if plot is not None:
         write_figure(plot, res.plot(), force=force, dpi=120)
+    if tipping_plot is not None:
+        write_figure(tipping_plot, res.sensitivity["tipping"].plot(), force=force, dpi=120)
     if as_json:
         emit_json(res.to_dict())
     else:

@@ -30,7 +30,12 @@ Missed visits are missing rows (or NaN outcomes). Analyses:
   and either a random center intercept or fixed center effects;
 * responder analysis at >= 30 % and >= 50 % reduction (IMMPACT, Dworkin et al.
   2008, J Pain 9:105) with risk difference and NNT with Altman's (1998, BMJ
-  317:1309) confidence interval;
+  317:1309) confidence interval, Newcombe's hybrid score interval of the risk
+  difference, Koopman's score interval of the risk ratio, the exact conditional
+  odds ratio and Fisher's exact p;
+* missing primary outcomes: multiple imputation pooled with Rubin's rules
+  (analysis ``mi``, :mod:`~phantomlab.trials.imputation`) and a delta-adjusted
+  tipping-point analysis (``tipping``, :mod:`~phantomlab.trials.tipping`);
 * CONSORT-style flow counts;
 * 2x2 crossover (Jones & Kenward period-difference analysis with a carry-over
   test on patient totals) and 2x2 factorial ANCOVA (effect-coded main effects).
@@ -56,11 +61,17 @@ from phantomlab.trials._stats import ols as _ols
 from phantomlab.trials.analysis_designs import crossover_analysis, factorial_analysis
 from phantomlab.trials.analysis_mixed import gls_fe_cov, mixed_model
 from phantomlab.trials.design import TrialDesign
+from phantomlab.trials.imputation import multiple_imputation
 from phantomlab.trials.mmrm import check_strata, factor_dummies, mmrm, strata_columns
 from phantomlab.trials.responders import NNT, nnt, nnt_from_risk_difference, responder_analysis
 from phantomlab.trials.result import TrialResult
+from phantomlab.trials.tipping import tipping_point
+
+#: Analyses a parallel design runs on request (``analyze(analyses=...)``, ``--analyses``).
+ANALYSES = ("change", "ancova", "mixed", "mmrm", "mi", "tipping")
 
 __all__ = [
+    "ANALYSES",
     "NNT",
     "analyze",
     "ancova",
@@ -481,6 +492,37 @@ def _mark_missing_primary(res: TrialResult, analyses: tuple[str, ...] | None) ->
     return res.replace(effects=effects, notes=(*res.notes, note))
 
 
+def _missing_data(
+    res: TrialResult, df: pd.DataFrame, design: TrialDesign, analyses: tuple[str, ...]
+) -> TrialResult:
+    """Add the multiple-imputation and tipping-point analyses asked for."""
+    want = [a for a in ("mi", "tipping") if a in analyses]
+    if not want:
+        return res
+    if design.design != "parallel":
+        raise InputError(
+            Problem("analyses", want, "a parallel-group design", "", "needs baseline and arms")
+        )
+    md = design.analysis.missing_data
+    wide = to_wide(df, design)
+    mi = multiple_imputation(wide, design, m=md.imputations, seed=md.seed)
+    extra: dict[str, object] = {}
+    effects = res.effects
+    if "mi" in want:
+        extra["mi"] = mi
+        kept = [f for f in (effects, mi.effects()) if len(f)]
+        effects = pd.concat(kept, ignore_index=True)
+    if "tipping" in want:
+        extra["tipping"] = tipping_point(
+            wide,
+            design,
+            md.deltas,
+            control_shift=md.control_shift,
+            imputations=mi.imputations,
+        )
+    return res.replace(effects=effects, sensitivity={**res.sensitivity, **extra})
+
+
 def analyze(
     data: pd.DataFrame,
     design: TrialDesign,
@@ -501,9 +543,13 @@ def analyze(
     design : TrialDesign
         The design; ``analysis.primary`` names the primary analysis.
     analyses : tuple of str or None
-        Subset of ``("change", "ancova", "mixed", "mmrm")`` to run for parallel
-        designs (default: the first three, and ``mmrm`` when it is the primary
-        analysis). Factorial and crossover designs run their own.
+        Subset of :data:`ANALYSES` to run for parallel designs (default:
+        ``change``, ``ancova`` and ``mixed``, and ``mmrm`` when it is the
+        primary analysis). ``mi`` adds the multiple-imputation ANCOVA (rows
+        ``analysis == "mi"``), ``tipping`` the delta-adjusted tipping-point
+        analysis (:attr:`TrialResult.sensitivity`), both with the settings of
+        ``design.analysis.missing_data``. Factorial and crossover designs run
+        their own.
     allocated : pandas.DataFrame or None
         Every randomized participant (columns ``patient`` and ``allocation`` or
         ``arm``; sequences for crossover designs), so that the CONSORT counts
@@ -526,4 +572,5 @@ def analyze(
     consort = consort_counts(df, design, allocated=alloc)
     traj = trajectories(df, design)
     res = design.strategy.analyze(df, design, analyses=analyses, consort=consort, trajectories=traj)
+    res = _missing_data(res, df, design, analyses or ())
     return _mark_missing_primary(res, analyses)

@@ -34,6 +34,7 @@ __all__ = [
     "Center",
     "Covariate",
     "Crossover",
+    "MissingData",
     "Outcome",
     "Randomization",
     "SimulationModel",
@@ -250,6 +251,36 @@ class Crossover(_Spec):
         return as_si(self.washout, "s") / _WEEK_S
 
 
+class MissingData(_Spec):
+    """Pre-specified sensitivity analyses for missing primary outcomes.
+
+    Parameters
+    ----------
+    imputations : int
+        Number of multiple imputations (analysis ``mi``; :mod:`~phantomlab.trials.imputation`).
+    seed : int
+        Seed of the imputations (record it: same seed, same numbers).
+    deltas : list of float or None
+        Tipping-point grid (analysis ``tipping``): shifts >= 0 of the treated arms'
+        imputed values, outcome units, unfavourable to treatment; default 0 to
+        half the scale width in 41 steps.
+    control_shift : float
+        Fixed shift of the control arm's imputed values (same convention).
+    """
+
+    imputations: int = Field(50, ge=2, le=10000)
+    seed: int = Field(20240101, ge=0)
+    deltas: list[float] | None = None
+    control_shift: float = 0.0
+
+    @field_validator("deltas")
+    @classmethod
+    def _deltas_ok(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None and (not v or any(not math.isfinite(x) or x < 0 for x in v)):
+            raise ValueError("deltas must be finite values >= 0 (outcome units)")
+        return v
+
+
 class Analysis(_Spec):
     """The pre-specified primary analysis.
 
@@ -279,6 +310,9 @@ class Analysis(_Spec):
         guideline on baseline covariates): ``auto`` adjusts for those with a
         column in the data and notes the others, ``required`` rejects data
         without the columns, ``none`` does not adjust.
+    missing_data : MissingData
+        Multiple imputation and tipping-point settings (analyses ``mi`` and
+        ``tipping``).
     """
 
     primary: Literal["ancova", "change", "mixed", "mmrm"] = "ancova"
@@ -288,6 +322,7 @@ class Analysis(_Spec):
     missing_responder: Literal["nonresponder", "exclude"] = "nonresponder"
     mmrm_covariance: Literal["unstructured", "ar1"] = "unstructured"
     strata: Literal["auto", "required", "none"] = "auto"
+    missing_data: MissingData = MissingData()
 
 
 class SimulationModel(_Spec):

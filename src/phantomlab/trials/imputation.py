@@ -4,7 +4,7 @@ Missing primary-visit values are imputed ``m`` times by Bayesian linear
 regression within each arm (the ``norm`` method of van Buuren & Groothuis-Oudshoorn,
 mice; Rubin 1987, *Multiple Imputation for Nonresponse in Surveys*, p. 167):
 
-1. fit ``primary ~ 1 + baseline [+ center dummies]`` by OLS on the arm's
+1. fit ``primary ~ 1 + baseline [+ strata] [+ center]`` by OLS on the arm's
    patients with a primary value: ``beta_hat``, ``V = (X'X)^-1``, residual sum
    of squares ``S`` with ``n_obs - p`` degrees of freedom;
 2. per imputation draw ``sigma*^2 = S / g`` with ``g ~ chi2(n_obs - p)`` and
@@ -18,7 +18,8 @@ needed. Imputing within arm lets every coefficient differ between arms
 imputation model is never narrower than the analysis model.
 
 The analysis model is the ANCOVA of :func:`~phantomlab.trials.analysis.ancova`
-(``primary ~ arm + baseline [+ center]``), fitted to all ``m`` completed data
+(``primary ~ arm + baseline [+ strata] [+ center]``, the stratification factors
+of :func:`~phantomlab.trials.mmrm.strata_columns`), fitted to all ``m`` completed data
 sets at once (one design matrix, ``m`` outcome columns). Rubin's rules pool the
 ``m`` estimates: ``Qbar``, within ``Ubar``, between ``B``, total
 ``T = Ubar + (1 + 1/m) B``, with Barnard & Rubin's (1999, Biometrika 86:948)
@@ -26,8 +27,8 @@ small-sample degrees of freedom, computed as R's ``mice::pool`` does
 (including its floor ``lambda >= 1e-4``).
 
 Patients without a baseline value are not analysed (as in the ANCOVA); the
-imputation assumes the primary outcome is missing at random given arm, baseline
-and center. :mod:`phantomlab.trials.tipping` departs from that assumption.
+imputation assumes the primary outcome is missing at random given arm, baseline,
+strata and center. :mod:`phantomlab.trials.tipping` departs from that assumption.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from phantomlab._rng import as_generator
 from phantomlab.exceptions import InputError, Problem
 from phantomlab.trials._stats import EFFECT_COLS, center_dummies
 from phantomlab.trials.design import TrialDesign
+from phantomlab.trials.mmrm import factor_dummies, strata_columns
 
 __all__ = [
     "POOL_COLS",
@@ -230,6 +232,28 @@ def _analysable(wide: pd.DataFrame) -> pd.DataFrame:
     return wide.dropna(subset=["baseline"])
 
 
+def _imputation_columns(
+    w: pd.DataFrame, design: TrialDesign, obs: np.ndarray, mis: np.ndarray
+) -> list[np.ndarray]:
+    """Columns of one arm's imputation model: 1, baseline, strata and center dummies.
+
+    A factor enters with the levels seen among the arm's observed patients
+    (first one the reference); it is left out when a patient to impute has a
+    level not seen there.
+    """
+    cols = [np.ones(len(w)), w["baseline"].to_numpy(float)]
+    levels = {c.name: list(c.levels) for c in design.covariates}
+    factors = [(c, levels[c]) for c in strata_columns(design, w)]
+    if design.analysis.center != "none":
+        factors.append(("center", [c.name for c in design.centers]))
+    for name, lv in factors:
+        v = w[name].astype(str)
+        seen = [x for x in lv if (v[obs] == x).any()]
+        if set(v[mis]) <= set(seen):
+            cols += [(v == x).to_numpy(float) for x in seen[1:]]
+    return cols
+
+
 def impute_primary(
     wide: pd.DataFrame, design: TrialDesign, m: int = 50, seed: Any = None
 ) -> Imputations:
@@ -271,12 +295,7 @@ def impute_primary(
         if not mis.any():
             continue
         obs = in_arm & ~miss
-        cen = w["center"][obs]
-        centers = [c.name for c in design.centers if (cen == c.name).any()]
-        cols = [np.ones(len(w)), w["baseline"].to_numpy(float)]
-        if design.analysis.center != "none":
-            cols += [(w["center"] == c).to_numpy(float) for c in centers[1:]]
-        x = np.column_stack(cols)
+        x = np.column_stack(_imputation_columns(w, design, obs, mis))
         xo, yo = x[obs], y[obs]
         dfree = len(yo) - x.shape[1]
         if dfree < 2 or np.linalg.matrix_rank(xo) < x.shape[1]:
@@ -325,10 +344,13 @@ def ancova_completed(
     """
     ctrl = design.control_arm
     others = [a for a in design.arm_names if a != ctrl and (wide["arm"] == a).any()]
+    levels = {c.name: list(c.levels) for c in design.covariates}
     x = np.column_stack(
         [np.ones(len(wide))]
         + [(wide["arm"] == a).to_numpy(float) for a in others]
-        + [wide["baseline"].to_numpy(float), center_dummies(wide["center"], design)]
+        + [wide["baseline"].to_numpy(float)]
+        + [factor_dummies(wide[c].astype(str), c, levels[c]) for c in strata_columns(design, wide)]
+        + [center_dummies(wide["center"], design)]
     )
     xtx_inv = np.linalg.inv(x.T @ x)
     beta = np.atleast_2d(y) @ (x @ xtx_inv)  # (r, p): each row (X'X)^-1 X'y

@@ -50,6 +50,11 @@ class TrialResult(Result):
     notes : tuple of str
         Problems met in the analysis (e.g. a primary analysis without estimate),
         also issued as warnings.
+    sensitivity : dict
+        Missing-data sensitivity analyses when asked for: ``"mi"`` an
+        :class:`~phantomlab.trials.imputation.MIResult` (its pooled rows are also
+        in :attr:`effects` as ``analysis == "mi"``), ``"tipping"`` a
+        :class:`~phantomlab.trials.tipping.TippingResult`.
     """
 
     design_name: str
@@ -65,6 +70,7 @@ class TrialResult(Result):
     variance_components: dict[str, float] = field(default_factory=dict)
     time_label: str = "week"
     notes: tuple[str, ...] = ()
+    sensitivity: dict[str, Any] = field(default_factory=dict)
 
     def replace(self, **changes: Any) -> TrialResult:
         """Return a copy with some fields changed (a frozen value object).
@@ -99,17 +105,29 @@ class TrialResult(Result):
             Keys ``design``, ``primary``, ``effects``, ``responders``, ``consort``,
             ``arms``, ``variance_components`` (tables as lists of records).
         """
-        return {
-            "design_name": self.design_name,
-            "design": self.design,
-            "primary": self.primary,
-            "alpha": self.alpha,
-            "effects": self.effects.to_dict(orient="records"),
-            "responders": self.responders.to_dict(orient="records"),
-            "consort": self.consort.reset_index(names="arm").to_dict(orient="records"),
-            "arms": self.arms.to_dict(orient="records"),
-            "variance_components": dict(self.variance_components),
-        } | ({"notes": list(self.notes)} if self.notes else {})
+        return (
+            {
+                "design_name": self.design_name,
+                "design": self.design,
+                "primary": self.primary,
+                "alpha": self.alpha,
+                "effects": self.effects.to_dict(orient="records"),
+                "responders": self.responders.to_dict(orient="records"),
+                "consort": self.consort.reset_index(names="arm").to_dict(orient="records"),
+                "arms": self.arms.to_dict(orient="records"),
+                "variance_components": dict(self.variance_components),
+            }
+            | ({"notes": list(self.notes)} if self.notes else {})
+            | self._sensitivity_dict()
+        )
+
+    def _sensitivity_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if "mi" in self.sensitivity:
+            out["mi"] = self.sensitivity["mi"].pooled.to_dict(orient="records")
+        if "tipping" in self.sensitivity:
+            out["tipping"] = self.sensitivity["tipping"].to_dict()
+        return out
 
     def summary(self) -> str:
         """Return a text report: flow, effects (primary first), responders.
@@ -137,10 +155,19 @@ class TrialResult(Result):
             lines.append("Responders (IMMPACT thresholds):")
             for _, r in self.responders.iterrows():
                 extra = f"  {r['nnt_text']}" if isinstance(r.get("nnt_text"), str) else ""
+                if isinstance(r.get("nnt_text"), str) and "rr" in r:
+                    extra += (
+                        f"; RD {r['rd']:.3f} ({r['rd_newcombe_low']:.3f}, "
+                        f"{r['rd_newcombe_high']:.3f}), RR {r['rr']:.2f} "
+                        f"({r['rr_koopman_low']:.2f}, {r['rr_koopman_high']:.2f}), "
+                        f"OR {r['or']:.2f} ({r['or_exact_low']:.2f}, {r['or_exact_high']:.2f}), "
+                        f"Fisher p={r['fisher_p']:.3g}"
+                    )
                 lines.append(
                     f"  >={100 * r['threshold']:.0f}%  {r['arm']:<14} "
                     f"{r['responders']}/{r['n']} ({100 * r['rate']:.1f}%){extra}"
                 )
+        lines.extend(r.summary() for r in self.sensitivity.values())
         if self.variance_components:
             vc = ", ".join(f"{k}={v:.3f}" for k, v in self.variance_components.items())
             lines.append(f"Mixed-model variance components: {vc}")
