@@ -239,6 +239,23 @@ def _trial() -> Any:
     return analyze(data, design)
 
 
+def _mi() -> Any:
+    from phantomlab.trials import prepare, to_wide
+    from phantomlab.trials.imputation import multiple_imputation
+
+    design, data = _trial_data()
+    return multiple_imputation(to_wide(prepare(data, design), design), design, m=5, seed=1)
+
+
+def _tipping() -> Any:
+    from phantomlab.trials.tipping import tipping_point
+
+    mi = _mi()
+    return tipping_point(
+        mi.imputations.wide, _trial_data()[0], [0, 1, 2], imputations=mi.imputations
+    )
+
+
 def _power() -> Any:
     from phantomlab.trials import example_design, power_curve
 
@@ -306,6 +323,12 @@ FACTORIES: dict[str, Callable[[], Any]] = {
         [10, 20, 40], effect_size=0.5
     ),
     "RunResult": _run,
+    "trials.MIResult": _mi,
+    "trials.Imputations": lambda: _mi().imputations,
+    "trials.TippingResult": _tipping,
+    "trials.TwoByTwo": lambda: importlib.import_module("phantomlab.trials.responders").two_by_two(
+        12, 40, 5, 40
+    ),
     "ReplicationResult": _replication,
     "RandomizationResult": _randomization,
     "trials.ValidationResult": lambda: importlib.import_module(
