@@ -7,6 +7,9 @@ The same analysis code serves real trial data and simulated trials. Submodules:
   crossover, factorial, ...), registered by name with :func:`register_design`;
 * :mod:`~phantomlab.trials.randomize` -- permuted blocks, minimization, sealed lists;
 * :mod:`~phantomlab.trials.analysis` -- change, ANCOVA, mixed models, responders, NNT, CONSORT;
+* :mod:`~phantomlab.trials.responders` -- responder 2x2 measures with exact/score intervals;
+* :mod:`~phantomlab.trials.imputation` -- multiple imputation, Rubin's rules;
+* :mod:`~phantomlab.trials.tipping` -- delta-adjusted tipping-point analysis (MNAR);
 * :mod:`~phantomlab.trials.simulate` -- a vectorized parametric trial simulator;
 * :mod:`~phantomlab.trials.power` -- analytic and simulated power;
 * :mod:`~phantomlab.trials.samplesize` -- analytic sample-size solver and power curves;
