@@ -120,3 +120,38 @@ def test_bad_grid_one_clear_error(trial, bad) -> None:
     wide, d = trial
     with pytest.raises(InputError, match="deltas"):
         tipping_point(wide, d, bad, m=5, seed=1)
+
+
+def test_three_arms_each_contrast_and_center_without_observed(trial) -> None:
+    """Two treated arms: one row per contrast and delta; a center whose treated patients
+    are all missing is imputed without center (no silent reference-center guess)."""
+    from phantomlab.trials import load_design
+
+    wide, _ = trial
+    d3 = load_design(
+        {
+            "arms": [{"name": "sham", "sham": True}, {"name": "active"}, {"name": "b"}],
+            "centers": [{"name": f"c{i}"} for i in range(1, 5)],
+            "outcome": {"visits": [0, 4, 8], "primary_week": 8},
+            "n_per_arm": 40,
+        }
+    )
+    w = wide.copy()
+    idx = w.index[w["arm"] == "active"][::2]
+    w.loc[idx, "arm"] = "b"
+    w.loc[(w["arm"] == "b") & (w["center"] == "c4"), "primary"] = np.nan
+    tp = tipping_point(w, d3, [0, 1, 2], m=10, seed=1)
+    assert list(tp.table["contrast"].unique()) == ["active - sham", "b - sham"]
+    assert len(tp.table) == 6 and np.all(np.isfinite(tp.table["estimate"]))
+    for _, t in tp.table.groupby("contrast"):
+        assert np.diff(t["estimate"], 2) == pytest.approx([0.0], abs=1e-10)
+    # the fallback model: arm b's c4 patients get the baseline-only prediction of arm b
+    imp = impute_primary(w, d3, m=3000, seed=2)
+    iw = imp.wide
+    ob = iw[(iw["arm"] == "b") & ~imp.missing]
+    beta = np.polyfit(ob["baseline"], ob["primary"], 1)
+    cols = ((iw["arm"] == "b") & (iw["center"] == "c4")).to_numpy()[imp.missing]
+    got = imp.values[:, cols].mean(axis=0)
+    want = np.polyval(beta, iw.loc[imp.missing].loc[cols, "baseline"].to_numpy())
+    sd = imp.values[:, cols].std(axis=0)
+    assert np.all(np.abs(got - want) < 4 * sd / np.sqrt(3000))
