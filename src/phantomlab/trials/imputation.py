@@ -26,6 +26,9 @@ sets at once (one design matrix, ``m`` outcome columns). Rubin's rules pool the
 small-sample degrees of freedom, computed as R's ``mice::pool`` does
 (including its floor ``lambda >= 1e-4``).
 
+If a patient with a missing value belongs to a center (or stratum) without
+any observed patient in the same arm, that arm's imputation model leaves that
+factor out (its effect is then averaged over the arm rather than guessed).
 Patients without a baseline value are not analysed (as in the ANCOVA); the
 imputation assumes the primary outcome is missing at random given arm, baseline,
 strata and center. :mod:`phantomlab.trials.tipping` departs from that assumption.
