@@ -108,11 +108,13 @@ def test_report_has_every_section_and_is_self_contained(trial, html):
         "Baseline characteristics by arm",
         "Primary analysis",
         "Sensitivity analyses",
+        "Multiple imputation",
+        "Tipping-point analysis (missing not at random)",
         "Responders",
         "Trajectories by arm and effects",
         "Data handling",
     ]
-    assert html.count("data:image/png;base64,") == 2  # CONSORT diagram and trajectories
+    assert html.count("data:image/png;base64,") == 3  # CONSORT, tipping point, trajectories
     assert "<script" not in html and not re.search(r"(src|href)=\"https?:", html)
     anc = _row(trial[1], "ANCOVA (primary)")
     assert f"{anc['estimate']:.4g}" in html and f"{anc['ci_high']:.4g}" in html

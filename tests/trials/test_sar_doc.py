@@ -39,7 +39,10 @@ def test_documented_commands_give_the_documented_output(cli, tmp_path):
     assert printed[:-1] == _block("text").rstrip("\n").splitlines()
     assert printed[-1] == "Wrote sar.html"
     html = (tmp_path / "sar.html").read_text()
-    assert "Synthetic data" in html and html.count("data:image/png") == 2
+    # three figures: CONSORT, tipping point, trajectories
+    assert (
+        "Synthetic data" in html and html.count("data:image/png") == 3
+    )  # CONSORT, tipping, trajectories
     long = pd.read_csv(tmp_path / "long.csv")
     assert len(long) == 223 and long["patient"].nunique() == 60
 

@@ -14,8 +14,9 @@ A new analysis plugs in with one call::
     register_section("mmrm", build_mmrm_sections, order=55)
 
 The built-in sections (order): ``design`` (10), ``populations`` (20), ``consort``
-(30), ``baseline`` (40), ``primary`` (50), ``sensitivity`` (60), ``responders``
-(70), ``trajectories`` (80), ``data`` (90).
+(30), ``baseline`` (40), ``primary`` (50), ``sensitivity`` (60), ``mi`` (62,
+multiple imputation, when primary values are missing), ``tipping`` (64, delta-adjusted
+tipping point, idem), ``responders`` (70), ``trajectories`` (80), ``data`` (90).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from phantomlab.report._render import Report, Section, figure_uri, render, table
 from phantomlab.report.consort import consort_figure
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from phantomlab.trials.sar import StatisticalAnalysis
 
 __all__ = [
@@ -163,6 +166,56 @@ def _responders(a: StatisticalAnalysis) -> list[Section]:
     ]
 
 
+def _missing_wide(a: StatisticalAnalysis) -> pd.DataFrame | None:
+    from phantomlab.trials.analysis import to_wide
+
+    wide = to_wide(a.data, a.design).dropna(subset=["baseline"])
+    return wide if wide["primary"].isna().any() else None
+
+
+def _mi(a: StatisticalAnalysis) -> list[Section]:
+    from phantomlab.trials.imputation import multiple_imputation
+
+    wide = _missing_wide(a)
+    if wide is None:
+        return []
+    md = a.design.analysis.missing_data
+    res = multiple_imputation(wide, a.design, m=md.imputations, seed=md.seed)
+    text = (
+        f"{res.imputations.summary()}; Bayesian linear regression within arm (mice 'norm'), "
+        "ANCOVA on each completed data set, Rubin's rules with Barnard-Rubin df "
+        f"(seed {md.seed}). Assumes the missing values are missing at random.",
+    )
+    cols = ["contrast", "estimate", "se", "df", "ci_low", "ci_high", "p", "fmi"]
+    return [Section("Multiple imputation", text, table=table_html(res.pooled[cols]))]
+
+
+def _tipping(a: StatisticalAnalysis) -> list[Section]:
+    from phantomlab.trials.tipping import tipping_point
+
+    wide = _missing_wide(a)
+    if wide is None:
+        return []
+    md = a.design.analysis.missing_data
+    tp = tipping_point(
+        wide,
+        a.design,
+        md.deltas,
+        m=md.imputations,
+        seed=md.seed,
+        control_shift=md.control_shift,
+    )
+    cols = ["delta", "contrast", "estimate", "ci_low", "ci_high", "p"]
+    return [
+        Section(
+            "Tipping-point analysis (missing not at random)",
+            tuple(tp.summary().splitlines()),
+            figure=figure_uri(tp.plot()),
+            table=table_html(tp.table[cols]),
+        )
+    ]
+
+
 def _trajectories(a: StatisticalAnalysis) -> list[Section]:
     return [
         Section(
@@ -194,6 +247,8 @@ for _name, _order, _fn in (
     ("baseline", 40, _baseline),
     ("primary", 50, _primary),
     ("sensitivity", 60, _sensitivity),
+    ("mi", 62, _mi),
+    ("tipping", 64, _tipping),
     ("responders", 70, _responders),
     ("trajectories", 80, _trajectories),
     ("data", 90, _data),
