@@ -256,6 +256,17 @@ def _tipping() -> Any:
     )
 
 
+def _sar_data() -> tuple[Any, Any]:
+    """The worked REDCap example of docs/trials.md (examples/sar), read through its mapping."""
+    from phantomlab.trials import load_design
+    from phantomlab.trials.dataio import read_trial_data
+
+    ex = Path(__file__).resolve().parents[1] / "examples" / "sar"
+    design = load_design(ex / "design.yaml")
+    table = pd.read_csv(ex / "redcap_export.csv")
+    return design, read_trial_data(table, design, mapping=ex / "mapping.yaml")
+
+
 def _power() -> Any:
     from phantomlab.trials import example_design, power_curve
 
@@ -326,6 +337,10 @@ FACTORIES: dict[str, Callable[[], Any]] = {
     "trials.MIResult": _mi,
     "trials.Imputations": lambda: _mi().imputations,
     "trials.TippingResult": _tipping,
+    "trials.TrialData": lambda: _sar_data()[1],
+    "trials.StatisticalAnalysis": lambda: importlib.import_module(
+        "phantomlab.trials.sar"
+    ).statistical_analysis(_sar_data()[1], _sar_data()[0]),
     "trials.TwoByTwo": lambda: importlib.import_module("phantomlab.trials.responders").two_by_two(
         12, 40, 5, 40
     ),
