@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -46,59 +47,66 @@ EAGER = (
     "phantomlab.optimize, phantomlab.bci, phantomlab.report, phantomlab.cli; "
     "from phantomlab.optimize import *"
 )
+FIT = "suggest, 1 report"
 _LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|")
 
 
-def _run(argv: list[str], src: Path, cwd: Path) -> tuple[float, float, str]:
-    """Wall time (s), summed import self time (s) and stdout of one fresh interpreter."""
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def _run(argv: list[str], src: Path, cwd: Path) -> tuple[float, float, float, str]:
+    """Wall time, summed import self time, CPU time (s) and stdout of one fresh interpreter."""
     env = {**os.environ, "PYTHONPATH": str(src)}
-    t0 = time.perf_counter()
-    p = subprocess.run(
-        [sys.executable, "-X", "importtime", *argv],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=cwd,
-    )
-    wall = time.perf_counter() - t0
+    c0, t0 = _cpu(), time.perf_counter()
+    cmd = [sys.executable, "-X", "importtime", *argv]
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)
+    wall, cpu = time.perf_counter() - t0, _cpu() - c0
     if p.returncode != 0:
         raise RuntimeError(f"{argv} failed ({p.returncode}): {p.stderr[-800:]}")
     imports = sum(int(m[1]) for m in map(_LINE.match, p.stderr.splitlines()) if m) / 1e6
-    return wall, imports, p.stdout
+    return wall, imports, cpu, p.stdout
 
 
-def _session(src: Path, cwd: Path) -> str:
-    """Make a fresh optimizer database with one tDCS patient; return its path."""
+def _new(src: Path, cwd: Path, db: Path, patient: str) -> None:
+    """Open a tDCS session for ``patient`` in ``db`` (not timed)."""
+    _run(["-m", "phantomlab", "optimize", "new", patient, "-m", "tdcs", "--db", str(db)], src, cwd)
+
+
+def measure(src: Path, cwd: Path, repeats: int) -> dict[str, tuple[float, ...]]:
+    """Median (wall, import, CPU s) of each command, run ``repeats`` times against ``src``.
+
+    Each repeat opens a new patient: ``optimize suggest`` is its first suggestion (the safe
+    seed), ``optimize record`` answers it, and ``suggest after a report`` is the next one, which
+    fits the Gaussian processes (scikit-learn; reported apart, not a light command).
+    """
     db = cwd / f"opt-{abs(hash(str(src)))}.sqlite"
     db.unlink(missing_ok=True)
-    _run(["-m", "phantomlab", "optimize", "new", "p1", "-m", "tdcs", "--db", str(db)], src, cwd)
-    return str(db)
-
-
-def measure(src: Path, cwd: Path, repeats: int) -> dict[str, tuple[float, float]]:
-    """Median (wall s, import s) of each light command, run ``repeats`` times against ``src``."""
-    db = _session(src, cwd)
-    cmds = {
+    light = {
         "--help": ["--help"],
         "serve --help": ["serve", "--help"],
         "protocol check": ["protocol", "check", "m1_tdcs.yaml"],
-        "optimize suggest": ["optimize", "suggest", "p1", "--db", db],
     }
-    out: dict[str, list[tuple[float, float]]] = {k: [] for k in [*cmds, "optimize record"]}
-    for _ in range(repeats):
-        for name, args in cmds.items():
-            wall, imp, _ = _run(["-m", "phantomlab", *args], src, cwd)
-            out[name].append((wall, imp))
-        # record answers the suggestion just made (then the next suggest makes a new one)
-        _, _, text = _run(["-m", "phantomlab", "optimize", "suggest", "p1", "--db", db], src, cwd)
+    out: dict[str, list[tuple[float, ...]]] = {
+        k: [] for k in [*light, "optimize suggest", "optimize record", FIT]
+    }
+    for i in range(repeats):
+        for name, args in light.items():
+            out[name].append(_run(["-m", "phantomlab", *args], src, cwd)[:3])
+        patient = f"p{i}"
+        _new(src, cwd, db, patient)
+        suggest = ["-m", "phantomlab", "optimize", "suggest", patient, "--db", str(db)]
+        *times, text = _run(suggest, src, cwd)
+        out["optimize suggest"].append(tuple(times))
         token = re.search(r"token (\S+)", text)
         assert token is not None, text
-        rec = ["optimize", "record", "p1", "--suggestion", token[1], "--nrs", "5", "--db", db]
-        wall, imp, _ = _run(["-m", "phantomlab", *rec, "--side-effect", "1"], src, cwd)
-        out["optimize record"].append((wall, imp))
+        rec = ["optimize", "record", patient, "--suggestion", token[1], "--nrs", "5"]
+        record = ["-m", "phantomlab", *rec, "--side-effect", "1", "--db", str(db)]
+        out["optimize record"].append(_run(record, src, cwd)[:3])
+        out[FIT].append(_run(suggest, src, cwd)[:3])
     return {
-        k: (statistics.median(w for w, _ in v), statistics.median(i for _, i in v))
-        for k, v in out.items()
+        k: tuple(statistics.median(col) for col in zip(*v, strict=True)) for k, v in out.items()
     }
 
 
@@ -111,19 +119,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         cwd = Path(tmp)
         (cwd / "m1_tdcs.yaml").write_text(PROTOCOL)
-        base = [_run(["-c", EAGER], SRC, cwd)[:2] for _ in range(a.repeats)]
+        base = [_run(["-c", EAGER], SRC, cwd)[:3] for _ in range(a.repeats)]
         after = measure(SRC, cwd, a.repeats)
         before = measure(a.before, cwd, a.repeats) if a.before else None
-    b_wall = statistics.median(w for w, _ in base)
-    b_imp = statistics.median(i for _, i in base)
+    b = tuple(statistics.median(col) for col in zip(*base, strict=True))
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; median of {a.repeats}")
-    head = f"{'command':<18} {'wall s':>7} {'import s':>8}"
-    print(head + (f" {'before wall s':>13} {'before import s':>15}" if before else ""))
-    for k, (w, i) in after.items():
-        extra = f" {before[k][0]:>13.2f} {before[k][1]:>15.2f}" if before else ""
-        print(f"{k:<18} {w:>7.2f} {i:>8.2f}{extra}")
-    print(f"{'eager stack':<18} {b_wall:>7.2f} {b_imp:>8.2f}")
-    light = statistics.median(w for w, _ in after.values())
+    cols = ("wall s", "import s", "CPU s")
+    head = f"{'command':<18}" + "".join(f" {c:>9}" for c in cols)
+    print(head + ("".join(f" {'before ' + c:>15}" for c in cols) if before else ""))
+    for k, v in after.items():
+        extra = "".join(f" {x:>15.2f}" for x in before[k]) if before else ""
+        print(f"{k:<18}" + "".join(f" {x:>9.2f}" for x in v) + extra)
+    print(f"{'eager stack':<18}" + "".join(f" {x:>9.2f}" for x in b))
+    b_wall = b[0]
+    light = statistics.median(v[0] for k, v in after.items() if k != FIT)
+    cpu = statistics.median(v[2] for k, v in after.items() if k != FIT)
+    print(f"light commands: median CPU {cpu:.3f} s (eager stack {b[2]:.3f} s)")
     print(
         f"RESULT light_cli_median_s={light:.3f} ratio={b_wall / light:.1f}x baseline=eager_imports"
     )
