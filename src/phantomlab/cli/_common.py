@@ -1,20 +1,31 @@
-"""Helpers shared by the CLI modules: JSON output and the one error format."""
+"""Helpers shared by the CLI modules: JSON output and the one error format.
+
+Import budget: a command module imports only the standard library, ``typer`` and
+this module at import time; numpy, pandas, rich consoles and the science packages
+load inside the command that uses them (:func:`lazy_module`), so that ``--help``,
+``protocol check`` and ``optimize suggest``/``record`` answer at once
+(``tests/test_import_time.py``; ``docs/architecture.md``, "Import budget").
+"""
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
+import sys
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import typer
-from rich.console import Console
 
 from phantomlab.exceptions import InputError, Problem
 
-console = Console(stderr=False)
-err_console = Console(stderr=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    console: Console
+    err_console: Console
 
 __all__ = [
     "FORCE",
@@ -24,10 +35,59 @@ __all__ = [
     "err_console",
     "fail",
     "jsonable",
+    "lazy_module",
     "read_table",
     "write_csv",
     "write_figure",
 ]
+
+_CONSOLES: dict[str, Console] = {}
+
+
+def __getattr__(name: str) -> Any:
+    """``console`` and ``err_console``: rich consoles made on first use (PEP 562)."""
+    if name in ("console", "err_console"):
+        if name not in _CONSOLES:
+            from rich.console import Console
+
+            _CONSOLES[name] = Console(stderr=name == "err_console")
+        return _CONSOLES[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class _LazyModule:
+    """Stand-in for a module that is imported on the first attribute read."""
+
+    __slots__ = ("_lazy_target",)
+
+    def __init__(self, name: str) -> None:
+        self._lazy_target = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(importlib.import_module(self._lazy_target), attr)
+
+    def __repr__(self) -> str:
+        return f"<lazy module {self._lazy_target!r}>"
+
+
+def lazy_module(name: str) -> ModuleType:
+    """Return a module that is imported when one of its attributes is first read.
+
+    ``np = lazy_module("numpy")`` costs nothing until ``np.something`` is read.
+
+    Parameters
+    ----------
+    name : str
+        Dotted module name.
+
+    Returns
+    -------
+    ModuleType
+        The module if it is imported already, else a stand-in that imports it on use.
+    """
+    loaded = sys.modules.get(name)
+    return loaded if loaded is not None else _LazyModule(name)  # type: ignore[return-value]
+
 
 #: The ``--force`` option of every command that writes files: without it an existing
 #: output is kept and the command stops with exit code 2 before doing any work.
@@ -51,9 +111,10 @@ def jsonable(obj: Any) -> Any:
         return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
         return [jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
+    np = sys.modules.get("numpy")  # a numpy value means numpy is imported already
+    if np is not None and isinstance(obj, np.ndarray):
         return [jsonable(v) for v in obj.tolist()]
-    if isinstance(obj, np.generic):
+    if np is not None and isinstance(obj, np.generic):
         return jsonable(obj.item())
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None

@@ -6,22 +6,25 @@ Positions are in mm (sphere centred at the origin, z up); outputs in SI (V, V/m)
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import typer
 
-from phantomlab._units import as_si
 from phantomlab.cli._common import (
     FORCE,
     check_outputs,
     emit_json,
-    err_console,
     fail,
+    lazy_module,
     read_table,
     write_csv,
 )
 from phantomlab.exceptions import Problem
+
+if TYPE_CHECKING:
+    import numpy as np
+else:
+    np = lazy_module("numpy")
 
 app = typer.Typer(help="Electric fields: sphere head model, TMS, temporal interference.")
 
@@ -52,6 +55,7 @@ def _xyz_table(path: Path, cols: tuple[str, str, str], field: str) -> tuple[Any,
 
 def _amperes(text: str, field: str, *, positive: bool = False) -> float:
     """Return a current such as ``"2 mA"`` in A, finite (and > 0 when ``positive``)."""
+    from phantomlab._units import as_si
     from phantomlab._validation import check_finite, check_range, raise_if
 
     value = as_si(text, "A", field=field)
@@ -145,6 +149,7 @@ def tms(
     json_out: bool = typer.Option(False, "--json", help="Print a JSON summary."),
 ) -> None:
     """E-field of magnetic dipoles above a spherical conductor (conductivity-free)."""
+    from phantomlab._units import as_si
     from phantomlab._validation import check_finite, raise_if
     from phantomlab.fields import tms_efield
 
@@ -239,6 +244,8 @@ def optimize_ti_cmd(
     n_points = 4.0 / 3.0 * np.pi * (100.0 / spacing_mm) ** 3
     n_bytes = 2 * 8 * 3 * n_points * len(get_cap(cap, default_model()).names)
     raise_if(check_memory("spacing-mm", spacing_mm, n_bytes, what="the lead field"))
+    from phantomlab.cli._common import err_console
+
     with err_console.status(f"TI search over the {cap} cap (lead field, bound, exact pass) ..."):
         res = optimize_ti_for_target(
             target, cap=cap, total_current=cur, roi_radius=roi_mm * 1e-3, spacing=spacing_mm * 1e-3
@@ -270,6 +277,8 @@ def optimize_tdcs_cmd(
     mx = _amperes(max_individual, "max-individual", positive=True)
     _roi_mm(roi_mm)
     d = None if direction is None else _floats(direction, "direction", 3)
+    from phantomlab.cli._common import err_console
+
     with err_console.status("tDCS linear program ..."):
         res = optimize_tdcs_for_target(
             target,

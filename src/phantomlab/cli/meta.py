@@ -11,10 +11,8 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
 import typer
 
 from phantomlab._io import safe_names
@@ -24,10 +22,18 @@ from phantomlab.cli._common import (
     check_outputs,
     emit_json,
     emit_result,
+    lazy_module,
     read_table,
     write_csv,
 )
 from phantomlab.exceptions import InputError, Problem
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:
+    np = lazy_module("numpy")
+    pd = lazy_module("pandas")
 
 app = typer.Typer(
     help="Effect sizes (escalc) and meta-analysis (rma, confint, regtest, ranktest, trimfill, "

@@ -9,14 +9,18 @@ text or (``--json``) one JSON object. Bad input: one line per problem, exit code
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import typer
 
 from phantomlab._io import safe_names
-from phantomlab.cli._common import FORCE, check_outputs, emit_result, read_table
+from phantomlab.cli._common import FORCE, check_outputs, emit_result, lazy_module, read_table
 from phantomlab.exceptions import InputError, Problem
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    pd = lazy_module("pandas")
 
 app = typer.Typer()
 

@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
+from typer.core import TyperCommand
 
 from phantomlab.cli._common import FORCE, check_outputs, emit_json, fail
 from phantomlab.exceptions import Problem, ProtocolError
-from phantomlab.protocols import (
-    MODALITIES,
-    check_protocol,
-    dump_protocol,
-    get_reference,
-    list_reference,
-    load_protocol,
-    protocol_schema,
-    reference_entry,
-    reporting_checklist,
-)
 
 app = typer.Typer(
     help="Stimulation protocols: validate, dose, safety, reference library, reporting.",
@@ -63,6 +54,8 @@ def check(
     Every rule is listed as passed, violated, not assessable or not applicable.
     Exit 0 only if the verdict is valid; 2 if it is invalid or not assessable.
     """
+    from phantomlab.protocols import check_protocol, load_protocol
+
     try:
         protocol = load_protocol(file)
         if motor_threshold is not None:
@@ -116,6 +109,8 @@ def check(
 @app.command("list")
 def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List the reference protocols of published PLP studies."""
+    from phantomlab.protocols import get_reference, list_reference, reference_entry
+
     rows = []
     for name in list_reference():
         p = get_reference(name)
@@ -143,6 +138,8 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show a reference protocol, its dose and its safety check."""
+    from phantomlab.protocols import check_protocol, dump_protocol, get_reference, reference_entry
+
     p = get_reference(name)
     report = check_protocol(p, require_complete=False)
     e = reference_entry(name)
@@ -164,11 +161,29 @@ def show(
     typer.echo(report.summary())
 
 
-@app.command("schema")
+class _ModalityKeysHelp(TyperCommand):
+    """A command whose MODALITY help lists the modality keys, read when the help is shown.
+
+    The keys come from the protocol registry; reading it when ``--help`` is asked keeps the
+    protocol models out of the import of every other command.
+    """
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        from phantomlab.protocols import MODALITIES
+
+        for param in self.params:
+            if param.name == "modality":
+                param.help = "Modality key: " + ", ".join(MODALITIES)  # type: ignore[attr-defined]
+        super().format_help(ctx, formatter)
+
+
+@app.command("schema", cls=_ModalityKeysHelp)
 def schema(
-    modality: str = typer.Argument(..., help="Modality key: " + ", ".join(MODALITIES)),
+    modality: str = typer.Argument(..., help="Modality key (see `protocol schema --help`)."),
 ) -> None:
     """Print the JSON Schema of a modality (every field, documented)."""
+    from phantomlab.protocols import protocol_schema
+
     emit_json(protocol_schema(modality))
 
 
@@ -194,6 +209,8 @@ def report(
 
     With ``--html``: the printable protocol report (written atomically to ``-o``).
     """
+    from phantomlab.protocols import load_protocol, reporting_checklist
+
     if out is not None and not html:
         raise ProtocolError(Problem("--out", str(out), "only with --html", "", "no HTML asked"))
     if partial and not html:

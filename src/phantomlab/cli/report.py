@@ -8,7 +8,7 @@ from typing import Any
 
 import typer
 
-from phantomlab.cli._common import FORCE, check_outputs, err_console, fail, read_table
+from phantomlab.cli._common import FORCE, check_outputs, fail, read_table
 from phantomlab.exceptions import InputError, Problem
 
 app = typer.Typer(
@@ -122,6 +122,7 @@ def calibration_cmd(
     ),
 ) -> None:
     """Calibration and validation report of the virtual cohort (in silico)."""
+    from phantomlab.cli._common import err_console
     from phantomlab.report import calibration_report as report
     from phantomlab.trials.calibration import calibration_report
 

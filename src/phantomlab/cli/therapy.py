@@ -12,7 +12,6 @@ from phantomlab.cli._common import (
     FORCE,
     check_outputs,
     emit_json,
-    err_console,
     fail,
     write_figure,
 )
@@ -176,6 +175,8 @@ def curve(
                     "--values", values, f"numbers in {unit}, comma-separated", "", "not numbers"
                 )
             )
+    from phantomlab.cli._common import err_console
+
     with err_console.status(f"simulating {key} dose-response ..."):
         res = dose_response(
             key, name, grid, protocol=_protocol(protocol), n_patients=patients,
@@ -220,6 +221,8 @@ def course(
     if not 1 <= days <= 3650:
         fail(Problem("--days", days, "1 to 3650", "", "out of range"))
     p = _load(protocol)
+    from phantomlab.cli._common import err_console
+
     with err_console.status("simulating course ..."):
         res = simulate_course(
             p, n_patients=patients, days=days, hypothesis=hypothesis, rng=seed,

@@ -24,56 +24,114 @@
 See ``docs/optimize.md``.
 """
 
-from phantomlab.optimize.perception import DiscomfortPrior
-from phantomlab.optimize.policy import (
-    Policy,
-    PolicySettings,
-    SafetyCheck,
-    Suggestion,
-    make_policy,
-    policy_names,
-    register_policy,
-    unregister_policy,
-)
-from phantomlab.optimize.response import (
-    NRS_REPORT_SD,
-    SCS_STANDIN_PARAMETERS,
-    PatientResponse,
-    Responses,
-    VirtualSCSPopulation,
-    bipole_thresholds,
-)
-from phantomlab.optimize.safegp import AcquisitionConfig, SafeBayesOptimizer, SafeSetConfig
-from phantomlab.optimize.safety import ProtocolSafety
-from phantomlab.optimize.scs import BipoleConfig, SCSProgramming, TitrationConfig
-from phantomlab.optimize.select import ModalityRanking, rank_modalities
-from phantomlab.optimize.session import (
-    RESPONDER_FRACTION,
-    OptimizationSession,
-    SessionConfig,
-    SessionStatus,
-)
-from phantomlab.optimize.simulate import (
-    BestObserved,
-    BestProtocols,
-    GridSearch,
-    PolicyAdapter,
-    RandomSearch,
-    SearchPolicy,
-    SimulationResult,
-    best_protocols,
-    run_policies,
-)
-from phantomlab.optimize.space import (
-    Categorical,
-    ParameterSpace,
-    Real,
-    default_space,
-    known_modalities,
-)
-from phantomlab.optimize.storage import ENV_VAR, SessionStore, default_url
-from phantomlab.optimize.surrogate import SurrogateConfig
-from phantomlab.optimize.virtual import THERAPY_SCS_ASSUMPTIONS, TherapySCSPatients
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from phantomlab.optimize.perception import DiscomfortPrior
+    from phantomlab.optimize.policy import (
+        Policy,
+        PolicySettings,
+        SafetyCheck,
+        Suggestion,
+        make_policy,
+        policy_names,
+        register_policy,
+        unregister_policy,
+    )
+    from phantomlab.optimize.response import (
+        NRS_REPORT_SD,
+        SCS_STANDIN_PARAMETERS,
+        PatientResponse,
+        Responses,
+        VirtualSCSPopulation,
+        bipole_thresholds,
+    )
+    from phantomlab.optimize.safegp import AcquisitionConfig, SafeBayesOptimizer, SafeSetConfig
+    from phantomlab.optimize.safety import ProtocolSafety
+    from phantomlab.optimize.scs import BipoleConfig, SCSProgramming, TitrationConfig
+    from phantomlab.optimize.select import ModalityRanking, rank_modalities
+    from phantomlab.optimize.session import (
+        RESPONDER_FRACTION,
+        OptimizationSession,
+        SessionConfig,
+        SessionStatus,
+    )
+    from phantomlab.optimize.simulate import (
+        BestObserved,
+        BestProtocols,
+        GridSearch,
+        PolicyAdapter,
+        RandomSearch,
+        SearchPolicy,
+        SimulationResult,
+        best_protocols,
+        run_policies,
+    )
+    from phantomlab.optimize.space import (
+        Categorical,
+        ParameterSpace,
+        Real,
+        default_space,
+        known_modalities,
+    )
+    from phantomlab.optimize.storage import ENV_VAR, SessionStore, default_url
+    from phantomlab.optimize.surrogate import SurrogateConfig
+    from phantomlab.optimize.virtual import THERAPY_SCS_ASSUMPTIONS, TherapySCSPatients
+
+#: Public name -> submodule that defines it. The submodules load on first use (PEP 562), so
+#: that ``from phantomlab.optimize import OptimizationSession`` (the ``optimize suggest`` and
+#: ``record`` commands) does not import the simulation and ranking stack (pandas, scipy.stats).
+_LAZY: dict[str, str] = {
+    "DiscomfortPrior": "perception",
+    "Policy": "policy",
+    "PolicySettings": "policy",
+    "SafetyCheck": "policy",
+    "Suggestion": "policy",
+    "make_policy": "policy",
+    "policy_names": "policy",
+    "register_policy": "policy",
+    "unregister_policy": "policy",
+    "NRS_REPORT_SD": "response",
+    "PatientResponse": "response",
+    "Responses": "response",
+    "SCS_STANDIN_PARAMETERS": "response",
+    "VirtualSCSPopulation": "response",
+    "bipole_thresholds": "response",
+    "AcquisitionConfig": "safegp",
+    "SafeBayesOptimizer": "safegp",
+    "SafeSetConfig": "safegp",
+    "ProtocolSafety": "safety",
+    "BipoleConfig": "scs",
+    "SCSProgramming": "scs",
+    "TitrationConfig": "scs",
+    "ModalityRanking": "select",
+    "rank_modalities": "select",
+    "OptimizationSession": "session",
+    "RESPONDER_FRACTION": "session",
+    "SessionConfig": "session",
+    "SessionStatus": "session",
+    "BestObserved": "simulate",
+    "BestProtocols": "simulate",
+    "GridSearch": "simulate",
+    "PolicyAdapter": "simulate",
+    "RandomSearch": "simulate",
+    "SearchPolicy": "simulate",
+    "SimulationResult": "simulate",
+    "best_protocols": "simulate",
+    "run_policies": "simulate",
+    "Categorical": "space",
+    "ParameterSpace": "space",
+    "Real": "space",
+    "default_space": "space",
+    "known_modalities": "space",
+    "ENV_VAR": "storage",
+    "SessionStore": "storage",
+    "default_url": "storage",
+    "SurrogateConfig": "surrogate",
+    "THERAPY_SCS_ASSUMPTIONS": "virtual",
+    "TherapySCSPatients": "virtual",
+}
 
 __all__ = [
     "ENV_VAR",
@@ -125,3 +183,17 @@ __all__ = [
     "run_policies",
     "unregister_policy",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import the submodule that defines ``name`` on first use (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -13,12 +13,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from phantomlab._result import as_figure
 from phantomlab.optimize.space import Categorical, ParameterSpace, Real
 
 if TYPE_CHECKING:
+    import pandas as pd
     from matplotlib.figure import Figure
 
 __all__ = ["history_panels", "plot_history"]
@@ -58,6 +58,7 @@ def plot_history(status: Any, ax: Any = None) -> Figure:
     matplotlib.figure.Figure
         The figure.
     """
+    import pandas as pd
     from matplotlib.figure import Figure
 
     space: ParameterSpace | None = status.space

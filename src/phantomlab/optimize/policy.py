@@ -13,6 +13,7 @@ session rebuilds the same policy. Built in: ``"scs"``
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -209,8 +210,15 @@ def unregister_policy(name: str) -> None:
     _REGISTRY.pop(name, None)
 
 
+#: Modules whose import registers the built-in policies; read before the registry is listed
+#: (``phantomlab.optimize`` loads its submodules lazily, so they may not be imported yet).
+_BUILTIN_POLICY_MODULES = ("phantomlab.optimize.safegp", "phantomlab.optimize.scs")
+
+
 def policy_names() -> tuple[str, ...]:
     """Return the registered policy names, sorted."""
+    for module in _BUILTIN_POLICY_MODULES:
+        importlib.import_module(module)
     return tuple(sorted(_REGISTRY))
 
 

@@ -24,16 +24,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
-import pandas as pd
-from scipy.special import ndtr
 
 from phantomlab._params import Param, make_param
 from phantomlab._rng import RNGLike, as_generator
 from phantomlab.exceptions import InputError, Problem
 from phantomlab.optimize.space import Categorical, ParameterSpace, default_space
+
+if TYPE_CHECKING:  # pandas and scipy load where used (optimize suggest/record need neither)
+    import pandas as pd
 
 __all__ = [
     "NRS_REPORT_SD",
@@ -390,6 +391,8 @@ class VirtualSCSPopulation:
         Responses
             Expected relief (NRS points), discomfort (0-10) and NRS.
         """
+        from scipy.special import ndtr
+
         c = self._cols(columns)
         idx = c["contacts"].astype(int)
         amp, pw, freq = c["amplitude"], c["pulse_width"], c["frequency"]
@@ -435,10 +438,14 @@ class VirtualSCSPopulation:
     @staticmethod
     def provenance() -> pd.DataFrame:
         """Table of every model number with its provenance kind, source and note."""
+        import pandas as pd
+
         return pd.DataFrame([asdict(p) for p in SCS_STANDIN_PARAMETERS.values()])
 
     def describe_patients(self) -> pd.DataFrame:
         """One row per drawn patient (target position, thresholds, best frequency)."""
+        import pandas as pd
+
         return pd.DataFrame(
             {
                 "baseline_nrs": self.baseline_,

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from scipy.special import ndtr
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from phantomlab._rng import RNGLike, as_generator
@@ -489,6 +488,8 @@ class SafeBayesOptimizer:
     def _acquisition(self, mu: np.ndarray, sd: np.ndarray) -> np.ndarray:
         if self.acquisition.kind == "ucb":
             return np.asarray(mu + self.acquisition.kappa * sd)
+        from scipy.special import ndtr  # expected improvement only
+
         best = float(np.max(self.objective_model().predict(self.X_)[0]))
         imp = mu - best - self.acquisition.xi
         z = imp / np.maximum(sd, 1e-12)

@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from typing import Any, Literal, cast
 
 import numpy as np
-from scipy.stats import qmc
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from phantomlab._rng import RNGLike
@@ -506,6 +505,8 @@ class SCSProgramming:
         if free.size == 1:
             design = np.linspace(0.0, 1.0, cfg.free_levels)[:, None]
         elif free.size:
+            from scipy.stats import qmc  # scipy.stats takes a second to import: only here
+
             design = qmc.Halton(d=free.size, scramble=False).random(cfg.free_levels)
         else:
             design = np.zeros((0, 0))  # nothing free: the line is the seed's

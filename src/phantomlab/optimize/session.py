@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from phantomlab._io import save_figure
 from phantomlab._result import Result
@@ -59,6 +58,7 @@ from phantomlab.optimize.storage import (
 )
 
 if TYPE_CHECKING:
+    import pandas as pd
     from matplotlib.figure import Figure
 
 __all__ = ["RESPONDER_FRACTION", "OptimizationSession", "SessionConfig", "SessionStatus"]
@@ -198,6 +198,8 @@ class SessionStatus(Result):
         from the suggestion, ``corrections`` how many times the report was corrected
         (``nrs`` and ``side_effect`` are the latest correction).
         """
+        import pandas as pd
+
         rows = []
         base = self.config.baseline_nrs
         for h in self.history:

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-from scipy.stats import qmc
 
 from phantomlab._rng import RNGLike, as_generator
 from phantomlab._units import Q_
@@ -590,6 +589,8 @@ class ParameterSpace:
         reals = [p for p in self.parameters if isinstance(p, Real)]
         out: dict[str, np.ndarray] = {}
         if reals:
+            from scipy.stats import qmc  # scipy.stats takes a second to import: only here
+
             sob = qmc.Sobol(d=len(reals), scramble=True, seed=gen)
             m = int(np.ceil(np.log2(max(n, 2))))
             u = sob.random_base2(m)[:n]

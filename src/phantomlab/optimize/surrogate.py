@@ -20,17 +20,16 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from scipy.linalg import solve_triangular
-from scipy.optimize import minimize
-from sklearn.base import clone
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.gaussian_process import GaussianProcessRegressor
-from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
 
 from phantomlab._validation import check_in, check_range, raise_if
+
+# scikit-learn and scipy.optimize load in the functions that fit (a second of imports that
+# 'optimize suggest' before the first report, 'record' and 'status' do not need).
+if TYPE_CHECKING:
+    from sklearn.gaussian_process import GaussianProcessRegressor
 
 __all__ = [
     "GPModel",
@@ -167,6 +166,8 @@ def _lbfgs(
     obj_func: Any, initial_theta: np.ndarray, bounds: np.ndarray
 ) -> tuple[np.ndarray, float]:
     """Maximize the log marginal likelihood with L-BFGS-B, at most 60 iterations."""
+    from scipy.optimize import minimize
+
     res = minimize(
         obj_func, initial_theta, method="L-BFGS-B", jac=True, bounds=bounds, options={"maxiter": 60}
     )
@@ -194,6 +195,10 @@ def fit_objective(
     GPModel
         The fitted model.
     """
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
     n, d = X.shape
     (slo, shi), (nlo, nhi) = config.variance_bounds()
     kernel = ConstantKernel(np.sqrt(slo * shi), (slo, shi)) * Matern(
@@ -247,6 +252,10 @@ def fit_side_effect(
     choice : int or None
         Index of the chosen candidate (``None`` without ``prior``).
     """
+    from sklearn.base import clone
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
     noise = noise_sd**2
     kernel = ConstantKernel((prior.sd if prior else sd) ** 2, "fixed") * Matern(
         length_scale=lengthscales, length_scale_bounds="fixed", nu=2.5
@@ -293,6 +302,8 @@ def expansion_bounds(
     ndarray
         The goal's upper bound ``mean + beta * sd`` after each imagined report, ``(m,)``.
     """
+    from scipy.linalg import solve_triangular
+
     gp = model.gp
     k1 = gp.kernel_.k1
     Xtr = gp.X_train_
