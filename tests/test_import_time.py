@@ -9,7 +9,7 @@ at once. Each command runs in a fresh interpreter with ``-X importtime``; the te
    target; override with ``PHANTOMLAB_IMPORT_BUDGET_S``) times the command's factor in
    :data:`FACTOR`: 1 for the help pages, which meet the target; the commands that still need
    pint, the protocol models and SQLAlchemy (``docs/architecture.md``, "Import budget") are
-   guarded against regression at 1.5x (``protocol check``) and 2x (``suggest``/``record``)
+   guarded against regression at 2.5x (``protocol check``) and 3x (``suggest``/``record``)
    until those costs drop. This sum is a wall-clock measure, so a run over budget is
    retried once and, on an oversubscribed machine (load average above the CPU count), the
    timing is skipped rather than failed: only the module check is deterministic.
@@ -28,7 +28,7 @@ import pytest
 
 BUDGET_S = float(os.environ.get("PHANTOMLAB_IMPORT_BUDGET_S", "1.0"))
 #: Budget factor of the commands not yet under the 1 s target (measured in docs/architecture.md).
-FACTOR = {"protocol-check": 1.5, "optimize-suggest": 2.0, "optimize-record": 2.0}
+FACTOR = {"protocol-check": 2.5, "optimize-suggest": 3.0, "optimize-record": 3.0}
 
 #: Packages that no light command may import (each costs 0.3-2.5 s here).
 HEAVY = (
