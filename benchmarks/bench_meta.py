@@ -48,7 +48,7 @@ REF = Path(__file__).resolve().parents[1] / "tests" / "meta" / "metafor_referenc
 N_META = 10_000
 K_STUDIES = 20
 N_LOOP = 300  # statsmodels is looped over this many meta-analyses; time per fit extrapolated
-N_R = int(os.environ.get("BENCH_META_R_N", "2000"))  # rows fitted by metafor in R
+N_R = int(os.environ.get("BENCH_META_R_N", "1000"))  # rows fitted by metafor in R
 REPEAT = 5
 EQ_TOL = 1e-7  # equal precision: |tau2 - exact optimum| <= EQ_TOL * max(1, tau2), every row
 

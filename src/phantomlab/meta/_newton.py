@@ -32,6 +32,7 @@ converged ones are dropped from the working arrays.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -268,7 +269,7 @@ def fit_newton(
     *,
     tol: float = NEWTON_TOL,
     maxiter: int = 100,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Fit intercept-only ML/REML models to the rows of ``y``, ``v`` (shape (n, k)).
 
     The summary statistics are those of :func:`phantomlab.meta._kernels.fit` for

@@ -361,7 +361,7 @@ def rma_batch(
         out = fit_newton(y, v, method, test, level, tol=tol, maxiter=maxiter)
         if not np.all(np.isfinite(out["tau2"])):  # pragma: no cover - bracketed
             raise ConvergenceError(f"{method}: tau^2 did not converge for some meta-analyses")
-        return BatchResult(**out, method=method, test=test, k=y.shape[1])  # type: ignore[arg-type]
+        return BatchResult(**out, method=method, test=test, k=y.shape[1])
     bf = K.fit(K.Design(y, v, None), method, test, level, **_control(control))
     if not np.all(np.isfinite(bf.tau2)):
         raise ConvergenceError(f"{method}: tau^2 did not converge for some meta-analyses")
