@@ -35,8 +35,10 @@ previous day's training signal (the patient keeps the strategy that moved the
 hand), so phantom-decoder training strengthens the activity it decodes and
 intact-decoder training weakens it: decoding accuracy changes with the
 representation, and pain follows the virtual patient's own mechanisms.
-Patients are decoded one by one (a decoder is fitted per patient); the cohort
-steps are vectorized.
+A decoder is fitted per patient, on plain arrays (:mod:`._fast`: trials built as
+the band-passed decoding window, CSP + LDA from per-trial moments); patients of
+a session day can run in a process pool, each on its own random stream; the
+cohort steps are vectorized.
 """
 
 from __future__ import annotations
@@ -54,10 +56,11 @@ from phantomlab._rng import RNGLike, spawn
 from phantomlab._validation import check_in, check_range, raise_if
 from phantomlab.bci import _params as bp
 from phantomlab.bci._threads import single_blas_thread
-from phantomlab.bci.activity import patient_activity
-from phantomlab.bci.decode import PIPELINES, _decode, _prepare, make_pipeline
+from phantomlab.bci import _fast as fx
+from phantomlab.bci.activity import TaskActivity, patient_activity
+from phantomlab.bci.decode import PIPELINES, _cross_validate, _decode, _prepare, make_pipeline
 from phantomlab.bci.head import CHANNELS
-from phantomlab.bci.simulate import SignalModel, simulate_epochs
+from phantomlab.bci.simulate import SignalModel, _synthesize_window, simulate_epochs
 from phantomlab.mechanisms.levers import Levers
 
 if TYPE_CHECKING:
@@ -279,44 +282,111 @@ class CourseResult(Result):
         return as_figure(axes)
 
 
+def _session_mne(
+    act: TaskActivity, c: BCICourse, sig: SignalModel, g: np.random.Generator
+) -> tuple[float, float]:
+    """One patient's session through MNE epochs and pipelines (the previous path, reference)."""
+    mne = require("mne", extra="bci")
+
+    calib_task = "intact" if c.decoder == "intact" else "phantom"
+    kw: dict[str, Any] = {"channels": c.channels, "signal": sig, "tmin": -0.5, "tmax": 2.5}
+    fb = simulate_epochs(act, ("rest", "phantom"), c.feedback_trials, rng=g, **kw)
+    x_fb = _prepare(fb, *_WIN)  # the decoding window of ``decode``: filtered once
+    acc = _decode(fb, c.pipeline, rng=g, prepared=x_fb, fast_csp=False).mean_accuracy
+    y_fb = (fb.events[:, 2] == fb.event_id["phantom"]).astype(int)
+    if c.decoder == "random":
+        pred = g.integers(0, 2, y_fb.size)
+    else:
+        cal = simulate_epochs(act, ("rest", calib_task), c.calibration_epochs, rng=g, **kw)
+        y_cal = (cal.events[:, 2] == cal.event_id[calib_task]).astype(int)
+        with mne.use_log_level("ERROR"):
+            model = make_pipeline(c.pipeline).fit(_prepare(cal, *_WIN), y_cal)
+            pred = model.predict(x_fb)
+    return float(np.mean(pred == y_fb)), acc
+
+
+def _session_numpy(
+    act: TaskActivity, c: BCICourse, sig: SignalModel, g: np.random.Generator
+) -> tuple[float, float]:
+    """One patient's session on plain arrays (see :mod:`._fast`); draws as the MNE path.
+
+    The trials are synthesized directly as the band-passed decoding window; CSP + LDA
+    work from per-trial moments computed once per session.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    calib_task = "intact" if c.decoder == "intact" else "phantom"
+    args = (160.0, -0.5, 2.5, c.channels, sig, g, _WIN)
+    x_fb, y_fb = _synthesize_window(act, ("rest", "phantom"), c.feedback_trials, *args)
+    seed = int(g.integers(2**31 - 1))  # as ``decode`` draws its fold seed
+    cv = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
+    csp = c.pipeline == "csp-lda"
+    mom = fx.trial_moments(x_fb) if csp else None
+    if mom is not None:
+        acc = float(fx.cv_accuracy(mom, y_fb, cv).mean())
+    else:
+        acc = float(_cross_validate(c.pipeline, x_fb, y_fb, cv, binary=True)[0].mean())
+    if c.decoder == "random":
+        pred = g.integers(0, 2, y_fb.size)
+    else:
+        n_cal = c.calibration_epochs
+        x_cal, y_cal = _synthesize_window(act, ("rest", calib_task), n_cal, *args)
+        if mom is not None:
+            pred = fx.fit_predict(fx.trial_moments(x_cal), y_cal, mom.power())
+        else:
+            pred = make_pipeline(c.pipeline).fit(x_cal, y_cal).predict(x_fb)
+    return float(np.mean(pred == y_fb)), acc
+
+
+_SESSIONS = {"numpy": _session_numpy, "mne": _session_mne}
+
+
+@single_blas_thread
+def _patient_task(
+    job: tuple[str, TaskActivity, BCICourse, SignalModel, np.random.Generator],
+) -> tuple[float, float, np.random.Generator]:
+    """Run one patient's session (a process-pool task); returns the advanced generator."""
+    engine, act, c, sig, g = job
+    cong, acc = _SESSIONS[engine](act, c, sig, g)
+    return cong, acc, g
+
+
 def _day(
     cohort: Any,
     course: BCICourse,
     drive: NDArray[np.float64],
     rngs: list[np.random.Generator],
     signal: SignalModel,
+    engine: str,
+    pool: Any,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """One session for every patient: (congruence, phantom decoding accuracy)."""
-    mne = require("mne", extra="bci")
+    """One session for every patient: (congruence, phantom decoding accuracy).
 
+    Each patient draws from its own generator only, so the results do not depend on
+    how patients are spread over workers; ``rngs`` is updated in place.
+    """
     act = patient_activity(cohort, course.phantom_side, session_drive=drive)
     n = cohort.n_patients
-    cong = np.empty(n)
-    acc = np.empty(n)
-    calib_task = "intact" if course.decoder == "intact" else "phantom"
-    kw: dict[str, Any] = {"channels": course.channels, "signal": signal, "tmin": -0.5}
-    kw["tmax"] = 2.5
-    for i in range(n):
-        g = rngs[i]
-        fb = simulate_epochs(
-            act, ("rest", "phantom"), course.feedback_trials, patient=i, rng=g, **kw
-        )
-        x_fb = _prepare(fb, *_WIN)  # the decoding window of ``decode``: filtered once
-        res = _decode(fb, course.pipeline, rng=g, prepared=x_fb)
-        acc[i] = res.mean_accuracy
-        y_fb = (fb.events[:, 2] == fb.event_id["phantom"]).astype(int)
-        if course.decoder == "random":
-            pred = g.integers(0, 2, y_fb.size)
-        else:
-            cal = simulate_epochs(
-                act, ("rest", calib_task), course.calibration_epochs, patient=i, rng=g, **kw
-            )
-            y_cal = (cal.events[:, 2] == cal.event_id[calib_task]).astype(int)
-            with mne.use_log_level("ERROR"):
-                model = make_pipeline(course.pipeline).fit(_prepare(cal, *_WIN), y_cal)
-                pred = model.predict(x_fb)
-        cong[i] = float(np.mean(pred == y_fb))
-    return cong, acc
+    jobs = [(engine, act.take(i), course, signal, rngs[i]) for i in range(n)]
+    if pool is None:
+        out = [_patient_task(j) for j in jobs]
+    else:
+        out = list(pool.map(_patient_task, jobs, chunksize=max(1, -(-n // pool._max_workers))))
+    for i, (_, _, g) in enumerate(out):
+        rngs[i] = g
+    return np.array([o[0] for o in out]), np.array([o[1] for o in out])
+
+
+def _pool(n_workers: int, n: int) -> Any:
+    """A process pool of ``min(n_workers, n)`` workers (fork where available), or None."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    k = min(n_workers, n)
+    if k <= 1:
+        return None
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else None
+    return ProcessPoolExecutor(max_workers=k, mp_context=ctx)
 
 
 @single_blas_thread
@@ -328,6 +398,8 @@ def run_course(
     signal: SignalModel | None = None,
     rng: RNGLike = None,
     progress: Callable[[int, int], None] | None = None,
+    n_workers: int = 1,
+    engine: str = "numpy",
 ) -> CourseResult:
     """Run a closed-loop BCI training course on a virtual cohort (advances the cohort).
 
@@ -346,6 +418,19 @@ def run_course(
         Seed of the EEG simulation and decoder folds (the cohort has its own).
     progress : callable, optional
         Called as ``progress(done, total)`` after each session day.
+    n_workers : int
+        Processes over which the patients of each session day are spread (1–64; 1 =
+        in this process). Each patient draws from its own child of ``rng``
+        (:class:`numpy.random.SeedSequence` spawn), so the result is the same bits
+        for any number of workers.
+    engine : {"numpy", "mne"}
+        ``"numpy"`` (default): trials synthesized as plain arrays, band-passed in the
+        frequency domain, CSP + LDA from per-trial moments (:mod:`._fast`).
+        ``"mne"``: the previous path (``mne.EpochsArray``, time-domain
+        ``sosfiltfilt``, :class:`mne.decoding.CSP` + sklearn LDA), kept as the
+        reference of ``benchmarks/bench_bci.py``. Same model and seeds; the
+        numbers differ by the sensor-noise draws and the filter's edge
+        transient only (docs/bci.md "Performance").
 
     Returns
     -------
@@ -354,7 +439,11 @@ def run_course(
     """
     c = BCICourse() if course is None else course
     c.validate()
-    raise_if(check_range("run_in_days", run_in_days, low=1, high=60))
+    raise_if(
+        check_range("run_in_days", run_in_days, low=1, high=60)
+        + check_range("n_workers", n_workers, low=1, high=64)
+        + check_in("engine", engine, tuple(_SESSIONS))
+    )
     sig = SignalModel() if signal is None else signal
     raise_if(sig.problems())
     n = int(cohort.n_patients)
@@ -364,6 +453,27 @@ def run_course(
     expect = (
         np.clip(c.expectation + c.expectation_sd * z, 0.0, 1.0) if c.expectation else np.zeros(n)
     )
+    pool = _pool(int(n_workers), n)
+    try:
+        return _course(cohort, c, run_in_days, sig, rngs, expect, engine, pool, progress)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+
+
+def _course(
+    cohort: Any,
+    c: BCICourse,
+    run_in_days: int,
+    sig: SignalModel,
+    rngs: list[np.random.Generator],
+    expect: NDArray[np.float64],
+    engine: str,
+    pool: Any,
+    progress: Callable[[int, int], None] | None,
+) -> CourseResult:
+    """Run-in, training days, read-out and follow-up of :func:`run_course`."""
+    n = int(cohort.n_patients)
     sign = DECODERS[c.decoder]
     baseline = cohort.run(run_in_days).pain.mean(axis=0)
     pains: list[NDArray[np.float64]] = []
@@ -374,7 +484,7 @@ def run_course(
     drive = np.zeros(n)
     total = c.training_days + 1
     for k in range(c.training_days):
-        cong, acc = _day(cohort, c, drive, rngs, sig)
+        cong, acc = _day(cohort, c, drive, rngs, sig, engine, pool)
         above = np.maximum(0.0, 2.0 * cong - 1.0)
         lever = np.clip(sign * c.gain * above, -1.0, 1.0)
         vf = above if c.visual_feedback else 0.0
@@ -388,7 +498,9 @@ def run_course(
         if progress is not None:
             progress(k + 1, total)
     # representation read-out on the first day after the course (no session drive)
-    _, acc_after = _day(cohort, replace(c, decoder="random"), np.zeros(n), rngs, sig)
+    _, acc_after = _day(
+        cohort, replace(c, decoder="random"), np.zeros(n), rngs, sig, engine, pool
+    )
     accs.append(acc_after)
     if progress is not None:
         progress(total, total)

@@ -29,6 +29,7 @@ from phantomlab._optional import require
 from phantomlab._rng import RNGLike, as_generator
 from phantomlab._validation import check_in, check_range, raise_if
 from phantomlab.bci import _params as bp
+from phantomlab.bci._fast import zero_phase_gain
 from phantomlab.bci._threads import single_blas_thread
 from phantomlab.bci.activity import TaskActivity
 from phantomlab.bci.head import head_model, sensor_info
@@ -213,8 +214,43 @@ def simulate_epochs(
     for t in tasks:
         probs += check_in("tasks", t, activity.tasks)
     raise_if(probs)
-    head = head_model(channels)
     g = as_generator(rng)
+    data, labels, erd_scale, times = _synthesize(
+        activity, tasks, n_epochs, patient, sfreq, tmin, tmax, channels, sig, g
+    )
+    n_ep = labels.size
+    n_t = times.size
+    info = _info(channels, float(sfreq))  # EpochsArray copies it
+    step = n_t + int(sfreq)  # one second between epochs
+    events = np.column_stack(
+        [np.arange(n_ep) * step + int(round(-tmin * sfreq)), np.zeros(n_ep, int), labels + 1]
+    ).astype(int)
+    event_id = {t: i + 1 for i, t in enumerate(tasks)}
+    meta = pd.DataFrame({"task": [tasks[k] for k in labels], "erd_scale": erd_scale})
+    return mne.EpochsArray(
+        data, info, events, tmin=times[0], event_id=event_id, metadata=meta, verbose=False
+    )
+
+
+def _synthesize(
+    activity: TaskActivity,
+    tasks: tuple[str, ...],
+    n_epochs: int,
+    patient: int,
+    sfreq: float,
+    tmin: float,
+    tmax: float,
+    channels: str,
+    sig: SignalModel,
+    g: np.random.Generator,
+) -> tuple[NDArray[np.float64], NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+    """Synthesize the epochs of :func:`simulate_epochs` as plain arrays (inputs validated).
+
+    Returns ``(data, labels, erd_scale, times)``: data (n_epochs·n_tasks, n_channels,
+    n_times) in V or T, class index per epoch, ERD factor per epoch, times in s; the
+    same draws from ``g`` in the same order as :func:`simulate_epochs` (same bits).
+    """
+    head = head_model(channels)
     n_cls = len(tasks)
     n_ep = n_cls * n_epochs
     labels = g.permutation(np.repeat(np.arange(n_cls), n_epochs))
@@ -254,13 +290,101 @@ def simulate_epochs(
     data -= onset * irfft(spec_erd, n=n_f, axis=-1)[..., :n_t]
     noise = sig.meg_sensor_noise if channels == "meg102" else sig.sensor_noise
     data += noise * g.standard_normal(data.shape)
-    info = _info(channels, float(sfreq))  # EpochsArray copies it
-    step = n_t + int(sfreq)  # one second between epochs
-    events = np.column_stack(
-        [np.arange(n_ep) * step + int(round(-tmin * sfreq)), np.zeros(n_ep, int), labels + 1]
-    ).astype(int)
-    event_id = {t: i + 1 for i, t in enumerate(tasks)}
-    meta = pd.DataFrame({"task": [tasks[k] for k in labels], "erd_scale": erd_scale})
-    return mne.EpochsArray(
-        data, info, events, tmin=times[0], event_id=event_id, metadata=meta, verbose=False
-    )
+    return data, labels, erd_scale, times
+
+
+@lru_cache(maxsize=8)
+def _background_noise_basis(channels: str) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Eigenvectors ``U`` and eigenvalues ``λ`` of ``G_bg G_bgᵀ`` (background sensor covariance)."""
+    gb = head_model(channels).background_gain
+    lam, u = np.linalg.eigh(gb @ gb.T)
+    return np.asarray(u, float), np.maximum(lam, 0.0)
+
+
+def _synthesize_window(
+    activity: TaskActivity,
+    tasks: tuple[str, ...],
+    n_epochs: int,
+    sfreq: float,
+    tmin: float,
+    tmax: float,
+    channels: str,
+    sig: SignalModel,
+    g: np.random.Generator,
+    window: tuple[float, float, float, float],
+) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Band-passed decoding window of :func:`simulate_epochs`' model, built in the frequency domain.
+
+    The same signal model (rhythms with trial variability and ERD, 1/f background,
+    white sensor noise; patient 0 of ``activity``) and the same per-trial draws
+    (labels, mu frequency, amplitude, ERD factor) as :func:`_synthesize`, then:
+
+    * only the window ``window[:2]`` (s) is synthesized, as one period of the FFT;
+    * every spectrum is multiplied by the zero-phase gain ``|H(f)|²`` of ``decode``'s
+      Butterworth band-pass ``window[2:]`` (what ``sosfiltfilt`` applies away from
+      edges); bins with a gain below ``1e-6`` of its peak are left out;
+    * background and sensor noise are drawn together: per bin their sensor
+      covariance is ``p(f)² G_bg G_bgᵀ + σ² I = U (p(f)² λ + σ² I) Uᵀ``, one
+      complex Gaussian vector per bin and epoch instead of two;
+    * the ERD envelope (≥ 0.985 from 0.5 s) multiplies the filtered ERD part.
+
+    Same law as ``_prepare(simulate_epochs(...))`` (other draws); without the filter
+    edge transient of ``sosfiltfilt`` at the window's end (measured in docs/bci.md).
+
+    Returns
+    -------
+    data : ndarray, shape (n_epochs·n_tasks, n_channels, n_window)
+        Filtered window, V or T.
+    labels : ndarray of int
+        Class index per epoch.
+    """
+    head = head_model(channels)
+    n_cls = len(tasks)
+    n_ep = n_cls * n_epochs
+    labels = g.permutation(np.repeat(np.arange(n_cls), n_epochs))
+    times = np.arange(int(round(tmin * sfreq)), int(round(tmax * sfreq)) + 1) / sfreq
+    times = times[(times >= window[0] - 1e-9) & (times <= window[1] + 1e-9)]
+    n_units = 2 * head.strip_gain.shape[-1]
+    f_mu = sig.mu_frequency + sig.mu_frequency_trial_sd * g.standard_normal(n_ep)
+    amp = np.exp(sig.rhythm_trial_sd * g.standard_normal(n_ep) - sig.rhythm_trial_sd**2 / 2)
+    erd_scale = np.exp(sig.erd_trial_sd * g.standard_normal(n_ep) - sig.erd_trial_sd**2 / 2)
+    n_f = next_fast_len(times.size, real=True)
+    f = np.fft.rfftfreq(n_f, 1.0 / sfreq)
+    h2 = zero_phase_gain(n_f, float(sfreq), float(window[2]), float(window[3]))
+    keep = np.flatnonzero(h2 > 1e-6 * h2.max())
+    k0, k1 = int(keep[0]), int(keep[-1]) + 1  # the pass band: one contiguous run of bins
+    fk, hk = f[k0:k1], h2[k0:k1]
+    w_mu = np.exp(-((fk[None, :] - f_mu[:, None]) ** 2) / (2 * bp.MU_WIDTH**2))
+    w_beta = np.exp(-((fk - bp.BETA_FREQ) ** 2) / (2 * (2 * bp.MU_WIDTH) ** 2))
+    # unit RMS over the full spectrum (as _synthesize), restricted to the pass band
+    full_mu = np.exp(-((f[None, :] - f_mu[:, None]) ** 2) / (2 * bp.MU_WIDTH**2))
+    full_beta = np.exp(-((f - bp.BETA_FREQ) ** 2) / (2 * (2 * bp.MU_WIDTH) ** 2))
+    s_mu = n_f / np.sqrt(2.0 * np.sum(full_mu**2, axis=-1, keepdims=True))
+    s_beta = n_f / np.sqrt(2.0 * np.sum(full_beta**2))
+    win = (s_mu * w_mu + bp.BETA_REL * s_beta * w_beta[None, :]) * hk
+    band = np.flatnonzero(win.max(axis=0) > 1e-8 * win.max())
+    b0, b1 = int(band[0]), int(band[-1]) + 1
+    rhythm = _cgauss(g, (n_ep, n_units, b1 - b0)) * (sig.mu_moment * amp)[:, None, None]
+    rhythm *= win[:, None, b0:b1]
+    onset = 1.0 / (1.0 + np.exp(-(times - 0.25) / 0.06))
+    act = np.stack([activity.task(t)[0] for t in tasks]).reshape(n_cls, n_units)
+    depth = np.minimum(sig.erd_max * act[labels] * erd_scale[:, None], 0.9)
+    gain = np.ascontiguousarray(head.strip_gain.reshape(head.n_channels, n_units), float)
+    noise = sig.meg_sensor_noise if channels == "meg102" else sig.sensor_noise
+    pink = np.zeros_like(fk)
+    pos = fk > 0
+    pink_full = np.zeros_like(f)
+    pink_full[1:] = f[1:] ** (-sig.background_exponent / 2.0)
+    pink[pos] = fk[pos] ** (-sig.background_exponent / 2.0)
+    pink *= sig.background_moment * n_f / np.sqrt(2.0 * np.sum(pink_full**2))
+    white = noise * n_f / np.sqrt(2.0 * f.size)
+    u, lam = _background_noise_basis(channels)
+    sd = np.sqrt(pink[None, :] ** 2 * lam[:, None] + white**2) * hk[None, :]
+    spec = np.zeros((n_ep, head.n_channels, k1), complex)
+    spec[..., k0:k1] = _real_matmul(u, _cgauss(g, (n_ep, head.n_channels, k1 - k0)) * sd)
+    spec[..., k0 + b0 : k0 + b1] += _real_matmul(gain, rhythm)
+    spec_erd = np.zeros((n_ep, head.n_channels, k0 + b1), complex)
+    spec_erd[..., k0 + b0 :] = _real_matmul(gain, depth[:, :, None] * rhythm)
+    data = irfft(spec, n=n_f, axis=-1)[..., : times.size]
+    data -= onset * irfft(spec_erd, n=n_f, axis=-1)[..., : times.size]
+    return data, labels
