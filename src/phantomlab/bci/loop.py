@@ -54,9 +54,9 @@ from phantomlab._optional import require
 from phantomlab._result import Result, as_figure
 from phantomlab._rng import RNGLike, spawn
 from phantomlab._validation import check_in, check_range, raise_if
+from phantomlab.bci import _fast as fx
 from phantomlab.bci import _params as bp
 from phantomlab.bci._threads import single_blas_thread
-from phantomlab.bci import _fast as fx
 from phantomlab.bci.activity import TaskActivity, patient_activity
 from phantomlab.bci.decode import PIPELINES, _cross_validate, _decode, _prepare, make_pipeline
 from phantomlab.bci.head import CHANNELS
@@ -378,7 +378,7 @@ def _day(
 
 
 def _pool(n_workers: int, n: int) -> Any:
-    """A process pool of ``min(n_workers, n)`` workers (fork where available), or None."""
+    """Return a process pool of ``min(n_workers, n)`` workers (fork where available), or None."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
@@ -498,9 +498,7 @@ def _course(
         if progress is not None:
             progress(k + 1, total)
     # representation read-out on the first day after the course (no session drive)
-    _, acc_after = _day(
-        cohort, replace(c, decoder="random"), np.zeros(n), rngs, sig, engine, pool
-    )
+    _, acc_after = _day(cohort, replace(c, decoder="random"), np.zeros(n), rngs, sig, engine, pool)
     accs.append(acc_after)
     if progress is not None:
         progress(total, total)
