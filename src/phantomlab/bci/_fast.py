@@ -6,7 +6,7 @@ rank by SVD and recomputes the class covariances from the time series on every
 fit; here each session computes once
 
 * the band-passed decoding window, filtered in the frequency domain where the
-  signal is synthesized (:func:`zero_phase_gain`, ``simulate._synthesize``);
+  signal is synthesized (:func:`zero_phase_gain`, ``simulate._synthesize_window``);
 * every trial's second-moment matrix ``x xᵀ`` and channel sums (class
   covariances of any fold are sums of these);
 * the data subspace (rank) — the range of the pooled covariance, the same in

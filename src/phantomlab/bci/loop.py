@@ -371,7 +371,7 @@ def _day(
     if pool is None:
         out = [_patient_task(j) for j in jobs]
     else:
-        out = list(pool.map(_patient_task, jobs, chunksize=max(1, -(-n // pool._max_workers))))
+        out = list(pool.map(_patient_task, jobs))  # one patient per task: balanced load
     for i, (_, _, g) in enumerate(out):
         rngs[i] = g
     return np.array([o[0] for o in out]), np.array([o[1] for o in out])
