@@ -22,6 +22,8 @@ __all__ = ["EXTRAS", "require"]
 #: Extra name -> top-level modules it provides (import names, not distribution names).
 EXTRAS: dict[str, tuple[str, ...]] = {
     "fem": ("skfem", "gmsh", "pyamg"),
+    # the realistic template head (phantomlab.fields.head): fem + MNE's fsaverage + export
+    "head": ("skfem", "gmsh", "pyamg", "mne", "meshio", "nibabel"),
     "scale": ("dask", "distributed", "pyarrow"),
     "bci": ("mne", "pyriemann"),
     # SQLAlchemy imports the driver itself for postgresql+psycopg:// URLs
