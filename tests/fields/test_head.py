@@ -16,8 +16,8 @@ pytest.importorskip("skfem")
 pytest.importorskip("gmsh")
 pytest.importorskip("pyamg")
 
-from phantomlab.exceptions import InputError  # noqa: E402
-from phantomlab.fields.head import (  # noqa: E402
+from phantomlab.exceptions import InputError
+from phantomlab.fields.head import (
     Pad,
     head_leadfield,
     load_head,
@@ -25,8 +25,8 @@ from phantomlab.fields.head import (  # noqa: E402
     solve,
     target_point,
 )
-from phantomlab.fields.sphere import default_model, monopole_fields  # noqa: E402
-from phantomlab.fields.ti import max_envelope  # noqa: E402
+from phantomlab.fields.sphere import default_model, monopole_fields
+from phantomlab.fields.ti import max_envelope
 
 
 def _sphere_error(level: int, size: float) -> tuple[float, float, int]:

@@ -94,9 +94,7 @@ class Pad:
             len(self.size) != need or not all(1e-3 <= s <= 0.1 for s in self.size)
         ):
             raise InputError(
-                Problem(
-                    "pad.size", self.size, f"{need} value(s) in 0.001 to 0.1 m", "", "pad size"
-                )
+                Problem("pad.size", self.size, f"{need} value(s) in 0.001 to 0.1 m", "", "pad size")
             )
 
 
@@ -369,7 +367,9 @@ class HeadSolution:
         lines = [f"montage {self.currents} ({self.iterations} CG iterations, {self.seconds:.2f} s)"]
         for t in self.head.head.names:
             e = self.magnitude[self.head.tissue_mask([t])]
-            lines.append(f"  {t:6s} |E| median {np.median(e):.3f}  p99 {np.percentile(e, 99):.3f} V/m")
+            lines.append(
+                f"  {t:6s} |E| median {np.median(e):.3f}  p99 {np.percentile(e, 99):.3f} V/m"
+            )
         return "\n".join(lines)
 
 

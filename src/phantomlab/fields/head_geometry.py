@@ -86,7 +86,7 @@ DERIVATIONS: dict[str, str] = {
 
 
 def icosphere(level: int) -> tuple[FloatArray, NDArray[np.intp]]:
-    """Unit icosphere by ``level`` midpoint subdivisions of an icosahedron.
+    """Return the unit icosphere of ``level`` midpoint subdivisions of an icosahedron.
 
     Parameters
     ----------
@@ -117,7 +117,7 @@ def icosphere(level: int) -> tuple[FloatArray, NDArray[np.intp]]:
     for _ in range(int(level)):
         cache: dict[tuple[int, int], int] = {}
 
-        def mid(a: int, b: int) -> int:
+        def mid(a: int, b: int, cache: dict[tuple[int, int], int] = cache) -> int:
             key = (min(a, b), max(a, b))
             if key not in cache:
                 p = verts[a] + verts[b]
@@ -201,7 +201,7 @@ class LayeredHead:
 
 
 def sphere_head(model: SphereModel, level: int = 3) -> LayeredHead:
-    """A :class:`LayeredHead` of concentric spheres (the analytic-check geometry).
+    """Build a :class:`LayeredHead` of concentric spheres (the analytic-check geometry).
 
     Parameters
     ----------
@@ -248,7 +248,7 @@ def _ray_hits(
 @lru_cache(maxsize=4)
 def _fsaverage_surfaces() -> tuple[FloatArray, NDArray[np.intp], FloatArray, NDArray[np.intp]]:
     mne = require("mne", extra="head", feature="the template head")
-    base = Path(mne.__file__).parent / "data" / "fsaverage"
+    base = Path(str(mne.__file__)).parent / "data" / "fsaverage"
     head = mne.read_bem_surfaces(base / "fsaverage-head.fif", verbose=False)[0]
     skull = mne.read_bem_surfaces(base / "fsaverage-inner_skull-bem.fif", verbose=False)[0]
     return (
@@ -272,7 +272,7 @@ def _fill_missing(dirs: FloatArray, r: FloatArray) -> FloatArray:
 
 
 def template_head(level: int = 3, *, gm_thickness: float = 2.5e-3) -> LayeredHead:
-    """The fsaverage five-tissue template head (WM, GM, CSF, skull, scalp).
+    """Build the fsaverage five-tissue template head (WM, GM, CSF, skull, scalp).
 
     Parameters
     ----------
