@@ -15,6 +15,7 @@ Prints ``RESULT head_ti_search_s=<v> ratio=<R>x baseline=per_montage_fem``.
 
 from __future__ import annotations
 
+import resource
 import time
 import tracemalloc
 
@@ -73,6 +74,8 @@ def main(n_baseline: int = 8) -> None:
         f"per-montage FEM: {per:.2f} s per montage x {n_montages} = {baseline:.0f} s "
         f"(extrapolated from {n_baseline}); max rel. diff FEM vs lead field {worst:.1e}"
     )
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"process peak RSS {rss:.0f} MiB")
     print(
         f"RESULT head_ti_search_s={t_search:.2f} ratio={baseline / t_search:.1f}x "
         "baseline=per_montage_fem"

@@ -23,7 +23,7 @@ __all__ = ["EXTRAS", "require"]
 EXTRAS: dict[str, tuple[str, ...]] = {
     "fem": ("skfem", "gmsh", "pyamg"),
     # the realistic template head (phantomlab.fields.head): fem + MNE's fsaverage + export
-    "head": ("skfem", "gmsh", "pyamg", "mne", "meshio", "nibabel"),
+    "head": ("skfem", "gmsh", "pyamg", "mne", "nilearn", "meshio", "nibabel"),
     "scale": ("dask", "distributed", "pyarrow"),
     "bci": ("mne", "pyriemann"),
     # SQLAlchemy imports the driver itself for postgresql+psycopg:// URLs

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 pytest.importorskip("skfem")
 pytest.importorskip("gmsh")
 
-from phantomlab.cli.fields import app as field_app  # noqa: E402
-from phantomlab.exceptions import InputError  # noqa: E402
+from phantomlab.cli.fields import app as field_app
+from phantomlab.exceptions import InputError
 
 
 def test_evaluate_ti_on_sphere_writes_mesh_nifti_figure(tmp_path: Path) -> None:

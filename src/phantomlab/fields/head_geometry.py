@@ -10,8 +10,9 @@ Two builders:
 
 * :func:`template_head` -- the fsaverage template shipped inside the MNE wheel
   (``mne/data/fsaverage/fsaverage-head.fif``: scalp; ``fsaverage-inner_skull-bem.fif``:
-  inner skull), cast along the icosphere rays; the other surfaces are derived
-  (see :data:`DERIVATIONS`). Coordinates are fsaverage surface RAS in m, which is
+  inner skull), cast along the icosphere rays; pial and GM/WM surfaces from the
+  MNI152 tissue probability maps bundled in the nilearn wheel; the outer skull
+  is assumed (see :data:`DERIVATIONS`). Coordinates are fsaverage surface RAS in m, which is
   MNI305 space; it is used here as "MNI" (MNI305 vs MNI152 differ by a few mm:
   assumed negligible at this mesh resolution).
 * :func:`sphere_head` -- constant ``r_k`` from a :class:`SphereModel`: the same
@@ -29,6 +30,7 @@ import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -75,12 +77,17 @@ DERIVATIONS: dict[str, str] = {
         "ships with MNE's fsaverage"
     ),
     "csf": (
-        "assumed: pial (outer GM) surface = inner skull x 0.90/0.92 about the centre, the "
-        "brain/CSF ratio of MNE make_sphere_model's defaults (about 1.6 mm of CSF)"
+        "derived: pial (outer GM) surface = outermost radius along each ray where the MNI152 "
+        "2009a sym grey+white tissue probability (nilearn-bundled "
+        "mni_icbm152_{gm,wm}_tal_nlin_sym_09a_converted.nii.gz, /255) is >= 0.5; CSF fills "
+        "pial to inner skull; clipped to [0.5, 1] x inner skull - 1 mm (MNI152 template vs "
+        "fsaverage/MNI305 surfaces differ by a few mm: assumed negligible)"
     ),
     "gm": (
-        "assumed: GM/WM surface = pial - 2.5 mm along each ray (a smooth shell of uniform "
-        "thickness; no sulci; cortical thickness value assumed, source not seen)"
+        "derived: GM/WM surface = outermost radius where the MNI152 white-matter probability "
+        "is >= 0.5, clipped to [0.3 x inner skull, pial - 1 mm]; radial envelopes (no sulci), "
+        "so the GM shell also holds sulcal CSF; both surfaces smoothed by 2 passes of "
+        "neighbour averaging on the icosphere (assumed, to keep the mesh well shaped)"
     ),
 }
 
@@ -271,32 +278,79 @@ def _fill_missing(dirs: FloatArray, r: FloatArray) -> FloatArray:
     return r
 
 
-def template_head(level: int = 3, *, gm_thickness: float = 2.5e-3) -> LayeredHead:
-    """Build the fsaverage five-tissue template head (WM, GM, CSF, skull, scalp).
+def _neighbours(faces: NDArray[np.intp], n: int) -> list[NDArray[np.intp]]:
+    nb: list[set[int]] = [set() for _ in range(n)]
+    for a, b, c in faces:
+        nb[a] |= {b, c}
+        nb[b] |= {a, c}
+        nb[c] |= {a, b}
+    return [np.fromiter(x, dtype=np.intp) for x in nb]
+
+
+def _smooth(r: FloatArray, nb: list[NDArray[np.intp]], passes: int = 2) -> FloatArray:
+    for _ in range(passes):
+        r = np.array([0.5 * r[i] + 0.5 * r[j].mean() for i, j in enumerate(nb)])
+    return r
+
+
+@lru_cache(maxsize=1)
+def _mni152_tpm() -> tuple[NDArray[Any], NDArray[Any], FloatArray]:
+    nilearn = require("nilearn", extra="head", feature="the template head's GM/WM")
+    nib = require("nibabel", extra="head", feature="the template head's GM/WM")
+    base = Path(str(nilearn.__file__)).parent / "datasets" / "data"
+    gm = nib.load(base / "mni_icbm152_gm_tal_nlin_sym_09a_converted.nii.gz")
+    wm = nib.load(base / "mni_icbm152_wm_tal_nlin_sym_09a_converted.nii.gz")
+    g = np.asarray(gm.dataobj, dtype=np.float32) / 255
+    w = np.asarray(wm.dataobj, dtype=np.float32) / 255
+    return g, w, np.asarray(gm.affine, dtype=float)
+
+
+def _tpm_radii(center: FloatArray, dirs: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Outermost radius (m) along each ray with P(GM+WM) >= 0.5 and with P(WM) >= 0.5."""
+    from scipy.ndimage import map_coordinates
+
+    g, w, affine = _mni152_tpm()
+    r = np.arange(0.0, 0.12, 5e-4)
+    pts = (center[None, None, :] + r[None, :, None] * dirs[:, None, :]) * 1e3
+    inv = np.linalg.inv(affine)
+    vox = (pts.reshape(-1, 3) @ inv[:3, :3].T + inv[:3, 3]).T
+    pg = map_coordinates(g, vox, order=1, cval=0.0).reshape(len(dirs), len(r))
+    pw = map_coordinates(w, vox, order=1, cval=0.0).reshape(len(dirs), len(r))
+
+    def outermost(mask: NDArray[np.bool_]) -> FloatArray:
+        idx = mask.shape[1] - 1 - np.argmax(mask[:, ::-1], axis=1)
+        return np.where(mask.any(axis=1), r[idx], 0.0)
+
+    return outermost(pg + pw >= 0.5), outermost(pw >= 0.5)
+
+
+def template_head(level: int = 3) -> LayeredHead:
+    """Build the fsaverage/MNI152 five-tissue template head (WM, GM, CSF, skull, scalp).
 
     Parameters
     ----------
     level : int
         Icosphere level of the surfaces (3: 642 vertices per surface, 4: 2562).
-    gm_thickness : float
-        Thickness (m) of the grey-matter shell (``assumed``, see :data:`DERIVATIONS`).
 
     Returns
     -------
     LayeredHead
-        Surfaces in fsaverage surface RAS (MNI305) coordinates, m.
+        Surfaces in fsaverage surface RAS (MNI305) coordinates, m; how each one is
+        obtained is in :data:`DERIVATIONS`.
     """
     if not 0 <= level <= 5:
         raise InputError(Problem("level", level, "0 to 5", "", "icosphere level"))
     hv, ht, sv, st = _fsaverage_surfaces()
     center = sv.mean(axis=0)
     d, f = icosphere(level)
+    nb = _neighbours(f, len(d))
     r_scalp = _fill_missing(d, _ray_hits(center, d, hv, ht))
     r_is = _fill_missing(d, _ray_hits(center, d, sv, st))
     r_scalp = np.maximum(r_scalp, r_is + 2e-3)  # keep >= 2 mm of scalp+skull (assumed)
     r_os = r_is + 0.625 * (r_scalp - r_is)
-    r_pial = r_is * (0.90 / 0.92)
-    r_wm = r_pial - gm_thickness
+    pial, white = _tpm_radii(center, d)
+    r_pial = np.clip(_smooth(pial, nb), 0.5 * r_is, r_is - 1e-3)
+    r_wm = np.clip(_smooth(white, nb), 0.3 * r_is, r_pial - 1e-3)
     radii = np.vstack([r_wm, r_pial, r_is, r_os, r_scalp])
     names = ("wm", "gm", "csf", "skull", "scalp")
     sources = (SIGMA_SOURCE,) + tuple(f"{k}: {v}" for k, v in DERIVATIONS.items())
