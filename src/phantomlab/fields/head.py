@@ -205,7 +205,10 @@ class RealisticHead:
         )
         s["vol"] = np.abs(np.linalg.det(dmat)) / 6
         s["keep"], s["K"] = keep, k_red
-        s["amg"] = pyamg.smoothed_aggregation_solver(k_red, symmetry="symmetric")
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):
+            s["amg"] = pyamg.smoothed_aggregation_solver(k_red, symmetry="symmetric")
         s["Kfull"] = k_mat.tocsr()
         return s
 
@@ -255,11 +258,16 @@ class RealisticHead:
 
     def solve_rhs(self, rhs: FloatArray, tol: float = 1e-10) -> tuple[FloatArray, int]:
         """Potentials (V) for nodal currents ``rhs`` (A, summing to 0) and CG iterations."""
+        from threadpoolctl import threadpool_limits
+
         s = self._operators()
         keep = s["keep"]
         b = rhs[keep]
         res: list[float] = []
-        x_red = s["amg"].solve(b, tol=tol, accel="cg", maxiter=2000, residuals=res)
+        # one BLAS thread: CG's vector ops are too small to gain from threads, and
+        # oversubscribed threads made solves 10x slower on a loaded 2-core machine (measured)
+        with threadpool_limits(limits=1):
+            x_red = s["amg"].solve(b, tol=tol, accel="cg", maxiter=2000, residuals=res)
         nb = float(np.linalg.norm(b)) or 1.0
         if not np.linalg.norm(b - s["K"] @ x_red) / nb < max(10 * tol, 1e-8):
             raise ConvergenceError("head FEM: CG did not reach its tolerance")
