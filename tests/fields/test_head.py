@@ -21,6 +21,7 @@ from phantomlab.fields.head import (
     Pad,
     head_leadfield,
     load_head,
+    optimize_tdcs_head,
     optimize_ti_head,
     solve,
     target_point,
@@ -29,10 +30,12 @@ from phantomlab.fields.sphere import default_model, monopole_fields
 from phantomlab.fields.ti import max_envelope
 
 
-def _sphere_error(level: int, size: float) -> tuple[float, float, int]:
+def _sphere_error(
+    level: int, size: float, sigma: dict[str, float] | None = None
+) -> tuple[float, float, int]:
     """RDM and |MAG| of the FEM E-field in the brain shell vs the analytic series."""
     model = default_model()
-    head = load_head(model, level=level, size=size)
+    head = load_head(model, level=level, size=size, sigma=sigma)
     point = Pad("point")
     sol = solve(head, {"C3": 1e-3, "C4": -1e-3}, pad=point)
     nodes = head.mesh.nodes
@@ -58,6 +61,30 @@ def test_coarse_sphere_smoke_matches_analytic_and_is_reciprocal() -> None:
     np.testing.assert_allclose(
         lf.pair_field("Fz", "Pz", 1e-3), direct.efield[lf.elements], rtol=1e-5, atol=1e-9
     )
+
+
+def test_sphere_check_fails_when_the_fem_skull_is_wrong() -> None:
+    """Ablation: FEM with the skull as conductive as scalp no longer matches the series."""
+    rdm, mag, _ = _sphere_error(3, 0.012, sigma={"skull": 0.465})
+    # fails both pass bars of the smoke test above (measured: RDM 0.63, |ln MAG| 0.52)
+    assert rdm >= 0.3 and mag >= 0.1
+
+
+def test_tdcs_optimum_on_head_beats_every_bipolar_pair() -> None:
+    """LP optimum (2 mA total, no per-electrode limit) vs brute force over all pairs."""
+    head = load_head(default_model(), level=3, size=0.012)
+    names = ["C3", "C4", "Fz", "Pz", "Oz", "T7"]
+    lf = head_leadfield(head, names=names, tissues=("brain",))
+    target = target_point(head, "C3")
+    opt = optimize_tdcs_head(lf, target, roi_radius=0.02, max_individual=2e-3)
+    roi = np.linalg.norm(lf.points - target, axis=1) <= 0.02
+    best = max(
+        float(lf.pair_field(a, b, 2e-3)[roi].mean(axis=0) @ opt.direction)
+        for a in names
+        for b in names
+        if a != b
+    )
+    assert opt.target_component == pytest.approx(best, rel=1e-6)
 
 
 def test_reciprocity_fails_when_the_matrix_is_not_symmetric() -> None:
