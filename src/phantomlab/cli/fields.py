@@ -352,7 +352,7 @@ def evaluate_cmd(
     try:
         files["nifti"] = str(ev.to_nifti(out / "field.nii.gz"))
     except Exception as exc:
-        err_console.print(f"NIfTI not written: {exc}")
+        typer.echo(f"NIfTI not written: {exc}", err=True)
     fig = ev.plot()
     fig.savefig(out / "field.png", dpi=120)
     files["figure"] = str(out / "field.png")

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
 from phantomlab._optional import require
 from phantomlab.exceptions import ConvergenceError, InputError, Problem
@@ -205,8 +206,6 @@ class RealisticHead:
         )
         s["vol"] = np.abs(np.linalg.det(dmat)) / 6
         s["keep"], s["K"] = keep, k_red
-        from threadpoolctl import threadpool_limits
-
         with threadpool_limits(limits=1):
             s["amg"] = pyamg.smoothed_aggregation_solver(k_red, symmetry="symmetric")
         s["Kfull"] = k_mat.tocsr()
@@ -258,8 +257,6 @@ class RealisticHead:
 
     def solve_rhs(self, rhs: FloatArray, tol: float = 1e-10) -> tuple[FloatArray, int]:
         """Potentials (V) for nodal currents ``rhs`` (A, summing to 0) and CG iterations."""
-        from threadpoolctl import threadpool_limits
-
         s = self._operators()
         keep = s["keep"]
         b = rhs[keep]
