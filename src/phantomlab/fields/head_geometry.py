@@ -466,15 +466,18 @@ def mesh_head(head: LayeredHead, size: float = 0.01, *, cache: bool = True) -> H
         nodes[used], remap[tets], np.concatenate(tis_l), np.unique(remap[outer]), remap[outer]
     )
     if cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez_compressed(
-            tmp,
-            nodes=mesh.nodes,
-            tets=mesh.tets,
-            tissue=mesh.tissue,
-            scalp=mesh.scalp,
-            scalp_tris=mesh.scalp_tris,
-        )
-        tmp.replace(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp.npz")
+            np.savez_compressed(
+                tmp,
+                nodes=mesh.nodes,
+                tets=mesh.tets,
+                tissue=mesh.tissue,
+                scalp=mesh.scalp,
+                scalp_tris=mesh.scalp_tris,
+            )
+            tmp.replace(path)
+        except OSError:  # read-only or full cache folder: the mesh is still returned
+            pass
     return mesh
