@@ -265,7 +265,7 @@ def _validate(ve: Arr, pulse_ms: float, dt_ms: float, tstop_ms: float) -> None:
 def simulate(
     geom: FibreGeometry,
     ve_mv: Arr,
-    pulse_ms: float,
+    pulse_ms: float | Arr,
     *,
     dt_ms: float = 0.005,
     tstop_ms: float = 1.5,
@@ -281,8 +281,8 @@ def simulate(
         One geometry per fibre (``F`` fibres).
     ve_mv : ndarray, shape (F, N)
         Extracellular potential at the nodes during the pulse, mV (zero after it).
-    pulse_ms : float
-        Pulse duration, ms.
+    pulse_ms : float or ndarray, shape (F,)
+        Pulse duration, ms (one per fibre allowed).
     dt_ms, tstop_ms : float
         Time step and simulated duration, ms.
     celsius : float
@@ -298,7 +298,9 @@ def simulate(
         Excitation flags and nodal peak potentials.
     """
     ve = np.asarray(ve_mv, float)
-    _validate(ve, pulse_ms, dt_ms, tstop_ms)
+    pw = np.broadcast_to(np.asarray(pulse_ms, float), ve.shape[:1])
+    _validate(ve, float(pw.min()), dt_ms, tstop_ms)
+    _validate(ve, float(pw.max()), dt_ms, tstop_ms)
     nf, nn = ve.shape
     q1, q2, q3 = _q10(celsius)
     area = np.pi * geom.node_d * 1e-4 * NODE_LENGTH  # cm²
@@ -326,25 +328,27 @@ def simulate(
     drive = ga * d2  # µA
     peak = v.copy()
     n_steps = int(round(tstop_ms / dt_ms))
-    n_pulse = int(round(pulse_ms / dt_ms))
+    on = np.rint(pw / dt_ms).astype(int)[:, None]  # pulse length in steps, per fibre
     off = -ga * dt_ms / cap  # off-diagonal of (I - dt/C·L)
     offd = np.broadcast_to(off, (nf, nn))
+    rec = max(1, nn // 8)  # recording nodes, one per side
     n_couple = np.full(nn, 2.0)
     n_couple[0] = n_couple[-1] = 1.0
     for step in range(n_steps):
         g_na = gnaf * m**3 * h + gnap * mp**3
         g_tot = (g_na + GK * s + GL) * a_mS + g_my  # mS
         i_rev = (g_na * ENA + GK * s * EK + GL * EL) * a_mS + g_my * E_PAS  # µA
-        rhs = v + dt_ms / cap * (i_rev + (drive if step < n_pulse else 0.0))
+        rhs = v + dt_ms / cap * (i_rev + np.where(step < on, drive, 0.0))
         diag = 1.0 + dt_ms / cap * (g_tot + ga * n_couple[None, :])
         v = _thomas(offd, diag, offd, rhs)
         peak = np.maximum(peak, v)
+        if step > on.max() and np.all((peak[:, rec] > 0.0) | (peak[:, nn - 1 - rec] > 0.0)):
+            break  # every fibre has fired: the rest cannot change the outcome
         mp_inf, tau_mp, m_inf, tau_m, h_inf, tau_h, s_inf, tau_s = _rates(v, q1, q2, q3)
         mp = mp_inf + (mp - mp_inf) * np.exp(-dt_ms / tau_mp)
         m = m_inf + (m - m_inf) * np.exp(-dt_ms / tau_m)
         h = h_inf + (h - h_inf) * np.exp(-dt_ms / tau_h)
         s = s_inf + (s - s_inf) * np.exp(-dt_ms / tau_s)
-    rec = max(1, nn // 8)
     excited = (peak[:, rec] > 0.0) | (peak[:, nn - 1 - rec] > 0.0)
     return CableResult(excited=excited, peak=peak)
 
@@ -370,7 +374,7 @@ def _thomas(a: Arr, b: Arr, c: Arr, d: Arr) -> Arr:
 def threshold(
     geom: FibreGeometry,
     ve_per_amp: Arr,
-    pulse_ms: float,
+    pulse_ms: float | Arr,
     *,
     polarity: float = -1.0,
     lo_a: float = 1e-6,
@@ -386,8 +390,9 @@ def threshold(
         One geometry per fibre.
     ve_per_amp : ndarray, shape (F, N)
         Extracellular potential at the nodes per ampere of source current, V/A.
-    pulse_ms : float
-        Pulse duration, ms.
+    pulse_ms : float or ndarray, shape (F,)
+        Pulse duration, ms (one per fibre allowed: a strength-duration curve in
+        one call).
     polarity : float
         ``-1`` cathodic (default), ``+1`` anodic.
     lo_a, hi_a : float
