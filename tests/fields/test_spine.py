@@ -58,3 +58,29 @@ def test_dorsal_csf_raises_thresholds_and_dc_dr_ratio() -> None:
     (dc2, dr2), (dc6, dr6) = out
     assert dc6 > 2 * dc2 and dr6 > dr2
     assert dc6 / dr6 > dc2 / dr2
+
+
+def test_shipped_table_recruitment_is_monotone_and_vectorized() -> None:
+    amps = np.array([0.1, 0.5, 1.0, 3.0, 10.0])
+    f = spine.recruited_fraction(amps[:, None], np.array([[2.0, 4.0, 6.0]]))
+    assert f.shape == (5, 3)
+    assert np.all(np.diff(f, axis=0) >= 0)  # more current, more fibres
+    assert np.all(np.diff(f, axis=1) <= 0)  # thicker CSF, fewer fibres
+    assert f[-1, 0] > f[0, 0]
+    with pytest.raises(InputError):
+        spine.recruited_fraction(1.0, 3.0, kind="drg")
+
+
+@pytest.mark.slow
+def test_shipped_table_matches_a_fresh_solve_at_one_point() -> None:
+    # the table is what the FEM + cable give, not hand-entered: recompute one threshold
+    tab = spine.load_threshold_table()
+    sel = (tab["kind"] == "dc") & np.isclose(tab["d_csf_mm"], 2.0) & (tab["lateral_mm"] == 0)
+    sel &= (tab["diameter_um"] == 15.0) & (tab["x_mm"] == 0.0) & (tab["depth_mm"] == 0.3)
+    stored = float(tab["threshold_ma"][sel][0])
+    geo = spine.SpineGeometry(d_csf=2.0)
+    sol = spine.solve_spine(geo, size=2.5)  # coarser than the table's 1.5 mm: ~4 s
+    g = cable.fibre_geometry([15.0])
+    dc, _ = spine.fibre_paths(geo, float(g.deltax[0]) * 1e-3, 41, dc_depth=0.3)
+    th = cable.threshold(g, sol.probe(dc)[None, :], 0.2, lo_a=1e-5, iterations=6)[0] * 1e3
+    assert th == pytest.approx(stored, rel=0.25)

@@ -33,8 +33,18 @@ from numpy.typing import NDArray
 
 from phantomlab._optional import require
 from phantomlab.exceptions import ConvergenceError, InputError, Problem
+from phantomlab.fields import cable
 
-__all__ = ["SIGMA", "SpineGeometry", "SpineSolution", "fibre_paths", "solve_spine"]
+__all__ = [
+    "SIGMA",
+    "SpineGeometry",
+    "SpineSolution",
+    "fibre_paths",
+    "fibre_thresholds",
+    "load_threshold_table",
+    "recruited_fraction",
+    "solve_spine",
+]
 
 Arr = NDArray[np.float64]
 
@@ -305,7 +315,12 @@ def solve_spine(
 
 
 def fibre_paths(
-    geo: SpineGeometry, spacing_mm: float, n_nodes: int, *, dc_depth: float = 0.3
+    geo: SpineGeometry,
+    spacing_mm: float,
+    n_nodes: int,
+    *,
+    dc_depth: float = 0.3,
+    dc_x: float = 0.0,
 ) -> tuple[Arr, Arr]:
     """Node positions (mm) of a dorsal-column and a dorsal-root fibre.
 
@@ -326,6 +341,9 @@ def fibre_paths(
         Nodes per fibre (centred on ``z = 0``).
     dc_depth : float
         Depth of the DC fibre below the dorsal cord surface, mm.
+    dc_x : float
+        Mediolateral position of the DC fibre, mm (depth measured along ``y``
+        from the cord surface at that ``x``).
 
     Returns
     -------
@@ -334,7 +352,10 @@ def fibre_paths(
     """
     yc = geo.cord_centre_y
     s = (np.arange(n_nodes) - (n_nodes - 1) / 2) * spacing_mm
-    dc = np.column_stack([np.zeros(n_nodes), np.full(n_nodes, yc + geo.r_cord - dc_depth), s])
+    if not abs(dc_x) < 0.8 * geo.r_cord:
+        raise InputError(Problem("dc_x", dc_x, f"|x| < {0.8 * geo.r_cord} mm", "mm", "bad"))
+    y_top = yc + float(np.sqrt(geo.r_cord**2 - dc_x**2))
+    dc = np.column_stack([np.full(n_nodes, dc_x), np.full(n_nodes, y_top - dc_depth), s])
     side = 1.0 if geo.lateral >= 0 else -1.0
     ang = np.pi / 4
     drez = np.array([side * geo.r_cord * np.sin(ang), yc + geo.r_cord * np.cos(ang), 0.0])
@@ -351,3 +372,120 @@ def fibre_paths(
         else:
             dr[i] = inside + np.array([0.0, 0.0, si])  # in the cord after entry
     return dc, dr
+
+
+POP_DIAMETERS = (9.0, 11.0, 13.0, 15.0)  # µm, large Aβ afferents (assumed grid)
+POP_X = (-2.0, -1.0, 0.0, 1.0, 2.0)  # mm, mediolateral DC positions (assumed grid)
+POP_DEPTH = (0.3, 0.8)  # mm below the dorsal cord surface (assumed grid)
+
+
+def fibre_thresholds(
+    sol: SpineSolution, pulse_ms: float = 0.2, n_nodes: int = 41
+) -> list[dict[str, float | str]]:
+    """Thresholds (mA, cathodic) of a small DC and DR fibre population in one solution.
+
+    Dorsal-column fibres sit on the ``POP_X`` × ``POP_DEPTH`` grid, dorsal-root
+    fibres follow the root path on the contact's side; both take every
+    diameter in ``POP_DIAMETERS``. All fibres are solved in one vectorized
+    threshold search.
+
+    Parameters
+    ----------
+    sol : SpineSolution
+        FEM solution (V/A).
+    pulse_ms : float
+        Pulse duration, ms.
+    n_nodes : int
+        Nodes per fibre.
+
+    Returns
+    -------
+    list of dict
+        One row per fibre: ``kind`` ("dc"/"dr"), ``diameter_um``, ``x_mm``,
+        ``depth_mm``, ``threshold_ma`` (``inf`` if above 20 mA).
+    """
+    rows: list[dict[str, float | str]] = []
+    ves, diams = [], []
+    for d in POP_DIAMETERS:
+        g = cable.fibre_geometry([d])
+        step = float(g.deltax[0]) * 1e-3
+        for x in POP_X:
+            for depth in POP_DEPTH:
+                dc, _ = fibre_paths(sol.geometry, step, n_nodes, dc_depth=depth, dc_x=x)
+                ves.append(sol.probe(dc))
+                diams.append(d)
+                rows.append({"kind": "dc", "diameter_um": d, "x_mm": x, "depth_mm": depth})
+        _, dr = fibre_paths(sol.geometry, step, n_nodes)
+        ves.append(sol.probe(dr))
+        diams.append(d)
+        rows.append({"kind": "dr", "diameter_um": d, "x_mm": float("nan"), "depth_mm": 0.0})
+    g = cable.fibre_geometry(diams)
+    th = cable.threshold(g, np.vstack(ves), pulse_ms, lo_a=1e-5, hi_a=0.02, iterations=6)
+    for row, t in zip(rows, th, strict=True):
+        row["threshold_ma"] = float(t) * 1e3
+    return rows
+
+
+def load_threshold_table() -> dict[str, Arr]:
+    """Read the shipped fibre-threshold table (``fields/data/spine_thresholds.csv``).
+
+    Built by ``tools/build_spine_table.py`` (FEM at 1.5 mm elements, 0.2 ms
+    cathodic pulse, monopolar epidural contact).
+
+    Returns
+    -------
+    dict of ndarray
+        Columns ``d_csf_mm``, ``lateral_mm``, ``kind`` (str array),
+        ``diameter_um``, ``x_mm``, ``depth_mm``, ``threshold_ma``.
+    """
+    import csv
+    from importlib import resources
+
+    text = resources.files("phantomlab.fields").joinpath("data/spine_thresholds.csv").read_text()
+    rows = list(csv.DictReader(text.splitlines()))
+    out: dict[str, Arr] = {}
+    for key in rows[0]:
+        vals = [r[key] for r in rows]
+        out[key] = np.asarray(vals) if key == "kind" else np.asarray(vals, dtype=float)
+    return out
+
+
+def recruited_fraction(
+    amplitude_ma: Arr | float, d_csf_mm: Arr | float, *, kind: str = "dc", lateral_mm: float = 0.0
+) -> Arr:
+    """Fraction of the DC or DR fibre population recruited, from the shipped table.
+
+    Thresholds are interpolated linearly in ``d_csf`` (clipped to the table's
+    2-6 mm) fibre by fibre, so the arguments broadcast over virtual patients.
+
+    Parameters
+    ----------
+    amplitude_ma : float or ndarray
+        Cathodic amplitude, mA.
+    d_csf_mm : float or ndarray
+        Dorsal CSF thickness, mm.
+    kind : {"dc", "dr"}
+        Dorsal-column or dorsal-root population.
+    lateral_mm : float
+        Contact offset; must be a value in the table (0 or 2 mm).
+
+    Returns
+    -------
+    ndarray
+        Recruited fraction in [0, 1], broadcast shape of the inputs.
+    """
+    tab = load_threshold_table()
+    lats = np.unique(tab["lateral_mm"])
+    if kind not in ("dc", "dr") or not np.any(np.isclose(lats, lateral_mm)):
+        raise InputError(
+            Problem("kind/lateral", (kind, lateral_mm), f"dc|dr, lateral in {lats}", "", "bad")
+        )
+    sel = (tab["kind"] == kind) & np.isclose(tab["lateral_mm"], lateral_mm)
+    d_vals = np.unique(tab["d_csf_mm"][sel])
+    # thresholds, shape (n_d_csf, n_fibres): rows are written in the same fibre order per case
+    th = np.vstack([tab["threshold_ma"][sel & np.isclose(tab["d_csf_mm"], d)] for d in d_vals])
+    amp, dcsf = np.broadcast_arrays(
+        np.asarray(amplitude_ma, float), np.clip(np.asarray(d_csf_mm, float), d_vals[0], d_vals[-1])
+    )
+    per_fibre = np.stack([np.interp(dcsf, d_vals, th[:, j]) for j in range(th.shape[1])], axis=-1)
+    return np.asarray(np.mean(per_fibre <= amp[..., None], axis=-1))
