@@ -43,7 +43,8 @@ def _si(dims: pint.util.UnitsContainer) -> str:
 
 
 def test_every_small_spelling_means_the_same_in_pint() -> None:
-    small, full = _units._small(), _units._full()
+    small = pint.UnitRegistry(filename=_units.DEFINITIONS)  # fresh: parsing caches "kilohertz"
+    full = _units._full()
     checked = 0
     for word in _spellings(small):
         try:
