@@ -120,7 +120,7 @@ def _unit_in(registry: Any, unit: str) -> Any:
 
 
 def _unit(unit: str) -> Any:
-    """``unit`` parsed by the small registry, or by the full one if the small lacks a name."""
+    """Parse ``unit`` with the small registry, or the full one if the small lacks a name."""
     try:
         return _unit_in(_small(), unit)
     except pint.UndefinedUnitError:
@@ -128,7 +128,7 @@ def _unit(unit: str) -> Any:
 
 
 def _quantity(text: str, target: Any) -> Any:
-    """``text`` read as a quantity by the small registry, or by the full one (as :func:`_unit`).
+    """Read ``text`` as a quantity with the small registry, or the full one (as :func:`_unit`).
 
     A ``target`` unit that only the full registry defines sends ``text`` there directly.
     """
