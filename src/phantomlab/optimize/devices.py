@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from phantomlab._units import Q_
+from phantomlab._units import convert
 from phantomlab.exceptions import InputError, Problem
 from phantomlab.optimize.space import Categorical, ParameterSpace, Real
 
@@ -74,7 +74,7 @@ class ParameterGrid:
 
     def si(self, si_unit: str) -> np.ndarray:
         """Return the values converted to ``si_unit`` (e.g. ``"A"``)."""
-        factor = float(Q_(1.0, self.unit).to(si_unit).magnitude)
+        factor = convert(1.0, self.unit, si_unit)
         # 12 significant digits: 200 us is 0.0002 s, not 0.00019999999999999998
         return np.array([float(f"{v * factor:.12g}") for v in self.values])
 

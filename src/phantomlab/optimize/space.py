@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from phantomlab._rng import RNGLike, as_generator
-from phantomlab._units import Q_
+from phantomlab._units import convert
 from phantomlab.exceptions import InputError, Problem
 from phantomlab.protocols import MODALITIES, SearchSpec
 
@@ -43,7 +43,7 @@ __all__ = [
 @functools.lru_cache(maxsize=64)
 def _factor(unit: str, shown: str) -> float:
     """Multiplier from ``unit`` to ``shown`` (pint, looked up once per pair)."""
-    return float(Q_(1.0, unit).to(shown).magnitude)
+    return convert(1.0, unit, shown)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
-from phantomlab._units import as_si, ureg
+from phantomlab._units import as_si, convert
 from phantomlab.exceptions import Problem, ProtocolError, UnitError
 
 __all__ = [
@@ -58,8 +58,7 @@ _MAX_LEN = 64
 
 
 def _fmt(value: float, si: str, display: str) -> str:
-    mag = (value * ureg.parse_units(si)).to(ureg.parse_units(display)).magnitude
-    return f"{float(mag):.12g} {display}"
+    return f"{convert(value, si, display):.12g} {display}"
 
 
 def _make_quantity(
