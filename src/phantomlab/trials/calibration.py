@@ -82,6 +82,7 @@ from phantomlab.trials.replicate import arm_statistic
 from phantomlab.trials.runner import _dask_client
 from phantomlab.trials.specs import ArmSpec, TrialSpec, list_specs, load_trial_spec
 from phantomlab.trials.targets import (
+    PREVALENCE_TARGETS,
     REPRESENTED_POPULATIONS,
     WEIGHTING,
     ContrastTarget,
@@ -89,7 +90,6 @@ from phantomlab.trials.targets import (
     block_of,
     collect_contrast_targets,
     collect_targets,
-    PREVALENCE_TARGETS,
     excluded_targets,
     patient_group_of,
 )

@@ -23,7 +23,8 @@ Method (documented in ``docs/calibration.md``)
   prior over each grid's range, values snapped to the grid so that the pool is rebuilt at
   most once per grid value) on the source population's PLP prevalence in each stratum of
   time since amputation (``PREVALENCE_TARGETS``; issue #15: ``ectopia_gain`` sets the
-  prevalence, trials enrol from that population by their own criteria); (2) the placebo block on the sham arms with the cohort at its posterior median;
+  prevalence, trials enrol from that population by their own criteria); (2) the placebo
+  block on the sham arms with the cohort at its posterior median;
   (3) each therapy block on its own arms with cohort and placebo at their posterior medians.
   Priors are uniform over each parameter's registry range (``therapies._params.REGISTRY``).
   Each block's weighted population is resampled (seeded) to ``n_keep`` equally weighted
