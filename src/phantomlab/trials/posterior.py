@@ -204,7 +204,7 @@ def _far(t: Target | PrevalenceTarget) -> float:
 def _abc(
     simulate: Callable[[NDArray[np.float64]], NDArray[np.float64]],
     bounds: Sequence[tuple[float, float]],
-    targets: Sequence[Target] | Sequence[PrevalenceTarget],
+    targets: Sequence[Target | PrevalenceTarget],
     budget: Budget,
     seed: int,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], dict[str, Any]]:
