@@ -56,13 +56,18 @@ PAIN_NEUTRAL = param(
     note="yesterday's pain at which states sit at their traits; higher pain worsens them",
 )  # fmt: skip
 D_CAT = param(
-    _M, "descending_drop_catastrophizing", 8.5, "Hz", "calibrated", _VASE,
+    _M, "descending_drop_catastrophizing", 7.65, "Hz", "calibrated", _VASE,
     "loss of descending inhibition per z of catastrophizing state; tuned with beta_cat so "
-    "catastrophizing explains ~30% of between-patient PLP variance (test_psyche)",
+    "catastrophizing explains ~30% of between-patient PLP variance (midpoint of Hill 26 % "
+    "and Vase 35 %; tests/mechanisms/test_patient.py). Recalibrated 2026-12-08 (issue #15): "
+    "both couplings scaled by 0.9 after the saturating cortical amplification had moved R^2 "
+    "to 0.368 / 0.347 (reorganization / persistence); 0.318 / 0.298 after (seed 2, 1,000 "
+    "patients, 365 d; 0.294 / 0.271 at 0.85, 0.273 / 0.248 at 0.8)",
 )  # fmt: skip
 BETA_CAT = param(
-    _M, "beta_cat", 0.33, "1/z", "calibrated", _VASE,
-    "log-gain per z of catastrophizing; tuned with descending_drop_catastrophizing",
+    _M, "beta_cat", 0.297, "1/z", "calibrated", _VASE,
+    "log-gain per z of catastrophizing; tuned with descending_drop_catastrophizing (both "
+    "scaled by 0.9 from 8.5 Hz / 0.33 on 2026-12-08, see there)",
 )  # fmt: skip
 BETA_ANX = param(
     _M, "beta_anx", 0.05, "1/z", "assumed",

@@ -82,6 +82,7 @@ from phantomlab.trials.replicate import arm_statistic
 from phantomlab.trials.runner import _dask_client
 from phantomlab.trials.specs import ArmSpec, TrialSpec, list_specs, load_trial_spec
 from phantomlab.trials.targets import (
+    PREVALENCE_TARGETS,
     REPRESENTED_POPULATIONS,
     WEIGHTING,
     ContrastTarget,
@@ -141,14 +142,47 @@ METHOD = (
 )
 
 
-def data_hash(specs: Sequence[TrialSpec] | None = None) -> str:
-    """SHA-256 of the evidence CSV and the trial specs the calibration uses."""
-    from phantomlab.evidence.records import default_path
+def _drop_keys(x: Any, drop: frozenset[str]) -> Any:
+    if isinstance(x, dict):
+        return {k: _drop_keys(v, drop) for k, v in x.items() if k not in drop}
+    if isinstance(x, list):
+        return [_drop_keys(v, drop) for v in x]
+    return x
 
-    h = hashlib.sha256(Path(default_path()).read_bytes())
+
+#: Spec fields that locate a value but are not read by the fit (a row inserted into the
+#: evidence CSV shifts every later ``evidence_line`` without changing any target).
+_NOT_READ = frozenset({"evidence_line"})
+
+
+def data_hash(specs: Sequence[TrialSpec] | None = None) -> str:
+    """SHA-256 of exactly the data a calibration reads.
+
+    That is: every trial spec (arms, outcomes, published values and CIs, inclusion;
+    without the CSV line numbers that only locate a value), each spec's resolved
+    patient group (the one thing read from the evidence CSV, :func:`patient_group_of`)
+    and the cohort block's prevalence targets (:data:`PREVALENCE_TARGETS`). An evidence
+    row that no spec reads (a study added to the evidence base only) leaves the hash
+    unchanged; a changed target value or patient group changes it.
+
+    Parameters
+    ----------
+    specs : sequence of TrialSpec, optional
+        Trials (default: the packaged specs).
+
+    Returns
+    -------
+    str
+        Hex digest.
+    """
     specs = list(specs) if specs is not None else [load_trial_spec(s) for s in list_specs()]
-    for s in specs:
-        h.update(s.model_dump_json().encode())
+    h = hashlib.sha256()
+    for s in sorted(specs, key=lambda s: s.study_id):
+        d = _drop_keys(json.loads(s.model_dump_json()), _NOT_READ)
+        h.update(json.dumps(d, sort_keys=True).encode())
+        h.update(f"\x00group={patient_group_of(s)}\x00".encode())
+    for t in PREVALENCE_TARGETS:
+        h.update(json.dumps(t.as_dict(), sort_keys=True).encode())
     return h.hexdigest()
 
 

@@ -21,8 +21,10 @@ Method (documented in ``docs/calibration.md``)
   placebo parameters, so the posterior is built block by block ("modular" or cut posterior):
   (1) the cohort block (the parameters of ``COHORT_GRID`` the cohort spec exposes; uniform
   prior over each grid's range, values snapped to the grid so that the pool is rebuilt at
-  most once per grid value), therapy parameters at their prior defaults, on the targets up to
-  day 60; (2) the placebo block on the sham arms with the cohort at its posterior median;
+  most once per grid value) on the source population's PLP prevalence in each stratum of
+  time since amputation (``PREVALENCE_TARGETS``; issue #15: ``ectopia_gain`` sets the
+  prevalence, trials enrol from that population by their own criteria); (2) the placebo
+  block on the sham arms with the cohort at its posterior median;
   (3) each therapy block on its own arms with cohort and placebo at their posterior medians.
   Priors are uniform over each parameter's registry range (``therapies._params.REGISTRY``).
   Each block's weighted population is resampled (seeded) to ``n_keep`` equally weighted
@@ -53,7 +55,7 @@ from numpy.typing import NDArray
 
 from phantomlab._optional import require
 from phantomlab._validation import check_in, check_range, raise_if
-from phantomlab.cohorts import CohortSpec, default_cohort_spec
+from phantomlab.cohorts import CohortSpec, default_cohort_spec, plp_prevalence
 from phantomlab.therapies import REGISTRY
 from phantomlab.trials.calibration import (
     BLOCKS,
@@ -69,6 +71,7 @@ from phantomlab.trials.calibration import (
 from phantomlab.trials.heterogeneity import estimate_heterogeneity
 from phantomlab.trials.replicate import arm_statistic
 from phantomlab.trials.specs import TrialSpec, list_specs, load_trial_spec
+from phantomlab.trials.targets import PREVALENCE_TARGETS, PrevalenceTarget
 
 __all__ = [
     "BUDGETS",
@@ -176,20 +179,32 @@ class PoolCache:
         """Pool statistic of each target (NaN where nobody enrols)."""
         return self.sim(cs).predict(cs, params, targets)
 
+    def prevalence(
+        self, cs: CohortSpec, targets: Sequence[PrevalenceTarget]
+    ) -> NDArray[np.float64]:
+        """PLP prevalence (percent) of the pool in each target's stratum (NaN if empty)."""
+        pop = self.sim(cs).cohort(cs).population
+        by = plp_prevalence(pop, pop.stratum)
+        return np.array([100.0 * by.get(str(t.stratum), np.nan) for t in targets], float)
 
-def _weight(t: Target) -> float:
+
+def _weight(t: Target | PrevalenceTarget) -> float:
     return float(getattr(t, "weight", 1.0))
 
 
-def _far(t: Target) -> float:
+def _value(t: Target | PrevalenceTarget) -> float:
+    return float(t.value if isinstance(t, PrevalenceTarget) else t.outcome.value)  # type: ignore[arg-type]
+
+
+def _far(t: Target | PrevalenceTarget) -> float:
     """Stand-in for an arm nobody enrols in: ten published SEs away (as the point fit)."""
-    return float(t.outcome.value) + 10.0 * t.se  # type: ignore[arg-type]
+    return _value(t) + 10.0 * t.se
 
 
 def _abc(
     simulate: Callable[[NDArray[np.float64]], NDArray[np.float64]],
     bounds: Sequence[tuple[float, float]],
-    targets: Sequence[Target],
+    targets: Sequence[Target | PrevalenceTarget],
     budget: Budget,
     seed: int,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], dict[str, Any]]:
@@ -209,7 +224,7 @@ def _abc(
         y = np.where(np.isfinite(y), y, far)
         return {k: float(v) for k, v in zip(keys, y, strict=True)}
 
-    obs = {k: float(t.outcome.value) for k, t in zip(keys, targets, strict=True)}  # type: ignore[arg-type]
+    obs = {k: _value(t) for k, t in zip(keys, targets, strict=True)}
     dist = pyabc.distance.AdaptivePNormDistance(
         p=2,
         fixed_weights={k: _weight(t) for k, t in zip(keys, targets, strict=True)},
@@ -276,6 +291,7 @@ def fit_posterior(
     fit_blocks: Sequence[str] | None = None,
     start: Mapping[str, Any] | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    prevalence: Sequence[PrevalenceTarget] = PREVALENCE_TARGETS,
 ) -> dict[str, Any]:
     """Fit the parameter posterior by block-wise ABC-SMC (see the module docstring).
 
@@ -296,6 +312,8 @@ def fit_posterior(
         Record whose point values the blocks not fitted keep (default: prior defaults).
     progress : callable, optional
         ``progress(done, total, label)`` after each block (and ``(0, total, "start")``).
+    prevalence : sequence of PrevalenceTarget
+        Targets of the cohort block (default :data:`PREVALENCE_TARGETS`).
 
     Returns
     -------
@@ -321,8 +339,9 @@ def fit_posterior(
     defaults = {k: REGISTRY[k].value for keys in BLOCKS.values() for k in keys}
     diags: dict[str, Any] = {}
 
-    # (1) cohort block, therapies at prior defaults, targets up to day 60
-    cheap = [t for t in targets if t.outcome.day <= 60] or list(targets)
+    # (1) cohort block: the source population's PLP prevalence by time since amputation
+    # (ectopia_gain sets it; the trials enrol from that population by their own criteria,
+    # so their arms inform the therapy and placebo blocks, not the cohort's prevalence)
     fixed = {k: float(g[0]) for k, g in grid.items() if len(g) == 1}
     cnames = [k for k in grid if len(grid[k]) > 1]
 
@@ -331,8 +350,8 @@ def fit_posterior(
 
     if cnames:
         x, w, diags["cohort"] = _abc(
-            lambda u: cache.predict(_cohort(base, {**fixed, **cohort_of(u)}), defaults, cheap),
-            [(-0.5, len(grid[k]) - 0.5) for k in cnames], cheap, b, seed,
+            lambda u: cache.prevalence(_cohort(base, {**fixed, **cohort_of(u)}), prevalence),
+            [(-0.5, len(grid[k]) - 0.5) for k in cnames], prevalence, b, seed,
         )  # fmt: skip
         csamp = np.array([[_snap(grid[k], v) for k, v in zip(cnames, r, strict=True)]
                           for r in _resample(x, w, b.n_keep, seed)])  # fmt: skip

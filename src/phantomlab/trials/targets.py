@@ -27,6 +27,7 @@ from phantomlab.trials.specs import (
 )
 
 __all__ = [
+    "PREVALENCE_TARGETS",
     "REPRESENTED_POPULATIONS",
     "WEIGHTING",
     "ContrastTarget",
@@ -37,6 +38,7 @@ __all__ = [
     "excluded_targets",
     "exclusion_reason",
     "patient_group_of",
+    "PrevalenceTarget",
 ]
 
 
@@ -123,6 +125,60 @@ class ContrastTarget:
         """``study/arm-control/contrast``."""
         c = self.contrast
         return f"{self.spec.study_id}/{c.arm}-{c.control}/{c.id}"
+
+
+@dataclass(frozen=True)
+class PrevalenceTarget:
+    """PLP prevalence of the source population in one time-since-amputation stratum.
+
+    A target of the cohort block (``ectopia_gain`` sets the source population's
+    prevalence; trials then enrol from it by their own criteria).
+
+    Attributes
+    ----------
+    stratum : int
+        Index of the stratum (equal-probability bins of the cohort spec's time since
+        amputation, ``VirtualPopulation.stratum``).
+    value : float
+        Published prevalence, percent.
+    se : float
+        Standard error used by the fit, percent.
+    weight : float
+        Weight in the discrepancy (the strata of one source share weight 1).
+    source : str
+        Where the value was read, and how the SE was set.
+    """
+
+    stratum: int
+    value: float
+    se: float
+    weight: float
+    source: str
+
+    @property
+    def key(self) -> str:
+        """Identifier, ``prevalence/stratum<k>``."""
+        return f"prevalence/stratum{self.stratum}"
+
+    def as_dict(self) -> dict[str, float | int | str]:
+        """Every field (what :func:`~phantomlab.trials.calibration.data_hash` hashes)."""
+        return {"stratum": self.stratum, "value": self.value, "se": self.se,
+                "weight": self.weight, "source": self.source}  # fmt: skip
+
+
+_PREVALENCE_SOURCE = (
+    "Limakatso et al. 2020 (PLoS One; PMC7556495, abstract read): pooled PLP prevalence 64 % "
+    "[95 % CI 60.01-68.05], I2 95.95 %; no prevalence by time since amputation was seen, so "
+    "every stratum gets the pooled value. SE assumed 10.2 %: with I2 96 % the CI of the pooled "
+    "mean understates the spread of single populations, which span about 45-85 % "
+    "(Limakatso 2020 developing countries 54 %, Ephraim 2005 survey 79.9 %; "
+    "shared/research/evidence.md section 3), taken as +-1.96 SE around 64 %"
+)
+
+#: Cohort-block targets: PLP prevalence in each of the packaged spec's 3 strata (issue #15).
+PREVALENCE_TARGETS: tuple[PrevalenceTarget, ...] = tuple(
+    PrevalenceTarget(k, 64.0, 10.2, 1.0 / 3.0, _PREVALENCE_SOURCE) for k in range(3)
+)
 
 
 #: Populations the virtual patient represents; targets of other populations are excluded.
