@@ -64,13 +64,15 @@ def test_shipped_csv_keeps_every_value_of_the_shared_extraction() -> None:
 
     Curation adds ``patient_group``, ``population`` and ``design_role`` and may rewrite the
     free-text ``flags`` (Gilmore 2019/2020 reconciled); every other cell is as extracted.
+    Rows after the extraction's are studies added later as evidence only (docs/evidence.md).
     """
     if not SHARED_CSV.exists():
         pytest.skip("shared evidence folder not present")
     shared, shipped = _shared_extraction_rows(SHARED_CSV), _raw_rows()
-    assert len(shared) == len(shipped)
+    added = shipped[len(shared) :]
+    assert all(r["flags"].startswith("evidence only (no reference protocol)") for r in added)
     keep = [c for c in shared[0] if c != "flags"]
-    for a, b in zip(shared, shipped, strict=True):
+    for a, b in zip(shared, shipped[: len(shared)], strict=True):
         assert {c: a[c] for c in keep} == {c: b[c] for c in keep}
     assert list(COLUMNS[-3:]) == ["patient_group", "population", "design_role"]
 
@@ -78,8 +80,8 @@ def test_shipped_csv_keeps_every_value_of_the_shared_extraction() -> None:
 def test_loads_every_row_with_values_as_in_the_file() -> None:
     table = load_studies()
     raw = pd.read_csv(default_path(), dtype=str, keep_default_na=False)
-    assert len(table) == len(raw) == 41
-    assert len(table.study_ids()) == raw["study_id"].nunique() == 22
+    assert len(table) == len(raw) == 50
+    assert len(table.study_ids()) == raw["study_id"].nunique() == 26
     frame = table.to_frame()
     for col in ("value", "sd", "ci_lb", "ci_ub"):
         expect = pd.to_numeric(raw[col].replace("", None))
@@ -90,7 +92,7 @@ def test_loads_every_row_with_values_as_in_the_file() -> None:
         expect = pd.to_numeric(raw[col].replace("", None))
         assert frame[col].astype(float).fillna(-1).tolist() == expect.fillna(-1).tolist()
     assert frame["study_id"].tolist() == raw["study_id"].tolist()
-    assert frame["line"].tolist() == list(range(2, 43))
+    assert frame["line"].tolist() == list(range(2, 52))
 
 
 def test_a_known_row_field_by_field() -> None:
@@ -188,8 +190,15 @@ def test_protocol_links_resolve_in_the_reference_library() -> None:
     """Integration with the protocols package (the CLI does this resolution)."""
     library = pytest.importorskip("phantomlab.protocols.library")
     names = set(library.list_reference())
-    missing = [r for r in load_studies() if r.protocol_name and r.protocol_name not in names]
-    # only a comparator that is no stimulation (standard medical therapy) may lack one
+    missing = [
+        r
+        for r in load_studies()
+        if r.protocol_name
+        and r.protocol_name not in names
+        and "evidence only (no reference protocol)" not in r.flags
+    ]
+    # only a comparator that is no stimulation (standard medical therapy) may lack one;
+    # studies added as evidence only (docs/evidence.md) have none by design
     assert all(r.arm_role == "control" and r.arm not in ("sham", "placebo") for r in missing), [
         r.protocol_name for r in missing
     ]
@@ -199,16 +208,17 @@ def test_protocol_links_resolve_in_the_reference_library() -> None:
 def test_filter_by_modality_is_case_insensitive() -> None:
     table = load_studies()
     pns = table.filter(modality="pns")
-    assert len(pns) == 9
+    assert len(pns) == 11
     assert pns.study_ids() == [
         "gilmore2019",
         "gilmore2020",
         "rauck2014",
         "albrighttrainer2022",
         "cohen2019",
+        "kapural2024",
     ]
     assert len(table.filter(modality="rTMS", stat="responders")) == 2
-    assert len(table.filter(source_level="secondary")) == 15
+    assert len(table.filter(source_level="secondary")) == 17
     assert {r.arm for r in table.filter(arm_role="control")} == {"sham", "placebo", "control"}
 
 
@@ -237,12 +247,12 @@ def test_study_lookup_and_suggestion() -> None:
     with pytest.raises(InputError) as ei:
         table.study("gilmor2019")
     assert "gilmore2019" in ei.value.problems[0].message
-    assert len(table.studies()) == 22
+    assert len(table.studies()) == 26
 
 
 def test_summary_counts_rows_per_modality() -> None:
     text = load_studies().summary()
-    assert text.startswith("41 rows from 22 studies")
+    assert text.startswith("50 rows from 26 studies")
     assert "rTMS" in text and "13 rows" in text
 
 
@@ -319,7 +329,7 @@ def test_duplicate_row_and_inconsistent_citation(tmp_path: Path) -> None:
     rows[1] = {**rows[1], "doi": "10.1016/j.jpain.2016.05.999"}
     probs = _problems(_write(tmp_path, rows))
     assert any(
-        "plp_studies.csv:43 (malavera2016) |" in p and "duplicates line 2" in p for p in probs
+        "plp_studies.csv:52 (malavera2016) |" in p and "duplicates line 2" in p for p in probs
     )
     assert any(p.startswith("plp_studies.csv:3 (malavera2016).doi") for p in probs)
 
@@ -327,7 +337,7 @@ def test_duplicate_row_and_inconsistent_citation(tmp_path: Path) -> None:
 def test_byte_order_mark_is_tolerated_and_non_utf8_rejected(tmp_path: Path) -> None:
     bom = tmp_path / "bom.csv"
     bom.write_text("\ufeff" + default_path().read_text(encoding="utf-8"), encoding="utf-8")
-    assert len(load_studies(bom)) == 41
+    assert len(load_studies(bom)) == 50
     bad = tmp_path / "latin1.csv"
     bad.write_bytes(
         default_path().read_bytes().replace(b"Malavera", "Malav\xe9ra".encode("latin-1"))
@@ -380,7 +390,7 @@ def test_any_cell_gives_a_table_or_a_clear_error(
             assert p.field.startswith("plp_studies.csv:")
             assert p.message
     else:
-        assert len(table) == 41
+        assert len(table) == 50
 
 
 # ------------------------------------------------------------------ curation columns

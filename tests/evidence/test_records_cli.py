@@ -41,13 +41,13 @@ def test_list_json_filters_by_modality() -> None:
 def test_list_by_source_level() -> None:
     out = runner.invoke(app, ["list", "--source", "secondary", "--json"])
     rows = json.loads(out.output)
-    assert len(rows) == 15 and all(r["source_level"] == "secondary" for r in rows)
+    assert len(rows) == 17 and all(r["source_level"] == "secondary" for r in rows)
 
 
 def test_list_text_shows_every_row() -> None:
     out = runner.invoke(app, ["list"])
     assert out.exit_code == 0, out.output
-    assert "41 rows, 22 studies" in out.output
+    assert "50 rows, 26 studies" in out.output
     assert out.output.count("malavera2016") == 6
 
 
@@ -102,7 +102,7 @@ def test_pool_json_and_forest(tmp_path: Path) -> None:
     d = json.loads(out.output)
     assert d["plot"] == str(plot) and plot.stat().st_size > 10_000
     pns = next(g for g in d["groups"] if g["outcome"] == "responders" and g["group"] == "PNS")
-    assert pns["k"] == 2 and pns["model"]["k"] == 2
+    assert pns["k"] == 3 and pns["model"]["k"] == 3  # Gilmore, Albright-Trainer, Kapural
     assert pns["shown"]["estimate"] > 1
     assert {e["study_id"] for e in d["not_poolable"]} >= {"bolognini2013", "gilmore2020"}
 
@@ -121,7 +121,7 @@ def test_bad_input_exit_2_one_line_no_traceback() -> None:
     assert "Traceback" not in out.stderr
     assert out.stderr.strip() == (
         "error: study_id = malavera2015: did you mean malavera2016? "
-        "(allowed: one of the 22 study ids)"
+        "(allowed: one of the 26 study ids)"
     )
 
 

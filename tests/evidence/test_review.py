@@ -101,10 +101,14 @@ def test_c4_rates_and_exact_cis_match_an_independent_computation(
 
 
 def test_c4_injected_95_percent_study_breaks_the_range(base: StudyTable) -> None:
-    ok = review(StudyTable([*base, _responders(base, "fakeok2030", "SCS", "4 weeks", 10, 20)]))
+    # the shipped base already holds one SCS series above the range (Viswanathan 2010, 4/4);
+    # the ablation starts from the base without it, where every rate is inside the range
+    assert review(base).claim("C4").numbers["range_matches"] is False
+    inside = StudyTable([r for r in base if r.study_id != "viswanathan2010"])
+    ok = review(StudyTable([*inside, _responders(base, "fakeok2030", "SCS", "4 weeks", 10, 20)]))
     assert ok.claim("C4").numbers["range_matches"] is True
     high = _responders(base, "fakeninetyfive2030", "SCS", "4 weeks", 19, 20)
-    bad = review(StudyTable([*base, high]))
+    bad = review(StudyTable([*inside, high]))
     c4 = bad.claim("C4")
     assert c4.numbers["range_matches"] is False
     assert c4.numbers["observed_high"] == pytest.approx(0.95)
@@ -154,7 +158,7 @@ def test_c5_shipped_base_cannot_assess_durability(shipped: Any) -> None:
     assert c5.verdict == "cannot be assessed from the data"
     assert any("neither support nor refute" in r for r in c5.reasons)
     # the rows examined are listed, none of them paired
-    assert {s["study_id"] for s in c5.studies} == {"nihon2001", "srinivasan2022"}
+    assert {s["study_id"] for s in c5.studies} == {"nihon2001", "srinivasan2022", "viswanathan2010"}
     assert not any(s["paired"] for s in c5.studies)
 
 

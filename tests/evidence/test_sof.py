@@ -49,15 +49,17 @@ def test_plp_table_has_rows_certainty_and_reasons() -> None:
     assert list(f.outcome) == [
         "pain: rTMS vs comparator",
         "pain: tDCS vs comparator",
+        "pain: mirror therapy vs comparator",  # Noureen 2022 (routine-therapy comparator)
         "responders: rTMS vs comparator",
         "responders: PNS vs comparator",
     ]
     assert f.loc[0, "participants"] == "95 (3 RCTs)"
     assert f.loc[1, "participants"] == "8 (1 RCT)"  # Kikkert crossover: 8 patients
-    assert f.loc[2, "relative_effect"] == "RR 1.73 (1.03 to 2.90)"
+    assert f.loc[2, "participants"] == "36 (1 RCT)"
+    assert f.loc[3, "relative_effect"] == "RR 1.73 (1.03 to 2.90)"
     assert f.loc[0, "absolute_effect"].startswith("SMD 1.28 lower")
-    assert f.loc[2, "certainty"].startswith("moderate")
-    assert all(f.loc[i, "reasons"] for i in (0, 1, 3))
+    assert f.loc[3, "certainty"].startswith("moderate")
+    assert all(f.loc[i, "reasons"] for i in (0, 1, 2, 4))
     text = sof.summary()
     assert "rated down: risk_of_bias (-1)" in text
 
@@ -96,8 +98,8 @@ def test_cli_sof_writes_csv_html_json(tmp_path: Path) -> None:
     out = runner.invoke(app, ["sof", "--csv", str(csv_p), "--html", str(html_p), "--json"])
     assert out.exit_code == 0, out.output
     data = json.loads(out.output)
-    assert len(data["rows"]) == 4 and data["ratings"][2]["certainty"] == "moderate"
-    assert pd.read_csv(csv_p).shape == (4, 8)
+    assert len(data["rows"]) == 5 and data["ratings"][3]["certainty"] == "moderate"
+    assert pd.read_csv(csv_p).shape == (5, 8)
     assert html_p.read_text().startswith("<!DOCTYPE html>") or "<html" in html_p.read_text()
     again = runner.invoke(app, ["sof", "--csv", str(csv_p)])
     assert isinstance(again.exception, InputError)  # exists, no --force (main: exit 2)

@@ -202,6 +202,10 @@ def _group_key(by: str, rows: Sequence[StudyRecord]) -> str:
     return rows[0].modality
 
 
+#: A controlled study's baseline rows: listed (every row is used or listed), never compared.
+_BASELINE = "baseline (pre-treatment) value: the comparison uses the post-treatment arms"
+
+
 def _by_key(rows: Iterable[StudyRecord], *attrs: str) -> dict[tuple[Any, ...], list[StudyRecord]]:
     out: dict[tuple[Any, ...], list[StudyRecord]] = {}
     for r in rows:
@@ -263,6 +267,8 @@ def _pain(
             continue
         act, ctrl, notes = got
         used = [*act, ctrl]
+        if pre := [r for r in block if r.is_baseline]:
+            excl.append(_exclusion(pre, "pain", _BASELINE))
         if any(r.sd is None for r in used):
             excl.append(_exclusion(used, "pain", "no SD reported: not poolable (never imputed)"))
             continue
@@ -328,6 +334,8 @@ def _responders(
             continue
         act, ctrl, notes = got
         used = [*act, ctrl]
+        if pre := [r for r in block if r.is_baseline]:
+            excl.append(_exclusion(pre, "responders", _BASELINE))
         if len(act) > 1:
             if ctrl.is_crossover:
                 excl.append(_exclusion(used, "responders", "several active arms of one crossover"))
