@@ -8,13 +8,16 @@ evidence only: no reference protocol, so no trial spec and no calibration target
 
 from __future__ import annotations
 
+import csv
 import re
+from pathlib import Path
 
 import pytest
 
-from phantomlab.evidence.records import StudyTable, load_studies
+from phantomlab.evidence.records import COLUMNS, StudyTable, load_studies
 from phantomlab.evidence.synthesis import synthesize
 from phantomlab.evidence.vocab import DESIGN_ROLES, POPULATIONS
+from phantomlab.exceptions import InputError
 
 EVIDENCE_ONLY = "evidence only (no reference protocol)"
 ADDED = {"noureen2022", "kapural2024", "viswanathan2010", "cmcsfmri2001", "pme2016"}
@@ -173,3 +176,53 @@ def test_evidence_only_modalities_are_in_the_vocabulary() -> None:
     base = load_studies()
     assert len(base.filter(modality="TENS")) == 0  # no TENS study with holdable numbers yet
     assert len(base.filter(modality="pme")) == 3
+
+
+def _user_table_with_tens(tmp_path: Path) -> Path:
+    """A user's own extraction sheet: two sham-controlled TENS trials.
+
+    The numbers are fictitious (a fixture of the file format, not evidence): they only
+    exercise an evidence-only modality through pool, SoF and review.
+    """
+    cols = list(COLUMNS)
+    base = dict.fromkeys(cols, "")
+    base.update(
+        year="2020", title_short="fixture", modality="TENS", n="20",
+        design="parallel RCT sham-controlled", outcome="NRS 0-10", timepoint="end of treatment",
+        stat="mean", source_level="primary", source_where="user fixture (fictitious)",
+        population="chronic_plp", design_role="rct_arm",
+    )  # fmt: skip
+    rows = []
+    for sid, (act, sham) in {"tensa2020": (3.1, 4.6), "tensb2020": (3.8, 4.4)}.items():
+        for arm, v in (("active", act), ("sham", sham)):
+            rows.append({**base, "study_id": sid, "first_author": sid.upper(), "arm": arm,
+                         "value": str(v), "sd": "1.5", "patient_group": sid})  # fmt: skip
+    p = tmp_path / "my_table.csv"
+    with p.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=cols, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    return p
+
+
+def test_an_evidence_only_modality_goes_through_pool_sof_and_review(tmp_path: Path) -> None:
+    from phantomlab.evidence.review import review
+    from phantomlab.evidence.sof import summary_of_findings
+
+    table = load_studies(_user_table_with_tens(tmp_path))
+    res = synthesize(table)
+    g = res.group("pain", "TENS")
+    assert [c.study_id for c in g.comparisons] == ["tensa2020", "tensb2020"] and g.fit is not None
+    assert g.fit.k == 2 and float(g.fit.beta[0]) < 0  # both fixtures favour the active arm
+    sof = summary_of_findings([g]).to_frame()
+    assert len(sof) == 1 and "TENS" in " ".join(map(str, sof.iloc[0].tolist()))
+    rv = review(table)  # no claim is about TENS: every claim is judged without error
+    assert rv.claim("C5").verdict == "cannot be assessed from the data"
+    # ablation: the same sheet under an unknown label is refused, naming the field
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        (tmp_path / "my_table.csv").read_text(encoding="utf-8").replace(",TENS,", ",TENSX,"),
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError, match="modality"):
+        load_studies(bad)

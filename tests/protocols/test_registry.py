@@ -46,7 +46,8 @@ def test_evidence_labels_map_onto_registered_keys() -> None:
     # an evidence-only key is one no protocol class claims (else it would need no exception)
     assert not EVIDENCE_ONLY_KEYS & set(MODALITIES) and EVIDENCE_ONLY_KEYS <= keys_used
     for label, keys in MODALITY_KEYS.items():
-        if len(keys) == 1 and keys[0] not in EVIDENCE_ONLY_KEYS:  # the protocol class's display label names the same modality
+        # the protocol class's display label names the same modality
+        if len(keys) == 1 and keys[0] not in EVIDENCE_ONLY_KEYS:
             assert modality_label(keys[0]).lower() == label.lower()
     table = load_studies()
     assert len(table.filter(modality="mirror")) == len(table.filter(modality="mirror therapy"))
