@@ -80,8 +80,8 @@ def test_shipped_csv_keeps_every_value_of_the_shared_extraction() -> None:
 def test_loads_every_row_with_values_as_in_the_file() -> None:
     table = load_studies()
     raw = pd.read_csv(default_path(), dtype=str, keep_default_na=False)
-    assert len(table) == len(raw) == 50
-    assert len(table.study_ids()) == raw["study_id"].nunique() == 26
+    assert len(table) == len(raw) == 53
+    assert len(table.study_ids()) == raw["study_id"].nunique() == 27
     frame = table.to_frame()
     for col in ("value", "sd", "ci_lb", "ci_ub"):
         expect = pd.to_numeric(raw[col].replace("", None))
@@ -92,7 +92,7 @@ def test_loads_every_row_with_values_as_in_the_file() -> None:
         expect = pd.to_numeric(raw[col].replace("", None))
         assert frame[col].astype(float).fillna(-1).tolist() == expect.fillna(-1).tolist()
     assert frame["study_id"].tolist() == raw["study_id"].tolist()
-    assert frame["line"].tolist() == list(range(2, 52))
+    assert frame["line"].tolist() == list(range(2, 55))
 
 
 def test_a_known_row_field_by_field() -> None:
@@ -247,12 +247,12 @@ def test_study_lookup_and_suggestion() -> None:
     with pytest.raises(InputError) as ei:
         table.study("gilmor2019")
     assert "gilmore2019" in ei.value.problems[0].message
-    assert len(table.studies()) == 26
+    assert len(table.studies()) == 27
 
 
 def test_summary_counts_rows_per_modality() -> None:
     text = load_studies().summary()
-    assert text.startswith("50 rows from 26 studies")
+    assert text.startswith("53 rows from 27 studies")
     assert "rTMS" in text and "13 rows" in text
 
 
@@ -329,7 +329,7 @@ def test_duplicate_row_and_inconsistent_citation(tmp_path: Path) -> None:
     rows[1] = {**rows[1], "doi": "10.1016/j.jpain.2016.05.999"}
     probs = _problems(_write(tmp_path, rows))
     assert any(
-        "plp_studies.csv:52 (malavera2016) |" in p and "duplicates line 2" in p for p in probs
+        "plp_studies.csv:55 (malavera2016) |" in p and "duplicates line 2" in p for p in probs
     )
     assert any(p.startswith("plp_studies.csv:3 (malavera2016).doi") for p in probs)
 
@@ -337,7 +337,7 @@ def test_duplicate_row_and_inconsistent_citation(tmp_path: Path) -> None:
 def test_byte_order_mark_is_tolerated_and_non_utf8_rejected(tmp_path: Path) -> None:
     bom = tmp_path / "bom.csv"
     bom.write_text("\ufeff" + default_path().read_text(encoding="utf-8"), encoding="utf-8")
-    assert len(load_studies(bom)) == 50
+    assert len(load_studies(bom)) == 53
     bad = tmp_path / "latin1.csv"
     bad.write_bytes(
         default_path().read_bytes().replace(b"Malavera", "Malav\xe9ra".encode("latin-1"))
@@ -390,7 +390,7 @@ def test_any_cell_gives_a_table_or_a_clear_error(
             assert p.field.startswith("plp_studies.csv:")
             assert p.message
     else:
-        assert len(table) == 50
+        assert len(table) == 53
 
 
 # ------------------------------------------------------------------ curation columns

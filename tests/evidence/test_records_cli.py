@@ -47,7 +47,7 @@ def test_list_by_source_level() -> None:
 def test_list_text_shows_every_row() -> None:
     out = runner.invoke(app, ["list"])
     assert out.exit_code == 0, out.output
-    assert "50 rows, 26 studies" in out.output
+    assert "53 rows, 27 studies" in out.output
     assert out.output.count("malavera2016") == 6
 
 
@@ -121,7 +121,7 @@ def test_bad_input_exit_2_one_line_no_traceback() -> None:
     assert "Traceback" not in out.stderr
     assert out.stderr.strip() == (
         "error: study_id = malavera2015: did you mean malavera2016? "
-        "(allowed: one of the 26 study ids)"
+        "(allowed: one of the 27 study ids)"
     )
 
 

@@ -166,7 +166,7 @@ def test_every_row_is_used_excluded_or_a_published_pool(result) -> None:  # type
         lines += used
         lines += [ln for e in result.excluded if e.outcome == o for ln in e.lines]
     lines += [p.line for p in result.published]
-    assert sorted(set(lines)) == list(range(2, 52))
+    assert sorted(set(lines)) == list(range(2, 55))
 
 
 def test_multi_arm_crossover_combined_without_double_counting(result) -> None:  # type: ignore[no-untyped-def]

@@ -38,11 +38,16 @@ def test_every_therapy_is_keyed_by_a_registered_protocol() -> None:
 def test_evidence_labels_map_onto_registered_keys() -> None:
     from phantomlab.evidence.records import MODALITIES as LABELS
     from phantomlab.evidence.records import MODALITY_KEYS, load_studies
+    from phantomlab.evidence.vocab import EVIDENCE_ONLY_KEYS
 
     assert set(LABELS) == set(MODALITY_KEYS)
-    assert {k for keys in MODALITY_KEYS.values() for k in keys} <= set(MODALITIES)
+    keys_used = {k for keys in MODALITY_KEYS.values() for k in keys}
+    assert keys_used - EVIDENCE_ONLY_KEYS <= set(MODALITIES)
+    # an evidence-only key is one no protocol class claims (else it would need no exception)
+    assert not EVIDENCE_ONLY_KEYS & set(MODALITIES) and EVIDENCE_ONLY_KEYS <= keys_used
     for label, keys in MODALITY_KEYS.items():
-        if len(keys) == 1:  # the protocol class's display label names the same modality
+        # the protocol class's display label names the same modality
+        if len(keys) == 1 and keys[0] not in EVIDENCE_ONLY_KEYS:
             assert modality_label(keys[0]).lower() == label.lower()
     table = load_studies()
     assert len(table.filter(modality="mirror")) == len(table.filter(modality="mirror therapy"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "CONTROL_ARMS",
     "DESIGN_ROLES",
+    "EVIDENCE_ONLY_KEYS",
     "MODALITIES",
     "MODALITY_KEYS",
     "POOLED_STATS",
@@ -19,7 +20,8 @@ __all__ = [
 #: Labels of the ``modality`` column (as published) -> the canonical modality keys of
 #: the protocol standard (``phantomlab.protocols.MODALITIES``) they denote; a row of a
 #: combined or pooled modality names several. Extend it together with the review
-#: protocol (a test checks every key against the protocol registry).
+#: protocol (a test checks every key against the protocol registry, except the
+#: evidence-only keys of :data:`EVIDENCE_ONLY_KEYS`).
 MODALITY_KEYS: dict[str, tuple[str, ...]] = {
     "rTMS": ("rtms",),
     "tDCS": ("tdcs",),
@@ -32,7 +34,16 @@ MODALITY_KEYS: dict[str, tuple[str, ...]] = {
     "DRG": ("drg",),
     "DBS": ("dbs",),
     "MCS": ("mcs",),
+    "PME": ("pme",),
+    "TENS": ("tens",),
+    "VR": ("vr",),
 }
+
+#: Modality keys of the evidence base that have no protocol class: a study of such a
+#: modality is evidence only (no reference protocol, no therapy model, no trial spec).
+#: ``tens``: transcutaneous electrical nerve stimulation; ``vr``: virtual-reality
+#: (visual illusion) training without phantom motor execution, which is ``pme``.
+EVIDENCE_ONLY_KEYS: frozenset[str] = frozenset({"tens", "vr"})
 
 #: Controlled vocabulary of the ``modality`` column (the labels of :data:`MODALITY_KEYS`).
 MODALITIES: tuple[str, ...] = tuple(MODALITY_KEYS)
