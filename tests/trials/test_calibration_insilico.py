@@ -93,12 +93,6 @@ def test_out_of_sample_check_reported(record: dict) -> None:
     (docs/validation.md).
     """
     assert 0.0 <= record["fraction_inside"] <= 1.0
-    if "loso_fraction_inside" not in record:
-        pytest.xfail(
-            "the stored posterior was refitted on 2026-12-08 (h14) and the "
-            "leave-one-patient-group-out validation was not re-run on that model yet: "
-            "run `phantomlab trial validate` and complete the record (docs/validation.md)"
-        )
     assert 0.0 <= record["loso_fraction_inside"] <= 1.0
     assert all("loso_inside" in r for r in record["arms"])
     assert "patient-group" in record["loso_note"]
