@@ -73,15 +73,12 @@ def test_kernel_matches_per_montage_loop() -> None:
 
 def test_same_bits_with_one_or_more_threads() -> None:
     e, names, roi = _case("10-20", 10, "thalamus_left")
-    n0 = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        one = optimize_ti(e, names, roi, backend="numba", n_top=3, progress=False)
-    finally:
-        numba.set_num_threads(n0)
-    many = optimize_ti(e, names, roi, backend="numba", n_top=3, progress=False)
+    one = optimize_ti(e, names, roi, backend="numba", n_top=3, progress=False)
+    many = optimize_ti(e, names, roi, backend="numba", n_top=3, n_threads=4, progress=False)
     _same(one, many)
     assert (one.n_evaluated, one.work_fraction) == (many.n_evaluated, many.work_fraction)
+    with pytest.raises(InputError, match="n_threads"):
+        optimize_ti(e, names, roi, n_threads=0)
 
 
 def test_kernel_sees_a_small_change() -> None:

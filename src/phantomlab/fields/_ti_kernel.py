@@ -26,7 +26,9 @@ False and the search uses the numpy pass.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -41,7 +43,15 @@ try:  # numba is optional at run time: the numpy pass is the fallback
 except ImportError:  # pragma: no cover - exercised only without numba
     numba, prange, AVAILABLE = None, range, False
 
-__all__ = ["AVAILABLE", "BLOCK", "exact_pass", "gram_off", "pair_magnitudes", "percentile_bound"]
+__all__ = [
+    "AVAILABLE",
+    "BLOCK",
+    "exact_pass",
+    "gram_off",
+    "pair_magnitudes",
+    "percentile_bound",
+    "progress_bar",
+]
 
 #: Points evaluated between two checks of the pruning count.
 BLOCK = 256
@@ -68,12 +78,12 @@ def _search(
     pct: Any,
     buf: Any,
     stats: Any,
+    batch: int,
 ) -> int:  # pragma: no cover - compiled by numba (its Python body is tested through it)
     """Exact pass over ``order[start:stop]``; returns where it stopped."""
     n_s = ub.shape[1]
     n_off = g.shape[2]
     keep = top.shape[0]
-    batch = buf.shape[0]
     nblk = min(BLOCK, n_off)
     pos = start
     while pos < stop:
@@ -91,6 +101,7 @@ def _search(
         pevals = np.zeros(nb, dtype=np.int64)
         for t in prange(nb):
             m = order[pos + t]
+            tid = numba.get_thread_id()  # buf row of this thread
             i = mont[m, 0]
             j = mont[m, 1]
             k = mont[m, 2]
@@ -142,7 +153,7 @@ def _search(
                         mn = min(a, b)
                         qv = (a * b - c * c) / (a + b - c - c)
                         e = mn if mn <= c else qv
-                        buf[t, s, lo + x] = e
+                        buf[tid, s, lo + x] = e
                         above += e >= th
                     cnt[s] += above
                     pevals[t] += w
@@ -152,7 +163,7 @@ def _search(
                 lo = hi
             for s in range(n_s):
                 if alive[s]:
-                    q = np.partition(buf[t, s], rank - 1)[rank - 1]
+                    q = np.partition(buf[tid, s], rank - 1)[rank - 1]
                     pv = 2.0 * np.sqrt(max(np.float64(q), 0.0))
                     pct[m, s] = pv
                     scores[m, s] = numer[m, s] / pv if pv > 0 else np.inf
@@ -291,7 +302,8 @@ def exact_pass(
     keep: int,
     *,
     prune: bool = True,
-    batch: int = 32,
+    batch: int = 256,
+    n_threads: int = 1,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], int, int]:
     """Exact off-target pass of the TI search with the fused kernel.
@@ -320,6 +332,8 @@ def exact_pass(
         Use the bounds (``False``: every candidate over every point).
     batch : int
         Montages evaluated in parallel against one threshold.
+    n_threads : int
+        numba threads (capped at numba's maximum); the results do not depend on it.
     progress : callable, optional
         Called as ``progress(done, total)`` with montage counts.
 
@@ -343,17 +357,53 @@ def exact_pass(
     pct = np.full((n_m, n_s), np.nan)
     top = np.full(max(1, int(keep)), -np.inf)
     stats = np.zeros(3, dtype=np.int64)
-    buf = np.empty((max(1, int(batch)), n_s, n_off), dtype=g_off.dtype)
+    n_thr = max(1, min(int(n_threads), numba.config.NUMBA_NUM_THREADS))
+    # one envelope row per thread id (ids are below numba's maximum thread count)
+    buf = np.empty((numba.config.NUMBA_NUM_THREADS, n_s, n_off), dtype=g_off.dtype)
     need = n_off - rank + 1
-    step = max(1, 64 * int(batch))
+    batch = max(1, int(batch))
+    step = 16 * batch
     total = len(order_m)
-    for st in range(0, total, step):
-        fn(
-            g_off, pair_sq, pair_id, mont, order_m, ub_m, numer_m, caa, cbb, cab,
-            rank, need, prune, st, min(st + step, total), top, scores, pct, buf, stats,
-        )  # fmt: skip
-        if progress is not None:
-            progress(total if stats[2] else min(st + step, total), total)
-        if stats[2]:
-            break
+    n_before = numba.get_num_threads()
+    numba.set_num_threads(n_thr)
+    try:
+        for st in range(0, total, step):
+            fn(
+                g_off, pair_sq, pair_id, mont, order_m, ub_m, numer_m, caa, cbb, cab, rank,
+                need, prune, st, min(st + step, total), top, scores, pct, buf, stats, batch,
+            )  # fmt: skip
+            if progress is not None:
+                progress(total if stats[2] else min(st + step, total), total)
+            if stats[2]:
+                break
+    finally:
+        numba.set_num_threads(n_before)
     return scores, pct, int(stats[0]), int(stats[1])
+
+
+@contextmanager
+def progress_bar(
+    progress: bool | Callable[[int, int], None] | None, total: int
+) -> Iterator[Callable[[int, int], None] | None]:
+    """Yield a ``tick(done, total)`` for the exact pass (None: no progress shown).
+
+    ``progress=None`` shows a bar on stderr when stderr is a terminal; ``True``
+    always; ``False`` never; a callable is used as is.
+    """
+    if callable(progress):
+        yield progress
+        return
+    show = sys.stderr.isatty() if progress is None else bool(progress)
+    if not show:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("TI search (montages)", total=total)
+
+        def tick(done: int, tot: int) -> None:
+            bar.update(task, completed=done, total=tot)
+
+        yield tick

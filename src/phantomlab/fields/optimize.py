@@ -29,10 +29,8 @@ from __future__ import annotations
 
 import itertools
 import math
-import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -428,6 +426,7 @@ def optimize_ti(
     n_top: int = 10,
     dtype: Any = np.float32,
     backend: str = "auto",
+    n_threads: int = 1,
     progress: bool | Callable[[int, int], None] | None = None,
 ) -> TIOptimum:
     """Exact exhaustive search of two-pair TI montages and current splits.
@@ -460,6 +459,9 @@ def optimize_ti(
     backend : {"auto", "numba", "numpy"}
         Exact pass: the fused numba kernel (``"auto"`` when numba is installed)
         or the vectorised numpy pass; both give bit-identical exact values.
+    n_threads : int
+        Threads of the numba kernel (default 1: on a busy 2-core machine more
+        threads were slower); the result is the same for any value.
     progress : bool or callable, optional
         Progress of the exact pass: ``None`` shows a bar on stderr when it is a
         terminal, ``True``/``False`` always/never, a callable gets
@@ -481,6 +483,8 @@ def optimize_ti(
     _check_ti(total_current, splits, percentile, mask)
     from phantomlab.fields import _ti_kernel
 
+    if not (isinstance(n_threads, int) and n_threads >= 1):
+        raise InputError(Problem("n_threads", n_threads, "an integer >= 1", "", "bad"))
     if backend not in ("auto", "numba", "numpy"):
         raise InputError(Problem("backend", backend, "auto, numba or numpy", "", "unknown"))
     if backend == "numba" and not _ti_kernel.AVAILABLE:
@@ -531,11 +535,11 @@ def optimize_ti(
     numer_m = numer.reshape(len(mont), n_s)
     order_m = np.argsort(-ub_m.max(axis=1), kind="stable")
     currents = [(f * total_current, (1.0 - f) * total_current) for f in splits]
-    with _progress_bar(progress, len(order_m)) as tick:
+    with _ti_kernel.progress_bar(progress, len(order_m)) as tick:
         if use_kernel:
             scores_m, pct_m, n_eval, point_evals = _ti_kernel.exact_pass(
                 g_off, pair_sq, pair_id, mont, order_m, ub_m, numer_m, currents, rank, keep,
-                prune=prune, progress=tick,
+                prune=prune, n_threads=n_threads, progress=tick,
             )  # fmt: skip
         else:
             scores_m, pct_m, n_eval, point_evals = _exact_pass_numpy(
@@ -664,34 +668,6 @@ def _exact_pass_numpy(
     if progress is not None:
         progress(len(order_m), len(order_m))
     return scores, pct, n_eval, point_evals
-
-
-@contextmanager
-def _progress_bar(
-    progress: bool | Callable[[int, int], None] | None, total: int
-) -> Iterator[Callable[[int, int], None] | None]:
-    """Yield a ``tick(done, total)`` for the exact pass (None: no progress shown).
-
-    ``progress=None`` shows a bar on stderr when stderr is a terminal; ``True``
-    always; ``False`` never; a callable is used as is.
-    """
-    if callable(progress):
-        yield progress
-        return
-    show = sys.stderr.isatty() if progress is None else bool(progress)
-    if not show:
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import Progress
-
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("TI search (montages)", total=total)
-
-        def tick(done: int, tot: int) -> None:
-            bar.update(task, completed=done, total=tot)
-
-        yield tick
 
 
 def _percentile_lower_bound(
