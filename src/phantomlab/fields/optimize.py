@@ -30,7 +30,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -425,6 +425,9 @@ def optimize_ti(
     chunk: int = 256,
     n_top: int = 10,
     dtype: Any = np.float32,
+    backend: str = "auto",
+    n_threads: int = 1,
+    progress: bool | Callable[[int, int], None] | None = None,
 ) -> TIOptimum:
     """Exact exhaustive search of two-pair TI montages and current splits.
 
@@ -453,16 +456,40 @@ def optimize_ti(
     dtype : numpy dtype
         Precision of the off-target pass (``float32`` halves memory traffic;
         the ROI pass and the reported best values use float64).
+    backend : {"auto", "numba", "numpy"}
+        Exact pass: the fused numba kernel (``"auto"`` when numba is installed)
+        or the vectorised numpy pass; both give bit-identical exact values.
+    n_threads : int
+        Threads of the numba kernel (default 1: on a busy 2-core machine more
+        threads were slower); the result is the same for any value.
+    progress : bool or callable, optional
+        Progress of the exact pass: ``None`` shows a bar on stderr when it is a
+        terminal, ``True``/``False`` always/never, a callable gets
+        ``(montages_done, montages_total)``.
 
     Returns
     -------
     TIOptimum
         The best montage and search statistics.
+
+    Raises
+    ------
+    InputError
+        On bad limits, splits, percentile, ROI or backend.
     """
     t0 = time.perf_counter()
     lf = np.asarray(efield, dtype=float)
     mask = np.asarray(roi, dtype=bool)
     _check_ti(total_current, splits, percentile, mask)
+    from phantomlab.fields import _ti_kernel
+
+    if not (isinstance(n_threads, int) and n_threads >= 1):
+        raise InputError(Problem("n_threads", n_threads, "an integer >= 1", "", "bad"))
+    if backend not in ("auto", "numba", "numpy"):
+        raise InputError(Problem("backend", backend, "auto, numba or numpy", "", "unknown"))
+    if backend == "numba" and not _ti_kernel.AVAILABLE:
+        raise InputError(Problem("backend", backend, "auto or numpy", "", "numba is not installed"))
+    use_kernel = backend == "numba" or (backend == "auto" and _ti_kernel.AVAILABLE)
     ne = lf.shape[0]
     mont = enumerate_ti_montages(ne)
     if len(mont) == 0:
@@ -481,81 +508,46 @@ def optimize_ti(
     off = lf[:, ~mask]
     n_off = off.shape[1]
     rank = math.ceil(percentile / 100.0 * n_off)  # 1-based ascending rank (inverted_cdf)
-    g_off = _gram(off, dtype)
     flat_numer = numer.ravel()
     if prune:
-        bound = _percentile_lower_bound(off, mont, splits, total_current, rank)
+        bound = _percentile_lower_bound(
+            off, mont, splits, total_current, rank, use_kernel=use_kernel
+        )
         with np.errstate(divide="ignore"):
             ub = np.where(bound.ravel() > 0, flat_numer / bound.ravel(), np.inf)
     else:
         ub = np.full(flat_numer.shape, np.inf)
-    best_val = -np.inf  # the n_top-th best exact score so far (pruning threshold)
     keep = max(1, int(n_top))
-    top_scores = np.zeros(0)
-    scores = np.full(flat_numer.shape, np.nan)
-    pct = np.full(flat_numer.shape, np.nan)
-    n_eval = 0
-    # off-target points in a fixed pseudo-random order, split into growing blocks:
-    # a candidate is dropped as soon as K = n - rank + 1 of its points reach the
-    # envelope tau = numer / best (then its percentile >= tau, its score <= best).
+    # off-target points in a fixed pseudo-random order: a candidate is dropped as soon
+    # as K = n - rank + 1 of its points reach the envelope tau = numer / best (then its
+    # percentile >= tau, its score <= best).
     perm = np.random.default_rng(0).permutation(n_off)
-    g_off = np.ascontiguousarray(g_off[:, :, perm])
     iu, ju = np.triu_indices(ne, 1)
     pair_id = np.zeros((ne, ne), dtype=np.intp)
     pair_id[iu, ju] = np.arange(len(iu))
     pair_id[ju, iu] = pair_id[iu, ju]
-    pair_sq = np.ascontiguousarray(g_off[iu, iu] - 2 * g_off[iu, ju] + g_off[ju, ju])
-    point_evals = 0
-    need = n_off - rank + 1
-    edges = sorted({min(n_off, max(need, int(f * n_off))) for f in _BLOCKS})
-    edges = [e for e in edges if e < n_off] + [n_off]
+    if use_kernel and np.dtype(dtype) == np.float32:  # bit-identical to the einsum below
+        g_off, pair_sq = _ti_kernel.gram_off(lf, np.flatnonzero(~mask)[perm], iu, ju)
+    else:
+        g_off = np.ascontiguousarray(_gram(off, dtype)[:, :, perm])
+        pair_sq = np.ascontiguousarray(g_off[iu, iu] - 2 * g_off[iu, ju] + g_off[ju, ju])
     ub_m = ub.reshape(len(mont), n_s)
     numer_m = numer.reshape(len(mont), n_s)
     order_m = np.argsort(-ub_m.max(axis=1), kind="stable")
-    chunk_m = max(1, chunk // n_s)
-    for st in range(0, len(order_m), chunk_m):
-        mids = order_m[st : st + chunk_m]
-        if prune and ub_m[mids[0]].max() < best_val:
-            break
-        alive = ub_m[mids] >= best_val if prune else np.ones((len(mids), n_s), dtype=bool)
-        n_eval += int(alive.sum())
-        with np.errstate(divide="ignore"):
-            tau = numer_m[mids] / best_val if (prune and best_val > 0) else np.inf + numer_m[mids]
-        tau2 = (0.5 * tau) ** 2  # thresholds on the squared half envelope
-        count = np.zeros(alive.shape, dtype=np.intp)
-        env_all = np.empty((*alive.shape, n_off), dtype=g_off.dtype)
-        lo = 0
-        for hi in edges:
-            rows = np.flatnonzero(alive.any(axis=1))
-            if rows.size == 0:
-                break
-            i, j, k, l_ = mont[mids[rows]].T
-            a = pair_sq[pair_id[i, j], lo:hi]
-            b = pair_sq[pair_id[k, l_], lo:hi]
-            c = g_off[i, k, lo:hi] - g_off[i, l_, lo:hi] - g_off[j, k, lo:hi] + g_off[j, l_, lo:hi]
-            for s_idx, frac in enumerate(splits):
-                r2 = np.flatnonzero(alive[rows, s_idx])
-                if r2.size == 0:
-                    continue
-                i1, i2 = frac * total_current, (1.0 - frac) * total_current
-                env = _envelope_inplace(a[r2] * (i1 * i1), b[r2] * (i2 * i2), c[r2] * (i1 * i2))
-                point_evals += env.size
-                rr = rows[r2]
-                env_all[rr, s_idx, lo:hi] = env
-                count[rr, s_idx] += np.count_nonzero(env >= tau2[rr, s_idx, None], axis=1)
-            alive &= count < need
-            lo = hi
-        surv_m, surv_s = np.nonzero(alive)
-        if surv_m.size:
-            q = np.partition(env_all[surv_m, surv_s], rank - 1, axis=1)[:, rank - 1]
-            p = 2.0 * np.sqrt(np.maximum(q.astype(float), 0.0))
-            c_sel = mids[surv_m] * n_s + surv_s
-            pct[c_sel] = p
-            with np.errstate(divide="ignore", invalid="ignore"):
-                scores[c_sel] = np.where(p > 0, flat_numer[c_sel] / p, np.inf)
-            top_scores = np.sort(np.concatenate([top_scores, scores[c_sel]]))[::-1][:keep]
-            if len(top_scores) >= keep:
-                best_val = float(top_scores[-1])
+    currents = [(f * total_current, (1.0 - f) * total_current) for f in splits]
+    with _ti_kernel.progress_bar(progress, len(order_m)) as tick:
+        if use_kernel:
+            scores_m, pct_m, n_eval, point_evals = _ti_kernel.exact_pass(
+                g_off, pair_sq, pair_id, mont, order_m, ub_m, numer_m, currents, rank, keep,
+                prune=prune, n_threads=n_threads, progress=tick,
+            )  # fmt: skip
+        else:
+            scores_m, pct_m, n_eval, point_evals = _exact_pass_numpy(
+                g_off, pair_sq, pair_id, mont, order_m, ub_m, numer_m, currents, rank, keep,
+                prune=prune, chunk=chunk, progress=tick,
+            )  # fmt: skip
+    scores = scores_m.ravel()
+    pct = pct_m.ravel()
     done = np.flatnonzero(np.isfinite(scores) | np.isinf(scores))
     done = done[~np.isnan(scores[done])]
     top_idx = done[np.argsort(-scores[done], kind="stable")[:n_top]]
@@ -595,6 +587,89 @@ def optimize_ti(
     )
 
 
+def _exact_pass_numpy(
+    g_off: NDArray[Any],
+    pair_sq: NDArray[Any],
+    pair_id: NDArray[np.intp],
+    mont: NDArray[np.intp],
+    order_m: NDArray[np.intp],
+    ub_m: NDArray[np.float64],
+    numer_m: NDArray[np.float64],
+    currents: list[tuple[float, float]],
+    rank: int,
+    keep: int,
+    *,
+    prune: bool,
+    chunk: int,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], int, int]:
+    """Vectorised exact pass (reference and fallback of ``_ti_kernel.exact_pass``).
+
+    Same arguments and returns as :func:`phantomlab.fields._ti_kernel.exact_pass`,
+    plus ``chunk`` (candidates evaluated together).
+    """
+    n_m, n_s = ub_m.shape
+    n_off = g_off.shape[2]
+    best_val = -np.inf  # the keep-th best exact score so far (pruning threshold)
+    top_scores = np.zeros(0)
+    scores = np.full((n_m, n_s), np.nan)
+    pct = np.full((n_m, n_s), np.nan)
+    n_eval = 0
+    point_evals = 0
+    need = n_off - rank + 1
+    edges = sorted({min(n_off, max(need, int(f * n_off))) for f in _BLOCKS})
+    edges = [e for e in edges if e < n_off] + [n_off]
+    chunk_m = max(1, chunk // n_s)
+    for st in range(0, len(order_m), chunk_m):
+        mids = order_m[st : st + chunk_m]
+        if prune and ub_m[mids[0]].max() < best_val:
+            break
+        if progress is not None and st % (64 * chunk_m) == 0:
+            progress(st, len(order_m))
+        alive = ub_m[mids] >= best_val if prune else np.ones((len(mids), n_s), dtype=bool)
+        n_eval += int(alive.sum())
+        with np.errstate(divide="ignore"):
+            tau = numer_m[mids] / best_val if (prune and best_val > 0) else np.inf + numer_m[mids]
+        tau2 = (0.5 * tau) ** 2  # thresholds on the squared half envelope
+        count = np.zeros(alive.shape, dtype=np.intp)
+        env_all = np.empty((*alive.shape, n_off), dtype=g_off.dtype)
+        lo = 0
+        for hi in edges:
+            rows = np.flatnonzero(alive.any(axis=1))
+            if rows.size == 0:
+                break
+            i, j, k, l_ = mont[mids[rows]].T
+            a = pair_sq[pair_id[i, j], lo:hi]
+            b = pair_sq[pair_id[k, l_], lo:hi]
+            c = g_off[i, k, lo:hi] - g_off[i, l_, lo:hi] - g_off[j, k, lo:hi] + g_off[j, l_, lo:hi]
+            for s_idx, (i1, i2) in enumerate(currents):
+                r2 = np.flatnonzero(alive[rows, s_idx])
+                if r2.size == 0:
+                    continue
+                env = _envelope_inplace(a[r2] * (i1 * i1), b[r2] * (i2 * i2), c[r2] * (i1 * i2))
+                point_evals += env.size
+                rr = rows[r2]
+                env_all[rr, s_idx, lo:hi] = env
+                count[rr, s_idx] += np.count_nonzero(env >= tau2[rr, s_idx, None], axis=1)
+            alive &= count < need
+            lo = hi
+        surv_m, surv_s = np.nonzero(alive)
+        if surv_m.size:
+            q = np.partition(env_all[surv_m, surv_s], rank - 1, axis=1)[:, rank - 1]
+            p = 2.0 * np.sqrt(np.maximum(q.astype(float), 0.0))
+            rows_m = mids[surv_m]
+            pct[rows_m, surv_s] = p
+            with np.errstate(divide="ignore", invalid="ignore"):
+                sc = np.where(p > 0, numer_m[rows_m, surv_s] / p, np.inf)
+            scores[rows_m, surv_s] = sc
+            top_scores = np.sort(np.concatenate([top_scores, sc]))[::-1][:keep]
+            if len(top_scores) >= keep:
+                best_val = float(top_scores[-1])
+    if progress is not None:
+        progress(len(order_m), len(order_m))
+    return scores, pct, n_eval, point_evals
+
+
 def _percentile_lower_bound(
     off: NDArray[np.float64],
     mont: NDArray[np.intp],
@@ -602,6 +677,7 @@ def _percentile_lower_bound(
     total: float,
     rank: int,
     n_grid: int = 33,
+    use_kernel: bool = False,
 ) -> NDArray[np.float64]:
     """Lower bound (V/m) of the off-target percentile of every candidate, shape (M, S).
 
@@ -610,23 +686,31 @@ def _percentile_lower_bound(
     a lower bound of the percentile of ``min`` whenever ``a + b <= rank - 1``
     (0-based), because at least ``n - a`` and ``n - b`` points reach it.
     """
+    from phantomlab.fields import _ti_kernel
+
     ne, n, _ = off.shape
     iu, ju = np.triu_indices(ne, 1)
     pair_id = np.full((ne, ne), -1, dtype=np.intp)
     pair_id[iu, ju] = np.arange(len(iu))
     pair_id[ju, iu] = pair_id[iu, ju]
-    mags = np.empty((len(iu), n))
-    for st in range(0, len(iu), 64):
-        d = off[iu[st : st + 64]] - off[ju[st : st + 64]]
-        mags[st : st + 64] = np.sqrt(np.einsum("pnk,pnk->pn", d, d))
-    mags.sort(axis=1)
     top_a = rank - 1  # a + b <= rank - 1
     a_grid = np.unique(np.linspace(0, top_a, n_grid).round().astype(np.intp))
     b_grid = top_a - a_grid
-    qa = mags[:, a_grid]  # (pairs, G): value at ascending index a
-    qb = mags[:, b_grid]
     p1 = pair_id[mont[:, 0], mont[:, 1]]
     p2 = pair_id[mont[:, 2], mont[:, 3]]
+    if use_kernel:
+        mags = _ti_kernel.pair_magnitudes(off, iu, ju)
+    else:
+        mags = np.empty((len(iu), n))
+        for st in range(0, len(iu), 64):
+            d = off[iu[st : st + 64]] - off[ju[st : st + 64]]
+            mags[st : st + 64] = np.sqrt(d[..., 0] ** 2 + d[..., 1] ** 2 + d[..., 2] ** 2)
+    mags.sort(axis=1)
+    qa = mags[:, a_grid]  # (pairs, G): value at ascending index a
+    qb = mags[:, b_grid]
+    if use_kernel:
+        currents = [(s * total, (1 - s) * total) for s in splits]
+        return _ti_kernel.percentile_bound(qa, qb, p1, p2, currents) * (1 - 1e-6)
     out = np.empty((len(mont), len(splits)))
     for si, s in enumerate(splits):
         i1, i2 = s * total, (1 - s) * total
