@@ -37,6 +37,15 @@ LIMIT = 3.0
 NAME = "safe GP-UCB"
 
 
+def _sessions(method: str, session: int) -> None:
+    if session % 20 == 0 or session == N_SESSIONS:
+        print(f"  {method}: session {session}/{N_SESSIONS} done", file=sys.stderr, flush=True)
+
+
+def _draws(done: int, total: int) -> None:
+    print(f"  modality ranking: parameter draw {done}/{total} done", file=sys.stderr, flush=True)
+
+
 def main(out: Path) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     pop = TherapySCSPatients(N_PATIENTS, rng=11)
@@ -65,6 +74,7 @@ def main(out: Path) -> dict[str, Any]:
         safety,
         best,
         rng=3,
+        progress=_sessions,
     )
     fig = Figure(figsize=(8, 7))
     a1, a2 = fig.subplots(2, 1, sharex=True)
@@ -114,7 +124,9 @@ def main(out: Path) -> dict[str, Any]:
     print(f"wrote {out / 'optimize_traces.png'} and optimize_traces.csv")
     feats = {"age": 55, "level": "lower", "years_since_amputation": 4, "baseline_nrs": 7}
     # 4 posterior draws keep the demo short; the interval widens with more (--draws on the CLI)
-    rk = rank_modalities(feats, n_pool=600, n_similar=80, n_boot=1000, rng=11, n_draws=4)
+    rk = rank_modalities(
+        feats, n_pool=600, n_similar=80, n_boot=1000, rng=11, n_draws=4, progress=_draws
+    )
     rk.table.to_csv(out / "optimize_rank.csv", index=False)
     print(rk.summary())
     print(f"wrote {out / 'optimize_rank.csv'}")
