@@ -18,14 +18,25 @@ course: for a seed, the same week-4 data as the full design, checked). With a po
 calibration record (no posterior sample) the interval is trial resampling only, and the
 example says so. In silico: not a clinical result.
 
-Run: ``python examples/06_insilico_trial.py [OUT] [N_DRAWS]`` (default 5 draws, about
-10-30 s each on one core).
+The calibration check (the golden simulation of the stored record, about a quarter of the
+work), the trial and the draws are independent simulations with their own seeds: they run in
+a pool of ``workers`` processes (default: one per CPU, at most one per simulation) and give
+the same bits with 1 or N workers; a progress line is printed as each one finishes. Most of
+the time is the warm-up (years since amputation) of each center's virtual patients.
+
+Run: ``python examples/06_insilico_trial.py [OUT] [N_DRAWS] [WORKERS]`` (default 5 draws,
+about 10-30 s each on one core).
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
+import os
 import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -96,30 +107,91 @@ def pct_change(data: pd.DataFrame, week: float) -> pd.Series:
     return pct.groupby(wk["arm"]).mean()
 
 
-def predictive_trials(
+def predictive_models(
     design: TrialDesign, record: dict[str, Any], n_draws: int
-) -> tuple[pd.DataFrame, str]:
-    """One trial per posterior parameter draw: % change per arm and ANCOVA estimate per contrast.
+) -> tuple[TrialDesign, list[tuple[VirtualTrialModel, np.random.SeedSequence]], str]:
+    """Return the trials of the predictive interval: one per posterior parameter draw.
 
-    Returns the per-draw table (``draw``, ``arm``/``contrast``, ``value``, ``kind``) and a line
-    that says what the interval is made of.
+    Returns the short design (visits 0 and the primary week), ``(model, seed)`` per draw
+    (``model(design.n_per_arm, seed)`` simulates it) and a line that says what the interval
+    is made of.
     """
     week = design.outcome.primary_week
     short = load_design({**DESIGN, "outcome": {**DESIGN["outcome"], "visits": [0, week]}})
     draws = parameter_draws(record, n_draws, SEED)
     n = n_draws if len(draws) == 1 else len(draws)  # a point record: trial resampling only
     seeds = np.random.SeedSequence([SEED, 6]).spawn(n)
-    rows = []
+    models = []
     for d in range(n):
         cs, params = draws[d % len(draws)]
-        data = VirtualTrialModel(short, cohort=cs, params=params)(design.n_per_arm, seeds[d])
+        models.append((VirtualTrialModel(short, cohort=cs, params=params), seeds[d]))
+    return short, models, interval_note(record, n, "one simulated trial per draw")
+
+
+def predictive_table(short: TrialDesign, trials: list[pd.DataFrame]) -> pd.DataFrame:
+    """% change per arm and ANCOVA estimate per contrast of each predictive trial.
+
+    Columns ``draw``, ``kind`` (``pct_change_week4`` or ``ancova_estimate``), ``name``, ``value``.
+    """
+    week = short.outcome.primary_week
+    rows = []
+    for d, data in enumerate(trials):
         for arm, v in pct_change(data, week).items():
             rows.append({"draw": d, "kind": "pct_change_week4", "name": arm, "value": v})
         est = analyze(data, short, analyses=("ancova",)).to_frame()
         for c, v in est.set_index("contrast")["estimate"].items():
             rows.append({"draw": d, "kind": "ancova_estimate", "name": c, "value": v})
-        print(f"  predictive trial {d + 1}/{n} done", file=sys.stderr, flush=True)
-    return pd.DataFrame(rows), interval_note(record, n, "one simulated trial per draw")
+    return pd.DataFrame(rows)
+
+
+class _Serial(Executor):
+    """Runs each submitted call at once in this process (one worker)."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        f: Future[Any] = Future()
+        f.set_result(fn(*args, **kwargs))
+        return f
+
+
+def _executor(workers: int) -> Executor:
+    """Return a pool of ``workers`` processes (forked where allowed), or this process."""
+    if workers <= 1:
+        return _Serial()
+    methods = mp.get_all_start_methods()
+    ctx = mp.get_context("fork" if "fork" in methods else methods[0])
+    return ProcessPoolExecutor(workers, mp_context=ctx)
+
+
+def simulate_all(
+    design: TrialDesign,
+    models: list[tuple[VirtualTrialModel, np.random.SeedSequence]],
+    workers: int | None = None,
+) -> tuple[dict[str, Any], pd.DataFrame, list[pd.DataFrame]]:
+    """Calibration report, the trial and the predictive trials, in a pool of processes.
+
+    Every simulation has its own seed, so the results are the same bits with 1 or N workers.
+    Prints a progress line (to stderr) as each one finishes.
+    """
+    n_jobs = 2 + len(models)
+    w = min(n_jobs, workers if workers is not None else os.cpu_count() or 1)
+    t0 = time.perf_counter()
+    print(f"  {n_jobs} simulations (calibration check, trial, {len(models)} predictive "
+          f"trials) on {w} process(es)", file=sys.stderr, flush=True)  # fmt: skip
+    with _executor(w) as pool:
+        jobs: list[tuple[str, Future[Any]]] = [
+            ("calibration check (golden simulation)", pool.submit(calibration_report)),
+            ("trial", pool.submit(VirtualTrialModel(design), design.n_per_arm, SEED)),
+        ]
+        jobs += [(f"predictive trial {d + 1}/{len(models)}", pool.submit(m, design.n_per_arm, s))
+                 for d, (m, s) in enumerate(models)]  # fmt: skip
+        done = 0
+        for name, f in jobs:
+            f.result()
+            done += 1
+            print(f"  [{done}/{n_jobs}] {name} done ({time.perf_counter() - t0:.0f} s)",
+                  file=sys.stderr, flush=True)  # fmt: skip
+    results = [f.result() for _, f in jobs]
+    return results[0], results[1], results[2:]
 
 
 def _interval(table: pd.DataFrame, kind: str, name: str) -> dict[str, float]:
@@ -128,9 +200,11 @@ def _interval(table: pd.DataFrame, kind: str, name: str) -> dict[str, float]:
     return {"pred_mean": float(v.mean()), "pred_low": float(lo), "pred_high": float(hi)}
 
 
-def main(out: Path, n_draws: int = N_DRAWS) -> dict[str, Any]:
+def main(out: Path, n_draws: int = N_DRAWS, workers: int | None = None) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
-    rep = calibration_report()
+    design = load_design(DESIGN)
+    short, models, note = predictive_models(design, load_calibration(), n_draws)
+    rep, data, trials = simulate_all(design, models, workers)
     frac, loso = rep.get("fraction_inside"), rep.get("loso_fraction_inside")
     print(
         f"Calibrated virtual cohort ({rep['version']}, {rep['date']}): "
@@ -138,8 +212,6 @@ def main(out: Path, n_draws: int = N_DRAWS) -> dict[str, Any]:
         + f" of {len(rep['arms'] or [])} published arms inside their 95% CI; "
         f"leave-one-study-out {100 * (loso or 0):.0f}%"
     )
-    design = load_design(DESIGN)
-    data = VirtualTrialModel(design)(design.n_per_arm, SEED)
     data.to_csv(out / "insilico_trial_data.csv", index=False)
     res = analyze(data, design, analyses=("change", "ancova", "mixed"))
     print("In-silico trial on the calibrated virtual cohort (NOT a clinical result):")
@@ -148,7 +220,7 @@ def main(out: Path, n_draws: int = N_DRAWS) -> dict[str, Any]:
     base = data[data["week"] == 0].set_index("patient")["pain"]
     wk = data[data["week"] == design.outcome.primary_week].set_index("patient")
     pct = 100 * (wk["pain"] - base.loc[wk.index]) / base.loc[wk.index].clip(lower=0.5)
-    pred, note = predictive_trials(design, load_calibration(), n_draws)
+    pred = predictive_table(short, trials)
     print(f"95% predictive intervals: {note}")
     rows = []
     print(f"{'arm':<9} {'% change wk 4':>14} {'[95% predictive]':>18}  "
@@ -207,4 +279,5 @@ if __name__ == "__main__":
     main(
         Path(sys.argv[1]) if len(sys.argv) > 1 else Path("demo-output"),
         int(sys.argv[2]) if len(sys.argv) > 2 else N_DRAWS,
+        int(sys.argv[3]) if len(sys.argv) > 3 else None,
     )

@@ -24,7 +24,7 @@ clinically alike, not read in a source): squared distance
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -262,6 +262,55 @@ class ModalityRanking:
         return "\n".join(line for line in lines if line)
 
 
+def _draw_outcomes(
+    cs: Any,
+    pars: dict[str, float],
+    n_pool: int,
+    n_similar: int,
+    feats: Mapping[str, Any],
+    courses: list[tuple[Any, int]],
+    s_cohort: np.random.SeedSequence,
+    s_course: np.random.SeedSequence,
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """One parameter draw: distance, NRS change and % change ``(modality, similar)``."""
+    from phantomlab.cohorts import VirtualCohort
+
+    vc = VirtualCohort(cs, n_pool, s_cohort)
+    d2 = similarity_distance(feats, vc.population.to_frame())
+    near = np.argsort(d2, kind="stable")[:n_similar]
+    ch_d, pct_d = [], []
+    for proto, day in courses:
+        course = vc.run_course(proto, day + 1, params=pars, seed=s_course)
+        base = course.baseline[near]
+        post = course.post(day)[near]
+        ch_d.append(base - post)
+        pct_d.append(100.0 * (post - base) / np.maximum(base, 0.5))
+    return float(np.mean(np.sqrt(d2[near]))), np.stack(ch_d), np.stack(pct_d)
+
+
+def map_draws(
+    fn: Callable[..., Any], args: Sequence[tuple[Any, ...]], workers: int
+) -> Iterator[Any]:
+    """Yield ``fn(*a)`` for each ``a`` of ``args`` in order, on up to ``workers`` processes.
+
+    With one worker (or one call) the calls run in this process; otherwise in a process
+    pool (forked where the platform allows). Results come back in the order of ``args``,
+    so seeded calls give the same bits with 1 or N workers.
+    """
+    w = min(int(workers), len(args))
+    if w <= 1:
+        for a in args:
+            yield fn(*a)
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    methods = mp.get_all_start_methods()
+    ctx = mp.get_context("fork" if "fork" in methods else methods[0])
+    with ProcessPoolExecutor(w, mp_context=ctx) as pool:
+        yield from pool.map(fn, *zip(*args, strict=True))
+
+
 def rank_modalities(
     features: Mapping[str, Any],
     modalities: Sequence[str] | None = None,
@@ -277,6 +326,7 @@ def rank_modalities(
     record: Mapping[str, Any] | None = None,
     n_draws: int = 10,
     progress: Callable[[int, int], None] | None = None,
+    workers: int = 1,
 ) -> ModalityRanking:
     """Rank modalities for a patient by their simulated effect on similar virtual patients.
 
@@ -312,6 +362,10 @@ def rank_modalities(
         every modality: about 20 s of CPU per draw for 11 modalities on 1000 patients.
     progress : callable or None
         ``progress(done, total)`` after each parameter draw.
+    workers : int
+        Processes over which the parameter draws run (1-64; 1: in this process). Each
+        draw has its own cohort and the same seeds, so the result is the same bits with
+        1 or N workers.
 
     Returns
     -------
@@ -320,7 +374,7 @@ def rank_modalities(
         the similar patients (resample ``b`` uses draw ``b mod n_draws``), and the
         calibration error of each modality's parameter blocks (``calib_*`` columns).
     """
-    from phantomlab.cohorts import VirtualCohort, load_calibration
+    from phantomlab.cohorts import load_calibration
     from phantomlab.therapies import THERAPIES, get_therapy
     from phantomlab.trials.uncertainty import (
         block_calibration_error,
@@ -337,6 +391,7 @@ def rank_modalities(
         + check_range("n_boot", n_boot, low=100, high=100000)
         + check_range("level", level, low=0.5, high=0.999)
         + check_range("n_draws", n_draws, low=1, high=1000)
+        + check_range("workers", workers, low=1, high=64)
     )
     runs: dict[str, Any] = {}
     default = default_modalities()
@@ -379,24 +434,13 @@ def rank_modalities(
         th = get_therapy(name) if proto is None else get_therapy(proto.modality_key())
         proto = th.reference_protocol() if proto is None else proto
         protos[name] = (th, proto, readout_day(th, proto))
-    cohorts: dict[str, Any] = {}
+    courses = [(proto, day) for _th, proto, day in protos.values()]
+    args = [(cs, dict(pars), int(n_pool), int(n_similar), feats, courses, s_cohort, s_course)
+            for cs, pars in draws]  # fmt: skip
     per_draw, dists = [], []
-    for d, (cs, pars) in enumerate(draws):
-        key = cs.digest()
-        if key not in cohorts:
-            cohorts[key] = VirtualCohort(cs, int(n_pool), s_cohort)
-        vc = cohorts[key]
-        d2 = similarity_distance(feats, vc.population.to_frame())
-        near = np.argsort(d2, kind="stable")[: int(n_similar)]
-        dists.append(float(np.mean(np.sqrt(d2[near]))))
-        ch_d, pct_d = [], []
-        for _th, proto, day in protos.values():
-            course = vc.run_course(proto, day + 1, params=pars, seed=s_course)
-            base = course.baseline[near]
-            post = course.post(day)[near]
-            ch_d.append(base - post)
-            pct_d.append(100.0 * (post - base) / np.maximum(base, 0.5))
-        per_draw.append((np.stack(ch_d), np.stack(pct_d)))
+    for d, (dist, ch, pct) in enumerate(map_draws(_draw_outcomes, args, int(workers))):
+        dists.append(dist)
+        per_draw.append((ch, pct))
         if progress is not None:
             progress(d + 1, len(draws))
     Cs = np.stack([c for c, _ in per_draw])  # (n_draws, n_modalities, n_similar)
