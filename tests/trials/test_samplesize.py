@@ -208,3 +208,24 @@ def test_unequal_allocation_n_matches_pwr_t2n(case):
     assert res.n_exact == pytest.approx(case["n1"], abs=1e-6)  # both roots at tol 1e-10
     assert res.n_evaluable == math.ceil(case["n1"])
     assert res.n2_enrolled == math.ceil(case["ratio"] * res.n_enrolled)
+
+
+UNPOOLED = json.loads(
+    (Path(__file__).parent / "r_reference" / "samplesize_unpooled.json").read_text()
+)["cases"]
+
+
+@pytest.mark.parametrize("case", UNPOOLED)
+def test_unpooled_matches_r_script(case):
+    # tests/trials/r_reference/samplesize_unpooled.R: the formula written out in R 4.2.2
+    # (power.prop.test is the pooled test), root by uniroot at tol 1e-10
+    kw = {"alpha": case["sig"], "alternative": _alt(case["alt"]), "method": "unpooled"}
+    res = sample_size("binary", p1=case["p1"], p2=case["p2"], power=case["power"],
+                      ratio=case["ratio"], **kw)  # fmt: skip
+    assert res.n_exact == pytest.approx(case["n_root"], abs=1e-6)
+    assert res.n_evaluable == math.ceil(case["n_root"])
+    # the closed form ignores the far tail: never below the root, within 0.01 %
+    assert case["n_root"] <= case["n_closed"] + 1e-9
+    assert res.n_exact == pytest.approx(case["n_closed"], rel=1e-4)
+    got = proportion_power(case["p1"], case["p2"], 50, 50 * case["ratio"], **kw)
+    assert float(got) == pytest.approx(case["power_at_50"], abs=1e-12)
