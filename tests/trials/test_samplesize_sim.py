@@ -32,7 +32,7 @@ def test_repeated_measures_factor_by_simulated_mixed_model():
     # ablation: the n solved without the factor (one visit) is far over-powered
     plain = sample_size(effect_size=d, power=0.8)
     over = simulate_repeated_power(plain.n_evaluable, d, k, rho, sims=1000, seed=2)
-    assert over.power > 0.93
+    assert over.power > 0.91  # analytic 0.94 at this n; measured 0.936 (seed 2)
     # the estimates are unbiased for the mean-of-visits contrast
     assert sim.estimates.mean() == pytest.approx(d, abs=4 * sim.estimates.std() / math.sqrt(2000))
 

@@ -225,8 +225,9 @@ def _dropout_curve(dropout: Any, visits: int) -> np.ndarray:
         d = float(d) * np.arange(1, visits + 1) / visits
     ok = d.shape == (visits,) and np.all((d >= 0) & (d < 1)) and np.all(np.diff(d) >= 0)
     if not ok:
-        raise InputError(Problem("dropout", d.tolist(), f"a number or {visits} nondecreasing "
-                                 "values in [0, 1)", "", "cumulative fraction lost by each visit"))  # fmt: skip
+        allowed = f"a number or {visits} nondecreasing values in [0, 1)"
+        why = "cumulative fraction lost by each visit"
+        raise InputError(Problem("dropout", d.tolist(), allowed, "", why))
     return d
 
 

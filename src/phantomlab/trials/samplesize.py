@@ -14,17 +14,23 @@ inflations a multi-center PLP trial needs:
   factor ``(1 + (k - 1) rho) / k``. This is derived, not read: it is the variance of a
   mean of ``k`` equicorrelated values of unit variance, ``1' R 1 / k^2``. With both
   factors, ``rho_baseline`` is the correlation of baseline with that mean, and the two
-  factors multiply (``Var(ybar - beta b) = Var(ybar) (1 - corr^2)``);
+  factors multiply (``Var(ybar - beta b) = Var(ybar) (1 - corr^2)``); checked by
+  simulated trials analysed by the compound-symmetry mixed model
+  (:func:`~phantomlab.trials.power_sim.simulate_repeated_power`); where no closed form
+  exists (MMRM with dropout, UN/AR(1)) use :func:`~phantomlab.trials.power_sim.power_mmrm`;
 * **binary** -- two proportions, either Cohen's arcsine effect size
   ``h = 2 asin(sqrt p1) - 2 asin(sqrt p2)`` with normal power as R ``pwr.2p.test`` /
   ``pwr.2p2n.test`` (Cohen 1988, Statistical Power Analysis, ch. 6; checked against pwr),
   or the normal approximation with unpooled variance
   ``n1 = (z_a + z_b)^2 (p1 q1 + p2 q2 / r) / (p1 - p2)^2`` (the standard Wald-test
   formula, e.g. Chow, Shao & Wang, Sample Size Calculations in Clinical Research,
-  sec. 4.2 -- not seen here; the code is checked against its own closed form);
+  sec. 4.2 -- not seen here; checked against the formula written out independently in R,
+  ``tests/trials/r_reference/samplesize_unpooled.R``, and by simulated binomial trials);
 * **clusters / centers** -- design effect ``1 + (m - 1) ICC`` for ``m`` patients per
   cluster (Kish 1965, Survey Sampling; Donner & Klar 2000 -- not seen here, the standard
-  formula);
+  formula; it is the cluster-randomized case, conservative for a trial randomized
+  within centers) -- checked by simulated cluster trials analysed by the random-center
+  REML model (:func:`~phantomlab.trials.power_sim.simulate_cluster_power`);
 * **attrition** -- ``n / (1 - dropout)`` (enrol enough that the expected number of
   evaluable patients reaches ``n``).
 
