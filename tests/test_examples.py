@@ -82,8 +82,8 @@ def test_fields(tmp_path: Path) -> None:
 def test_virtual_patient(tmp_path: Path) -> None:
     key = _main("03_virtual_patient")(tmp_path)
     expected = {
-        "reorganization": (3.650, 66.000, 12.893, 0.167, 0.009, 0.316, 94.534),
-        "persistence": (4.193, 72.000, -0.082, 0.031, 0.078, 0.292, 92.850),
+        "reorganization": (3.572, 67.333, 12.898, 0.170, 0.002, 0.276, 95.192),
+        "persistence": (4.140, 72.000, -0.084, 0.030, 0.083, 0.246, 93.777),
     }
     names = (
         "mean NRS", "PLP %", "lip shift mm (PLP)", "r(lip shift, PLP)", "r(hand activity, PLP)",
@@ -97,16 +97,16 @@ def test_virtual_patient(tmp_path: Path) -> None:
 
 def test_therapies(tmp_path: Path) -> None:
     key = _main("04_therapies")(tmp_path)
-    day15 = {"scs": -67.6, "drg": -56.8, "pns": -74.7, "dbs": -50.0, "mcs": -37.8, "rtms": -55.6,
-             "tdcs": -43.7, "ti": -18.7, "mirror": -31.4, "bci": -27.3, "pme": -30.2,
-             "combination": -57.1, "sham": -21.6}  # fmt: skip
-    day30 = {"scs": -71.2, "drg": -61.0, "pns": -77.3, "dbs": -50.9, "mcs": -37.4, "rtms": -25.0,
-             "tdcs": -12.5, "ti": -5.6, "mirror": -38.1, "bci": -13.7, "pme": -37.8,
-             "combination": -42.1, "sham": -7.9}  # fmt: skip
+    day15 = {"scs": -67.9, "drg": -58.8, "pns": -74.9, "dbs": -50.1, "mcs": -38.4, "rtms": -56.0,
+             "tdcs": -43.2, "ti": -18.4, "mirror": -32.2, "bci": -28.4, "pme": -31.2,
+             "combination": -57.2, "sham": -22.0}  # fmt: skip
+    day30 = {"scs": -71.2, "drg": -62.3, "pns": -77.4, "dbs": -51.2, "mcs": -36.9, "rtms": -25.3,
+             "tdcs": -10.9, "ti": -6.0, "mirror": -39.1, "bci": -15.4, "pme": -38.7,
+             "combination": -41.5, "sham": -9.0}  # fmt: skip
     assert key["day15_pct"] == approx(day15)
     assert key["day30_pct"] == approx(day30)
-    assert key["responders30_day15"]["scs"] == approx(0.87)
-    assert key["responders30_day15"]["sham"] == approx(0.42)
+    assert key["responders30_day15"]["scs"] == approx(0.86)
+    assert key["responders30_day15"]["sham"] == approx(0.41)
     assert (tmp_path / "therapies_trajectories.png").stat().st_size > 10_000
     assert (tmp_path / "therapies_scs_amplitude.png").exists()
 
@@ -139,20 +139,20 @@ def test_insilico_trial(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert saved["n_draws"] == 3 and saved["predictive_interval"] == key["predictive_interval"]
     for r in saved["arms"] + saved["contrasts"]:
         assert r["pred_low"] <= r["pred_mean"] <= r["pred_high"]
-    assert key["fraction_inside"] == approx(0.75, abs=0.005)
-    assert key["loso_fraction_inside"] == approx(15 / 24, abs=0.005)
-    pct = {"sham": -14.4, "rtms": -66.7, "tdcs_mt": -83.9, "drg": -25.3}
+    assert key["fraction_inside"] == approx(21 / 24, abs=0.005)
+    assert key["loso_fraction_inside"] == approx(14 / 24, abs=0.005)
+    pct = {"sham": -17.1, "rtms": -46.2, "tdcs_mt": -79.3, "drg": -52.1}
     assert key["pct_change_week4"] == approx(pct, abs=0.05)
-    est = {"rtms - sham": -2.148, "tdcs_mt - sham": -3.089, "drg - sham": -0.582}
+    est = {"rtms - sham": -1.131, "tdcs_mt - sham": -2.551, "drg - sham": -1.833}
     assert key["ancova_estimate"] == approx(est, abs=5e-4)
     out = capsys.readouterr().out
     assert "95% predictive intervals: " in out
-    assert "placebo: 5/6 inside CI, mean |z| 2.70, LOSO 4/6" in out
-    assert "rtms: 3/6 inside CI, mean |z| 2.45, LOSO 4/6" in out
+    assert "placebo: 5/6 inside CI, mean |z| 2.64, LOSO 3/6" in out
+    assert "rtms: 5/6 inside CI, mean |z| 1.02, LOSO 3/6" in out
     trial = _html_ok(tmp_path / "report_insilico_trial.html")
-    assert "In silico." in trial and "-0.582" in trial and "Calibration error" in trial
+    assert "In silico." in trial and "-1.833" in trial and "Calibration error" in trial
     cal = _html_ok(tmp_path / "report_calibration.html")
-    assert "In silico." in cal and "ahmed2011" in cal and "75%" in cal
+    assert "In silico." in cal and "ahmed2011" in cal and "88%" in cal
 
 
 @pytest.mark.slow
@@ -195,13 +195,14 @@ def test_bci(tmp_path: Path) -> None:
 def test_evidence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     key = _main("09_evidence")(tmp_path)
     out = capsys.readouterr().out
-    # 39 caveat marks: population and design-role caveats added by issue #15
-    assert (key["rows"], key["studies"], key["caveats"], key["not_used"]) == (41, 22, 39, 9)
+    # 70 caveat marks: population and design-role caveats (issue #15) and the evidence-only
+    # flags of the studies added on 2026-12-08 (issue #17)
+    assert (key["rows"], key["studies"], key["caveats"], key["not_used"]) == (53, 27, 70, 13)
     k, shown = key["pooled"][("pain", "rTMS")]
     assert k == 3 and f"{shown:.3g}" == "-1.28"
     assert f"{shown:.3g}" in out  # the printed table shows the pooled estimate
-    assert key["pooled"][("responders", "PNS")][0] == 2
-    assert f"{key['pooled'][('responders', 'PNS')][1]:.3g}" == "2.18"
+    assert key["pooled"][("responders", "PNS")][0] == 3  # with Kapural 2024
+    assert f"{key['pooled'][('responders', 'PNS')][1]:.3g}" == "2.59"
     assert (tmp_path / "evidence_forest_by_modality.png").stat().st_size > 50_000
     pooled = pd.read_csv(tmp_path / "evidence_pooled.csv")
     rtms = pooled[(pooled["outcome"] == "pain") & (pooled["group"] == "rTMS")].iloc[0]

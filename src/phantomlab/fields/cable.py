@@ -48,7 +48,7 @@ from phantomlab.exceptions import InputError, Problem
 __all__ = [
     "MIN_STABLE_DIAMETER",
     "MRG_TABLE",
-    "CableResult",
+    "CableRun",
     "FibreGeometry",
     "fibre_geometry",
     "node_positions",
@@ -233,7 +233,7 @@ def node_positions(geom: FibreGeometry, n_nodes: int, offset: ArrayLike = 0.0) -
 
 
 @dataclass(frozen=True)
-class CableResult:
+class CableRun:
     """Outcome of one simulation of ``F`` fibres.
 
     Parameters
@@ -272,7 +272,7 @@ def simulate(
     celsius: float = TEMPERATURE,
     sodium: bool = True,
     myelin: bool = True,
-) -> CableResult:
+) -> CableRun:
     """Simulate fibres under a monophasic rectangular pulse of extracellular potential.
 
     Parameters
@@ -294,7 +294,7 @@ def simulate(
 
     Returns
     -------
-    CableResult
+    CableRun
         Excitation flags and nodal peak potentials.
     """
     ve = np.asarray(ve_mv, float)
@@ -350,7 +350,7 @@ def simulate(
         h = h_inf + (h - h_inf) * np.exp(-dt_ms / tau_h)
         s = s_inf + (s - s_inf) * np.exp(-dt_ms / tau_s)
     excited = (peak[:, rec] > 0.0) | (peak[:, nn - 1 - rec] > 0.0)
-    return CableResult(excited=excited, peak=peak)
+    return CableRun(excited=excited, peak=peak)
 
 
 def _thomas(a: Arr, b: Arr, c: Arr, d: Arr) -> Arr:
