@@ -208,12 +208,11 @@ def evaluate_montage(
     """
     if (currents is None) == (pairs is None):
         raise InputError(Problem("montage", "", "exactly one of currents / pairs", "", ""))
-    if pairs is not None:
-        if len(pairs) != 2 or any(len(p) != 2 for p in pairs):
-            raise InputError(Problem("pairs", pairs, "two (anode, cathode) pairs", "", ""))
-        s1, s2, env = ti_envelope_head(head, pairs[0], pairs[1], pair_currents, pad=pad)
-        cur = {"pair1": tuple(pairs[0]), "pair2": tuple(pairs[1]), "currents": pair_currents}
-        return MontageEvaluation(head, "ti", cur, env, target, s1.seconds + s2.seconds)
-    assert currents is not None
-    sol = solve(head, currents, pad=pad)
-    return MontageEvaluation(head, "tdcs", dict(currents), sol.magnitude, target, sol.seconds)
+    if currents is not None:
+        sol = solve(head, currents, pad=pad)
+        return MontageEvaluation(head, "tdcs", dict(currents), sol.magnitude, target, sol.seconds)
+    if pairs is None or len(pairs) != 2 or any(len(p) != 2 for p in pairs):
+        raise InputError(Problem("pairs", pairs, "two (anode, cathode) pairs", "", ""))
+    s1, s2, env = ti_envelope_head(head, pairs[0], pairs[1], pair_currents, pad=pad)
+    cur = {"pair1": tuple(pairs[0]), "pair2": tuple(pairs[1]), "currents": pair_currents}
+    return MontageEvaluation(head, "ti", cur, env, target, s1.seconds + s2.seconds)
